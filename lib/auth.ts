@@ -1,0 +1,97 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/** A key that unlocks an endpoint, with the tenant whose data it writes (if any). */
+export interface ApiKey {
+  readonly key: string;
+  readonly tenant?: string;
+}
+
+/** Where the currently valid keys come from (static config, or a secret that rotates). */
+export interface KeySource {
+  /** Every key valid right now (during rotation, the previous one too). */
+  keys(): Promise<readonly ApiKey[]>;
+}
+
+export const BASIC_AUTH_USER = "apikey";
+export const STS_API_KEY_HEADER = "sts-api-key";
+
+/** Tenant names travel in partition keys, so they are kept short and plain. */
+export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Pulls a presented key out of request headers: the `sts-api-key` header (or any
+ * extra header names given), or basic auth with the username `apikey`.
+ * Returns undefined when nothing usable is presented.
+ */
+export function presentedKey(
+  header: (name: string) => string | undefined,
+  extraHeaders: readonly string[] = [],
+): string | undefined {
+  for (const name of [STS_API_KEY_HEADER, ...extraHeaders]) {
+    const value = header(name);
+    if (value !== undefined && value.trim() !== "") return value.trim();
+  }
+  const authorization = header("authorization");
+  if (authorization === undefined) return undefined;
+  const match = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(authorization);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  if (decoded.slice(0, colon) !== BASIC_AUTH_USER) return undefined;
+  const password = decoded.slice(colon + 1);
+  return password === "" ? undefined : password;
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value, "utf8").digest();
+}
+
+/**
+ * Finds the key matching `presented`, comparing digests in constant time against every
+ * valid key (no early exit), so neither content nor position leaks through timing.
+ */
+export function matchKey(presented: string, valid: readonly ApiKey[]): ApiKey | undefined {
+  const p = digest(presented);
+  let found: ApiKey | undefined;
+  for (const candidate of valid) {
+    if (timingSafeEqual(p, digest(candidate.key)) && found === undefined) found = candidate;
+  }
+  return found;
+}
+
+/** A fixed set of keys, e.g. from environment variables. */
+export class StaticKeySource implements KeySource {
+  private readonly list: readonly ApiKey[];
+  constructor(keys: readonly ApiKey[]) {
+    this.list = Object.freeze([...keys]);
+  }
+  async keys(): Promise<readonly ApiKey[]> {
+    return this.list;
+  }
+}
+
+/**
+ * Parses `API_KEYS`: comma-separated entries, each `key` or `tenant=key`.
+ * The key itself never appears in an error message.
+ */
+export function parseKeyList(variable: string, raw: string): ApiKey[] {
+  const out: ApiKey[] = [];
+  raw.split(",").forEach((entry, index) => {
+    const item = entry.trim();
+    if (item === "") return;
+    const eq = item.indexOf("=");
+    if (eq < 0) {
+      out.push({ key: item });
+      return;
+    }
+    const tenant = item.slice(0, eq).trim();
+    const key = item.slice(eq + 1).trim();
+    if (!TENANT_PATTERN.test(tenant)) {
+      throw new Error(`${variable}: entry ${index + 1} has an invalid tenant name (expected ${TENANT_PATTERN})`);
+    }
+    if (key === "") throw new Error(`${variable}: entry ${index + 1} has an empty key`);
+    out.push({ key, tenant });
+  });
+  return out;
+}

@@ -1,0 +1,40 @@
+/**
+ * Structured JSON logs, one object per line (CloudWatch Logs and `jq` read them as is).
+ * Nothing here ever receives a key: callers pass reasons and counts, not credentials.
+ */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export function parseLogLevel(raw: string | undefined): LogLevel {
+  const value = (raw ?? "info").toLowerCase();
+  if (value in ORDER) return value as LogLevel;
+  throw new Error(`LOG_LEVEL: expected one of debug, info, warn, error (got "${value.slice(0, 20)}")`);
+}
+
+export function createLogger(
+  level: LogLevel = "info",
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  base: Record<string, unknown> = {},
+): Logger {
+  const min = ORDER[level];
+  const emit = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
+    if (ORDER[lvl] < min) return;
+    write(JSON.stringify({ level: lvl, time: new Date().toISOString(), msg: message, ...base, ...fields }));
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+  };
+}
+
+/** A logger that drops everything (tests, benchmarks). */
+export const silentLogger: Logger = createLogger("error", () => {});

@@ -1,0 +1,71 @@
+/**
+ * Metrics in CloudWatch Embedded Metric Format: one JSON log line per flush, which
+ * CloudWatch turns into metrics without any API call from the function.
+ */
+export interface Metrics {
+  /** Adds `value` to a counter, optionally split by one dimension (e.g. reason). */
+  count(name: string, value?: number, dimension?: { name: string; value: string }): void;
+  /** Writes what was counted since the last flush (one EMF document per dimension set). */
+  flush(): void;
+}
+
+export function createEmfMetrics(
+  namespace: string,
+  service: string,
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  now: () => number = Date.now,
+): Metrics {
+  // key: "" for undimensioned counters, else `${dimName}\u0000${dimValue}`
+  let pending = new Map<string, Map<string, number>>();
+  return {
+    count(name, value = 1, dimension) {
+      if (value === 0) return;
+      const key = dimension ? `${dimension.name}\u0000${dimension.value}` : "";
+      let group = pending.get(key);
+      if (!group) {
+        group = new Map();
+        pending.set(key, group);
+      }
+      group.set(name, (group.get(name) ?? 0) + value);
+    },
+    flush() {
+      const groups = pending;
+      pending = new Map();
+      for (const [key, values] of groups) {
+        const dims: Record<string, string> = { Service: service };
+        if (key !== "") {
+          const [dimName, dimValue] = key.split("\u0000") as [string, string];
+          dims[dimName] = dimValue;
+        }
+        const doc: Record<string, unknown> = {
+          _aws: {
+            Timestamp: now(),
+            CloudWatchMetrics: [
+              {
+                Namespace: namespace,
+                Dimensions: [Object.keys(dims)],
+                Metrics: [...values.keys()].map((Name) => ({ Name, Unit: "Count" })),
+              },
+            ],
+          },
+          ...dims,
+        };
+        for (const [metric, total] of values) doc[metric] = total;
+        write(JSON.stringify(doc));
+      }
+    },
+  };
+}
+
+/** Counts in memory; tests read `totals`. */
+export function createMemoryMetrics(): Metrics & { totals: Map<string, number> } {
+  const totals = new Map<string, number>();
+  return {
+    totals,
+    count(name, value = 1, dimension) {
+      const key = dimension ? `${name}{${dimension.name}=${dimension.value}}` : name;
+      totals.set(key, (totals.get(key) ?? 0) + value);
+    },
+    flush() {},
+  };
+}
