@@ -88,7 +88,9 @@ export function parseKeyList(variable: string, raw: string): ApiKey[] {
     const tenant = item.slice(0, eq).trim();
     const key = item.slice(eq + 1).trim();
     if (!TENANT_PATTERN.test(tenant)) {
-      throw new Error(`${variable}: entry ${index + 1} has an invalid tenant name (expected ${TENANT_PATTERN})`);
+      throw new Error(
+        `${variable}: entry ${index + 1} has an invalid tenant name (expected ${TENANT_PATTERN})`,
+      );
     }
     if (key === "") throw new Error(`${variable}: entry ${index + 1} has an empty key`);
     out.push({ key, tenant });

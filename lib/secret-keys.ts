@@ -1,4 +1,8 @@
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import { type ApiKey, type KeySource, TENANT_PATTERN } from "./auth";
 import type { Logger } from "./log";
 
@@ -59,7 +63,9 @@ export class SecretKeySource implements KeySource {
   }
 
   private async fetch(stage: string): Promise<ApiKey | undefined> {
-    const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: stage }));
+    const out = await this.client.send(
+      new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: stage }),
+    );
     return out.SecretString === undefined ? undefined : parseSecret(out.SecretString);
   }
 }
