@@ -34,6 +34,9 @@ export const ENV = {
   // local server
   port: "PORT",
   host: "HOST",
+  // mirror (Prometheus call timeouts)
+  mirrorRequestTimeoutMs: "MIRROR_REQUEST_TIMEOUT_MS",
+  mirrorMaxRequestTimeoutMs: "MIRROR_MAX_REQUEST_TIMEOUT_MS",
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
