@@ -1,0 +1,175 @@
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { type ApiKey, type KeySource, matchKey, presentedKey } from "../../lib/auth";
+import { HttpError } from "../../lib/errors";
+import type { Logger } from "../../lib/log";
+import type { Metrics } from "../../lib/metrics";
+import type { MirrorConfig } from "../../lib/mirror/config";
+import { testConnection } from "../../lib/mirror/connection";
+import {
+  badRequest,
+  internalError,
+  keyUnavailable,
+  MirrorError,
+  methodNotAllowed,
+  payloadTooLarge,
+  routeNotFound,
+  unauthorized,
+} from "../../lib/mirror/errors";
+import { fieldNames, fieldValues } from "../../lib/mirror/fields";
+import { queryMetrics } from "../../lib/mirror/metrics-query";
+import { PrometheusClient } from "../../lib/mirror/prometheus-client";
+import {
+  type ConnectionDetails,
+  FieldNamesRequestSchema,
+  FieldValuesRequestSchema,
+  MetricsRequestSchema,
+  parseRequest,
+  TestConnectionRequestSchema,
+} from "../../lib/mirror/protocol";
+import { resolveTarget } from "../../lib/mirror/targets";
+
+/** The header StackState verifies the mirror by (and that a caller may present a key in). */
+export const MIRROR_KEY_HEADER = "X-MIRROR-API-KEY";
+export const MAX_MIRROR_BODY_BYTES = 1024 * 1024;
+
+export interface MirrorAppOptions {
+  config: MirrorConfig;
+  keys: KeySource;
+  log: Logger;
+  metrics?: Metrics;
+  fetch?: typeof fetch;
+}
+
+/**
+ * The StackState telemetry mirror answered from Prometheus: four POST endpoints under /api.
+ * Every answer carries the mirror key in X-MIRROR-API-KEY, except 401 (the caller is not
+ * trusted) and 503 (the key itself is unavailable).
+ */
+export function createMirrorApp(options: MirrorAppOptions): Hono {
+  const { config, keys, log, metrics } = options;
+  const fetchImpl = options.fetch ?? fetch;
+  const app = new Hono();
+
+  const clientFor = (details: ConnectionDetails) => {
+    const target = resolveTarget(details, config.allowAnyTarget ? undefined : config.allowedTargets);
+    const timeoutMs = Math.min(
+      details.requestTimeout ?? config.defaultRequestTimeoutMs,
+      config.maxRequestTimeoutMs,
+    );
+    return new PrometheusClient(target, timeoutMs, fetchImpl);
+  };
+
+  const errorResponse = (c: Context, err: unknown): Response => {
+    const error = asMirrorError(err, log);
+    c.set("mirrorError" as never, error.code as never);
+    return c.json(error.body, error.status as 400, error.headers);
+  };
+
+  app.use("*", async (c, next) => {
+    const started = Date.now();
+    let announce: string | undefined;
+    try {
+      let valid: readonly ApiKey[];
+      try {
+        valid = await keys.keys();
+      } catch {
+        throw keyUnavailable();
+      }
+      const presented = presentedKey((name) => c.req.header(name), [MIRROR_KEY_HEADER]);
+      const trusted = presented === undefined ? !config.requireKey : matchKey(presented, valid) !== undefined;
+      if (!trusted) throw unauthorized();
+      announce = valid[0]?.key;
+      if (announce === undefined) throw keyUnavailable();
+      await next();
+    } catch (err) {
+      c.res = errorResponse(c, err);
+    }
+    if (announce !== undefined) c.res.headers.set(MIRROR_KEY_HEADER, announce);
+    const reason = c.get("mirrorError" as never) as string | undefined;
+    const fields = { path: c.req.path, status: c.res.status, ms: Date.now() - started, reason };
+    if (c.res.status >= 500) log.warn("mirror request failed", fields);
+    else log.info("mirror request", fields);
+    if (metrics !== undefined) {
+      metrics.count("MirrorRequests", 1, { name: "Endpoint", value: endpointName(c.req.path) });
+      if (reason !== undefined) metrics.count("MirrorErrors", 1, { name: "Reason", value: reason });
+      metrics.flush();
+    }
+  });
+
+  const limit = bodyLimit({
+    maxSize: MAX_MIRROR_BODY_BYTES,
+    onError: () => {
+      throw payloadTooLarge(MAX_MIRROR_BODY_BYTES);
+    },
+  });
+
+  app.post("/api/connection", limit, async (c) => {
+    const req = parseRequest(TestConnectionRequestSchema, await jsonBody(c), "TestConnectionRequest");
+    const { response, failure, version } = await testConnection(clientFor(req.connectionDetails));
+    if (failure !== undefined) c.set("mirrorError" as never, failure.code as never);
+    log.debug("connection test", { status: response.status, version });
+    return c.json(response);
+  });
+
+  app.post("/api/field/name", limit, async (c) => {
+    const req = parseRequest(FieldNamesRequestSchema, await jsonBody(c), "FieldNamesRequest");
+    const result = await fieldNames(req.query, clientFor(req.connectionDetails));
+    return c.json({ _type: "FieldNamesResponse", isPartial: result.isPartial, fields: result.items });
+  });
+
+  app.post("/api/field/value", limit, async (c) => {
+    const req = parseRequest(FieldValuesRequestSchema, await jsonBody(c), "FieldValuesRequest");
+    const result = await fieldValues(req.query, clientFor(req.connectionDetails));
+    return c.json({ _type: "FieldValuesResponse", isPartial: result.isPartial, values: result.items });
+  });
+
+  app.post("/api/metric", limit, async (c) => {
+    const req = parseRequest(MetricsRequestSchema, await jsonBody(c), "MetricsRequest");
+    const telemetry = await queryMetrics(req.query, {
+      client: clientFor(req.connectionDetails),
+      counterWindowMs: config.counterWindowMs,
+      nanAsZero: req.connectionDetails.nan_interpretation === "ZERO",
+    });
+    return c.json({ _type: "MetricsResponse", telemetry });
+  });
+
+  for (const path of ["/api/connection", "/api/field/name", "/api/field/value", "/api/metric"]) {
+    app.all(path, (c) => {
+      throw methodNotAllowed(c.req.method);
+    });
+  }
+  app.notFound((c) => errorResponse(c, routeNotFound(c.req.path)));
+  app.onError((err, c) => errorResponse(c, err));
+  return app;
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest("json-invalid", "Malformed request", "the body is not valid JSON");
+  }
+}
+
+function endpointName(path: string): string {
+  return ["/api/connection", "/api/field/name", "/api/field/value", "/api/metric"].includes(path)
+    ? path
+    : "other";
+}
+
+/** Mirror errors as they are; other HTTP errors keep their status; anything else is a 500. */
+function asMirrorError(err: unknown, log: Logger): MirrorError {
+  if (err instanceof MirrorError) return err;
+  if (err instanceof HttpError) {
+    return new MirrorError(err.status, err.code, {
+      _type: "RemoteMirrorError",
+      summary: "Request failed",
+      details: `[${err.code}] ${err.message}`,
+    });
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  log.error("mirror bug", { error: e.name, message: e.message, stack: e.stack });
+  return internalError();
+}

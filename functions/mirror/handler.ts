@@ -1,0 +1,36 @@
+import { handle } from "hono/aws-lambda";
+import { type KeySource, StaticKeySource } from "../../lib/auth";
+import { ENV } from "../../lib/env-names";
+import { createLogger, parseLogLevel } from "../../lib/log";
+import { createEmfMetrics } from "../../lib/metrics";
+import { loadMirrorConfig, staticMirrorKeys } from "../../lib/mirror/config";
+import { SecretKeySource } from "../../lib/secret-keys";
+import { createMirrorApp } from "./app";
+
+// Cold start: configuration and keys are read once; a bad variable fails the init loudly.
+const env = process.env;
+const log = createLogger(parseLogLevel(env[ENV.logLevel]), undefined, { fn: "mirror" });
+const config = loadMirrorConfig(env);
+
+function keySource(): KeySource {
+  const arn = env[ENV.mirrorApiKeySecretArn]?.trim();
+  if (arn) {
+    const raw = env[ENV.keyCacheSeconds]?.trim() || "300";
+    if (!/^\d{1,6}$/.test(raw)) throw new Error(`${ENV.keyCacheSeconds}: expected a whole number of seconds`);
+    return SecretKeySource.fromArn(arn, Number(raw), log);
+  }
+  const keys = staticMirrorKeys(env);
+  if (keys.length === 0) {
+    throw new Error(`${ENV.mirrorApiKeySecretArn}, ${ENV.mirrorApiKey} or ${ENV.apiKey}: one must be set`);
+  }
+  return new StaticKeySource(keys);
+}
+
+const app = createMirrorApp({
+  config,
+  keys: keySource(),
+  log,
+  metrics: createEmfMetrics(env[ENV.metricsNamespace] || "PrometheusGateway", "mirror"),
+});
+
+export const handler = handle(app);

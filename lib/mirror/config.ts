@@ -1,0 +1,111 @@
+import type { ApiKey } from "../auth";
+import { ENV } from "../env-names";
+import { parseTargetPatterns, type TargetPattern } from "./targets";
+
+/** The mirror's configuration, read once at cold start. */
+export interface MirrorConfig {
+  /** MIRROR_REQUIRE_KEY: refuse requests that do not present a valid key (401). */
+  readonly requireKey: boolean;
+  /** True when MIRROR_ALLOWED_TARGETS is unset: any Prometheus may be named (warn about it). */
+  readonly allowAnyTarget: boolean;
+  /** The parsed MIRROR_ALLOWED_TARGETS (empty when allowAnyTarget). */
+  readonly allowedTargets: readonly TargetPattern[];
+  /** MIRROR_COUNTER_WINDOW: the least window of `rate()` for `__counter__` (default 1m). */
+  readonly counterWindowMs: number;
+  /** MIRROR_REQUEST_TIMEOUT_MS: timeout of each Prometheus call when connection details set none. */
+  readonly defaultRequestTimeoutMs: number;
+  /** MIRROR_MAX_REQUEST_TIMEOUT_MS: a connection details' requestTimeout is capped at this. */
+  readonly maxRequestTimeoutMs: number;
+}
+
+export const MIRROR_DEFAULTS = {
+  counterWindowMs: 60_000,
+  defaultRequestTimeoutMs: 20_000,
+  maxRequestTimeoutMs: 28_000,
+} as const;
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** Parses a Prometheus-style duration (`1m`, `90s`, `1m30s`, `500ms`) into milliseconds. */
+export function parseDuration(variable: string, raw: string): number {
+  const text = raw.trim();
+  const re = /(\d+)(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  if (text === "" || matched !== text.length || total <= 0) {
+    throw new Error(`${variable}: expected a duration such as 1m, 90s or 1m30s (got "${text.slice(0, 20)}")`);
+  }
+  return total;
+}
+
+function parseBool(variable: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const v = raw.trim().toLowerCase();
+  if (["true", "1", "yes"].includes(v)) return true;
+  if (["false", "0", "no"].includes(v)) return false;
+  throw new Error(`${variable}: expected true or false (got "${raw.slice(0, 20)}")`);
+}
+
+function parseMillis(variable: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const v = raw.trim();
+  if (!/^\d{1,7}$/.test(v) || Number(v) < 1) {
+    throw new Error(`${variable}: expected a whole number of milliseconds (got "${v.slice(0, 20)}")`);
+  }
+  return Number(v);
+}
+
+export function loadMirrorConfig(env: Record<string, string | undefined>): MirrorConfig {
+  const targets = env[ENV.mirrorAllowedTargets];
+  const allowAnyTarget = targets === undefined;
+  const window = env[ENV.mirrorCounterWindow];
+  const maxRequestTimeoutMs = parseMillis(
+    ENV.mirrorMaxRequestTimeoutMs,
+    env[ENV.mirrorMaxRequestTimeoutMs],
+    MIRROR_DEFAULTS.maxRequestTimeoutMs,
+  );
+  const defaultRequestTimeoutMs = parseMillis(
+    ENV.mirrorRequestTimeoutMs,
+    env[ENV.mirrorRequestTimeoutMs],
+    Math.min(MIRROR_DEFAULTS.defaultRequestTimeoutMs, maxRequestTimeoutMs),
+  );
+  if (defaultRequestTimeoutMs > maxRequestTimeoutMs) {
+    throw new Error(`${ENV.mirrorRequestTimeoutMs}: must not exceed ${ENV.mirrorMaxRequestTimeoutMs}`);
+  }
+  return Object.freeze({
+    requireKey: parseBool(ENV.mirrorRequireKey, env[ENV.mirrorRequireKey], false),
+    allowAnyTarget,
+    allowedTargets: Object.freeze(
+      allowAnyTarget ? [] : parseTargetPatterns(ENV.mirrorAllowedTargets, targets ?? ""),
+    ),
+    counterWindowMs:
+      window === undefined || window.trim() === ""
+        ? MIRROR_DEFAULTS.counterWindowMs
+        : parseDuration(ENV.mirrorCounterWindow, window),
+    defaultRequestTimeoutMs,
+    maxRequestTimeoutMs,
+  });
+}
+
+/**
+ * The mirror's key from plain environment variables: MIRROR_API_KEY, falling back to
+ * API_KEY. Empty when neither is set (the caller decides whether that is fatal).
+ */
+export function staticMirrorKeys(env: Record<string, string | undefined>): ApiKey[] {
+  for (const name of [ENV.mirrorApiKey, ENV.apiKey]) {
+    const value = env[name]?.trim();
+    if (value !== undefined && value !== "") return [{ key: value }];
+  }
+  return [];
+}

@@ -1,0 +1,128 @@
+import { echo, HttpError } from "../errors";
+
+/** The error objects of the telemetry-mirror protocol, as StackState reads them. */
+export type ProtocolError =
+  | { _type: "MetricStoreConnectionError"; details: string }
+  | { _type: "MetricNotFoundError"; metric: string; details: string }
+  | { _type: "UnsupportedFieldTypeError"; mirrorType: string }
+  | { _type: "RemoteMirrorError"; summary: string; details: string };
+
+/**
+ * An error the mirror answers with: an HTTP status, a stable identifier (`code`, also the
+ * `reason` dimension of the error metric) and the protocol error object sent as the body.
+ * Messages never contain keys; user input in them is truncated with `echo`.
+ */
+export class MirrorError extends HttpError {
+  readonly body: ProtocolError;
+
+  constructor(status: number, code: string, body: ProtocolError, headers: Record<string, string> = {}) {
+    super(status, code, describe(body), headers);
+    this.body = body;
+  }
+}
+
+function describe(body: ProtocolError): string {
+  switch (body._type) {
+    case "MetricStoreConnectionError":
+      return body.details;
+    case "MetricNotFoundError":
+      return body.details;
+    case "UnsupportedFieldTypeError":
+      return `unsupported field type ${body.mirrorType}`;
+    case "RemoteMirrorError":
+      return `${body.summary}: ${body.details}`;
+  }
+}
+
+function remote(status: number, code: string, summary: string, details: string): MirrorError {
+  return new MirrorError(status, code, {
+    _type: "RemoteMirrorError",
+    summary,
+    details: `[${code}] ${details}`,
+  });
+}
+
+/** 400: the request is malformed or asks for something the mirror cannot express. */
+export function badRequest(code: string, summary: string, details: string): MirrorError {
+  return remote(400, code, summary, details);
+}
+
+/** 400: a field type other than STRING (Prometheus labels are strings). */
+export function unsupportedFieldType(mirrorType: string): MirrorError {
+  return new MirrorError(400, "field-type-unsupported", {
+    _type: "UnsupportedFieldTypeError",
+    mirrorType: echo(mirrorType, 40),
+  });
+}
+
+/** 401: missing or wrong credentials; the caller must not add the mirror key to this answer. */
+export function unauthorized(): MirrorError {
+  return new MirrorError(
+    401,
+    "unauthorized",
+    {
+      _type: "RemoteMirrorError",
+      summary: "Unauthorized",
+      details: "[unauthorized] missing or invalid credentials",
+    },
+    { "WWW-Authenticate": 'Basic realm="mirror", charset="UTF-8"' },
+  );
+}
+
+/** 403: the connection details name a Prometheus outside MIRROR_ALLOWED_TARGETS. */
+export function targetNotAllowed(target: string): MirrorError {
+  return remote(
+    403,
+    "target-not-allowed",
+    "Target not allowed",
+    `${echo(target, 120)} is not in this mirror's list of allowed Prometheus targets (MIRROR_ALLOWED_TARGETS)`,
+  );
+}
+
+/** 404: no series matches the query. */
+export function metricNotFound(query: string, details: string): MirrorError {
+  return new MirrorError(404, "metric-not-found", {
+    _type: "MetricNotFoundError",
+    metric: echo(query),
+    details: `[metric-not-found] ${details}`,
+  });
+}
+
+/** 404 / 405 / 413: requests for paths or methods the mirror does not serve, or too large. */
+export function routeNotFound(path: string): MirrorError {
+  return remote(404, "route-not-found", "Not found", `no endpoint at ${echo(path, 100)}`);
+}
+export function methodNotAllowed(method: string): MirrorError {
+  return remote(405, "method-not-allowed", "Method not allowed", `${echo(method, 10)}: endpoints take POST`);
+}
+export function payloadTooLarge(limitBytes: number): MirrorError {
+  return remote(413, "body-too-large", "Request too large", `the body exceeds ${limitBytes} bytes`);
+}
+
+/** 400: Prometheus refused the query itself (a PromQL syntax or evaluation error). */
+export function queryRejected(details: string): MirrorError {
+  return remote(400, "query-rejected", "Prometheus rejected the query", echo(details, 300));
+}
+
+/** 502: Prometheus could not be reached or answered with an error of its own. */
+export function storeUnavailable(code: string, details: string): MirrorError {
+  return new MirrorError(502, code, { _type: "MetricStoreConnectionError", details: `[${code}] ${details}` });
+}
+
+/** 504: Prometheus did not answer within the request timeout. */
+export function storeTimeout(details: string): MirrorError {
+  return new MirrorError(504, "prometheus-timeout", {
+    _type: "MetricStoreConnectionError",
+    details: `[prometheus-timeout] ${details}`,
+  });
+}
+
+/** 503: the mirror's own key could not be read (e.g. the secret is unavailable). */
+export function keyUnavailable(): MirrorError {
+  return remote(503, "key-unavailable", "Mirror unavailable", "the mirror's API key could not be read");
+}
+
+/** 500: a bug; the details say nothing about internals. */
+export function internalError(): MirrorError {
+  return remote(500, "internal", "Internal error", "the mirror failed unexpectedly; see its logs");
+}

@@ -1,0 +1,122 @@
+import { unsupportedFieldType } from "./errors";
+import type { PrometheusClient } from "./prometheus-client";
+import {
+  COUNTER_KEY,
+  checkLabelName,
+  GAUGE_KEY,
+  labelMatchers,
+  type Matcher,
+  SPECIAL_KEYS,
+  selector,
+  TILDE_KEY,
+} from "./promql";
+import type {
+  Condition,
+  FieldDescriptor,
+  FieldNamesRequest,
+  FieldValue,
+  FieldValuesRequest,
+} from "./protocol";
+
+/**
+ * Field names and values. Field names are the three special keys followed by the label names
+ * Prometheus knows for the conditions and time range; field values of `__counter__` and
+ * `__gauge__` are metric names, of any other field that label's values.
+ */
+
+const descriptor = (fieldName: string): FieldDescriptor => ({
+  _type: "FieldDescriptor",
+  fieldName,
+  fieldType: "STRING",
+  classified: false,
+});
+
+/**
+ * The `match[]` selector for the conditions, if any: label conditions as matchers, and a
+ * `__counter__`/`__gauge__` condition as a quoted `__name__` matcher (any string is safe
+ * there; a name that is not a metric name simply matches nothing). `~` cannot narrow a
+ * label lookup and is ignored.
+ */
+function matchSelector(conditions: readonly Condition[], skipKey?: string): string | undefined {
+  const relevant = conditions.filter((c) => c.key !== skipKey && c.key !== TILDE_KEY);
+  const matchers: Matcher[] = labelMatchers(relevant);
+  for (const c of relevant) {
+    if ((c.key === COUNTER_KEY || c.key === GAUGE_KEY) && c.value._type === "StringValue") {
+      matchers.push({ name: "__name__", value: c.value.value });
+    }
+  }
+  return matchers.length === 0 ? undefined : selector(undefined, matchers);
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly isPartial: boolean;
+}
+
+/** Items [offset, offset + limit); partial when more remain after them. */
+export function page<T>(all: readonly T[], offset: number, limit: number): Page<T> {
+  const items = all.slice(offset, offset + limit);
+  return { items, isPartial: offset + limit < all.length };
+}
+
+export async function fieldNames(
+  query: FieldNamesRequest["query"],
+  client: PrometheusClient,
+): Promise<Page<FieldDescriptor>> {
+  const labels = await client.labelNames(matchSelector(query.conditions), query.startTime, query.endTime);
+  const names = [...SPECIAL_KEYS, ...labels.filter((l) => l !== "__name__").sort()];
+  const result = page(names, 0, query.limit);
+  return { items: result.items.map(descriptor), isPartial: result.isPartial };
+}
+
+/** Metric type(s) a name may have according to scrape metadata (undefined: unknown). */
+function metricTypes(name: string, metadata: Map<string, Set<string>>): Set<string> | undefined {
+  const direct = metadata.get(name);
+  if (direct !== undefined) return direct;
+  const family = /^(.*)_(total|bucket|count|sum|created)$/.exec(name)?.[1];
+  const types = family === undefined ? undefined : metadata.get(family);
+  if (types === undefined) return undefined;
+  // The series of counters, histograms and summaries (`_total`, `_bucket`, `_count`, `_sum`) count up.
+  return [...types].some((t) => ["counter", "histogram", "summary", "gaugehistogram"].includes(t))
+    ? new Set(["counter"])
+    : types;
+}
+
+/** Whether metadata allows `name` under `__counter__`/`__gauge__`: unknown or untyped names fit both. */
+function fitsKind(name: string, kind: "counter" | "gauge", metadata: Map<string, Set<string>>): boolean {
+  const types = metricTypes(name, metadata);
+  if (types === undefined || types.size === 0) return true;
+  return types.has(kind) || types.has("unknown") || types.has("untyped");
+}
+
+export async function fieldValues(
+  query: FieldValuesRequest["query"],
+  client: PrometheusClient,
+): Promise<Page<FieldValue>> {
+  const field = query.field;
+  if (field.fieldType !== undefined && field.fieldType !== "STRING")
+    throw unsupportedFieldType(field.fieldType);
+  const prefix = query.fieldValuePrefix ?? "";
+  let values: string[];
+  if (field.fieldName === TILDE_KEY) {
+    values = [];
+  } else if (field.fieldName === COUNTER_KEY || field.fieldName === GAUGE_KEY) {
+    const kind = field.fieldName === COUNTER_KEY ? "counter" : "gauge";
+    const match = matchSelector(query.conditions, field.fieldName);
+    const names = await client.labelValues("__name__", match, query.startTime, query.endTime);
+    const candidates = names.filter((n) => n.startsWith(prefix));
+    const metadata = candidates.length > 0 ? await client.metadataTypes() : new Map<string, Set<string>>();
+    values = candidates.filter((n) => fitsKind(n, kind, metadata));
+  } else {
+    const name = checkLabelName(field.fieldName, "query.field.fieldName");
+    const match = matchSelector(query.conditions);
+    const all = await client.labelValues(name, match, query.startTime, query.endTime);
+    values = all.filter((v) => v.startsWith(prefix));
+  }
+  values.sort();
+  const result = page(values, query.offset, query.limit);
+  return {
+    items: result.items.map((value): FieldValue => ({ _type: "CompleteValue", value })),
+    isPartial: result.isPartial,
+  };
+}

@@ -1,0 +1,188 @@
+import { echo } from "../errors";
+import { badRequest } from "./errors";
+import type { Condition, ConditionValue } from "./protocol";
+
+/**
+ * Turning protocol conditions into PromQL. Names are validated against Prometheus's name
+ * rules and refused otherwise; values are only ever emitted as escaped string literals, so a
+ * condition can select series but never change the shape of the query.
+ */
+
+export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export const COUNTER_KEY = "__counter__";
+export const GAUGE_KEY = "__gauge__";
+export const TILDE_KEY = "~";
+export const SPECIAL_KEYS: readonly string[] = [COUNTER_KEY, GAUGE_KEY, TILDE_KEY];
+
+export interface Matcher {
+  readonly name: string;
+  readonly value: string;
+}
+
+export type Target =
+  | { readonly kind: "counter" | "gauge"; readonly metric: string }
+  | { readonly kind: "tilde"; readonly expr: string };
+
+export interface ClassifiedConditions {
+  readonly target: Target;
+  /** Every condition other than the special one, as equality matchers. */
+  readonly matchers: readonly Matcher[];
+}
+
+/** Renders a condition value as the label value it stands for. */
+export function renderValue(value: ConditionValue): string {
+  switch (value._type) {
+    case "StringValue":
+      return value.value;
+    case "BooleanValue":
+      return value.value ? "true" : "false";
+    case "DoubleValue":
+      return renderDouble(value.value);
+  }
+}
+
+/** Numbers as Prometheus client libraries write them in labels (`le="0.5"`, `le="+Inf"`). */
+export function renderDouble(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Number.POSITIVE_INFINITY) return "+Inf";
+  if (n === Number.NEGATIVE_INFINITY) return "-Inf";
+  return String(n);
+}
+
+/**
+ * Quotes a string as a PromQL double-quoted literal: backslash and quote escaped, control
+ * characters as `\uXXXX`, everything else (any unicode) literal. Lone surrogates cannot be
+ * sent as UTF-8 and are refused.
+ */
+export function quote(value: string): string {
+  let out = '"';
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    const ch = value[i]!;
+    if (ch === "\\") out += "\\\\";
+    else if (ch === '"') out += '\\"';
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (code < 0x20 || code === 0x7f) out += `\\u${code.toString(16).padStart(4, "0")}`;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      const next = value.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) throw loneSurrogate();
+      out += ch + value[i + 1]!;
+      i++;
+    } else if (code >= 0xdc00 && code <= 0xdfff) throw loneSurrogate();
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+function loneSurrogate() {
+  return badRequest("value-invalid", "Invalid condition value", "a value contains a lone UTF-16 surrogate");
+}
+
+export function checkMetricName(name: string, where: string): string {
+  if (!METRIC_NAME.test(name)) {
+    throw badRequest(
+      "metric-name-invalid",
+      "Invalid metric name",
+      `${where}: "${echo(name, 100)}" is not a Prometheus metric name (${METRIC_NAME.source})`,
+    );
+  }
+  return name;
+}
+
+export function checkLabelName(name: string, where: string): string {
+  if (!LABEL_NAME.test(name)) {
+    throw badRequest(
+      "label-name-invalid",
+      "Invalid label name",
+      `${where}: "${echo(name, 100)}" is not a Prometheus label name (${LABEL_NAME.source})`,
+    );
+  }
+  if (name === "__name__") {
+    throw badRequest(
+      "label-name-invalid",
+      "Invalid label name",
+      `${where}: select the metric with ${COUNTER_KEY} or ${GAUGE_KEY}, not __name__`,
+    );
+  }
+  return name;
+}
+
+/** The label matchers of every condition that is not one of the special keys. */
+export function labelMatchers(conditions: readonly Condition[]): Matcher[] {
+  const out: Matcher[] = [];
+  conditions.forEach((condition, index) => {
+    if (SPECIAL_KEYS.includes(condition.key)) return;
+    out.push({
+      name: checkLabelName(condition.key, `conditions[${index}].key`),
+      value: renderValue(condition.value),
+    });
+  });
+  return out;
+}
+
+/**
+ * Splits conditions into the one special condition (`__counter__`, `__gauge__` or `~`,
+ * exactly one required) and the label matchers.
+ */
+export function classifyConditions(conditions: readonly Condition[]): ClassifiedConditions {
+  const special = conditions
+    .map((condition, index) => ({ condition, index }))
+    .filter(({ condition }) => SPECIAL_KEYS.includes(condition.key));
+  if (special.length !== 1) {
+    const found = special.length === 0 ? "none" : special.map(({ condition }) => condition.key).join(", ");
+    throw badRequest(
+      "conditions-invalid",
+      "Conditions must name exactly one metric",
+      `exactly one condition with key ${COUNTER_KEY}, ${GAUGE_KEY} or ${TILDE_KEY} is required (found: ${found})`,
+    );
+  }
+  const { condition, index } = special[0]!;
+  if (condition.value._type !== "StringValue") {
+    throw badRequest(
+      "conditions-invalid",
+      "Invalid metric condition",
+      `conditions[${index}]: the value of ${condition.key} must be a StringValue`,
+    );
+  }
+  const value = condition.value.value;
+  const matchers = labelMatchers(conditions);
+  if (condition.key === TILDE_KEY) {
+    if (value.trim() === "") {
+      throw badRequest("conditions-invalid", "Empty query", `conditions[${index}]: the PromQL is empty`);
+    }
+    return { target: { kind: "tilde", expr: value }, matchers };
+  }
+  const kind = condition.key === COUNTER_KEY ? "counter" : "gauge";
+  return { target: { kind, metric: checkMetricName(value, `conditions[${index}].value`) }, matchers };
+}
+
+/** `metric{a="x",b="y"}`, or `{a="x"}` without a metric name. */
+export function selector(metric: string | undefined, matchers: readonly Matcher[]): string {
+  const inner = matchers.map((m) => `${m.name}=${quote(m.value)}`).join(",");
+  if (metric === undefined) return `{${inner}}`;
+  return inner === "" ? metric : `${metric}{${inner}}`;
+}
+
+/** A PromQL duration in milliseconds (`90000ms`), exact for any whole number of ms. */
+export function duration(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms))}ms`;
+}
+
+/** The per-second rate of a counter over `windowMs`. */
+export function rateExpr(sel: string, windowMs: number): string {
+  return `rate(${sel}[${duration(windowMs)}])`;
+}
+
+/** The samples stored in the `rangeMs` before the evaluation time (an instant range selector). */
+export function samplesExpr(sel: string, rangeMs: number): string {
+  return `${sel}[${duration(rangeMs)}]`;
+}
+
+/** Whether a series' labels satisfy every matcher (used to filter the result of a `~` query). */
+export function matchesAll(labels: Readonly<Record<string, string>>, matchers: readonly Matcher[]): boolean {
+  return matchers.every((m) => (labels[m.name] ?? "") === m.value);
+}
