@@ -1,0 +1,414 @@
+/**
+ * The deployment's configuration: one typed, frozen object parsed from CDK context
+ * (`cdk.json` or `-c key=value`). Values given on the command line arrive as strings,
+ * values in `cdk.json` may be typed JSON; both are accepted. Every error names its key.
+ */
+
+export type StreamMode = "on-demand" | "provisioned";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type SecretsAccess = "endpoint" | "nat";
+
+/** Log retention values CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Largest raw body whose base64 form (4/3 larger) still fits a 6 MB synchronous Lambda event. */
+export const MAX_LAMBDA_BODY_BYTES = 4_400_000;
+
+export interface CreatedVpc {
+  readonly create: true;
+  readonly cidr: string;
+}
+
+export interface ImportedVpc {
+  readonly create: false;
+  readonly vpcId: string;
+  readonly subnetIds: readonly string[];
+  readonly availabilityZones: readonly string[];
+  readonly securityGroupId?: string;
+}
+
+export interface GatewayConfig {
+  readonly stackName: string;
+  readonly stream: {
+    readonly mode: StreamMode;
+    /** Only for provisioned mode. */
+    readonly shards?: number;
+    readonly retentionHours: number;
+  };
+  readonly ingest: {
+    readonly throttleRate: number;
+    readonly throttleBurst: number;
+    readonly reservedConcurrency?: number;
+    readonly memoryMb: number;
+    readonly timeoutSeconds: number;
+    readonly maxBodyBytes: number;
+    readonly routingBuckets?: number;
+  };
+  readonly mirror: {
+    /** The old mirror's `workers`: the function's reserved concurrency. */
+    readonly workers: number;
+    readonly throttleRate: number;
+    readonly throttleBurst: number;
+    readonly memoryMb: number;
+    readonly requireKey: boolean;
+    readonly prometheusHost: string;
+    readonly prometheusPort: number;
+    /** Destination the mirror may open connections to (on the Prometheus port only). */
+    readonly prometheusCidr: string;
+    /** Callers allowed at the API (StackState's egress addresses). */
+    readonly sourceCidrs: readonly string[];
+    readonly private: boolean;
+    /** An existing execute-api VPC endpoint for the private API; created when absent. */
+    readonly apiVpcEndpointId?: string;
+    readonly secretsAccess: SecretsAccess;
+  };
+  /** A VPC to create, or the ids of an existing one (never looked up). */
+  readonly vpc: CreatedVpc | ImportedVpc;
+  readonly observability: {
+    readonly alarmEmail?: string;
+    readonly logRetentionDays: number;
+    readonly logLevel: LogLevel;
+    readonly metricsNamespace: string;
+    readonly keyCacheSeconds: number;
+  };
+}
+
+/** Every context key, its default and meaning; the README's configuration table follows this. */
+export const CONFIG_KEYS = {
+  stackName: { default: "PrometheusGateway", doc: "CloudFormation stack name" },
+  streamMode: { default: "on-demand", doc: "`on-demand` or `provisioned`" },
+  streamShards: {
+    default: undefined,
+    doc: "shard count; only with `streamMode=provisioned` (then default 1)",
+  },
+  streamRetentionHours: { default: 24, doc: "record retention, 24 to 8760 hours" },
+  ingestThrottleRate: { default: 500, doc: "remote-write API steady rate limit, requests/s" },
+  ingestThrottleBurst: { default: 1000, doc: "remote-write API burst limit, requests" },
+  ingestReservedConcurrency: {
+    default: undefined,
+    doc: "reserved concurrency of the ingest function (unset: none)",
+  },
+  ingestMemoryMb: { default: 1024, doc: "ingest function memory, MB (128 to 10240)" },
+  ingestTimeoutSeconds: {
+    default: 20,
+    doc: "ingest function timeout, 5 to 29 s; Kinesis retries stop 3 s earlier",
+  },
+  ingestMaxBodyBytes: { default: 4_194_304, doc: "largest compressed remote-write body accepted, bytes" },
+  routingBuckets: {
+    default: undefined,
+    doc: "`ROUTING_BUCKETS` for the ingest function (unset: its default)",
+  },
+  workers: { default: 20, doc: "mirror concurrency: the mirror function's reserved concurrency" },
+  mirrorThrottleRate: { default: 50, doc: "mirror API steady rate limit, requests/s" },
+  mirrorThrottleBurst: { default: 100, doc: "mirror API burst limit, requests" },
+  mirrorMemoryMb: { default: 512, doc: "mirror function memory, MB" },
+  mirrorRequireKey: { default: false, doc: "`MIRROR_REQUIRE_KEY`: callers must present the mirror key" },
+  prometheusHost: { default: "prometheus.internal", doc: "Prometheus host the mirror queries" },
+  prometheusPort: {
+    default: 9090,
+    doc: "Prometheus port; the mirror's only allowed egress besides Secrets Manager",
+  },
+  prometheusCidr: {
+    default: "0.0.0.0/0",
+    doc: "narrows the mirror's egress on the Prometheus port to this CIDR",
+  },
+  stackstateCidrs: { default: "", doc: "comma-separated source CIDRs allowed to call the mirror API" },
+  mirrorPrivate: {
+    default: false,
+    doc: "private mirror API, reachable only through an execute-api VPC endpoint",
+  },
+  mirrorApiVpcEndpointId: {
+    default: undefined,
+    doc: "existing execute-api VPC endpoint (private mirror only)",
+  },
+  mirrorSecretsAccess: {
+    default: "endpoint",
+    doc: "`endpoint`: a Secrets Manager interface endpoint in the mirror subnets; `nat`: the subnets route out already",
+  },
+  vpc: { default: "create", doc: "`create`, or the id of an existing VPC (`vpc-...`)" },
+  vpcCidr: { default: "10.80.0.0/24", doc: "address range of the created VPC (only with `vpc=create`)" },
+  vpcSubnetIds: { default: "", doc: "comma-separated private subnet ids of the existing VPC" },
+  vpcAvailabilityZones: { default: "", doc: "comma-separated availability zones of those subnets, in order" },
+  vpcSecurityGroupId: {
+    default: undefined,
+    doc: "existing security group for the mirror instead of creating one",
+  },
+  alarmEmail: { default: undefined, doc: "email subscribed to an SNS topic that receives every alarm" },
+  logRetentionDays: { default: 30, doc: "retention of function, access and flow logs, days" },
+  logLevel: { default: "info", doc: "`LOG_LEVEL` of both functions: debug, info, warn, error" },
+  metricsNamespace: { default: "PrometheusGateway", doc: "CloudWatch namespace of the functions' metrics" },
+  keyCacheSeconds: { default: 60, doc: "how long the functions cache keys read from Secrets Manager, s" },
+} as const satisfies Record<string, { default: string | number | boolean | undefined; doc: string }>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`configuration ${key}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const HOST =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const EMAIL = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+
+/** Parses CDK context into the configuration; throws ConfigError naming the first bad key. */
+export function parseConfig(context: Readonly<Record<string, unknown>>): GatewayConfig {
+  for (const key of Object.keys(context)) {
+    // Our keys are camelCase; CDK's own (feature flags, `aws:cdk:*`, `cli-telemetry`) never are.
+    if (/^[a-z][A-Za-z0-9]*$/.test(key) && !(key in CONFIG_KEYS)) {
+      throw new ConfigError(key, `unknown key (known keys: ${Object.keys(CONFIG_KEYS).join(", ")})`);
+    }
+  }
+  const r = new Reader(context);
+
+  const streamMode = r.oneOf("streamMode", ["on-demand", "provisioned"] as const);
+  const shardsGiven = r.has("streamShards");
+  if (shardsGiven && streamMode === "on-demand") {
+    throw new ConfigError("streamShards", "applies only with streamMode=provisioned");
+  }
+  const shards = streamMode === "provisioned" ? (r.optInt("streamShards", 1, 10_000) ?? 1) : undefined;
+
+  const ingestTimeoutSeconds = r.int("ingestTimeoutSeconds", 5, 29);
+
+  const vpcSetting = r.str("vpc");
+  const subnetIds = r.list("vpcSubnetIds");
+  const azs = r.list("vpcAvailabilityZones");
+  const securityGroupId = r.optStr("vpcSecurityGroupId");
+  let vpc: GatewayConfig["vpc"];
+  if (vpcSetting === "create") {
+    for (const key of ["vpcSubnetIds", "vpcAvailabilityZones", "vpcSecurityGroupId"] as const) {
+      if (r.has(key)) throw new ConfigError(key, "applies only with an existing VPC (vpc=vpc-...)");
+    }
+    const cidr = r.str("vpcCidr");
+    checkCidr("vpcCidr", cidr);
+    const prefix = Number(cidr.split("/")[1]);
+    if (prefix < 16 || prefix > 24)
+      throw new ConfigError("vpcCidr", "prefix must be /16 to /24 (two /27 subnets)");
+    vpc = { create: true, cidr };
+  } else {
+    if (r.has("vpcCidr")) throw new ConfigError("vpcCidr", "applies only with vpc=create");
+    if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcSetting)) {
+      throw new ConfigError(
+        "vpc",
+        `expected "create" or a VPC id like vpc-0123abcd (got "${clip(vpcSetting)}")`,
+      );
+    }
+    if (subnetIds.length === 0) throw new ConfigError("vpcSubnetIds", "required with an existing VPC");
+    subnetIds.forEach((id) => {
+      if (!/^subnet-[0-9a-f]{8,17}$/.test(id))
+        throw new ConfigError("vpcSubnetIds", `not a subnet id: "${clip(id)}"`);
+    });
+    if (azs.length === 0) throw new ConfigError("vpcAvailabilityZones", "required with an existing VPC");
+    if (azs.length !== subnetIds.length) {
+      throw new ConfigError(
+        "vpcAvailabilityZones",
+        `needs one zone per subnet in vpcSubnetIds (${subnetIds.length} subnets, ${azs.length} zones)`,
+      );
+    }
+    azs.forEach((az) => {
+      if (!/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(az)) {
+        throw new ConfigError("vpcAvailabilityZones", `not an availability zone: "${clip(az)}"`);
+      }
+    });
+    if (securityGroupId !== undefined && !/^sg-[0-9a-f]{8,17}$/.test(securityGroupId)) {
+      throw new ConfigError("vpcSecurityGroupId", `not a security group id: "${clip(securityGroupId)}"`);
+    }
+    vpc = { create: false, vpcId: vpcSetting, subnetIds, availabilityZones: azs, securityGroupId };
+  }
+
+  const mirrorPrivate = r.bool("mirrorPrivate");
+  const apiVpcEndpointId = r.optStr("mirrorApiVpcEndpointId");
+  if (apiVpcEndpointId !== undefined) {
+    if (!mirrorPrivate)
+      throw new ConfigError("mirrorApiVpcEndpointId", "applies only with mirrorPrivate=true");
+    if (!/^vpce-[0-9a-f]{8,17}$/.test(apiVpcEndpointId)) {
+      throw new ConfigError("mirrorApiVpcEndpointId", `not a VPC endpoint id: "${clip(apiVpcEndpointId)}"`);
+    }
+  }
+  const sourceCidrs = r.list("stackstateCidrs");
+  for (const cidr of sourceCidrs) checkCidr("stackstateCidrs", cidr);
+  if (mirrorPrivate && apiVpcEndpointId === undefined && sourceCidrs.length === 0) {
+    throw new ConfigError(
+      "stackstateCidrs",
+      "required with mirrorPrivate=true unless mirrorApiVpcEndpointId is given: the created endpoint admits only these sources",
+    );
+  }
+  const secretsAccess = r.oneOf("mirrorSecretsAccess", ["endpoint", "nat"] as const);
+  if (secretsAccess === "nat" && vpc.create) {
+    throw new ConfigError(
+      "mirrorSecretsAccess",
+      "nat needs an existing VPC with a route out; the created VPC has none",
+    );
+  }
+  const prometheusHost = r.str("prometheusHost");
+  if (!HOST.test(prometheusHost))
+    throw new ConfigError("prometheusHost", `not a host name: "${clip(prometheusHost)}"`);
+  const prometheusCidr = r.str("prometheusCidr");
+  checkCidr("prometheusCidr", prometheusCidr);
+
+  const ingestThrottleRate = r.num("ingestThrottleRate", 1, 1_000_000);
+  const ingestThrottleBurst = r.int("ingestThrottleBurst", 1, 1_000_000);
+  const mirrorThrottleRate = r.num("mirrorThrottleRate", 1, 1_000_000);
+  const mirrorThrottleBurst = r.int("mirrorThrottleBurst", 1, 1_000_000);
+
+  const alarmEmail = r.optStr("alarmEmail");
+  if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) {
+    throw new ConfigError("alarmEmail", "not an email address");
+  }
+  const logRetentionDays = r.int("logRetentionDays", 1, 3653);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
+    throw new ConfigError("logRetentionDays", `must be one of ${LOG_RETENTION_DAYS.join(", ")}`);
+  }
+  const stackName = r.str("stackName");
+  if (!STACK_NAME.test(stackName)) {
+    throw new ConfigError("stackName", "letters, digits and hyphens, starting with a letter, at most 128");
+  }
+  const metricsNamespace = r.str("metricsNamespace");
+  if (!/^[A-Za-z0-9._\-/#:]{1,255}$/.test(metricsNamespace) || metricsNamespace.startsWith("AWS/")) {
+    throw new ConfigError("metricsNamespace", "letters, digits and . _ - / # :, not starting with AWS/");
+  }
+
+  return deepFreeze({
+    stackName,
+    stream: { mode: streamMode, shards, retentionHours: r.int("streamRetentionHours", 24, 8760) },
+    ingest: {
+      throttleRate: ingestThrottleRate,
+      throttleBurst: ingestThrottleBurst,
+      reservedConcurrency: r.optInt("ingestReservedConcurrency", 1, 10_000),
+      memoryMb: r.int("ingestMemoryMb", 128, 10_240),
+      timeoutSeconds: ingestTimeoutSeconds,
+      maxBodyBytes: r.int("ingestMaxBodyBytes", 1024, MAX_LAMBDA_BODY_BYTES),
+      routingBuckets: r.optInt("routingBuckets", 1, 4096),
+    },
+    mirror: {
+      workers: r.int("workers", 1, 1000),
+      throttleRate: mirrorThrottleRate,
+      throttleBurst: mirrorThrottleBurst,
+      memoryMb: r.int("mirrorMemoryMb", 128, 10_240),
+      requireKey: r.bool("mirrorRequireKey"),
+      prometheusHost,
+      prometheusPort: r.int("prometheusPort", 1, 65_535),
+      prometheusCidr,
+      sourceCidrs,
+      private: mirrorPrivate,
+      apiVpcEndpointId,
+      secretsAccess,
+    },
+    vpc,
+    observability: {
+      alarmEmail,
+      logRetentionDays,
+      logLevel: r.oneOf("logLevel", ["debug", "info", "warn", "error"] as const),
+      metricsNamespace,
+      keyCacheSeconds: r.int("keyCacheSeconds", 1, 3600),
+    },
+  });
+}
+
+/** Reads one key at a time, falling back to the default in CONFIG_KEYS. */
+class Reader {
+  constructor(private readonly context: Readonly<Record<string, unknown>>) {}
+
+  has(key: ConfigKey): boolean {
+    const value = this.context[key];
+    return value !== undefined && value !== null && value !== "";
+  }
+
+  private raw(key: ConfigKey): unknown {
+    return this.has(key) ? this.context[key] : CONFIG_KEYS[key].default;
+  }
+
+  str(key: ConfigKey): string {
+    const value = this.optStr(key);
+    if (value === undefined) throw new ConfigError(key, "required");
+    return value;
+  }
+
+  optStr(key: ConfigKey): string | undefined {
+    const value = this.raw(key);
+    if (value === undefined) return undefined;
+    if (typeof value !== "string" && typeof value !== "number")
+      throw new ConfigError(key, "expected a string");
+    const text = String(value).trim();
+    return text === "" ? undefined : text;
+  }
+
+  list(key: ConfigKey): string[] {
+    const value = this.raw(key);
+    const items = Array.isArray(value) ? value.map(String) : String(value ?? "").split(",");
+    return items.map((s) => s.trim()).filter((s) => s !== "");
+  }
+
+  oneOf<T extends string>(key: ConfigKey, allowed: readonly T[]): T {
+    const value = this.str(key);
+    if (!(allowed as readonly string[]).includes(value)) {
+      throw new ConfigError(key, `expected one of ${allowed.join(", ")} (got "${clip(value)}")`);
+    }
+    return value as T;
+  }
+
+  bool(key: ConfigKey): boolean {
+    const value = this.raw(key);
+    if (typeof value === "boolean") return value;
+    if (value === "true") return true;
+    if (value === "false") return false;
+    throw new ConfigError(key, `expected true or false (got "${clip(String(value))}")`);
+  }
+
+  num(key: ConfigKey, min: number, max: number): number {
+    const value = this.optNum(key, min, max);
+    if (value === undefined) throw new ConfigError(key, "required");
+    return value;
+  }
+
+  int(key: ConfigKey, min: number, max: number): number {
+    const value = this.num(key, min, max);
+    if (!Number.isInteger(value)) throw new ConfigError(key, `expected a whole number (got ${value})`);
+    return value;
+  }
+
+  optInt(key: ConfigKey, min: number, max: number): number | undefined {
+    const value = this.optNum(key, min, max);
+    if (value !== undefined && !Number.isInteger(value)) {
+      throw new ConfigError(key, `expected a whole number (got ${value})`);
+    }
+    return value;
+  }
+
+  private optNum(key: ConfigKey, min: number, max: number): number | undefined {
+    const value = this.raw(key);
+    if (value === undefined) return undefined;
+    const n =
+      typeof value === "number" ? value : typeof value === "string" ? Number(value.trim()) : Number.NaN;
+    if (!Number.isFinite(n)) throw new ConfigError(key, `expected a number (got "${clip(String(value))}")`);
+    if (n < min || n > max) throw new ConfigError(key, `must be between ${min} and ${max} (got ${n})`);
+    return n;
+  }
+}
+
+function checkCidr(key: ConfigKey, cidr: string): void {
+  const m = CIDR4.exec(cidr);
+  const ok = m?.slice(1, 5).every((octet) => Number(octet) <= 255) === true && Number(m?.[5]) <= 32;
+  if (!ok) throw new ConfigError(key, `not an IPv4 CIDR like 203.0.113.0/24: "${clip(cidr)}"`);
+}
+
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

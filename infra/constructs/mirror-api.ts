@@ -1,0 +1,228 @@
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as apigw from "aws-cdk-lib/aws-apigateway";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+import { ENV } from "../../lib/env-names";
+import { ENTRIES } from "../paths";
+import type { ApiKeySecret } from "./api-key-secret";
+import { GatewayFunction } from "./gateway-function";
+import type { MirrorNetwork } from "./mirror-network";
+
+/** The four methods of the telemetry mirror protocol, all POST. */
+export const MIRROR_PATHS = [
+  "/api/connection",
+  "/api/field/name",
+  "/api/field/value",
+  "/api/metric",
+] as const;
+
+export const MIRROR_DEFAULTS = {
+  stageName: "mirror",
+  /** REST API integrations time out at 29 s; StackState's requestTimeout is typically 20 s. */
+  timeout: Duration.seconds(28),
+} as const;
+
+export interface MirrorApiProps {
+  readonly network: MirrorNetwork;
+  readonly keySecret: ApiKeySecret;
+  readonly workers: number;
+  readonly throttleRate: number;
+  readonly throttleBurst: number;
+  readonly memoryMb: number;
+  readonly requireKey: boolean;
+  readonly prometheusHost: string;
+  readonly prometheusPort: number;
+  /** Source CIDRs allowed to call (public: aws:SourceIp; private: aws:VpcSourceIp). */
+  readonly sourceCidrs: readonly string[];
+  /** Private API: admitted only through this execute-api endpoint, which is associated with it. */
+  readonly privateEndpoint?: ec2.IVpcEndpoint;
+  readonly logRetentionDays: number;
+  readonly logLevel: "debug" | "info" | "warn" | "error";
+  readonly metricsNamespace: string;
+  readonly keyCacheSeconds: number;
+  readonly code?: lambda.Code;
+}
+
+/**
+ * The StackState Prometheus mirror: a VPC-attached function behind a REST API whose
+ * resource policy admits only the configured callers (or only a VPC endpoint).
+ */
+export class MirrorApi extends Construct {
+  readonly handler: GatewayFunction;
+  readonly api: apigw.RestApi;
+  readonly accessLogs: logs.LogGroup;
+  /** The base URL StackState is configured with (ends with `/`). */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: MirrorApiProps) {
+    super(scope, id);
+    const { network } = props;
+
+    this.handler = new GatewayFunction(this, "Handler", {
+      entry: ENTRIES.mirror,
+      description: "StackState Prometheus mirror",
+      memorySize: props.memoryMb,
+      timeout: MIRROR_DEFAULTS.timeout,
+      environment: {
+        [ENV.mirrorApiKeySecretArn]: props.keySecret.secret.secretArn,
+        [ENV.mirrorAllowedTargets]: `${props.prometheusHost}:${props.prometheusPort}`,
+        [ENV.mirrorRequireKey]: String(props.requireKey),
+        [ENV.logLevel]: props.logLevel,
+        [ENV.metricsNamespace]: props.metricsNamespace,
+        [ENV.keyCacheSeconds]: String(props.keyCacheSeconds),
+      },
+      logRetentionDays: props.logRetentionDays,
+      logLevel: props.logLevel,
+      // The old mirror's worker pool: at most this many requests are served at once.
+      reservedConcurrentExecutions: props.workers,
+      vpc: network.vpc,
+      vpcSubnets: network.subnets,
+      securityGroups: [network.securityGroup],
+      code: props.code,
+    });
+    props.keySecret.grantRead(this.handler.function);
+    if (network.secretsEndpoint !== undefined) {
+      // Creating the function before its endpoint exists would make cold starts fail.
+      this.handler.function.node.addDependency(network.secretsEndpoint);
+    }
+
+    this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const endpoint = props.privateEndpoint;
+    this.api = new apigw.RestApi(this, "Api", {
+      description: "StackState Prometheus mirror",
+      endpointConfiguration:
+        endpoint !== undefined
+          ? { types: [apigw.EndpointType.PRIVATE], vpcEndpoints: [endpoint] }
+          : { types: [apigw.EndpointType.REGIONAL] },
+      policy: callerPolicy(props.sourceCidrs, endpoint?.vpcEndpointId),
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: MIRROR_DEFAULTS.stageName,
+        throttlingRateLimit: props.throttleRate,
+        throttlingBurstLimit: props.throttleBurst,
+        tracingEnabled: true,
+        metricsEnabled: true,
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify(REST_API_ACCESS_LOG)),
+      },
+    });
+    const integration = new apigw.LambdaIntegration(this.handler.function, {
+      proxy: true,
+      allowTestInvoke: false,
+    });
+    for (const path of MIRROR_PATHS) {
+      this.api.root.resourceForPath(path).addMethod("POST", integration, {
+        authorizationType: apigw.AuthorizationType.NONE,
+      });
+    }
+
+    // The stack's outputs name the URL; drop the default "Endpoint" output of RestApi.
+    this.api.node.tryRemoveChild("Endpoint");
+
+    this.url =
+      endpoint !== undefined
+        ? // The endpoint-associated host name resolves without private DNS, from the VPC and networks joined to it.
+          `https://${this.api.restApiId}-${endpoint.vpcEndpointId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${MIRROR_DEFAULTS.stageName}/`
+        : this.api.url;
+
+    NagSuppressions.addResourceSuppressions(
+      this.api,
+      [
+        {
+          id: "AwsSolutions-APIG2",
+          reason:
+            "The mirror validates every request body itself and answers in the protocol's own error format.",
+        },
+        {
+          id: "AwsSolutions-APIG3",
+          reason:
+            "Callers are restricted by the resource policy (source CIDRs or VPC endpoint); WAF would add cost without a rule to enforce.",
+        },
+        {
+          id: "AwsSolutions-APIG4",
+          reason:
+            "StackState calls the mirror without credentials (it checks the X-MIRROR-API-KEY response header); the resource policy admits only the configured callers.",
+        },
+        {
+          id: "AwsSolutions-COG4",
+          reason: "StackState cannot present Cognito tokens; callers are restricted by the resource policy.",
+        },
+        {
+          id: "AwsSolutions-APIG6",
+          reason:
+            "Every request is in the JSON access log; execution logging needs the account-wide API Gateway CloudWatch role, which one application stack should not take over.",
+        },
+      ],
+      true,
+    );
+  }
+}
+
+/**
+ * Who may invoke the API. Public: only `sourceCidrs` (none: nobody). Private: only through
+ * the endpoint, and, when CIDRs are given, only from those addresses inside the VPC.
+ */
+export function callerPolicy(sourceCidrs: readonly string[], endpointId?: string): iam.PolicyDocument {
+  const invoke = {
+    actions: ["execute-api:Invoke"],
+    resources: ["execute-api:/*"],
+    principals: [new iam.AnyPrincipal()],
+  };
+  const statements = [new iam.PolicyStatement({ ...invoke, effect: iam.Effect.ALLOW })];
+  if (endpointId !== undefined) {
+    statements.push(
+      new iam.PolicyStatement({
+        ...invoke,
+        effect: iam.Effect.DENY,
+        conditions: { StringNotEquals: { "aws:SourceVpce": endpointId } },
+      }),
+    );
+    if (sourceCidrs.length > 0) {
+      statements.push(
+        new iam.PolicyStatement({
+          ...invoke,
+          effect: iam.Effect.DENY,
+          conditions: { NotIpAddress: { "aws:VpcSourceIp": [...sourceCidrs] } },
+        }),
+      );
+    }
+  } else if (sourceCidrs.length > 0) {
+    statements.push(
+      new iam.PolicyStatement({
+        ...invoke,
+        effect: iam.Effect.DENY,
+        conditions: { NotIpAddress: { "aws:SourceIp": [...sourceCidrs] } },
+      }),
+    );
+  } else {
+    // No allowed callers configured: fail closed.
+    statements.push(new iam.PolicyStatement({ ...invoke, effect: iam.Effect.DENY }));
+  }
+  return new iam.PolicyDocument({ statements });
+}
+
+/** One JSON object per request; no headers (a key could travel in one). */
+const REST_API_ACCESS_LOG = {
+  requestId: "$context.requestId",
+  ip: "$context.identity.sourceIp",
+  vpceId: "$context.identity.vpceId",
+  requestTime: "$context.requestTime",
+  httpMethod: "$context.httpMethod",
+  resourcePath: "$context.resourcePath",
+  status: "$context.status",
+  protocol: "$context.protocol",
+  responseLength: "$context.responseLength",
+  latencyMs: "$context.responseLatency",
+  integrationLatencyMs: "$context.integration.latency",
+  integrationStatus: "$context.integration.status",
+  errorMessage: "$context.error.message",
+  userAgent: "$context.identity.userAgent",
+};

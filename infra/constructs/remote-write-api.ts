@@ -1,0 +1,135 @@
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as apigw from "aws-cdk-lib/aws-apigateway";
+import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+import { ENV } from "../../lib/env-names";
+import { ENTRIES } from "../paths";
+import type { ApiKeySecret } from "./api-key-secret";
+import { GatewayFunction } from "./gateway-function";
+import type { IngestStream } from "./ingest-stream";
+
+/** Paths Prometheus posts to: StackState's receiver path and Prometheus's own. */
+export const REMOTE_WRITE_PATHS = ["/receiver/prometheus/api/v1/write", "/api/v1/write"] as const;
+
+/** Time the function keeps for answering after it stops retrying Kinesis. */
+export const PUT_DEADLINE_MARGIN = Duration.seconds(3);
+
+export interface RemoteWriteApiProps {
+  readonly stream: IngestStream;
+  readonly keySecret: ApiKeySecret;
+  readonly throttleRate: number;
+  readonly throttleBurst: number;
+  readonly reservedConcurrency?: number;
+  readonly memoryMb: number;
+  readonly timeout: Duration;
+  readonly maxBodyBytes: number;
+  readonly routingBuckets?: number;
+  readonly logRetentionDays: number;
+  readonly logLevel: "debug" | "info" | "warn" | "error";
+  readonly metricsNamespace: string;
+  readonly keyCacheSeconds: number;
+  readonly code?: lambda.Code;
+}
+
+/** The remote-write function behind an HTTP API (payload 2.0: binary bodies arrive base64-encoded). */
+export class RemoteWriteApi extends Construct {
+  readonly handler: GatewayFunction;
+  readonly api: apigwv2.HttpApi;
+  readonly stage: apigwv2.HttpStage;
+  readonly accessLogs: logs.LogGroup;
+  /** Full URL of StackState's receiver path. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: RemoteWriteApiProps) {
+    super(scope, id);
+
+    const putDeadlineMs = props.timeout.toMilliseconds() - PUT_DEADLINE_MARGIN.toMilliseconds();
+    const environment: Record<string, string> = {
+      [ENV.streamName]: props.stream.stream.streamName,
+      [ENV.apiKeySecretArn]: props.keySecret.secret.secretArn,
+      [ENV.putDeadlineMs]: String(putDeadlineMs),
+      [ENV.maxBodyBytes]: String(props.maxBodyBytes),
+      [ENV.logLevel]: props.logLevel,
+      [ENV.metricsNamespace]: props.metricsNamespace,
+      [ENV.keyCacheSeconds]: String(props.keyCacheSeconds),
+    };
+    if (props.routingBuckets !== undefined) environment[ENV.routingBuckets] = String(props.routingBuckets);
+
+    this.handler = new GatewayFunction(this, "Handler", {
+      entry: ENTRIES.remoteWrite,
+      description: "Prometheus remote_write receiver writing into Kinesis",
+      memorySize: props.memoryMb,
+      timeout: props.timeout,
+      environment,
+      logRetentionDays: props.logRetentionDays,
+      logLevel: props.logLevel,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      code: props.code,
+    });
+    props.stream.grantPut(this.handler.function);
+    props.keySecret.grantRead(this.handler.function);
+
+    this.api = new apigwv2.HttpApi(this, "Api", {
+      description: "Prometheus remote_write endpoint",
+      createDefaultStage: false,
+    });
+    const integration = new HttpLambdaIntegration("RemoteWrite", this.handler.function, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+    });
+    for (const path of REMOTE_WRITE_PATHS) {
+      this.api.addRoutes({ path, methods: [apigwv2.HttpMethod.POST], integration });
+    }
+
+    this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new apigwv2.HttpStage(this, "Stage", {
+      httpApi: this.api,
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRate, burstLimit: props.throttleBurst },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogs),
+        format: apigw.AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)),
+      },
+    });
+    this.url = `${this.stage.url.replace(/\/$/, "")}${REMOTE_WRITE_PATHS[0]}`;
+
+    for (const route of this.api.node.findAll()) {
+      if (route instanceof apigwv2.HttpRoute) {
+        NagSuppressions.addResourceSuppressions(route, [
+          {
+            id: "AwsSolutions-APIG4",
+            reason:
+              "Prometheus authenticates with the sts-api-key header or basic auth (user apikey); the function checks it against the Secrets Manager key before anything is written.",
+          },
+        ]);
+      }
+    }
+  }
+}
+
+/**
+ * One JSON object per request. No request headers: the API key travels in one, and it
+ * must never reach a log.
+ */
+const HTTP_API_ACCESS_LOG = {
+  requestId: "$context.requestId",
+  ip: "$context.identity.sourceIp",
+  requestTime: "$context.requestTime",
+  routeKey: "$context.routeKey",
+  status: "$context.status",
+  protocol: "$context.protocol",
+  responseLength: "$context.responseLength",
+  latencyMs: "$context.responseLatency",
+  integrationLatencyMs: "$context.integration.latency",
+  integrationStatus: "$context.integration.status",
+  integrationError: "$context.integrationErrorMessage",
+  errorMessage: "$context.error.message",
+  userAgent: "$context.identity.userAgent",
+};

@@ -1,0 +1,65 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { App, type Stack } from "aws-cdk-lib";
+import { Annotations, Template } from "aws-cdk-lib/assertions";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { parseConfig } from "../../infra/config";
+import { GatewayStack } from "../../infra/gateway-stack";
+import { PROJECT_ROOT } from "../../infra/paths";
+
+/** The context in cdk.json (feature flags), so tests synthesize what `cdk synth` does. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, "cdk.json"), "utf8")) as {
+    context?: Record<string, unknown>;
+  };
+  return cdkJson.context ?? {};
+}
+
+/** Stand-in code: template tests look at resources, not at the bundles (bundle.test.ts does). */
+export const PREBUILT = {
+  remoteWrite: lambda.Code.fromInline("exports.handler = async () => ({ statusCode: 503 });"),
+  mirror: lambda.Code.fromInline("exports.handler = async () => ({ statusCode: 502 });"),
+};
+
+export interface Synthesized {
+  readonly app: App;
+  readonly stack: GatewayStack;
+  readonly template: Template;
+  /** The template as plain JSON, for whole-template scans. */
+  readonly json: Record<string, unknown>;
+}
+
+/**
+ * Synthesizes the gateway with `context` laid over cdk.json's context, exactly as
+ * `cdk synth -c key=value` would (values as strings are fine). `bundle: true` runs esbuild.
+ */
+export function synthGateway(
+  context: Record<string, unknown> = {},
+  opts: { bundle?: boolean } = {},
+): Synthesized {
+  const app = new App({ context: { ...cdkJsonContext(), ...context } });
+  const config = parseConfig(app.node.getAllContext());
+  const stack = new GatewayStack(app, config.stackName, {
+    config,
+    functionCode: opts.bundle ? undefined : PREBUILT,
+  });
+  const template = Template.fromStack(stack);
+  return { app, stack, template, json: template.toJSON() as Record<string, unknown> };
+}
+
+/** A resource of the template JSON; its properties are whatever CloudFormation takes. */
+// biome-ignore lint/suspicious/noExplicitAny: template JSON is untyped by nature
+export type CfnResource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
+
+/** Resources of one type, by logical id. */
+export function resourcesOf(json: Record<string, unknown>, type: string): Record<string, CfnResource> {
+  const resources = json.Resources as Record<string, CfnResource>;
+  return Object.fromEntries(Object.entries(resources).filter(([, r]) => r.Type === type));
+}
+
+/** Warnings of a stack, as text. */
+export function warnings(stack: Stack): string[] {
+  return Annotations.fromStack(stack)
+    .findWarning("*", {})
+    .map((w) => String(w.entry.data));
+}
