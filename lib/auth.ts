@@ -97,3 +97,18 @@ export function parseKeyList(variable: string, raw: string): ApiKey[] {
   });
   return out;
 }
+
+/**
+ * Keys from the environment: `API_KEYS` (list, with optional tenants) or `API_KEY` (one key).
+ * Returns undefined when neither is set.
+ */
+export function keysFromEnv(env: Record<string, string | undefined>): ApiKey[] | undefined {
+  const list = env.API_KEYS?.trim();
+  if (list) {
+    const keys = parseKeyList("API_KEYS", list);
+    if (keys.length === 0) throw new Error("API_KEYS: no keys given");
+    return keys;
+  }
+  const single = env.API_KEY?.trim();
+  return single ? [{ key: single }] : undefined;
+}

@@ -1,0 +1,159 @@
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  ResourceNotFoundException,
+} from "@aws-sdk/client-kinesis";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import type { Env } from "../../lib/config";
+import { ENV } from "../../lib/env-names";
+import { createKinesisClient } from "../../lib/kinesis-client";
+import { createEmfMetrics, type Metrics } from "../../lib/metrics";
+import { remoteWriteAppFromEnv } from "../remote-write/wiring";
+import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
+import { waitFor } from "./ports";
+
+export const DEFAULT_STREAM = "prometheus-remote-write";
+export const DEFAULT_PORT = 9900;
+
+export interface LocalGatewayOptions {
+  /** 0 picks a free port. Default: PORT or 9900. */
+  port?: number;
+  apiKey?: string;
+  mirrorApiKey?: string;
+  /** Variables layered over process.env. */
+  env?: Record<string, string>;
+  /** Shards of the stream created in the embedded Kinesis (default 4). */
+  shards?: number;
+  /** Periodic EMF metrics on stdout (default off). */
+  metricsIntervalMs?: number;
+}
+
+export interface LocalGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly apiKey: string;
+  readonly mirrorApiKey: string;
+  readonly streamName: string;
+  readonly kinesisEndpoint: string | undefined;
+  /** True when this process started its own Kinesis. */
+  readonly embeddedKinesis: boolean;
+  /** Notes for the start banner (e.g. allowlist warnings). */
+  readonly notes: string[];
+  stop(): Promise<void>;
+}
+
+/** AWS credentials or a profile in the environment: then the real service is meant. */
+function hasAwsConfig(env: Env): boolean {
+  return Boolean(
+    env.AWS_ACCESS_KEY_ID ||
+      env.AWS_PROFILE ||
+      env.AWS_CONTAINER_CREDENTIALS_FULL_URI ||
+      env.AWS_WEB_IDENTITY_TOKEN_FILE,
+  );
+}
+
+/**
+ * The local gateway: the same Hono apps as the Lambda functions, on one Node HTTP server
+ * on 127.0.0.1. Without KINESIS_ENDPOINT and without AWS configuration it starts an
+ * embedded Kinesis and creates the stream.
+ */
+export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise<LocalGateway> {
+  const env: Env = { ...process.env, ...opts.env };
+  const notes: string[] = [];
+  const apiKey = opts.apiKey ?? env[ENV.apiKey] ?? randomBytes(24).toString("base64url");
+  if (env[ENV.apiKey] === undefined && opts.apiKey === undefined && env[ENV.apiKeys] === undefined) {
+    notes.push("API_KEY was not set: generated a key for this run");
+  }
+  env[ENV.apiKey] = apiKey;
+  const mirrorApiKey = opts.mirrorApiKey ?? env[ENV.mirrorApiKey] ?? apiKey;
+  env[ENV.mirrorApiKey] = mirrorApiKey;
+  const streamName = env[ENV.streamName] ?? DEFAULT_STREAM;
+  env[ENV.streamName] = streamName;
+  env[ENV.awsRegion] ??= "us-east-1";
+
+  let embedded: EmbeddedKinesis | undefined;
+  if (!env[ENV.kinesisEndpoint] && !hasAwsConfig(env)) {
+    embedded = await startEmbeddedKinesis({ region: env[ENV.awsRegion] });
+    await embedded.createStream(streamName, opts.shards ?? 4);
+    env[ENV.kinesisEndpoint] = embedded.endpoint;
+  } else if (env[ENV.kinesisEndpoint]) {
+    await ensureLocalStream(env[ENV.kinesisEndpoint]!, env[ENV.awsRegion]!, streamName, opts.shards ?? 4);
+  }
+
+  let metrics: Metrics | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.metricsIntervalMs) {
+    metrics = createEmfMetrics(env[ENV.metricsNamespace] ?? "PrometheusGateway", "remote-write");
+    timer = setInterval(() => metrics?.flush(), opts.metricsIntervalMs);
+    timer.unref();
+  }
+  const { app: remoteWrite } = remoteWriteAppFromEnv(env, metrics);
+  const root = new Hono();
+  root.get("/healthz", (c) => c.text("ok\n"));
+  root.route("/", remoteWrite);
+
+  const hostname = env[ENV.host] ?? "127.0.0.1";
+  const server = serve({
+    fetch: root.fetch,
+    port: opts.port ?? Number(env[ENV.port] ?? DEFAULT_PORT),
+    hostname,
+  });
+  await new Promise<void>((resolve, reject) => {
+    if (server.listening) resolve();
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${hostname}:${port}`;
+  await waitFor("the local server", async () => (await fetch(`${url}/healthz`)).ok, 5_000);
+
+  return {
+    url,
+    port,
+    apiKey,
+    mirrorApiKey,
+    streamName,
+    kinesisEndpoint: env[ENV.kinesisEndpoint],
+    embeddedKinesis: embedded !== undefined,
+    notes,
+    async stop() {
+      if (timer) clearInterval(timer);
+      metrics?.flush();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ("closeAllConnections" in server)
+          (server as { closeAllConnections(): void }).closeAllConnections();
+      });
+      await embedded?.stop();
+    },
+  };
+}
+
+/** With a local Kinesis endpoint given, creates the stream if it is not there yet. */
+async function ensureLocalStream(
+  endpoint: string,
+  region: string,
+  name: string,
+  shards: number,
+): Promise<void> {
+  const client = createKinesisClient({ region, endpoint });
+  try {
+    await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException)) throw err;
+    await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+    await waitFor(
+      `stream ${name}`,
+      async () => {
+        const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+        return out.StreamDescriptionSummary?.StreamStatus === "ACTIVE";
+      },
+      30_000,
+    );
+  } finally {
+    client.destroy();
+  }
+}

@@ -1,0 +1,40 @@
+import { DEFAULT_PORT, startLocalGateway } from "./gateway";
+
+/**
+ * `npm start`: the gateway on one local Node server (default port 9900), with an
+ * embedded Kinesis unless KINESIS_ENDPOINT or AWS configuration says otherwise.
+ */
+const port = Number(process.env.PORT ?? DEFAULT_PORT);
+const gateway = await startLocalGateway({ port, metricsIntervalMs: 60_000 });
+
+const write = `${gateway.url}/api/v1/write`;
+console.log(`Prometheus gateway listening on ${gateway.url}
+  remote_write:  ${write}  (also ${gateway.url}/receiver/prometheus/api/v1/write)
+  stream:        ${gateway.streamName} (${gateway.embeddedKinesis ? `embedded Kinesis at ${gateway.kinesisEndpoint}` : (gateway.kinesisEndpoint ?? "AWS")})
+  API key:       ${gateway.apiKey}
+${gateway.notes.map((n) => `  note: ${n}\n`).join("")}
+Add to prometheus.yml:
+
+remote_write:
+  - url: ${write}
+    basic_auth:
+      username: apikey
+      password: ${gateway.apiKey}
+    queue_config:
+      retry_on_http_429: true
+
+Watch what arrives: npm run tail
+`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("stopping…");
+    gateway.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}

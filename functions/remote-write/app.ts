@@ -1,0 +1,99 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { type KeySource, matchKey, presentedKey } from "../../lib/auth";
+import {
+  HttpError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+} from "../../lib/errors";
+import type { RecordSink } from "../../lib/kinesis-sink";
+import type { Logger } from "../../lib/log";
+import type { Metrics } from "../../lib/metrics";
+import type { Ingestor } from "../../lib/remote-write/ingest";
+import { negotiate, type ProtocolVersion } from "../../lib/remote-write/negotiate";
+import { rejectionMessage, responseHeaders } from "../../lib/remote-write/respond";
+
+/** StackState's receiver path, and the usual Prometheus path. Same behaviour on both. */
+export const WRITE_PATHS = ["/receiver/prometheus/api/v1/write", "/api/v1/write"] as const;
+export const REALM = "prometheus-remote-write";
+
+export interface RemoteWriteAppOptions {
+  readonly ingestor: Ingestor;
+  readonly maxBodyBytes: number;
+  readonly keys: KeySource;
+  readonly sink: RecordSink;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+type Vars = { version: ProtocolVersion; tenant: string | undefined };
+
+/**
+ * The remote_write receiver: authenticate, negotiate the protocol version, bound the
+ * body, decode and validate, write to the stream, answer with the status that makes
+ * Prometheus retry exactly when a retry can succeed (see the README's status table).
+ */
+export function createRemoteWriteApp(o: RemoteWriteAppOptions): Hono<{ Variables: Vars }> {
+  const app = new Hono<{ Variables: Vars }>();
+
+  app.onError((err, c) => {
+    const version = c.get("version");
+    const headers = responseHeaders(version);
+    if (err instanceof HttpError) {
+      if (err.status >= 500) o.log.warn("write failed", { status: err.status, code: err.code });
+      else o.log.debug("write refused", { status: err.status, code: err.code });
+      return c.text(`${err.message}\n`, err.status as 400, { ...headers, ...err.headers });
+    }
+    o.log.error("unexpected error in remote write", {
+      error: err instanceof Error ? err.name : "unknown",
+      stack: err instanceof Error ? err.stack?.split("\n").slice(0, 6).join(" | ") : undefined,
+    });
+    return c.text("internal error\n", 500, headers);
+  });
+
+  for (const path of WRITE_PATHS) {
+    app.post(
+      path,
+      async (c, next) => {
+        const key = presentedKey((name) => c.req.header(name));
+        if (key === undefined) throw new UnauthorizedError(REALM);
+        let valid: Awaited<ReturnType<KeySource["keys"]>>;
+        try {
+          valid = await o.keys.keys();
+        } catch {
+          throw new ServiceUnavailableError("keys-unavailable", "cannot check credentials right now", 5);
+        }
+        const match = matchKey(key, valid);
+        if (match === undefined) throw new UnauthorizedError(REALM);
+        c.set("tenant", match.tenant);
+        c.set("version", negotiate(c.req.header("content-type"), c.req.header("content-encoding")));
+        await next();
+      },
+      bodyLimit({
+        maxSize: o.maxBodyBytes,
+        onError: () => {
+          throw new PayloadTooLargeError("body-too-large", `request body exceeds ${o.maxBodyBytes} bytes`);
+        },
+      }),
+      async (c) => {
+        const version = c.get("version");
+        const body = new Uint8Array(await c.req.arrayBuffer());
+        if (body.length > o.maxBodyBytes) {
+          throw new PayloadTooLargeError("body-too-large", `request body exceeds ${o.maxBodyBytes} bytes`);
+        }
+        const out = o.ingestor.prepare(body, version, c.get("tenant"));
+        o.metrics.count("SamplesReceived", out.written.samples + out.written.histograms);
+        for (const [reason, n] of out.rejected.byReason) {
+          o.metrics.count("SeriesRejected", n, { name: "Reason", value: reason });
+        }
+        await o.sink.put(out.records);
+        const headers = responseHeaders(version, out.written);
+        if (out.rejected.total > 0) return c.text(`${rejectionMessage(out)}\n`, 400, headers);
+        return c.body(null, 204, headers);
+      },
+    );
+    app.all(path, (c) => c.text("method not allowed: use POST\n", 405, { Allow: "POST" }));
+  }
+  return app;
+}

@@ -1,0 +1,47 @@
+import { type KeySource, keysFromEnv, StaticKeySource } from "../../lib/auth";
+import { ConfigError, type Env } from "../../lib/config";
+import { ENV } from "../../lib/env-names";
+import { createKinesisClient } from "../../lib/kinesis-client";
+import { KinesisSink } from "../../lib/kinesis-sink";
+import { createLogger, type Logger } from "../../lib/log";
+import { createEmfMetrics, type Metrics } from "../../lib/metrics";
+import { type IngestConfig, loadIngestConfig } from "../../lib/remote-write/config";
+import { Ingestor } from "../../lib/remote-write/ingest";
+import { SecretKeySource } from "../../lib/secret-keys";
+import { createRemoteWriteApp } from "./app";
+
+/** The key source configured by the environment: a Secrets Manager secret, or static keys. */
+export function ingestKeySource(config: IngestConfig, env: Env, log: Logger): KeySource {
+  if (config.keySecretArn !== undefined) {
+    return SecretKeySource.fromArn(config.keySecretArn, config.keyCacheSeconds, log);
+  }
+  const keys = keysFromEnv(env);
+  if (keys === undefined) {
+    throw new ConfigError(
+      `set ${ENV.apiKeySecretArn}, ${ENV.apiKeys} or ${ENV.apiKey}: no API key is configured`,
+    );
+  }
+  return new StaticKeySource(keys);
+}
+
+/** Builds the remote-write app from environment variables (the Lambda's cold start). */
+export function remoteWriteAppFromEnv(env: Env, metrics?: Metrics) {
+  const config = loadIngestConfig(env);
+  if (config.sink.streamName === undefined) throw new ConfigError(`${ENV.streamName}: not set`);
+  const log = createLogger(config.logLevel, undefined, { service: "remote-write" });
+  const m = metrics ?? createEmfMetrics(config.metricsNamespace, "remote-write");
+  const client = createKinesisClient({
+    region: config.region ?? "us-east-1",
+    endpoint: config.kinesisEndpoint,
+  });
+  const sink = new KinesisSink(client, { ...config.sink, streamName: config.sink.streamName }, log, m);
+  const app = createRemoteWriteApp({
+    ingestor: new Ingestor(config.ingest),
+    maxBodyBytes: config.maxBodyBytes,
+    keys: ingestKeySource(config, env, log),
+    sink,
+    log,
+    metrics: m,
+  });
+  return { app, metrics: m, config };
+}

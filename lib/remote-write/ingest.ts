@@ -1,0 +1,56 @@
+import { BadRequestError } from "../errors";
+import { decompress } from "../snappy";
+import { WireError } from "../wire";
+import type { ProtocolVersion } from "./negotiate";
+import type { PlanOptions } from "./plan";
+import { bucketHashKey } from "./records";
+import { type IngestOutput, ingestV1 } from "./scan-v1";
+import { ingestV2 } from "./scan-v2";
+import type { LabelLimits } from "./validate";
+
+export type { IngestOutput } from "./scan-v1";
+
+/** The slice of configuration the decode → validate → route path needs. */
+export interface IngestSettings {
+  readonly limits: LabelLimits;
+  readonly routingBuckets: number;
+  readonly maxRecordBytes: number;
+  readonly maxDecodedBytes: number;
+}
+
+/**
+ * Turns one request body (snappy-compressed protobuf) into records ready for PutRecords,
+ * with exact counts of what they carry and of what was rejected, by reason.
+ * Throws BadRequestError (400) for an unreadable body and PayloadTooLargeError (413)
+ * when the declared decoded size is over the limit.
+ */
+export class Ingestor {
+  private readonly hashKeys: readonly string[];
+
+  constructor(private readonly settings: IngestSettings) {
+    this.hashKeys = Array.from({ length: settings.routingBuckets }, (_, b) =>
+      bucketHashKey(b, settings.routingBuckets),
+    );
+  }
+
+  prepare(body: Uint8Array, version: ProtocolVersion, tenant: string | undefined): IngestOutput {
+    if (body.length === 0) throw new BadRequestError("empty-body", "empty request body");
+    const decoded = decompress(body, this.settings.maxDecodedBytes);
+    const opts: PlanOptions = {
+      limits: this.settings.limits,
+      buckets: this.settings.routingBuckets,
+      maxRecordBytes: this.settings.maxRecordBytes,
+      tenant,
+      hashKeys: this.hashKeys,
+    };
+    try {
+      return version === "v1" ? ingestV1(decoded, opts) : ingestV2(decoded, opts);
+    } catch (err) {
+      if (err instanceof WireError) {
+        const schema = version === "v1" ? "prometheus.WriteRequest" : "io.prometheus.write.v2.Request";
+        throw new BadRequestError("protobuf-malformed", `malformed ${schema}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+}

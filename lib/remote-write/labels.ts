@@ -1,0 +1,135 @@
+import { checkLabel, compareBytes, isNameLabel, type LabelLimits, type RejectReason } from "./validate";
+
+/**
+ * The labels of the series being scanned, as byte ranges into the decoded request.
+ * One scratch object is reused for every series of a request, so the hot path
+ * allocates nothing per label.
+ */
+export class LabelScratch {
+  count = 0;
+  /** name [ns, ne) and value [vs, ve) byte ranges; `aux` is per-format (v1: entry start, v2: name ref). */
+  ns: Int32Array;
+  ne: Int32Array;
+  vs: Int32Array;
+  ve: Int32Array;
+  aux: Int32Array;
+  aux2: Int32Array;
+  /** Label indices in name order (identity when the sender sorted them). */
+  order: Int32Array;
+  sorted = true;
+  hash = 0;
+
+  constructor(capacity = 64) {
+    this.ns = new Int32Array(capacity);
+    this.ne = new Int32Array(capacity);
+    this.vs = new Int32Array(capacity);
+    this.ve = new Int32Array(capacity);
+    this.aux = new Int32Array(capacity);
+    this.aux2 = new Int32Array(capacity);
+    this.order = new Int32Array(capacity);
+  }
+
+  reset(): void {
+    this.count = 0;
+  }
+
+  push(ns: number, ne: number, vs: number, ve: number, aux: number, aux2: number): void {
+    if (this.count === this.ns.length) this.grow();
+    const i = this.count++;
+    this.ns[i] = ns;
+    this.ne[i] = ne;
+    this.vs[i] = vs;
+    this.ve[i] = ve;
+    this.aux[i] = aux;
+    this.aux2[i] = aux2;
+  }
+
+  private grow(): void {
+    const double = (a: Int32Array) => {
+      const next = new Int32Array(a.length * 2);
+      next.set(a);
+      return next;
+    };
+    this.ns = double(this.ns);
+    this.ne = double(this.ne);
+    this.vs = double(this.vs);
+    this.ve = double(this.ve);
+    this.aux = double(this.aux);
+    this.aux2 = double(this.aux2);
+    this.order = new Int32Array(this.ns.length);
+  }
+
+  /**
+   * Applies the label rules, puts `order` in name order and computes the routing hash.
+   * Returns the first reason the series is invalid, or undefined.
+   */
+  validate(buf: Uint8Array, limits: LabelLimits, seed: number): RejectReason | undefined {
+    const n = this.count;
+    if (n === 0) return "no-labels";
+    if (n > limits.maxLabelsPerSeries) return "too-many-labels";
+    const { ns, ne, vs, ve, order } = this;
+    let hasName = false;
+    this.sorted = true;
+    for (let i = 0; i < n; i++) {
+      const reason = checkLabel(limits, buf, ns[i]!, ne[i]!, buf, vs[i]!, ve[i]!);
+      if (reason !== undefined) return reason;
+      if (!hasName && isNameLabel(buf, ns[i]!, ne[i]!)) hasName = true;
+      order[i] = i;
+      if (i > 0 && this.sorted && compareBytes(buf, ns[i - 1]!, ne[i - 1]!, buf, ns[i]!, ne[i]!) > 0) {
+        this.sorted = false;
+      }
+    }
+    if (!hasName) return "missing-metric-name";
+    if (!this.sorted) {
+      // insertion sort of indices; label counts are small and bounded by the limit
+      for (let i = 1; i < n; i++) {
+        const x = order[i]!;
+        let j = i - 1;
+        while (j >= 0 && compareBytes(buf, ns[order[j]!]!, ne[order[j]!]!, buf, ns[x]!, ne[x]!) > 0) {
+          order[j + 1] = order[j]!;
+          j--;
+        }
+        order[j + 1] = x;
+      }
+    }
+    let h = seed;
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      if (k > 0) {
+        const p = order[k - 1]!;
+        if (compareBytes(buf, ns[p]!, ne[p]!, buf, ns[i]!, ne[i]!) === 0) return "label-name-duplicate";
+      }
+      h = fnv1a(buf, ns[i]!, ne[i]!, h);
+      h = Math.imul(h ^ 0xff, 0x01000193);
+      h = fnv1a(buf, vs[i]!, ve[i]!, h);
+      h = Math.imul(h ^ 0xfe, 0x01000193);
+    }
+    this.hash = fmix32(h);
+    return undefined;
+  }
+}
+
+export const FNV_OFFSET = 0x811c9dc5;
+
+/** FNV-1a (32-bit) over buf[start, end), continuing from `h`. */
+export function fnv1a(buf: Uint8Array, start: number, end: number, h: number): number {
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return h;
+}
+
+/** Murmur3's finaliser: spreads FNV's low-bit bias before taking a bucket modulo. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The hash seed for a tenant, so tenants' equal series spread independently. */
+export function tenantSeed(tenant: string | undefined): number {
+  if (tenant === undefined) return FNV_OFFSET;
+  const bytes = new TextEncoder().encode(tenant);
+  return fnv1a(bytes, 0, bytes.length, FNV_OFFSET);
+}

@@ -1,0 +1,171 @@
+/**
+ * Protocol Buffers wire format, read and written by hand where the hot path needs
+ * byte ranges rather than decoded objects. Every read is bounds-checked and throws
+ * WireError, which the ingest path answers with 400.
+ */
+export class WireError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WireError";
+  }
+}
+
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
+
+/** A cursor over one message's bytes, [pos, end). */
+export class Reader {
+  buf: Uint8Array;
+  pos: number;
+  end: number;
+  constructor(buf: Uint8Array, start = 0, end = buf.length) {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+  }
+
+  /** Points the reader at buf[start, end) (reuse, to avoid an object per message). */
+  at(start: number, end: number): this {
+    this.pos = start;
+    this.end = end;
+    return this;
+  }
+
+  /** Throws unless a field has the wire type its schema gives it. */
+  expect(wireType: number, want: number, what: string): void {
+    if (wireType !== want) throw new WireError(`${what}: wrong wire type ${wireType}`);
+  }
+
+  done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  /** A varint that must fit in 32 bits unsigned (tags, lengths, refs). */
+  uint32(): number {
+    const buf = this.buf;
+    let result = 0;
+    let shift = 0;
+    for (let i = 0; i < 5; i++) {
+      if (this.pos >= this.end) throw new WireError("truncated varint");
+      const b = buf[this.pos++]!;
+      result += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) {
+        if (result > 0xffffffff) throw new WireError("varint overflows 32 bits");
+        return result;
+      }
+      shift += 7;
+    }
+    throw new WireError("varint overflows 32 bits");
+  }
+
+  /** Skips a varint of up to 10 bytes (int64 and friends). */
+  skipVarint(): void {
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new WireError("truncated varint");
+      if (this.buf[this.pos++]! < 0x80) return;
+    }
+    throw new WireError("varint longer than 10 bytes");
+  }
+
+  /** Reads a field tag; returns field number * 8 + wire type. */
+  tag(): number {
+    const tag = this.uint32();
+    if (tag >>> 3 === 0) throw new WireError("field number 0");
+    return tag;
+  }
+
+  /** Reads a length prefix and returns the end offset of the bytes it covers. */
+  lengthEnd(): number {
+    const len = this.uint32();
+    const end = this.pos + len;
+    if (end > this.end) throw new WireError("length runs past the end of the message");
+    return end;
+  }
+
+  /** Skips the value of a field of the given wire type. */
+  skip(wireType: number): void {
+    switch (wireType) {
+      case WIRE_VARINT:
+        this.skipVarint();
+        return;
+      case WIRE_I64:
+        this.advance(8);
+        return;
+      case WIRE_LEN:
+        this.pos = this.lengthEnd();
+        return;
+      case WIRE_I32:
+        this.advance(4);
+        return;
+      default:
+        throw new WireError(`unsupported wire type ${wireType}`);
+    }
+  }
+
+  advance(n: number): void {
+    if (this.pos + n > this.end) throw new WireError("truncated fixed-width field");
+    this.pos += n;
+  }
+}
+
+/** Number of bytes a varint encoding of `n` (< 2^53) takes. */
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/** A growable output buffer for building messages. */
+export class Writer {
+  buf: Uint8Array;
+  pos = 0;
+  constructor(capacity = 1024) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.pos + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  varint(n: number): this {
+    this.ensure(10);
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 128) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.buf[this.pos++] = n;
+    return this;
+  }
+
+  tag(field: number, wireType: number): this {
+    return this.varint(field * 8 + wireType);
+  }
+
+  bytes(src: Uint8Array, start = 0, end = src.length): this {
+    this.ensure(end - start);
+    this.buf.set(src.subarray(start, end), this.pos);
+    this.pos += end - start;
+    return this;
+  }
+
+  /** A length-delimited field whose body is `src[start, end)`. */
+  lenField(field: number, src: Uint8Array, start = 0, end = src.length): this {
+    return this.tag(field, WIRE_LEN)
+      .varint(end - start)
+      .bytes(src, start, end);
+  }
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
