@@ -96,7 +96,17 @@ export function methodNotAllowed(method: string): MirrorError {
   return remote(405, "method-not-allowed", "Method not allowed", `${echo(method, 10)}: endpoints take POST`);
 }
 export function payloadTooLarge(limitBytes: number): MirrorError {
-  return remote(413, "body-too-large", "Request too large", `the body exceeds ${limitBytes} bytes`);
+  // The rest of the body is not read: the connection cannot be reused.
+  return new MirrorError(
+    413,
+    "body-too-large",
+    {
+      _type: "RemoteMirrorError",
+      summary: "Request too large",
+      details: `[body-too-large] the body exceeds ${limitBytes} bytes`,
+    },
+    { Connection: "close" },
+  );
 }
 
 /** 400: Prometheus refused the query itself (a PromQL syntax or evaluation error). */

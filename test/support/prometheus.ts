@@ -1,0 +1,156 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+/**
+ * A real Prometheus for tests: Debian's /usr/bin/prometheus started on 127.0.0.1 with a
+ * free port in a temp dir, and promtool to backfill known data. Reusable by any suite.
+ */
+
+export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
+export const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? "/usr/bin/promtool";
+
+export interface RunningPrometheus {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** What Prometheus wrote to stdout/stderr so far (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** prometheus.yml content; may use `{{PORT}}` for the server's own port (self-scrape). */
+  readonly configYaml: string;
+  /** TSDB directory (e.g. filled by backfill); a fresh one in the temp dir otherwise. */
+  readonly dataDir?: string;
+  readonly extraFlags?: readonly string[];
+  readonly readyTimeoutMs?: number;
+}
+
+/**
+ * Whether the suite can run. Without the binary: in CI (CI=true) this throws, so the suite
+ * fails loudly; elsewhere it warns with the reason and returns false (callers skip).
+ */
+export function prometheusAvailable(): boolean {
+  const missing = [PROMETHEUS_BIN, PROMTOOL_BIN].filter((bin) => !existsSync(bin));
+  if (missing.length === 0) return true;
+  const reason = `${missing.join(" and ")} not found (Debian: apt-get install prometheus)`;
+  if (process.env.CI === "true") throw new Error(`Prometheus suites cannot run in CI: ${reason}`);
+  console.warn(`Skipping the Prometheus suite: ${reason}`);
+  return false;
+}
+
+/** A port that was free a moment ago (Prometheus cannot listen on port 0 and report it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function makeTempDir(prefix = "prom-test-"): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Writes an OpenMetrics text to a file and backfills it into TSDB blocks under `dataDir`. */
+export async function backfillOpenMetrics(text: string, dataDir: string): Promise<void> {
+  const dir = await makeTempDir("prom-backfill-");
+  const file = join(dir, "data.om");
+  await writeFile(file, text);
+  try {
+    await promisify(execFile)(PROMTOOL_BIN, ["tsdb", "create-blocks-from", "openmetrics", file, dataDir], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function startPrometheus(options: StartOptions): Promise<RunningPrometheus> {
+  const home = await makeTempDir();
+  const dataDir = options.dataDir ?? join(home, "data");
+  let lastError: unknown;
+  // The free port can be taken between probing and binding; try a few times.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    try {
+      return await launch(options, home, dataDir, port);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  await rm(home, { recursive: true, force: true });
+  throw lastError;
+}
+
+async function launch(options: StartOptions, home: string, dataDir: string, port: number) {
+  const configFile = join(home, "prometheus.yml");
+  await writeFile(configFile, options.configYaml.replaceAll("{{PORT}}", String(port)));
+  const child = spawn(
+    PROMETHEUS_BIN,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${dataDir}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      ...(options.extraFlags ?? []),
+    ],
+    { cwd: home, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString("utf8")).slice(-20_000);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    await terminate(child);
+    await rm(home, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(url, child, options.readyTimeoutMs ?? 30_000, () => output);
+  } catch (err) {
+    await terminate(child);
+    throw err;
+  }
+  return { url, port, dataDir, output: () => output, stop };
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs: number, output: () => string) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`prometheus exited with ${child.exitCode}:\n${output().slice(-2000)}`);
+    }
+    try {
+      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`prometheus at ${url} not ready within ${timeoutMs} ms:\n${output().slice(-2000)}`);
+}
+
+/** SIGTERM, then SIGKILL after a few seconds. */
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
