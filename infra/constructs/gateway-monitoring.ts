@@ -139,11 +139,11 @@ export class GatewayMonitoring extends Construct {
       this.alarms.push(alarm);
     }
 
-    const rejectedByReason = new cloudwatch.MathExpression({
-      expression: `SEARCH('{${props.namespace},Service,Reason} MetricName="${GATEWAY_METRICS.seriesRejected}"', 'Sum', 300)`,
-      label: "",
-      period: p,
-    });
+    const rejectedByReason = search(
+      props.namespace,
+      "Reason",
+      `MetricName="${GATEWAY_METRICS.seriesRejected}"`,
+    );
     const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
       new cloudwatch.GraphWidget({ title, left, width, height: 6 });
 
@@ -178,15 +178,20 @@ export class GatewayMonitoring extends Construct {
       ]),
     );
     this.dashboard.addWidgets(
-      graph("Mirror queries / errors", [
+      graph("Mirror requests by endpoint", [
+        search(props.namespace, "Endpoint", `Service="${SERVICES.mirror}"`),
         emf(GATEWAY_METRICS.mirrorQueries, SERVICES.mirror),
-        emf(GATEWAY_METRICS.mirrorErrors, SERVICES.mirror),
+      ]),
+      graph("Mirror errors by reason", [
+        search(props.namespace, "Reason", `MetricName="${GATEWAY_METRICS.mirrorErrors}"`),
       ]),
       graph("Mirror API requests / 4xx / 5xx", [
         props.mirrorApi.metricCount({ period: p, statistic: cloudwatch.Stats.SUM }),
         props.mirrorApi.metricClientError({ period: p, statistic: cloudwatch.Stats.SUM }),
         mirror5xx,
       ]),
+    );
+    this.dashboard.addWidgets(
       graph("Function errors / throttles / concurrency", [
         ingest.metricErrors({ period: p }),
         ingest.metricThrottles({ period: p }),
@@ -196,4 +201,13 @@ export class GatewayMonitoring extends Construct {
       ]),
     );
   }
+}
+
+/** Every metric of `namespace` with dimensions {Service, <dimension>} matching `filter`, one line each. */
+function search(namespace: string, dimension: string, filter: string): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{${namespace},Service,${dimension}} ${filter}', 'Sum', ${ALARM_DEFAULTS.period.toSeconds()})`,
+    label: "",
+    period: ALARM_DEFAULTS.period,
+  });
 }

@@ -24,6 +24,8 @@ export const MIRROR_DEFAULTS = {
   stageName: "mirror",
   /** REST API integrations time out at 29 s; StackState's requestTimeout is typically 20 s. */
   timeout: Duration.seconds(28),
+  /** Cap on a Prometheus call, leaving the function time to answer before its own timeout. */
+  maxPrometheusCall: Duration.seconds(25),
 } as const;
 
 export interface MirrorApiProps {
@@ -71,6 +73,7 @@ export class MirrorApi extends Construct {
         [ENV.mirrorApiKeySecretArn]: props.keySecret.secret.secretArn,
         [ENV.mirrorAllowedTargets]: `${props.prometheusHost}:${props.prometheusPort}`,
         [ENV.mirrorRequireKey]: String(props.requireKey),
+        [ENV.mirrorMaxRequestTimeoutMs]: String(MIRROR_DEFAULTS.maxPrometheusCall.toMilliseconds()),
         [ENV.logLevel]: props.logLevel,
         [ENV.metricsNamespace]: props.metricsNamespace,
         [ENV.keyCacheSeconds]: String(props.keyCacheSeconds),
@@ -97,6 +100,7 @@ export class MirrorApi extends Construct {
 
     const endpoint = props.privateEndpoint;
     this.api = new apigw.RestApi(this, "Api", {
+      restApiName: `${Stack.of(this).stackName}-mirror`,
       description: "StackState Prometheus mirror",
       endpointConfiguration:
         endpoint !== undefined

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as apigw from "aws-cdk-lib/aws-apigateway";
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
@@ -74,6 +74,7 @@ export class RemoteWriteApi extends Construct {
     props.keySecret.grantRead(this.handler.function);
 
     this.api = new apigwv2.HttpApi(this, "Api", {
+      apiName: `${Stack.of(this).stackName}-remote-write`,
       description: "Prometheus remote_write endpoint",
       createDefaultStage: false,
     });

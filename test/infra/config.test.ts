@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { CONFIG_KEYS, ConfigError, parseConfig } from "../../infra/config";
+import { cdkJsonContext } from "./synth";
+
+const IMPORTED = {
+  vpc: "vpc-0123456789abcdef0",
+  vpcSubnetIds: "subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2",
+  vpcAvailabilityZones: "eu-west-1a,eu-west-1b",
+};
+
+function errorOf(context: Record<string, unknown>): ConfigError {
+  try {
+    parseConfig(context);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("parseConfig", () => {
+  it("gives the documented defaults for an empty context (and for cdk.json's context)", () => {
+    for (const context of [{}, cdkJsonContext()]) {
+      const config = parseConfig(context);
+      expect(config.stream).toEqual({ mode: "on-demand", shards: undefined, retentionHours: 24 });
+      expect(config.ingest).toMatchObject({
+        throttleRate: 500,
+        throttleBurst: 1000,
+        reservedConcurrency: undefined,
+      });
+      expect(config.mirror).toMatchObject({
+        workers: 20,
+        throttleRate: 50,
+        throttleBurst: 100,
+        prometheusPort: 9090,
+        sourceCidrs: [],
+        private: false,
+        secretsAccess: "endpoint",
+        requireKey: false,
+      });
+      expect(config.vpc).toEqual({ create: true, cidr: "10.80.0.0/24" });
+      expect(config.observability).toMatchObject({
+        logRetentionDays: 30,
+        logLevel: "info",
+        keyCacheSeconds: 60,
+      });
+      expect(config.observability.alarmEmail).toBeUndefined();
+    }
+  });
+
+  it("reads -c strings and typed cdk.json values alike", () => {
+    const fromCli = parseConfig({
+      streamMode: "provisioned",
+      streamShards: "4",
+      workers: "8",
+      mirrorPrivate: "true",
+      stackstateCidrs: "203.0.113.0/24, 198.51.100.7/32",
+      ingestThrottleRate: "12.5",
+    });
+    const fromJson = parseConfig({
+      streamMode: "provisioned",
+      streamShards: 4,
+      workers: 8,
+      mirrorPrivate: true,
+      stackstateCidrs: ["203.0.113.0/24", "198.51.100.7/32"],
+      ingestThrottleRate: 12.5,
+    });
+    expect(fromCli).toEqual(fromJson);
+    expect(fromCli.stream).toEqual({ mode: "provisioned", shards: 4, retentionHours: 24 });
+    expect(fromCli.mirror.workers).toBe(8);
+    expect(fromCli.mirror.sourceCidrs).toEqual(["203.0.113.0/24", "198.51.100.7/32"]);
+    expect(fromCli.ingest.throttleRate).toBe(12.5);
+  });
+
+  it("defaults a provisioned stream to one shard", () => {
+    expect(parseConfig({ streamMode: "provisioned" }).stream.shards).toBe(1);
+  });
+
+  it("imports a VPC by ids, pairing each subnet with its zone", () => {
+    const config = parseConfig({ ...IMPORTED, vpcSecurityGroupId: "sg-0123456789abcdef0" });
+    expect(config.vpc).toEqual({
+      create: false,
+      vpcId: "vpc-0123456789abcdef0",
+      subnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+      availabilityZones: ["eu-west-1a", "eu-west-1b"],
+      securityGroupId: "sg-0123456789abcdef0",
+    });
+  });
+
+  it("returns a frozen object", () => {
+    const config = parseConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.mirror.sourceCidrs)).toBe(true);
+  });
+
+  it("documents every key it reads", () => {
+    for (const [key, entry] of Object.entries(CONFIG_KEYS)) {
+      expect(entry.doc.length, key).toBeGreaterThan(10);
+    }
+  });
+
+  it.each<[string, Record<string, unknown>, string, RegExp]>([
+    ["shards with on-demand", { streamShards: "2" }, "streamShards", /provisioned/],
+    ["unknown stream mode", { streamMode: "fast" }, "streamMode", /on-demand, provisioned/],
+    ["retention too short", { streamRetentionHours: "12" }, "streamRetentionHours", /24 and 8760/],
+    ["fractional shards", { streamMode: "provisioned", streamShards: "1.5" }, "streamShards", /whole number/],
+    ["burst not a number", { ingestThrottleBurst: "lots" }, "ingestThrottleBurst", /number/],
+    ["rate zero", { mirrorThrottleRate: "0" }, "mirrorThrottleRate", /between/],
+    ["workers zero", { workers: "0" }, "workers", /between 1 and 1000/],
+    ["body larger than a Lambda event", { ingestMaxBodyBytes: "6000000" }, "ingestMaxBodyBytes", /between/],
+    ["timeout beyond API Gateway's", { ingestTimeoutSeconds: "30" }, "ingestTimeoutSeconds", /5 and 29/],
+    [
+      "subnets with a created VPC",
+      { vpcSubnetIds: "subnet-0aaaaaaaaaaaaaaa1" },
+      "vpcSubnetIds",
+      /existing VPC/,
+    ],
+    ["bad VPC id", { vpc: "default" }, "vpc", /create/],
+    ["imported VPC without subnets", { vpc: IMPORTED.vpc }, "vpcSubnetIds", /required/],
+    [
+      "zones not matching subnets",
+      { ...IMPORTED, vpcAvailabilityZones: "eu-west-1a" },
+      "vpcAvailabilityZones",
+      /one zone per subnet/,
+    ],
+    ["bad subnet id", { ...IMPORTED, vpcSubnetIds: "subnet-1,subnet-2" }, "vpcSubnetIds", /not a subnet id/],
+    [
+      "bad security group",
+      { ...IMPORTED, vpcSecurityGroupId: "web" },
+      "vpcSecurityGroupId",
+      /security group/,
+    ],
+    ["vpcCidr with an imported VPC", { ...IMPORTED, vpcCidr: "10.1.0.0/24" }, "vpcCidr", /vpc=create/],
+    ["bad CIDR", { stackstateCidrs: "203.0.113.0/24,example.com" }, "stackstateCidrs", /IPv4 CIDR/],
+    ["octet out of range", { stackstateCidrs: "203.0.300.0/24" }, "stackstateCidrs", /IPv4 CIDR/],
+    ["private without sources or endpoint", { mirrorPrivate: "true" }, "stackstateCidrs", /mirrorPrivate/],
+    [
+      "endpoint id on a public mirror",
+      { mirrorApiVpcEndpointId: "vpce-0123456789abcdef0" },
+      "mirrorApiVpcEndpointId",
+      /mirrorPrivate=true/,
+    ],
+    ["nat with a created VPC", { mirrorSecretsAccess: "nat" }, "mirrorSecretsAccess", /existing VPC/],
+    ["private not boolean", { mirrorPrivate: "yes please" }, "mirrorPrivate", /true or false/],
+    ["bad email", { alarmEmail: "ops" }, "alarmEmail", /email/],
+    ["retention CloudWatch lacks", { logRetentionDays: "31" }, "logRetentionDays", /one of/],
+    ["unknown log level", { logLevel: "trace" }, "logLevel", /debug, info/],
+    ["bad Prometheus host", { prometheusHost: "http://prom:9090" }, "prometheusHost", /host name/],
+    ["port out of range", { prometheusPort: "70000" }, "prometheusPort", /between 1 and 65535/],
+    ["typo in a key", { workerz: "5" }, "workerz", /unknown key/],
+  ])("rejects %s, naming the key", (_name, context, key, message) => {
+    const err = errorOf(context);
+    expect(err.key).toBe(key);
+    expect(err.message).toContain(`configuration ${key}:`);
+    expect(err.message).toMatch(message);
+  });
+
+  it("ignores CDK's own context keys (feature flags, cli settings)", () => {
+    expect(() =>
+      parseConfig({ "@aws-cdk/core:newStyleStackSynthesis": true, "cli-telemetry": false, "aws:cdk:x": 1 }),
+    ).not.toThrow();
+  });
+});
