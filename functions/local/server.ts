@@ -1,4 +1,5 @@
 import { DEFAULT_PORT, startLocalGateway } from "./gateway";
+import { clearLocalState, writeLocalState } from "./state";
 
 /**
  * `npm start`: the gateway on one local Node server (default port 9900), with an
@@ -6,6 +7,14 @@ import { DEFAULT_PORT, startLocalGateway } from "./gateway";
  */
 const port = Number(process.env.PORT ?? DEFAULT_PORT);
 const gateway = await startLocalGateway({ port, metricsIntervalMs: 60_000 });
+
+writeLocalState({
+  kinesisEndpoint: gateway.kinesisEndpoint,
+  streamName: gateway.streamName,
+  region: process.env.AWS_REGION ?? "us-east-1",
+  url: gateway.url,
+  pid: process.pid,
+});
 
 const write = `${gateway.url}/api/v1/write`;
 console.log(`Prometheus gateway listening on ${gateway.url}
@@ -32,6 +41,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     if (stopping) return;
     stopping = true;
     console.log("stopping…");
+    clearLocalState();
     gateway.stop().then(
       () => process.exit(0),
       () => process.exit(1),

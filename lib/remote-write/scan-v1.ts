@@ -35,6 +35,9 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     const field = tag >>> 3;
     const wt = tag & 7;
     if (field !== F_TIMESERIES && field !== F_METADATA) {
+      // v2's symbols and timeseries: a v2 Request sent as v1 would otherwise pass as empty
+      if (field === 4 || field === 5)
+        throw new WireError(`field ${field} is not in v1: is this a v2 Request?`);
       top.skip(wt);
       continue;
     }

@@ -36,6 +36,8 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     const tag = top.tag();
     const field = tag >>> 3;
     if (field !== F_SYMBOLS && field !== F_TIMESERIES) {
+      // reserved in v2, used by v1: a v1 WriteRequest sent as v2 would otherwise pass as empty
+      if (field <= 3) throw new WireError(`field ${field} is reserved in v2: is this a v1 WriteRequest?`);
       top.skip(tag & 7);
       continue;
     }

@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
+import { createRemoteWriteApp } from "../../functions/remote-write/app";
+import { StaticKeySource } from "../../lib/auth";
+import { KinesisSink } from "../../lib/kinesis-sink";
+import { silentLogger } from "../../lib/log";
+import { createMemoryMetrics } from "../../lib/metrics";
+import { DEFAULTS } from "../../lib/remote-write/config";
+import { Ingestor } from "../../lib/remote-write/ingest";
+import { DEFAULT_LIMITS } from "../../lib/remote-write/validate";
+import {
+  floatBits,
+  nativeHistogram,
+  realisticSeries,
+  type SeriesSpec,
+  STALE_NAN,
+  snappy,
+  v1Message,
+  v2Message,
+} from "../fixtures/remote-write";
+import { streamContents } from "../support/stream";
+
+/**
+ * The Hono app against a real Kinesis API (kinesis-local): what goes in comes back out of
+ * the stream, series by series, bit for bit.
+ */
+let kinesis: EmbeddedKinesis;
+let stream = 0;
+
+beforeAll(async () => {
+  kinesis = await startEmbeddedKinesis();
+}, 90_000);
+
+afterAll(async () => {
+  await kinesis?.stop();
+});
+
+async function freshApp(keys = [{ key: "k-secret" }, { key: "k-acme", tenant: "acme" }]) {
+  const streamName = `it-${++stream}`;
+  await kinesis.createStream(streamName, 4);
+  const metrics = createMemoryMetrics();
+  const sink = new KinesisSink(
+    kinesis.client,
+    { streamName, concurrency: 4, deadlineMs: 10_000, retryAfterSeconds: 5 },
+    silentLogger,
+    metrics,
+  );
+  const app = createRemoteWriteApp({
+    ingestor: new Ingestor({
+      limits: DEFAULT_LIMITS,
+      routingBuckets: 4,
+      maxRecordBytes: DEFAULTS.maxRecordBytes,
+      maxDecodedBytes: DEFAULTS.maxDecodedBytes,
+    }),
+    maxBodyBytes: DEFAULTS.maxBodyBytes,
+    keys: new StaticKeySource(keys),
+    sink,
+    log: silentLogger,
+    metrics,
+  });
+  return { app, streamName, metrics };
+}
+
+const V2_TYPE = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+
+function post(
+  app: Awaited<ReturnType<typeof freshApp>>["app"],
+  body: Uint8Array,
+  headers: Record<string, string>,
+) {
+  return app.request("/api/v1/write", {
+    method: "POST",
+    body,
+    headers: { "content-encoding": "snappy", ...headers },
+  });
+}
+
+const specials: SeriesSpec = {
+  labels: [
+    ["__name__", "edge_values"],
+    ["label", 'ünïcødé ✓ "q" \\'],
+  ],
+  samples: [
+    { value: STALE_NAN, timestamp: 1_700_000_000_000 },
+    { value: Number.POSITIVE_INFINITY, timestamp: 1_700_000_001_000 },
+    { value: Number.NEGATIVE_INFINITY, timestamp: 1_700_000_002_000 },
+    { value: -0, timestamp: 1_700_000_003_000 },
+  ],
+};
+const histogramSeries: SeriesSpec = {
+  labels: [
+    ["__name__", "rpc_latency_seconds"],
+    ["service", "checkout"],
+  ],
+  histograms: [nativeHistogram(1_700_000_000_000)],
+  exemplars: [{ labels: [["trace_id", "00f067aa0ba902b7"]], value: 0.042, timestamp: 1_700_000_000_500 }],
+};
+
+describe.each([
+  ["v1", "application/x-protobuf", v1Message],
+  ["v2", V2_TYPE, v2Message],
+] as const)("remote write %s into Kinesis", (version, contentType, encode) => {
+  it("writes every series exactly once, bit for bit, each bucket on one shard", async () => {
+    const { app, streamName, metrics } = await freshApp();
+    const input = [...realisticSeries(500, 4), specials, histogramSeries];
+    const res = await post(app, snappy(encode(input)), {
+      "content-type": contentType,
+      "sts-api-key": "k-secret",
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("X-Prometheus-Remote-Write-Version")).toBe(version === "v1" ? "0.1.0" : "2.0.0");
+    if (version === "v2") {
+      expect(res.headers.get("X-Prometheus-Remote-Write-Samples-Written")).toBe("2004");
+      expect(res.headers.get("X-Prometheus-Remote-Write-Histograms-Written")).toBe("1");
+      expect(res.headers.get("X-Prometheus-Remote-Write-Exemplars-Written")).toBe("1");
+    }
+
+    const { records, series } = await streamContents(kinesis.client, streamName);
+    expect(records.length).toBeLessThanOrEqual(4);
+    expect(metrics.totals.get("RecordsWritten")).toBe(records.length);
+    expect(series).toHaveLength(input.length);
+    const byLabels = new Map(series.map((s) => [JSON.stringify(s.labels), s]));
+    for (const spec of input) {
+      const got = byLabels.get(JSON.stringify(Object.fromEntries(spec.labels)));
+      expect(got, JSON.stringify(spec.labels)).toBeDefined();
+      expect(got!.samples.map((s) => [s.bits, s.timestamp])).toEqual(
+        (spec.samples ?? []).map((s) => [floatBits(s.value), String(s.timestamp)]),
+      );
+      expect(got!.histograms).toHaveLength(spec.histograms?.length ?? 0);
+      expect(got!.exemplars.map((e) => e.timestamp)).toEqual(
+        (spec.exemplars ?? []).map((e) => String(e.timestamp)),
+      );
+    }
+    const shardsOfBucket = new Map<number, Set<string>>();
+    for (const s of series)
+      shardsOfBucket.set(s.bucket, (shardsOfBucket.get(s.bucket) ?? new Set()).add(s.shardId));
+    for (const shards of shardsOfBucket.values()) expect(shards.size).toBe(1);
+    expect(new Set(series.map((s) => s.shardId)).size).toBeGreaterThan(1);
+  });
+
+  it("a resent request yields the same partition keys (duplicates are recognisable)", async () => {
+    const { app, streamName } = await freshApp();
+    const body = snappy(encode(realisticSeries(50, 2)));
+    for (let i = 0; i < 2; i++) {
+      const res = await post(app, body, { "content-type": contentType, "sts-api-key": "k-secret" });
+      expect(res.status).toBe(204);
+    }
+    const { records } = await streamContents(kinesis.client, streamName);
+    const keys = records.map((r) => r.record.PartitionKey!);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.length % 2).toBe(0);
+    expect(new Set(keys).size).toBe(keys.length / 2);
+  });
+
+  it("tags data with the tenant of the key that wrote it", async () => {
+    const { app, streamName } = await freshApp();
+    const basic = `Basic ${Buffer.from("apikey:k-acme").toString("base64")}`;
+    const res = await post(app, snappy(encode([specials])), {
+      "content-type": contentType,
+      authorization: basic,
+    });
+    expect(res.status).toBe(204);
+    const { series } = await streamContents(kinesis.client, streamName);
+    expect(series.map((s) => s.tenant)).toEqual(["acme"]);
+    expect(series[0]!.partitionKey.startsWith(`prw${version === "v1" ? 1 : 2}:acme:`)).toBe(true);
+  });
+
+  it("writes the valid series and answers 400 naming the rejected ones", async () => {
+    const { app, streamName, metrics } = await freshApp();
+    const bad: SeriesSpec = { labels: [["job", "no-name"]], samples: [{ value: 1, timestamp: 1 }] };
+    const res = await post(app, snappy(encode([specials, bad])), {
+      "content-type": contentType,
+      "sts-api-key": "k-secret",
+    });
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text).toContain("rejected 1 of 2 series");
+    expect(text).toContain("missing-metric-name: 1");
+    if (version === "v2") expect(res.headers.get("X-Prometheus-Remote-Write-Samples-Written")).toBe("4");
+    const { series } = await streamContents(kinesis.client, streamName);
+    expect(series.map((s) => s.labels.__name__)).toEqual(["edge_values"]);
+    expect(metrics.totals.get("SeriesRejected{Reason=missing-metric-name}")).toBe(1);
+  });
+});

@@ -1,0 +1,27 @@
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import { readAll } from "../../functions/local/stream";
+import { type DecodedSeries, decodeRecord } from "../../lib/consumer";
+
+/** Every series in the stream, decoded, with the shard and partition key it came in. */
+export async function streamContents(client: Pick<KinesisClient, "send">, streamName: string) {
+  const items = await readAll(client, streamName);
+  const series: (DecodedSeries & {
+    shardId: string;
+    partitionKey: string;
+    bucket: number;
+    tenant?: string;
+  })[] = [];
+  for (const { shardId, record } of items) {
+    const decoded = decodeRecord(record.Data!, record.PartitionKey!);
+    for (const s of decoded.series) {
+      series.push({
+        ...s,
+        shardId,
+        partitionKey: record.PartitionKey!,
+        bucket: decoded.key.bucket,
+        tenant: decoded.key.tenant,
+      });
+    }
+  }
+  return { records: items, series };
+}
