@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { createMirrorApp } from "../../../functions/mirror/app";
+import { type KeySource, StaticKeySource } from "../../../lib/auth";
+import { createLogger } from "../../../lib/log";
+import { createMemoryMetrics } from "../../../lib/metrics";
+import { loadMirrorConfig } from "../../../lib/mirror/config";
+
+/** The app's own behaviour without Prometheus: error mapping, key handling, logs, metrics. */
+
+const KEY = "unit-secret-key-42";
+const body = (connectionDetails: unknown = { host: "prom.example", port: 9090 }) =>
+  JSON.stringify({
+    connectionDetails,
+    query: {
+      conditions: [
+        { _type: "EqualityCondition", key: "__gauge__", value: { _type: "StringValue", value: "up" } },
+      ],
+      startTime: 0,
+      endTime: 60_000,
+      limit: 10,
+    },
+  });
+
+function setup(options: { keys?: KeySource; fetch?: typeof fetch; env?: Record<string, string> } = {}) {
+  const lines: string[] = [];
+  const metrics = createMemoryMetrics();
+  const app = createMirrorApp({
+    config: loadMirrorConfig(options.env ?? {}),
+    keys: options.keys ?? new StaticKeySource([{ key: KEY }, { key: "previous-key" }]),
+    log: createLogger("debug", (line) => lines.push(line)),
+    metrics,
+    fetch: options.fetch ?? ((async () => new Response("{}", { status: 500 })) as typeof fetch),
+  });
+  const call = (path: string, init: RequestInit = {}) =>
+    app.request(path, {
+      method: "POST",
+      body: body(),
+      headers: { "content-type": "application/json" },
+      ...init,
+    });
+  return { app, call, lines, metrics };
+}
+
+describe("mirror app", () => {
+  it("announces the first key and accepts the previous one while a rotation propagates", async () => {
+    const { call } = setup();
+    const res = await call("/api/metric", { headers: { "X-MIRROR-API-KEY": "previous-key" } });
+    expect(res.status).toBe(502);
+    expect(res.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
+  });
+
+  it("answers 503 without a key header when the key cannot be read", async () => {
+    const broken: KeySource = {
+      keys: async () => {
+        throw new Error("AccessDenied");
+      },
+    };
+    const res = await setup({ keys: broken }).call("/api/metric");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("X-MIRROR-API-KEY")).toBeNull();
+    expect(await res.json()).toMatchObject({ _type: "RemoteMirrorError", summary: "Mirror unavailable" });
+  });
+
+  it("answers 503 when no key is configured", async () => {
+    const res = await setup({ keys: new StaticKeySource([]) }).call("/api/metric");
+    expect(res.status).toBe(503);
+  });
+
+  it("answers a bug with 500, the key header, and no internals", async () => {
+    const buggy = (async () => null) as unknown as typeof fetch;
+    const { call, lines } = setup({ fetch: buggy });
+    const res = await call("/api/metric");
+    expect(res.status).toBe(500);
+    expect(res.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
+    const text = await res.text();
+    expect(text).not.toContain("TypeError");
+    expect(text).toContain("Internal error");
+    expect(lines.some((l) => l.includes("mirror bug"))).toBe(true);
+  });
+
+  it("never writes a key to the logs, even when one is presented", async () => {
+    const { call, lines } = setup({ env: { MIRROR_REQUIRE_KEY: "true" } });
+    await call("/api/metric", { headers: { "sts-api-key": KEY } });
+    await call("/api/metric", { headers: { "sts-api-key": "wrong-key-presented" } });
+    await call("/api/nowhere");
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) {
+      expect(line).not.toContain(KEY);
+      expect(line).not.toContain("wrong-key-presented");
+    }
+  });
+
+  it("refuses a disallowed target before any outbound call", async () => {
+    let calls = 0;
+    const counting = (async () => {
+      calls++;
+      return new Response("{}");
+    }) as typeof fetch;
+    const { call } = setup({ fetch: counting, env: { MIRROR_ALLOWED_TARGETS: "allowed.example:9090" } });
+    const res = await call("/api/metric");
+    expect(res.status).toBe(403);
+    expect(calls).toBe(0);
+  });
+
+  it("counts requests and errors by endpoint and reason", async () => {
+    const { call, metrics } = setup();
+    await call("/api/metric");
+    await call("/api/metric", { body: "{" });
+    expect(metrics.totals.get("MirrorRequests{Endpoint=/api/metric}")).toBe(2);
+    expect(metrics.totals.get("MirrorErrors{Reason=json-invalid}")).toBe(1);
+    expect(metrics.totals.get("MirrorErrors{Reason=prometheus-http-error}")).toBe(1);
+  });
+
+  it("caps the connection details' requestTimeout", async () => {
+    let signal: AbortSignal | undefined;
+    const hang = ((_: unknown, init?: RequestInit) =>
+      new Promise((_, reject) => {
+        signal = init?.signal ?? undefined;
+        signal?.addEventListener("abort", () => reject(signal?.reason));
+      })) as typeof fetch;
+    const { app } = setup({
+      fetch: hang,
+      env: { MIRROR_MAX_REQUEST_TIMEOUT_MS: "50", MIRROR_REQUEST_TIMEOUT_MS: "50" },
+    });
+    const started = Date.now();
+    const res = await app.request("/api/metric", {
+      method: "POST",
+      body: body({ host: "prom.example", port: 9090, requestTimeout: 60_000 }),
+    });
+    expect(res.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await res.text()).toContain("within 50 ms");
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import {
+  loadMirrorConfig,
+  MIRROR_DEFAULTS,
+  parseDuration,
+  staticMirrorKeys,
+} from "../../../lib/mirror/config";
+import { MirrorError } from "../../../lib/mirror/errors";
+import { isAllowed, parseTargetPatterns, resolveTarget } from "../../../lib/mirror/targets";
+
+describe("loadMirrorConfig", () => {
+  it("defaults: any target allowed (flagged), no key required, 1m counter window", () => {
+    const config = loadMirrorConfig({});
+    expect(config.allowAnyTarget).toBe(true);
+    expect(config.allowedTargets).toEqual([]);
+    expect(config.requireKey).toBe(false);
+    expect(config.counterWindowMs).toBe(60_000);
+    expect(config.defaultRequestTimeoutMs).toBe(MIRROR_DEFAULTS.defaultRequestTimeoutMs);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("reads every variable", () => {
+    const config = loadMirrorConfig({
+      MIRROR_ALLOWED_TARGETS: "prom:9090, *.monitoring.svc:*",
+      MIRROR_REQUIRE_KEY: "true",
+      MIRROR_COUNTER_WINDOW: "2m30s",
+      MIRROR_REQUEST_TIMEOUT_MS: "5000",
+      MIRROR_MAX_REQUEST_TIMEOUT_MS: "9000",
+    });
+    expect(config.allowAnyTarget).toBe(false);
+    expect(config.allowedTargets.map((p) => p.source)).toEqual(["prom:9090", "*.monitoring.svc:*"]);
+    expect(config.requireKey).toBe(true);
+    expect(config.counterWindowMs).toBe(150_000);
+    expect(config.defaultRequestTimeoutMs).toBe(5000);
+    expect(config.maxRequestTimeoutMs).toBe(9000);
+  });
+
+  it.each([
+    ["MIRROR_REQUIRE_KEY", "maybe"],
+    ["MIRROR_COUNTER_WINDOW", "60"],
+    ["MIRROR_COUNTER_WINDOW", "1 minute"],
+    ["MIRROR_ALLOWED_TARGETS", ""],
+    ["MIRROR_ALLOWED_TARGETS", "prom"],
+    ["MIRROR_ALLOWED_TARGETS", "prom:99999"],
+    ["MIRROR_ALLOWED_TARGETS", "pr/om:9090"],
+    ["MIRROR_REQUEST_TIMEOUT_MS", "-1"],
+    ["MIRROR_MAX_REQUEST_TIMEOUT_MS", "1.5"],
+  ])("a malformed %s (%j) throws naming the variable", (name, value) => {
+    expect(() => loadMirrorConfig({ [name]: value })).toThrow(name);
+  });
+
+  it("refuses a default timeout above the cap", () => {
+    expect(() =>
+      loadMirrorConfig({ MIRROR_REQUEST_TIMEOUT_MS: "30000", MIRROR_MAX_REQUEST_TIMEOUT_MS: "10000" }),
+    ).toThrow("MIRROR_REQUEST_TIMEOUT_MS");
+  });
+
+  it("parses Prometheus durations", () => {
+    expect(parseDuration("X", "500ms")).toBe(500);
+    expect(parseDuration("X", "1h5m")).toBe(3_900_000);
+    expect(() => parseDuration("X", "0s")).toThrow("X");
+    expect(() => parseDuration("X", "5m garbage")).toThrow("X");
+  });
+
+  it("takes the key from MIRROR_API_KEY, else API_KEY", () => {
+    expect(staticMirrorKeys({ MIRROR_API_KEY: "m", API_KEY: "a" })).toEqual([{ key: "m" }]);
+    expect(staticMirrorKeys({ API_KEY: "a" })).toEqual([{ key: "a" }]);
+    expect(staticMirrorKeys({ MIRROR_API_KEY: " ", API_KEY: "" })).toEqual([]);
+  });
+});
+
+describe("targets", () => {
+  const patterns = parseTargetPatterns("V", "prom.example:9090,*.svc.local:*,[::1]:9090,10.0.0.*:9090");
+
+  it.each([
+    ["prom.example", 9090, true],
+    ["PROM.example.", 9090, true],
+    ["prom.example", 9091, false],
+    ["a.b.svc.local", 1234, true],
+    ["svc.local", 1234, false],
+    ["::1", 9090, true],
+    ["10.0.0.7", 9090, true],
+    ["10.0.1.7", 9090, false],
+    ["evil.example", 9090, false],
+  ])("%s:%i allowed: %s", (host, port, allowed) => {
+    expect(isAllowed(patterns, host, port)).toBe(allowed);
+  });
+
+  it("builds the base URL from scheme, host, port and path prefix", () => {
+    expect(resolveTarget({ host: "prom.example", port: 9090 }, patterns).baseUrl).toBe(
+      "http://prom.example:9090",
+    );
+    expect(
+      resolveTarget(
+        { host: "prom.example", port: 9090, scheme: "https", pathPrefix: "/prometheus/" },
+        patterns,
+      ).baseUrl,
+    ).toBe("https://prom.example:9090/prometheus");
+    expect(resolveTarget({ host: "::1", port: 9090 }, undefined).baseUrl).toBe("http://[::1]:9090");
+  });
+
+  it.each([
+    ["a host with a path", { host: "prom.example/x", port: 9090 }, 400],
+    ["a host with credentials", { host: "user@prom.example", port: 9090 }, 400],
+    ["a host with a query", { host: "prom.example?a=1", port: 9090 }, 400],
+    ["a path prefix with a query", { host: "prom.example", port: 9090, pathPrefix: "/x?y" }, 400],
+    ["a path prefix without a slash", { host: "prom.example", port: 9090, pathPrefix: "x" }, 400],
+    ["a target outside the list", { host: "other.example", port: 9090 }, 403],
+  ])("refuses %s", (_, details, status) => {
+    try {
+      resolveTarget(details, patterns);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(MirrorError);
+      expect((err as MirrorError).status).toBe(status);
+    }
+  });
+
+  it("allows anything when no list is configured", () => {
+    expect(resolveTarget({ host: "anything.example", port: 1 }, undefined).display).toBe(
+      "anything.example:1",
+    );
+  });
+});
