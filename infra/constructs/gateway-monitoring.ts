@@ -62,13 +62,6 @@ export class GatewayMonitoring extends Construct {
             "An email that cannot be delivered has no consumer to redrive to; the alarm state stays visible in CloudWatch and on the dashboard.",
         },
       ]);
-      NagSuppressions.addResourceSuppressions(this.topic, [
-        {
-          id: "AwsSolutions-SNS2",
-          reason:
-            "Alarm notifications carry only alarm names and states; CloudWatch cannot publish to a topic under the aws/sns key, and a customer key would add a monthly charge for no protected data.",
-        },
-      ]);
     }
 
     const emf = (metricName: string, service: string) =>

@@ -31,13 +31,14 @@ export interface Synthesized {
 
 /**
  * Synthesizes the gateway with `context` laid over cdk.json's context, exactly as
- * `cdk synth -c key=value` would (values as strings are fine). `bundle: true` runs esbuild.
+ * `cdk synth -c key=value` would (values as strings are fine). `bundle: true` runs esbuild;
+ * `outdir` defaults to a fresh temporary directory.
  */
 export function synthGateway(
   context: Record<string, unknown> = {},
-  opts: { bundle?: boolean } = {},
+  opts: { bundle?: boolean; outdir?: string } = {},
 ): Synthesized {
-  const app = new App({ context: { ...cdkJsonContext(), ...context } });
+  const app = new App({ context: { ...cdkJsonContext(), ...context }, outdir: opts.outdir });
   const config = parseConfig(app.node.getAllContext());
   const stack = new GatewayStack(app, config.stackName, {
     config,

@@ -1,0 +1,179 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../infra/paths";
+import { ENV } from "../../lib/env-names";
+import { resourcesOf, synthGateway } from "./synth";
+
+const run = promisify(execFile);
+
+/**
+ * The real thing: both entries bundled by the local esbuild (no Docker) exactly as
+ * `cdk synth` / `cdk deploy` bundle them, once for this file. The assembly goes under
+ * cdk.out/ so that the bundles' bare `@aws-sdk/*` imports resolve to the project's
+ * node_modules, as they resolve to the runtime's SDK on Lambda.
+ */
+mkdirSync(join(PROJECT_ROOT, "cdk.out"), { recursive: true });
+const outdir = mkdtempSync(join(PROJECT_ROOT, "cdk.out", "bundle-test-"));
+const { json } = synthGateway({}, { bundle: true, outdir });
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+/** Upper bound for one bundle (minified, without source map): the SDK stays outside. */
+const BUNDLE_BUDGET_BYTES = 1_500_000;
+
+function bundleOf(descriptionPrefix: string) {
+  const fn = Object.values(resourcesOf(json, "AWS::Lambda::Function")).find((f) =>
+    String(f.Properties.Description).startsWith(descriptionPrefix),
+  )!;
+  const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");
+  const dir = join(outdir, `asset.${hash}`);
+  const file = join(dir, "index.mjs");
+  const code = readFileSync(file);
+  return {
+    handler: fn.Properties.Handler as string,
+    file,
+    code: code.toString("utf8"),
+    bytes: code.length,
+    gzipBytes: gzipSync(code, { level: 9 }).length,
+    mapBytes: existsSync(`${file}.map`) ? statSync(`${file}.map`).size : 0,
+  };
+}
+
+const bundles = {
+  "remote-write": bundleOf("Prometheus remote_write"),
+  mirror: bundleOf("StackState Prometheus mirror"),
+};
+
+/** Runs the bundle's handler in a fresh Node process, as the Lambda runtime would import it. */
+async function invoke(file: string, event: unknown, env: Record<string, string>) {
+  const script = [
+    "const { handler } = await import(process.argv[1]);",
+    "const result = await handler(JSON.parse(process.argv[2]), { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 10000 });",
+    "process.stdout.write('RESULT ' + JSON.stringify({ statusCode: result.statusCode, headers: result.headers }) + '\\n');",
+  ].join("\n");
+  const { stdout } = await run(
+    process.execPath,
+    ["--input-type=module", "-e", script, file, JSON.stringify(event)],
+    {
+      env: {
+        PATH: process.env.PATH ?? "",
+        AWS_REGION: "eu-west-1",
+        AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+        AWS_SECRET_ACCESS_KEY: "example",
+        // Nothing listens there: the key fetch fails fast, and the function must answer 503.
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: "http://127.0.0.1:9",
+        AWS_MAX_ATTEMPTS: "1",
+        ...env,
+      },
+      timeout: 20_000,
+    },
+  );
+  const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  expect(line, stdout).toBeDefined();
+  return JSON.parse(line!.slice("RESULT ".length)) as { statusCode: number; headers: Record<string, string> };
+}
+
+describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
+  it("reports the bundle sizes", () => {
+    const rows = Object.entries(bundles).map(([name, b]) => ({
+      function: name,
+      "index.mjs (bytes)": b.bytes,
+      "gzip (bytes)": b.gzipBytes,
+      "source map (bytes)": b.mapBytes,
+    }));
+    console.table(rows);
+    for (const b of Object.values(bundles)) expect(b.bytes).toBeGreaterThan(1000);
+  });
+
+  it.each(Object.entries(bundles))("%s: an ES module exporting `handler`, within budget", (_name, b) => {
+    expect(b.handler).toBe("index.handler");
+    expect(b.code).toMatch(/export\s*\{[^}]*\bas handler\b[^}]*\}/);
+    expect(b.code.startsWith("import { createRequire")).toBe(true);
+    expect(b.bytes).toBeLessThan(BUNDLE_BUDGET_BYTES);
+    expect(b.mapBytes).toBeGreaterThan(0);
+  });
+
+  it("leaves the AWS SDK to the runtime", () => {
+    expect(bundles["remote-write"].code).toMatch(/from\s*"@aws-sdk\/client-kinesis"/);
+    expect(bundles["remote-write"].code).toMatch(/from\s*"@aws-sdk\/client-secrets-manager"/);
+    expect(bundles.mirror.code).toMatch(/from\s*"@aws-sdk\/client-secrets-manager"/);
+    for (const b of Object.values(bundles)) expect(b.code).not.toContain("@aws-sdk/middleware-");
+  });
+
+  it("remote-write: the bundle loads and answers an HTTP API (payload 2.0) event through hono/aws-lambda", async () => {
+    const event = {
+      version: "2.0",
+      routeKey: "POST /receiver/prometheus/api/v1/write",
+      rawPath: "/receiver/prometheus/api/v1/write",
+      rawQueryString: "",
+      headers: {
+        "content-type": "application/x-protobuf",
+        "content-encoding": "snappy",
+        "x-prometheus-remote-write-version": "0.1.0",
+        "sts-api-key": "not-checked-keys-unavailable",
+      },
+      requestContext: {
+        accountId: "123456789012",
+        apiId: "api",
+        domainName: "api.example.com",
+        domainPrefix: "api",
+        http: {
+          method: "POST",
+          path: "/receiver/prometheus/api/v1/write",
+          protocol: "HTTP/1.1",
+          sourceIp: "127.0.0.1",
+          userAgent: "test",
+        },
+        requestId: "req-1",
+        routeKey: "POST /receiver/prometheus/api/v1/write",
+        stage: "$default",
+        time: "01/Jan/2026:00:00:00 +0000",
+        timeEpoch: 0,
+      },
+      body: "AA==",
+      isBase64Encoded: true,
+    };
+    const result = await invoke(bundles["remote-write"].file, event, {
+      [ENV.streamName]: "gateway-stream",
+      [ENV.apiKeySecretArn]: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ingest",
+    });
+    // The key cannot be read, so nothing is trusted: a retryable 503, as Prometheus expects.
+    expect(result.statusCode).toBe(503);
+  });
+
+  it("mirror: the bundle loads and answers a REST API proxy event", async () => {
+    const body = JSON.stringify({
+      _type: "TestConnectionRequest",
+      connectionDetails: { host: "prometheus.internal", port: 9090, requestTimeout: 1000 },
+    });
+    const event = {
+      resource: "/api/connection",
+      path: "/api/connection",
+      httpMethod: "POST",
+      headers: { "content-type": "application/json" },
+      multiValueHeaders: { "content-type": ["application/json"] },
+      queryStringParameters: null,
+      multiValueQueryStringParameters: null,
+      pathParameters: null,
+      stageVariables: null,
+      requestContext: {
+        resourcePath: "/api/connection",
+        httpMethod: "POST",
+        path: "/mirror/api/connection",
+        stage: "mirror",
+        requestId: "req-1",
+        identity: { sourceIp: "127.0.0.1" },
+      },
+      body,
+      isBase64Encoded: false,
+    };
+    const result = await invoke(bundles.mirror.file, event, {
+      [ENV.mirrorApiKeySecretArn]: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mirror",
+      [ENV.mirrorAllowedTargets]: "prometheus.internal:9090",
+    });
+    expect(result.statusCode).toBe(503);
+  });
+});

@@ -1,0 +1,112 @@
+import { App, Aspects } from "aws-cdk-lib";
+import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../infra/config";
+import { GatewayStack } from "../../infra/gateway-stack";
+import { cdkJsonContext, PREBUILT } from "./synth";
+
+const CONFIGURATIONS: Record<string, Record<string, string>> = {
+  defaults: {},
+  "created VPC, public mirror with sources, alarm email, provisioned stream": {
+    stackstateCidrs: "203.0.113.0/24",
+    alarmEmail: "oncall@example.com",
+    streamMode: "provisioned",
+    streamShards: "2",
+    ingestReservedConcurrency: "50",
+  },
+  "imported VPC, private mirror with a created endpoint": {
+    vpc: "vpc-0123456789abcdef0",
+    vpcSubnetIds: "subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2",
+    vpcAvailabilityZones: "eu-west-1a,eu-west-1b",
+    mirrorPrivate: "true",
+    stackstateCidrs: "10.1.0.0/16",
+  },
+  "imported VPC and security group, NAT for Secrets Manager, private mirror on an existing endpoint": {
+    vpc: "vpc-0123456789abcdef0",
+    vpcSubnetIds: "subnet-0aaaaaaaaaaaaaaa1",
+    vpcAvailabilityZones: "eu-west-1a",
+    vpcSecurityGroupId: "sg-0123456789abcdef0",
+    mirrorSecretsAccess: "nat",
+    mirrorPrivate: "true",
+    mirrorApiVpcEndpointId: "vpce-0123456789abcdef0",
+  },
+};
+
+interface NagRun {
+  /** Findings nobody acknowledged: "<path> <message>". */
+  readonly findings: string[];
+  /** Rule ids reported as "triggered but suppressed". */
+  readonly suppressedRules: Set<string>;
+  /** Every acknowledgement in the template: rule id and reason. */
+  readonly acknowledgements: Array<{ id: string; reason: string; resource: string }>;
+}
+
+function runNag(context: Record<string, string>): NagRun {
+  const app = new App({ context: { ...cdkJsonContext(), ...context } });
+  const stack = new GatewayStack(app, "NagGateway", {
+    config: parseConfig(app.node.getAllContext()),
+    functionCode: PREBUILT,
+  });
+  Aspects.of(app).add(new AwsSolutionsChecks({ logIgnores: true }));
+  Aspects.of(app).add(new ServerlessChecks({ logIgnores: true }));
+  const artifact = app.synth().getStackArtifact(stack.artifactId);
+
+  const findings: string[] = [];
+  const suppressedRules = new Set<string>();
+  for (const message of artifact.messages) {
+    const text = String(message.entry.data);
+    const suppressed = /CdkNagSuppression(?:\[[^\]]*\])?: (\S+) was triggered but suppressed/.exec(text);
+    if (suppressed) suppressedRules.add(suppressed[1]!);
+    else if (/(AwsSolutions|Serverless)-/.test(text) && message.level !== "info") {
+      findings.push(`${message.id} ${text.split("\n")[0]}`);
+    }
+  }
+
+  const acknowledgements: NagRun["acknowledgements"] = [];
+  const resources = artifact.template.Resources as Record<
+    string,
+    { Metadata?: { cdk_nag?: { rules_to_suppress?: Array<{ id: string; reason: string }> } } }
+  >;
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    for (const rule of resource.Metadata?.cdk_nag?.rules_to_suppress ?? []) {
+      acknowledgements.push({ id: rule.id, reason: rule.reason, resource: logicalId });
+    }
+  }
+  return { findings, suppressedRules, acknowledgements };
+}
+
+describe("cdk-nag: AWS Solutions and Serverless packs", () => {
+  const runs = Object.entries(CONFIGURATIONS).map(([name, context]) => [name, runNag(context)] as const);
+
+  it.each(runs)("%s: no unacknowledged finding", (_name, run) => {
+    expect(run.findings).toEqual([]);
+  });
+
+  it.each(runs)(
+    "%s: every acknowledgement gives a reason and answers a finding of this template",
+    (_name, run) => {
+      expect(run.acknowledgements.length).toBeGreaterThan(0);
+      for (const ack of run.acknowledgements) {
+        expect(ack.reason.length, `${ack.resource} ${ack.id}`).toBeGreaterThanOrEqual(40);
+        expect(run.suppressedRules.has(ack.id), `${ack.id} on ${ack.resource} is never triggered`).toBe(true);
+      }
+    },
+  );
+
+  it("the packs do find things when nothing is acknowledged (the check is live)", () => {
+    // Strip every acknowledgement from one synthesis: the same template must then fail.
+    const app = new App({ context: cdkJsonContext() });
+    const stack = new GatewayStack(app, "Unacknowledged", {
+      config: parseConfig(app.node.getAllContext()),
+      functionCode: PREBUILT,
+    });
+    for (const child of stack.node.findAll()) {
+      const resource = child as unknown as { cfnOptions?: { metadata?: Record<string, unknown> } };
+      if (resource.cfnOptions?.metadata?.cdk_nag !== undefined) delete resource.cfnOptions.metadata.cdk_nag;
+    }
+    Aspects.of(app).add(new AwsSolutionsChecks());
+    const messages = app.synth().getStackArtifact(stack.artifactId).messages;
+    const errors = messages.filter((m) => m.level === "error" && /AwsSolutions-/.test(String(m.entry.data)));
+    expect(errors.length).toBeGreaterThan(0);
+  });
+});
