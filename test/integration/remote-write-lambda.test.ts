@@ -1,0 +1,175 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
+import { realisticSeries, snappy, v1Message, v2Message } from "../fixtures/remote-write";
+import { streamContents } from "../support/stream";
+
+/**
+ * The Lambda entry as API Gateway calls it: HTTP API (payload 2.0) and REST API (v1)
+ * events whose bodies are real snappy bytes, base64-encoded with isBase64Encoded.
+ */
+const KEY = "lambda-key-55e1";
+let kinesis: EmbeddedKinesis;
+let handler: (
+  event: unknown,
+  context: Context,
+) => Promise<{
+  statusCode: number;
+  headers?: Record<string, string>;
+  multiValueHeaders?: Record<string, string[]>;
+  body?: string;
+}>;
+
+beforeAll(async () => {
+  kinesis = await startEmbeddedKinesis();
+  await kinesis.createStream("lambda", 2);
+  Object.assign(process.env, {
+    KINESIS_STREAM_NAME: "lambda",
+    KINESIS_ENDPOINT: kinesis.endpoint,
+    AWS_REGION: "us-east-1",
+    API_KEY: KEY,
+    LOG_LEVEL: "error",
+  });
+  const metricsLines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  // EMF documents go to stdout; keep them out of the test output
+  process.stdout.write = ((chunk: string) => {
+    if (typeof chunk === "string" && chunk.includes('"_aws"')) {
+      metricsLines.push(chunk);
+      return true;
+    }
+    return write(chunk);
+  }) as typeof process.stdout.write;
+  ({ handler } = (await import("../../functions/remote-write/handler")) as never);
+}, 90_000);
+
+afterAll(async () => {
+  await kinesis?.stop();
+});
+
+const context = { awsRequestId: "test", getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
+
+function httpApiEvent(
+  path: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: `POST ${path}`,
+    rawPath: path,
+    rawQueryString: "",
+    headers,
+    body: Buffer.from(body).toString("base64"),
+    isBase64Encoded: true,
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "api",
+      domainName: "api.example.test",
+      domainPrefix: "api",
+      http: {
+        method: "POST",
+        path,
+        protocol: "HTTP/1.1",
+        sourceIp: "192.0.2.1",
+        userAgent: "Prometheus/2.42.0",
+      },
+      requestId: "r1",
+      routeKey: `POST ${path}`,
+      stage: "$default",
+      time: "22/Nov/2026:00:00:00 +0000",
+      timeEpoch: 0,
+    },
+  };
+}
+
+function restApiEvent(path: string, headers: Record<string, string>, body: Uint8Array): APIGatewayProxyEvent {
+  return {
+    httpMethod: "POST",
+    path,
+    resource: path,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    body: Buffer.from(body).toString("base64"),
+    isBase64Encoded: true,
+    pathParameters: null,
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "api",
+      httpMethod: "POST",
+      path: `/prod${path}`,
+      protocol: "HTTP/1.1",
+      requestId: "r2",
+      requestTimeEpoch: 0,
+      resourceId: "res",
+      resourcePath: path,
+      stage: "prod",
+      identity: { sourceIp: "192.0.2.1" } as APIGatewayProxyEvent["requestContext"]["identity"],
+      authorizer: null,
+    },
+  };
+}
+
+const v1Headers = {
+  "content-type": "application/x-protobuf",
+  "content-encoding": "snappy",
+  "sts-api-key": KEY,
+};
+
+describe("Lambda handler", () => {
+  it("HTTP API payload 2.0, v1 body: 204 and the series are in the stream", async () => {
+    const before = (await streamContents(kinesis.client, "lambda")).series.length;
+    const res = await handler(
+      httpApiEvent("/api/v1/write", v1Headers, snappy(v1Message(realisticSeries(30, 2)))),
+      context,
+    );
+    expect(res.statusCode, res.body).toBe(204);
+    const after = (await streamContents(kinesis.client, "lambda")).series.length;
+    expect(after - before).toBe(30);
+  });
+
+  it("REST API event on the StackState path, v2 body with basic auth: 204 with the written counts", async () => {
+    const headers = {
+      "content-type": "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+      "content-encoding": "snappy",
+      authorization: `Basic ${Buffer.from(`apikey:${KEY}`).toString("base64")}`,
+    };
+    const event = restApiEvent(
+      "/receiver/prometheus/api/v1/write",
+      headers,
+      snappy(v2Message(realisticSeries(10, 3))),
+    );
+    const res = await handler(event, context);
+    expect(res.statusCode, res.body).toBe(204);
+    // REST API responses carry multiValueHeaders
+    expect(res.multiValueHeaders?.["x-prometheus-remote-write-samples-written"]).toEqual(["30"]);
+    expect(res.multiValueHeaders?.["x-prometheus-remote-write-version"]).toEqual(["2.0.0"]);
+  });
+
+  it("a wrong key: 401 with WWW-Authenticate, key not echoed", async () => {
+    const res = await handler(
+      httpApiEvent(
+        "/api/v1/write",
+        { ...v1Headers, "sts-api-key": "wrong" },
+        snappy(v1Message(realisticSeries(1, 1))),
+      ),
+      context,
+    );
+    expect(res.statusCode).toBe(401);
+    const h = Object.fromEntries(Object.entries(res.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    expect(h["www-authenticate"]).toMatch(/^Basic realm=/);
+    expect(res.body ?? "").not.toContain(KEY);
+  });
+
+  it("a body mangled to text (REST API without binary media types) is a clean 400", async () => {
+    const body = snappy(v1Message(realisticSeries(5, 1)));
+    const event = restApiEvent("/api/v1/write", v1Headers, body);
+    event.body = Buffer.from(body).toString("utf8");
+    event.isBase64Encoded = false;
+    const res = await handler(event, context);
+    expect(res.statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,114 @@
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import { keysFromEnv, matchKey, parseKeyList, presentedKey } from "../../lib/auth";
+import { createLogger } from "../../lib/log";
+import { parseSecret, SecretKeySource } from "../../lib/secret-keys";
+
+const headers = (h: Record<string, string>) => (name: string) => h[name.toLowerCase()];
+const basic = (s: string) => `Basic ${Buffer.from(s).toString("base64")}`;
+
+describe("presented credentials", () => {
+  it.each([
+    [{ "sts-api-key": "abc" }, "abc"],
+    [{ "sts-api-key": "  abc  " }, "abc"],
+    [{ authorization: basic("apikey:abc") }, "abc"],
+    [{ authorization: basic("apikey:a:b:c") }, "a:b:c"],
+    [{ authorization: basic("admin:abc") }, undefined],
+    [{ authorization: basic("apikey:") }, undefined],
+    [{ authorization: "Bearer abc" }, undefined],
+    [{ authorization: "Basic !!!" }, undefined],
+    [{}, undefined],
+  ])("%o → %s", (h, want) => {
+    expect(presentedKey(headers(h))).toBe(want);
+  });
+
+  it("the header wins over basic auth", () => {
+    expect(presentedKey(headers({ "sts-api-key": "h", authorization: basic("apikey:b") }))).toBe("h");
+  });
+});
+
+describe("key matching", () => {
+  const keys = [{ key: "one" }, { key: "two", tenant: "acme" }];
+  it("finds the key and its tenant, in constant time over all keys", () => {
+    expect(matchKey("two", keys)).toEqual({ key: "two", tenant: "acme" });
+    expect(matchKey("one", keys)).toEqual({ key: "one" });
+    expect(matchKey("three", keys)).toBeUndefined();
+    expect(matchKey("", keys)).toBeUndefined();
+  });
+
+  it("parses API_KEYS with tenants and refuses bad tenants without echoing keys", () => {
+    expect(parseKeyList("API_KEYS", "k1, acme=k2,,")).toEqual([{ key: "k1" }, { key: "k2", tenant: "acme" }]);
+    expect(() => parseKeyList("API_KEYS", "bad tenant=supersecret")).toThrow(/entry 1 has an invalid tenant/);
+    try {
+      parseKeyList("API_KEYS", "bad tenant=supersecret");
+    } catch (err) {
+      expect((err as Error).message).not.toContain("supersecret");
+    }
+    expect(keysFromEnv({ API_KEY: "x" })).toEqual([{ key: "x" }]);
+    expect(keysFromEnv({})).toBeUndefined();
+  });
+});
+
+describe("keys in Secrets Manager", () => {
+  const sm = mockClient(SecretsManagerClient);
+  afterEach(() => sm.reset());
+  const logs: string[] = [];
+  const log = createLogger("debug", (l) => logs.push(l));
+
+  it("accepts AWSCURRENT and AWSPREVIOUS during a rotation, and caches", async () => {
+    sm.on(GetSecretValueCommand, { SecretId: "arn:s", VersionStage: "AWSCURRENT" }).resolves({
+      SecretString: "new-key",
+    });
+    sm.on(GetSecretValueCommand, { SecretId: "arn:s", VersionStage: "AWSPREVIOUS" }).resolves({
+      SecretString: '{"key":"old-key","tenant":"acme"}',
+    });
+    let now = 0;
+    const source = new SecretKeySource(new SecretsManagerClient({}), "arn:s", 60, log, () => now);
+    expect(await source.keys()).toEqual([{ key: "new-key" }, { key: "old-key", tenant: "acme" }]);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    now = 59_000;
+    await source.keys();
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    now = 61_000;
+    await source.keys();
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(4);
+  });
+
+  it("works without a previous version, keeps the last keys when a refresh fails, never logs a key", async () => {
+    sm.on(GetSecretValueCommand, { VersionStage: "AWSCURRENT" }).resolvesOnce({ SecretString: "k-123" });
+    sm.on(GetSecretValueCommand, { VersionStage: "AWSPREVIOUS" }).rejects(
+      new ResourceNotFoundException({ message: "no previous", $metadata: {} }),
+    );
+    let now = 0;
+    const source = new SecretKeySource(new SecretsManagerClient({}), "arn:s", 1, log, () => now);
+    expect(await source.keys()).toEqual([{ key: "k-123" }]);
+    sm.on(GetSecretValueCommand, { VersionStage: "AWSCURRENT" }).rejects(new Error("throttled"));
+    now = 5_000;
+    expect(await source.keys()).toEqual([{ key: "k-123" }]);
+    expect(logs.join("\n")).toContain("key refresh failed");
+    expect(logs.join("\n")).not.toContain("k-123");
+  });
+
+  it("fails clearly when the secret cannot be read at all", async () => {
+    sm.on(GetSecretValueCommand).rejects(new Error("AccessDenied"));
+    const source = new SecretKeySource(new SecretsManagerClient({}), "arn:s", 60, log);
+    await expect(source.keys()).rejects.toThrow(/could not read the API key secret/);
+  });
+
+  it.each([
+    ["plain", "abc", { key: "abc" }],
+    ["json", '{"key":"abc"}', { key: "abc" }],
+    ["json with tenant", '{"key":"abc","tenant":"t1"}', { key: "abc", tenant: "t1" }],
+  ])("parses a %s secret", (_n, text, want) => {
+    expect(parseSecret(text)).toEqual(want);
+  });
+
+  it.each([[""], ['{"nokey":1}'], ['{"key":"abc","tenant":"bad tenant"}']])("refuses %s", (text) => {
+    expect(() => parseSecret(text)).toThrow();
+  });
+});
