@@ -66,7 +66,8 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
     return c.json(error.body, error.status as 400, error.headers);
   };
 
-  app.use("*", async (c, next) => {
+  // Scoped to /api so that, mounted at the root of the local server, it leaves other routes alone.
+  app.use("/api/*", async (c, next) => {
     const started = Date.now();
     let announce: string | undefined;
     try {

@@ -1,3 +1,4 @@
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { createMirrorApp } from "../../../functions/mirror/app";
 import { type KeySource, StaticKeySource } from "../../../lib/auth";
@@ -130,5 +131,30 @@ describe("mirror app", () => {
     expect(res.status).toBe(504);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await res.text()).toContain("within 50 ms");
+  });
+});
+
+describe("mirror app mounted at the root of another app (the local server)", () => {
+  it("serves /api/... with its own errors and key, and leaves other routes alone", async () => {
+    const { app: mirror } = setup({ env: { MIRROR_REQUIRE_KEY: "true" } });
+    const parent = new Hono();
+    parent.get("/healthz", (c) => c.text("ok"));
+    parent.route("/", mirror);
+    const other = await parent.request("/healthz");
+    expect(other.status).toBe(200);
+    expect(other.headers.get("X-MIRROR-API-KEY")).toBeNull();
+    const unauthorized = await parent.request("/api/metric", { method: "POST", body: body() });
+    expect(unauthorized.status).toBe(401);
+    const failed = await parent.request("/api/metric", {
+      method: "POST",
+      body: body(),
+      headers: { "sts-api-key": KEY },
+    });
+    expect(failed.status).toBe(502);
+    expect(failed.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
+    expect(await failed.json()).toMatchObject({ _type: "MetricStoreConnectionError" });
+    const unknown = await parent.request("/api/nothing", { method: "POST", headers: { "sts-api-key": KEY } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
   });
 });
