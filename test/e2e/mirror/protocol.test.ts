@@ -34,6 +34,8 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
   let unhealthyPort: number;
   let refusedPort: number;
   let hangingConnections = 0;
+  let proxy: Server; // serves Prometheus below /prom, as a reverse proxy would
+  let proxyPort: number;
 
   beforeAll(async () => {
     h = await startHarness();
@@ -48,11 +50,25 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
     });
     unhealthyPort = await listen(unhealthy);
     refusedPort = await freePort();
+    proxy = createHttpServer(async (req, res) => {
+      const url = req.url ?? "/";
+      if (!url.startsWith("/prom/")) {
+        res.writeHead(404).end("not found");
+        return;
+      }
+      const upstream = await fetch(`${h.prometheus.url}${url.slice("/prom".length)}`);
+      res.writeHead(upstream.status, {
+        "content-type": upstream.headers.get("content-type") ?? "text/plain",
+      });
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    });
+    proxyPort = await listen(proxy);
   });
   afterAll(async () => {
     await open?.close();
     hanging?.close();
     if (unhealthy) await closeServer(unhealthy);
+    if (proxy) await closeServer(proxy);
     await h?.stop();
   });
 
@@ -220,6 +236,22 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
         expect(res.body.error.details).toContain(says);
       },
     );
+
+    it("reaches a Prometheus served below a pathPrefix", async () => {
+      const viaProxy = { host: "127.0.0.1", port: proxyPort, pathPrefix: "/prom" };
+      expect((await test(viaProxy)).body.status).toBe("OK");
+      const query = {
+        conditions: [cond("__gauge__", "mirror_gauge"), cond("instance", "a")],
+        startTime: T0,
+        endTime: T0 + 5 * MIN,
+        limit: 21,
+      };
+      const proxied = await post(open.url, "/api/metric", { connectionDetails: viaProxy, query });
+      const direct = await post(h.mirror.url, "/api/metric", { connectionDetails: h.details, query });
+      expect(proxied.status).toBe(200);
+      expect(proxied.body.telemetry.points).toHaveLength(21);
+      expect(proxied.body).toEqual(direct.body);
+    });
 
     it("answers FAILURE for a wrong pathPrefix", async () => {
       const res = await test({ ...h.details, pathPrefix: "/prometheus" }, h.mirror.url);

@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+
+/** The Lambda entry: configuration from the environment at cold start, the app behind hono/aws-lambda. */
+
+const event = (body: unknown) => ({
+  version: "2.0",
+  routeKey: "POST /api/metric",
+  rawPath: "/api/metric",
+  rawQueryString: "",
+  headers: { "content-type": "application/json", host: "mirror.example" },
+  body: Buffer.from(JSON.stringify(body)).toString("base64"),
+  isBase64Encoded: true,
+  requestContext: {
+    accountId: "123456789012",
+    apiId: "api",
+    domainName: "mirror.example",
+    domainPrefix: "mirror",
+    http: {
+      method: "POST",
+      path: "/api/metric",
+      protocol: "HTTP/1.1",
+      sourceIp: "203.0.113.1",
+      userAgent: "test",
+    },
+    requestId: "r1",
+    routeKey: "POST /api/metric",
+    stage: "$default",
+    time: "01/Jan/2026:00:00:00 +0000",
+    timeEpoch: 0,
+  },
+});
+
+describe("mirror Lambda handler", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+    vi.restoreAllMocks();
+  });
+
+  it("answers through API Gateway events with the key from MIRROR_API_KEY", async () => {
+    vi.stubEnv("MIRROR_API_KEY", "lambda-key");
+    vi.stubEnv("MIRROR_ALLOWED_TARGETS", "allowed.example:9090");
+    vi.stubEnv("LOG_LEVEL", "error");
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true); // EMF lines
+    const { handler } = await import("../../../functions/mirror/handler");
+    const res = (await handler(
+      event({
+        connectionDetails: { host: "elsewhere.example", port: 9090 },
+        query: { conditions: [], startTime: 0, endTime: 1, limit: 1 },
+      }) as never,
+      {} as never,
+    )) as { statusCode: number; headers: Record<string, string>; body: string };
+    expect(res.statusCode).toBe(403);
+    expect(res.headers["x-mirror-api-key"]).toBe("lambda-key");
+    expect(JSON.parse(res.body)).toMatchObject({ _type: "RemoteMirrorError", summary: "Target not allowed" });
+  });
+
+  it("refuses to start without any key", async () => {
+    vi.stubEnv("MIRROR_API_KEY", "");
+    vi.stubEnv("API_KEY", "");
+    vi.stubEnv("MIRROR_API_KEY_SECRET_ARN", "");
+    await expect(import("../../../functions/mirror/handler")).rejects.toThrow("MIRROR_API_KEY");
+  });
+
+  it("refuses to start with a malformed variable, naming it", async () => {
+    vi.stubEnv("MIRROR_API_KEY", "k");
+    vi.stubEnv("MIRROR_COUNTER_WINDOW", "soon");
+    await expect(import("../../../functions/mirror/handler")).rejects.toThrow("MIRROR_COUNTER_WINDOW");
+  });
+});
