@@ -50,6 +50,8 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
   const { config, keys, log, metrics } = options;
   const fetchImpl = options.fetch ?? fetch;
   const app = new Hono();
+  // The reason code of a request's error, for the log line and the error metric.
+  const reasons = new WeakMap<Request, string>();
 
   const clientFor = (details: ConnectionDetails) => {
     const target = resolveTarget(details, config.allowAnyTarget ? undefined : config.allowedTargets);
@@ -62,7 +64,7 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
 
   const errorResponse = (c: Context, err: unknown): Response => {
     const error = asMirrorError(err, log);
-    c.set("mirrorError" as never, error.code as never);
+    reasons.set(c.req.raw, error.code);
     return c.json(error.body, error.status as 400, error.headers);
   };
 
@@ -87,7 +89,7 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
       c.res = errorResponse(c, err);
     }
     if (announce !== undefined) c.res.headers.set(MIRROR_KEY_HEADER, announce);
-    const reason = c.get("mirrorError" as never) as string | undefined;
+    const reason = reasons.get(c.req.raw);
     const fields = { path: c.req.path, status: c.res.status, ms: Date.now() - started, reason };
     if (c.res.status >= 500) log.warn("mirror request failed", fields);
     else log.info("mirror request", fields);
@@ -108,7 +110,7 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
   app.post("/api/connection", limit, async (c) => {
     const req = parseRequest(TestConnectionRequestSchema, await jsonBody(c), "TestConnectionRequest");
     const { response, failure, version } = await testConnection(clientFor(req.connectionDetails));
-    if (failure !== undefined) c.set("mirrorError" as never, failure.code as never);
+    if (failure !== undefined) reasons.set(c.req.raw, failure.code);
     log.debug("connection test", { status: response.status, version });
     return c.json(response);
   });

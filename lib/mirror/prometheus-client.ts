@@ -79,6 +79,7 @@ export class PrometheusClient {
   /** Resolves when Prometheus says it is healthy and answers its build-info API. */
   async checkHealth(): Promise<string> {
     const healthy = await this.get("/-/healthy", {});
+    await healthy.body?.cancel().catch(() => {}); // only the status matters
     if (!healthy.ok) throw httpStatusError("/-/healthy", healthy.status);
     const data = await this.api("/api/v1/status/buildinfo", {});
     const version = (data as { version?: unknown } | null)?.version;
