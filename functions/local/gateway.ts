@@ -101,11 +101,19 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     port: opts.port ?? Number(env[ENV.port] ?? DEFAULT_PORT),
     hostname,
   });
-  await new Promise<void>((resolve, reject) => {
-    if (server.listening) resolve();
-    server.once("listening", resolve);
-    server.once("error", reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      if (server.listening) resolve();
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+  } catch (err) {
+    await embedded?.stop();
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new Error(`port ${opts.port ?? env[ENV.port] ?? DEFAULT_PORT} on ${hostname} is in use: set PORT to another port`);
+    }
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${hostname}:${port}`;
   await waitFor("the local server", async () => (await fetch(`${url}/healthz`)).ok, 5_000);

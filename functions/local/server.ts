@@ -5,8 +5,14 @@ import { clearLocalState, writeLocalState } from "./state";
  * `npm start`: the gateway on one local Node server (default port 9900), with an
  * embedded Kinesis unless KINESIS_ENDPOINT or AWS configuration says otherwise.
  */
+// The SDK warns that its 2027 releases will need Node 22; the local tools run on Node 20 too.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const port = Number(process.env.PORT ?? DEFAULT_PORT);
-const gateway = await startLocalGateway({ port, metricsIntervalMs: 60_000 });
+const gateway = await startLocalGateway({ port, metricsIntervalMs: 60_000 }).catch((err: Error) => {
+  console.error(`cannot start the gateway: ${err.message}`);
+  process.exit(1);
+});
 
 writeLocalState({
   kinesisEndpoint: gateway.kinesisEndpoint,

@@ -12,6 +12,9 @@ import { readStream } from "./stream";
  * Reads the stream of a running `npm start` (its embedded Kinesis), or KINESIS_ENDPOINT /
  * KINESIS_STREAM_NAME / AWS configuration from the environment.
  */
+// The SDK warns that its 2027 releases will need Node 22; the local tools run on Node 20 too.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const { values } = parseArgs({
   options: {
     json: { type: "boolean", default: false },
