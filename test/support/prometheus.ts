@@ -27,7 +27,7 @@ export interface RunningPrometheus {
 export interface StartOptions {
   /** prometheus.yml content; may use `{{PORT}}` for the server's own port (self-scrape). */
   readonly configYaml: string;
-  /** TSDB directory (e.g. filled by backfill); a fresh one in the temp dir otherwise. */
+  /** TSDB directory (e.g. filled by backfill; the caller removes it); a fresh one in the temp dir otherwise. */
   readonly dataDir?: string;
   readonly extraFlags?: readonly string[];
   readonly readyTimeoutMs?: number;
