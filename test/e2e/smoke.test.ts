@@ -71,7 +71,7 @@ describe.skipIf(!prometheusAvailable())("smoke script against the local gateway"
         "--timeout-ms": "10000",
         ...overrides,
       };
-      return Object.entries(values).flatMap(([k, v]) => [k, v]);
+      return Object.entries(values).flat();
     };
   });
 
