@@ -7,10 +7,14 @@ import {
 } from "@aws-sdk/client-kinesis";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
+import { StaticKeySource } from "../../lib/auth";
 import type { Env } from "../../lib/config";
 import { ENV } from "../../lib/env-names";
 import { createKinesisClient } from "../../lib/kinesis-client";
+import { createLogger, parseLogLevel } from "../../lib/log";
 import { createEmfMetrics, type Metrics } from "../../lib/metrics";
+import { loadMirrorConfig } from "../../lib/mirror/config";
+import { createMirrorApp } from "../mirror/app";
 import { remoteWriteAppFromEnv } from "../remote-write/wiring";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
 import { waitFor } from "./ports";
@@ -91,9 +95,20 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     timer.unref();
   }
   const { app: remoteWrite } = remoteWriteAppFromEnv(env, metrics);
+  const mirrorConfig = loadMirrorConfig(env);
+  if (mirrorConfig.allowAnyTarget) {
+    notes.push("MIRROR_ALLOWED_TARGETS is not set: the mirror will query any Prometheus a request names");
+  }
+  const mirror = createMirrorApp({
+    config: mirrorConfig,
+    keys: new StaticKeySource([{ key: mirrorApiKey }]),
+    log: createLogger(parseLogLevel(env[ENV.logLevel]), undefined, { service: "mirror" }),
+    ...(metrics ? { metrics } : {}),
+  });
   const root = new Hono();
   root.get("/healthz", (c) => c.text("ok\n"));
   root.route("/", remoteWrite);
+  root.route("/", mirror);
 
   const hostname = env[ENV.host] ?? "127.0.0.1";
   const server = serve({
@@ -110,7 +125,9 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   } catch (err) {
     await embedded?.stop();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new Error(`port ${opts.port ?? env[ENV.port] ?? DEFAULT_PORT} on ${hostname} is in use: set PORT to another port`);
+      throw new Error(
+        `port ${opts.port ?? env[ENV.port] ?? DEFAULT_PORT} on ${hostname} is in use: set PORT to another port`,
+      );
     }
     throw err;
   }

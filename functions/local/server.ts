@@ -26,7 +26,8 @@ const write = `${gateway.url}/api/v1/write`;
 console.log(`Prometheus gateway listening on ${gateway.url}
   remote_write:  ${write}  (also ${gateway.url}/receiver/prometheus/api/v1/write)
   stream:        ${gateway.streamName} (${gateway.embeddedKinesis ? `embedded Kinesis at ${gateway.kinesisEndpoint}` : (gateway.kinesisEndpoint ?? "AWS")})
-  API key:       ${gateway.apiKey}
+  mirror:        ${gateway.url}/api/connection, /api/field/name, /api/field/value, /api/metric
+  API key:       ${gateway.apiKey}${gateway.mirrorApiKey !== gateway.apiKey ? `\n  mirror key:    ${gateway.mirrorApiKey}` : ""}
 ${gateway.notes.map((n) => `  note: ${n}\n`).join("")}
 Add to prometheus.yml:
 

@@ -1,3 +1,4 @@
+import type { Context } from "aws-lambda";
 import { handle } from "hono/aws-lambda";
 import { type KeySource, StaticKeySource } from "../../lib/auth";
 import { ENV } from "../../lib/env-names";
@@ -26,11 +27,15 @@ function keySource(): KeySource {
   return new StaticKeySource(keys);
 }
 
-const app = createMirrorApp({
-  config,
-  keys: keySource(),
-  log,
-  metrics: createEmfMetrics(env[ENV.metricsNamespace] || "PrometheusGateway", "mirror"),
-});
+const metrics = createEmfMetrics(env[ENV.metricsNamespace] || "PrometheusGateway", "mirror");
+const app = createMirrorApp({ config, keys: keySource(), log, metrics });
+const serve = handle(app);
 
-export const handler = handle(app);
+/** Lambda entry: API Gateway → the Hono app; the invocation's metrics are flushed as EMF. */
+export const handler = async (event: Parameters<typeof serve>[0], context: Context) => {
+  try {
+    return await serve(event, context);
+  } finally {
+    metrics.flush();
+  }
+};
