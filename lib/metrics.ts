@@ -69,3 +69,17 @@ export function createMemoryMetrics(): Metrics & { totals: Map<string, number> }
     flush() {},
   };
 }
+
+/**
+ * Wraps a Lambda entry so the metrics an invocation counted are written (as EMF) when it
+ * ends, whether it succeeded or threw.
+ */
+export function flushingHandler<E, C, R>(serve: (event: E, context: C) => Promise<R>, metrics: Metrics) {
+  return async (event: E, context: C): Promise<R> => {
+    try {
+      return await serve(event, context);
+    } finally {
+      metrics.flush();
+    }
+  };
+}

@@ -1,9 +1,8 @@
-import type { Context } from "aws-lambda";
 import { handle } from "hono/aws-lambda";
 import { type KeySource, StaticKeySource } from "../../lib/auth";
 import { ENV } from "../../lib/env-names";
 import { createLogger, parseLogLevel } from "../../lib/log";
-import { createEmfMetrics } from "../../lib/metrics";
+import { createEmfMetrics, flushingHandler } from "../../lib/metrics";
 import { loadMirrorConfig, staticMirrorKeys } from "../../lib/mirror/config";
 import { SecretKeySource } from "../../lib/secret-keys";
 import { createMirrorApp } from "./app";
@@ -29,13 +28,5 @@ function keySource(): KeySource {
 
 const metrics = createEmfMetrics(env[ENV.metricsNamespace] || "PrometheusGateway", "mirror");
 const app = createMirrorApp({ config, keys: keySource(), log, metrics });
-const serve = handle(app);
-
 /** Lambda entry: API Gateway → the Hono app; the invocation's metrics are flushed as EMF. */
-export const handler = async (event: Parameters<typeof serve>[0], context: Context) => {
-  try {
-    return await serve(event, context);
-  } finally {
-    metrics.flush();
-  }
-};
+export const handler = flushingHandler(handle(app), metrics);

@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../functions/local/ports";
 
 /**
  * A real Prometheus for tests: Debian's /usr/bin/prometheus started on 127.0.0.1 with a
@@ -47,18 +47,7 @@ export function prometheusAvailable(): boolean {
 }
 
 /** A port that was free a moment ago (Prometheus cannot listen on port 0 and report it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function makeTempDir(prefix = "prom-test-"): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
