@@ -15,6 +15,9 @@ export const WIRE_I64 = 1;
 export const WIRE_LEN = 2;
 export const WIRE_I32 = 5;
 
+/** 2^(7k) for the shifts of a 5-byte varint, without Math.pow in the loop. */
+const POW2 = [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28];
+
 /** A cursor over one message's bytes, [pos, end). */
 export class Reader {
   buf: Uint8Array;
@@ -45,23 +48,32 @@ export class Reader {
   /** A varint that must fit in 32 bits unsigned (tags, lengths, refs). */
   uint32(): number {
     const buf = this.buf;
+    if (this.pos < this.end) {
+      const first = buf[this.pos]!;
+      if (first < 0x80) {
+        this.pos++;
+        return first;
+      }
+    }
     let result = 0;
-    let shift = 0;
     for (let i = 0; i < 5; i++) {
       if (this.pos >= this.end) throw new WireError("truncated varint");
       const b = buf[this.pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
+      result += (b & 0x7f) * POW2[i]!;
       if (b < 0x80) {
         if (result > 0xffffffff) throw new WireError("varint overflows 32 bits");
         return result;
       }
-      shift += 7;
     }
     throw new WireError("varint overflows 32 bits");
   }
 
   /** Skips a varint of up to 10 bytes (int64 and friends). */
   skipVarint(): void {
+    if (this.pos < this.end && this.buf[this.pos]! < 0x80) {
+      this.pos++;
+      return;
+    }
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) throw new WireError("truncated varint");
       if (this.buf[this.pos++]! < 0x80) return;

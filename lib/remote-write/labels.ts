@@ -1,4 +1,4 @@
-import { checkLabel, compareBytes, isNameLabel, type LabelLimits, type RejectReason } from "./validate";
+import { compareBytes, isNameLabel, type LabelLimits, type RejectReason, validUtf8 } from "./validate";
 
 /**
  * The labels of the series being scanned, as byte ranges into the decoded request.
@@ -62,37 +62,94 @@ export class LabelScratch {
   /**
    * Applies the label rules, puts `order` in name order and computes the routing hash.
    * Returns the first reason the series is invalid, or undefined.
+   *
+   * One pass over the bytes does the checks and the hash at once while the names come
+   * in order (the usual case); unsorted labels are sorted and hashed in a second pass.
    */
   validate(buf: Uint8Array, limits: LabelLimits, seed: number): RejectReason | undefined {
     const n = this.count;
     if (n === 0) return "no-labels";
     if (n > limits.maxLabelsPerSeries) return "too-many-labels";
     const { ns, ne, vs, ve, order } = this;
+    const legacy = limits.nameValidation === "legacy";
+    const maxName = limits.maxLabelNameLength;
+    const maxValue = limits.maxLabelValueLength;
     let hasName = false;
-    this.sorted = true;
+    let duplicate = false;
+    let sorted = true;
+    let h = seed;
     for (let i = 0; i < n; i++) {
-      const reason = checkLabel(limits, buf, ns[i]!, ne[i]!, buf, vs[i]!, ve[i]!);
-      if (reason !== undefined) return reason;
-      if (!hasName && isNameLabel(buf, ns[i]!, ne[i]!)) hasName = true;
+      const a = ns[i]!;
+      const b = ne[i]!;
+      const c = vs[i]!;
+      const d = ve[i]!;
+      if (b - a > maxName) return "label-name-too-long";
+      if (d - c > maxValue) return "label-value-too-long";
+      if (d === c) return "label-value-empty";
       order[i] = i;
-      if (i > 0 && this.sorted && compareBytes(buf, ns[i - 1]!, ne[i - 1]!, buf, ns[i]!, ne[i]!) > 0) {
-        this.sorted = false;
+      if (i > 0 && sorted) {
+        const cmp = compareBytes(buf, ns[i - 1]!, ne[i - 1]!, buf, a, b);
+        if (cmp > 0) sorted = false;
+        else if (cmp === 0) duplicate = true;
+      }
+      // name: character classes (legacy) or UTF-8, and the hash, in one loop
+      let nameOk = b > a ? 1 : 0;
+      let high = 0;
+      if (b > a) {
+        const first = buf[a]!;
+        if (legacy) nameOk = NAME_FIRST[first]!;
+        high = first;
+        h = Math.imul(h ^ first, FNV_PRIME);
+        for (let k = a + 1; k < b; k++) {
+          const x = buf[k]!;
+          nameOk &= NAME_REST[x]!;
+          high |= x;
+          h = Math.imul(h ^ x, FNV_PRIME);
+        }
+      }
+      h = Math.imul(h ^ 0xff, FNV_PRIME);
+      const metricName = b - a === 8 && isNameLabel(buf, a, b);
+      if (metricName) hasName = true;
+      // value: the metric-name classes when it is __name__, ASCII or UTF-8, and the hash
+      const v0 = buf[c]!;
+      let valueHigh = v0;
+      let metricOk = METRIC_FIRST[v0]!;
+      h = Math.imul(h ^ v0, FNV_PRIME);
+      for (let k = c + 1; k < d; k++) {
+        const x = buf[k]!;
+        valueHigh |= x;
+        metricOk &= METRIC_REST[x]!;
+        h = Math.imul(h ^ x, FNV_PRIME);
+      }
+      h = Math.imul(h ^ 0xfe, FNV_PRIME);
+      if (legacy) {
+        if (!metricName && nameOk === 0) return "label-name-invalid";
+        if (metricName && metricOk === 0) return "metric-name-invalid";
+      } else if (b === a || (high >= 0x80 && !validUtf8(buf, a, b))) {
+        return "label-name-invalid";
+      }
+      if (valueHigh >= 0x80 && !validUtf8(buf, c, d)) {
+        return metricName ? "metric-name-invalid" : "label-value-invalid-utf8";
       }
     }
     if (!hasName) return "missing-metric-name";
-    if (!this.sorted) {
-      // insertion sort of indices; label counts are small and bounded by the limit
-      for (let i = 1; i < n; i++) {
-        const x = order[i]!;
-        let j = i - 1;
-        while (j >= 0 && compareBytes(buf, ns[order[j]!]!, ne[order[j]!]!, buf, ns[x]!, ne[x]!) > 0) {
-          order[j + 1] = order[j]!;
-          j--;
-        }
-        order[j + 1] = x;
-      }
+    this.sorted = sorted;
+    if (sorted) {
+      if (duplicate) return "label-name-duplicate";
+      this.hash = fmix32(h);
+      return undefined;
     }
-    let h = seed;
+    // insertion sort of indices; label counts are small and bounded by the limit
+    for (let i = 1; i < n; i++) {
+      const x = order[i]!;
+      let j = i - 1;
+      while (j >= 0 && compareBytes(buf, ns[order[j]!]!, ne[order[j]!]!, buf, ns[x]!, ne[x]!) > 0) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = x;
+    }
+    h = seed;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
       if (k > 0) {
@@ -100,13 +157,29 @@ export class LabelScratch {
         if (compareBytes(buf, ns[p]!, ne[p]!, buf, ns[i]!, ne[i]!) === 0) return "label-name-duplicate";
       }
       h = fnv1a(buf, ns[i]!, ne[i]!, h);
-      h = Math.imul(h ^ 0xff, 0x01000193);
+      h = Math.imul(h ^ 0xff, FNV_PRIME);
       h = fnv1a(buf, vs[i]!, ve[i]!, h);
-      h = Math.imul(h ^ 0xfe, 0x01000193);
+      h = Math.imul(h ^ 0xfe, FNV_PRIME);
     }
     this.hash = fmix32(h);
     return undefined;
   }
+}
+
+const FNV_PRIME = 0x01000193;
+
+/** Byte classes of legacy names: 1 where the byte may appear at that position, else 0. */
+const NAME_FIRST = new Uint8Array(256);
+const NAME_REST = new Uint8Array(256);
+const METRIC_FIRST = new Uint8Array(256);
+const METRIC_REST = new Uint8Array(256);
+for (let x = 0; x < 256; x++) {
+  const alpha = (x >= 0x61 && x <= 0x7a) || (x >= 0x41 && x <= 0x5a) || x === 0x5f;
+  const digit = x >= 0x30 && x <= 0x39;
+  NAME_FIRST[x] = alpha ? 1 : 0;
+  NAME_REST[x] = alpha || digit ? 1 : 0;
+  METRIC_FIRST[x] = alpha || x === 0x3a ? 1 : 0;
+  METRIC_REST[x] = alpha || digit || x === 0x3a ? 1 : 0;
 }
 
 export const FNV_OFFSET = 0x811c9dc5;

@@ -27,10 +27,12 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   const written = emptyTally();
   const rejected = new Rejections();
   const labels = new LabelScratch();
+  const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0 };
   const top = new Reader(buf);
   const inner = new Reader(buf);
 
   while (!top.done()) {
+    const entryStart = top.pos;
     const tag = top.tag();
     const field = tag >>> 3;
     const wt = tag & 7;
@@ -47,11 +49,11 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     top.pos = end;
     if (field === F_METADATA) {
       const nameHash = scanMetadata(inner.at(start, end), seed);
-      metadata[nameHash % opts.buckets]!.push(start, end);
+      metadata[nameHash % opts.buckets]!.push(entryStart, end);
       written.metadata++;
       continue;
     }
-    const counts = scanSeries(inner.at(start, end), labels);
+    scanSeries(inner.at(start, end), labels, counts);
     const reason = labels.validate(buf, opts.limits, seed);
     if (reason !== undefined) {
       rejected.add(reason);
@@ -69,7 +71,8 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
       }
     }
     if (bodies === undefined) {
-      bucket.push(start, end);
+      // the whole entry (tag, length, series) as it came: copied verbatim into the record
+      bucket.push(entryStart, end);
     } else {
       for (const body of bodies) {
         rewritten.push(body);
@@ -84,8 +87,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
 
   const records: StreamRecord[] = [];
   for (let b = 0; b < opts.buckets; b++) {
-    const pieces = collectPieces(buf, rewritten, series[b]!, metadata[b]!);
-    for (const body of packRecords(pieces, limit)) {
+    for (const body of packRecords(buf, rewritten, series[b]!, metadata[b]!, limit)) {
       records.push(sealRecord(body, "v1", opts.tenant, b, opts.buckets, opts.hashKeys));
     }
   }
@@ -99,50 +101,99 @@ interface SeriesCounts {
 }
 
 /** Reads one TimeSeries: fills `labels`, checks the structure of samples, exemplars, histograms. */
-function scanSeries(r: Reader, labels: LabelScratch): SeriesCounts {
+function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void {
   labels.reset();
-  const counts = { samples: 0, histograms: 0, exemplars: 0 };
+  counts.samples = 0;
+  counts.histograms = 0;
+  counts.exemplars = 0;
+  const buf = r.buf;
   const end = r.end;
   while (r.pos < end) {
     const entryStart = r.pos;
-    const tag = r.tag();
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    if (field > 4) {
-      r.skip(wt);
-      continue;
-    }
-    r.expect(wt, WIRE_LEN, "timeseries field");
-    const msgEnd = r.lengthEnd();
-    const msgStart = r.pos;
-    switch (field) {
-      case 1: {
-        const [ns, ne, vs, ve] = readLabel(r.buf, msgStart, msgEnd);
-        labels.push(ns, ne, vs, ve, entryStart, msgEnd);
-        break;
+    // fast path: a one-byte tag of a length-delimited field 1..4 and a one-byte length
+    const tag = buf[entryStart]!;
+    let msgStart: number;
+    let msgEnd: number;
+    let field: number;
+    if (
+      (tag & 7) === WIRE_LEN &&
+      tag >= 0x0a &&
+      tag <= 0x22 &&
+      entryStart + 1 < end &&
+      buf[entryStart + 1]! < 0x80
+    ) {
+      field = tag >>> 3;
+      msgStart = entryStart + 2;
+      msgEnd = msgStart + buf[entryStart + 1]!;
+      if (msgEnd > end) throw new WireError("length runs past the end of the message");
+    } else {
+      const t = r.tag();
+      field = t >>> 3;
+      const wt = t & 7;
+      if (field > 4) {
+        r.skip(wt);
+        continue;
       }
+      r.expect(wt, WIRE_LEN, "timeseries field");
+      msgEnd = r.lengthEnd();
+      msgStart = r.pos;
+    }
+    switch (field) {
+      case 1:
+        readLabel(buf, msgStart, msgEnd, labels, entryStart);
+        break;
       case 2:
-        checkSample(r.buf, msgStart, msgEnd);
+        // canonical sample: value (tag 0x09, 8 bytes), timestamp (tag 0x10, varint)
+        if (
+          !(buf[msgStart] === 0x09 && buf[msgStart + 9] === 0x10 && varintEndsAt(buf, msgStart + 10, msgEnd))
+        ) {
+          checkSample(buf, msgStart, msgEnd);
+        }
         counts.samples++;
         break;
       case 3:
-        checkExemplar(r.buf, msgStart, msgEnd);
+        checkExemplar(buf, msgStart, msgEnd);
         counts.exemplars++;
         break;
       case 4:
-        walk(r.buf, msgStart, msgEnd);
+        walk(buf, msgStart, msgEnd);
         counts.histograms++;
         break;
     }
     r.pos = msgEnd;
   }
-  return counts;
+}
+
+/** True when buf[start, end) is exactly one varint of at most 10 bytes. */
+function varintEndsAt(buf: Uint8Array, start: number, end: number): boolean {
+  if (end - start > 10 || end <= start) return false;
+  for (let i = start; i < end - 1; i++) if (buf[i]! < 0x80) return false;
+  return buf[end - 1]! < 0x80;
 }
 
 const labelReader = new Reader(new Uint8Array(0));
 
-/** A Label message's name and value byte ranges (absent fields are empty). */
-function readLabel(buf: Uint8Array, start: number, end: number): [number, number, number, number] {
+/**
+ * Reads a Label message's name and value byte ranges (absent fields are empty) into
+ * `labels`. The canonical encoding (name then value, one-byte lengths) is read directly.
+ */
+function readLabel(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  labels: LabelScratch,
+  entryStart: number,
+): void {
+  if (buf[start] === 0x0a) {
+    const ne = start + 2 + buf[start + 1]!;
+    if (buf[start + 1]! < 0x80 && ne + 2 <= end && buf[ne] === 0x12 && buf[ne + 1]! < 0x80) {
+      const ve = ne + 2 + buf[ne + 1]!;
+      if (ve === end) {
+        labels.push(start + 2, ne, ne + 2, ve, entryStart, end);
+        return;
+      }
+    }
+  }
   const r = labelReader;
   r.buf = buf;
   r.at(start, end);
@@ -169,7 +220,7 @@ function readLabel(buf: Uint8Array, start: number, end: number): [number, number
       r.skip(tag & 7);
     }
   }
-  return [ns, ne, vs, ve];
+  labels.push(ns, ne, vs, ve, entryStart, end);
 }
 
 function checkSample(buf: Uint8Array, start: number, end: number): void {
@@ -200,7 +251,7 @@ function checkExemplar(buf: Uint8Array, start: number, end: number): void {
       r.expect(tag & 7, WIRE_LEN, "exemplar label");
       const e = r.lengthEnd();
       const s = r.pos;
-      readLabel(buf, s, e);
+      checkLabelMessage(buf, s, e);
       r.pos = e;
     } else if (field === 2) {
       r.expect(tag & 7, WIRE_I64, "exemplar value");
@@ -208,6 +259,21 @@ function checkExemplar(buf: Uint8Array, start: number, end: number): void {
     } else if (field === 3) {
       r.expect(tag & 7, WIRE_VARINT, "exemplar timestamp");
       r.skipVarint();
+    } else {
+      r.skip(tag & 7);
+    }
+  }
+}
+
+/** Checks the structure of an exemplar's Label message. */
+function checkLabelMessage(buf: Uint8Array, start: number, end: number): void {
+  const r = new Reader(buf, start, end);
+  while (!r.done()) {
+    const tag = r.tag();
+    const field = tag >>> 3;
+    if (field === 1 || field === 2) {
+      r.expect(tag & 7, WIRE_LEN, "label");
+      r.pos = r.lengthEnd();
     } else {
       r.skip(tag & 7);
     }
@@ -287,54 +353,49 @@ function splitSeries(body: Uint8Array, limit: number): Uint8Array[] | undefined 
   return out;
 }
 
-interface Piece {
-  field: number;
-  src: Uint8Array;
-  start: number;
-  end: number;
-}
-
-function collectPieces(
+/**
+ * Packs a bucket's entries, in order (series, then metadata), into record bodies of at most
+ * `limit` bytes each. An entry is a byte range of the request holding a whole field (tag,
+ * length and message), or a negative index into `rewritten` for a series re-encoded here.
+ * Entries that were adjacent in the request are copied in one go.
+ */
+function packRecords(
   buf: Uint8Array,
   rewritten: Uint8Array[],
   series: RangeList,
   meta: RangeList,
-): Piece[] {
-  const pieces: Piece[] = [];
-  for (let i = 0; i < series.length; i++) {
-    const s = series.start(i);
-    if (s >= 0) {
-      pieces.push({ field: F_TIMESERIES, src: buf, start: s, end: series.end(i) });
-    } else {
-      const body = rewritten[-s - 1]!;
-      pieces.push({ field: F_TIMESERIES, src: body, start: 0, end: body.length });
-    }
-  }
-  for (let i = 0; i < meta.length; i++) {
-    pieces.push({ field: F_METADATA, src: buf, start: meta.start(i), end: meta.end(i) });
-  }
-  return pieces;
-}
-
-/** Packs pieces, in order, into record bodies of at most `limit` bytes each. */
-function packRecords(pieces: Piece[], limit: number): Uint8Array[] {
+  limit: number,
+): Uint8Array[] {
+  const n = series.length + meta.length;
+  const startOf = (k: number) => (k < series.length ? series.start(k) : meta.start(k - series.length));
+  const endOf = (k: number) => (k < series.length ? series.end(k) : meta.end(k - series.length));
+  const sizeOf = (k: number) => {
+    const s = startOf(k);
+    if (s >= 0) return endOf(k) - s;
+    const len = rewritten[-s - 1]!.length;
+    return 1 + varintSize(len) + len;
+  };
   const bodies: Uint8Array[] = [];
   let from = 0;
-  while (from < pieces.length) {
+  while (from < n) {
     let size = 0;
     let to = from;
-    while (to < pieces.length) {
-      const p = pieces[to]!;
-      const len = p.end - p.start;
-      const entry = 1 + varintSize(len) + len;
+    while (to < n) {
+      const entry = sizeOf(to);
       if (size + entry > limit && to > from) break;
       size += entry;
       to++;
     }
     const w = new Writer(size);
-    for (let i = from; i < to; i++) {
-      const p = pieces[i]!;
-      w.lenField(p.field, p.src, p.start, p.end);
+    for (let k = from; k < to; k++) {
+      const s = startOf(k);
+      if (s < 0) {
+        w.lenField(F_TIMESERIES, rewritten[-s - 1]!);
+        continue;
+      }
+      let e = endOf(k);
+      while (k + 1 < to && startOf(k + 1) === e) e = endOf(++k);
+      w.bytes(buf, s, e);
     }
     bodies.push(w.finish());
     from = to;
