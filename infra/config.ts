@@ -63,6 +63,8 @@ export interface GatewayConfig {
     /** An existing execute-api VPC endpoint for the private API; created when absent. */
     readonly apiVpcEndpointId?: string;
     readonly secretsAccess: SecretsAccess;
+    /** Set the region's API Gateway CloudWatch Logs role (REST API access logs need one). */
+    readonly apiGatewayLogsRole: boolean;
   };
   /** A VPC to create, or the ids of an existing one (never looked up). */
   readonly vpc: CreatedVpc | ImportedVpc;
@@ -126,6 +128,10 @@ export const CONFIG_KEYS = {
   mirrorSecretsAccess: {
     default: "endpoint",
     doc: "`endpoint`: a Secrets Manager interface endpoint in the mirror subnets; `nat`: the subnets route out already",
+  },
+  apiGatewayLogsRole: {
+    default: true,
+    doc: "set the account's API Gateway CloudWatch Logs role, which REST API access logs need (false: one is set already)",
   },
   vpc: { default: "create", doc: "`create`, or the id of an existing VPC (`vpc-...`)" },
   vpcCidr: { default: "10.80.0.0/24", doc: "address range of the created VPC (only with `vpc=create`)" },
@@ -302,6 +308,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
       private: mirrorPrivate,
       apiVpcEndpointId,
       secretsAccess,
+      apiGatewayLogsRole: r.bool("apiGatewayLogsRole"),
     },
     vpc,
     observability: {

@@ -88,6 +88,7 @@ export class GatewayStack extends Stack {
       prometheusPort: m.prometheusPort,
       sourceCidrs: m.sourceCidrs,
       privateEndpoint: this.network.apiEndpoint,
+      setAccountLogsRole: m.apiGatewayLogsRole,
       logRetentionDays: obs.logRetentionDays,
       logLevel: obs.logLevel,
       metricsNamespace: obs.metricsNamespace,

@@ -42,6 +42,11 @@ export interface MirrorApiProps {
   readonly sourceCidrs: readonly string[];
   /** Private API: admitted only through this execute-api endpoint, which is associated with it. */
   readonly privateEndpoint?: ec2.IVpcEndpoint;
+  /**
+   * Set the region's API Gateway CloudWatch Logs role: REST API access logs cannot be
+   * written without one. The role is retained on teardown, since other APIs may use it.
+   */
+  readonly setAccountLogsRole: boolean;
   readonly logRetentionDays: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
   readonly metricsNamespace: string;
@@ -107,7 +112,8 @@ export class MirrorApi extends Construct {
           ? { types: [apigw.EndpointType.PRIVATE], vpcEndpoints: [endpoint] }
           : { types: [apigw.EndpointType.REGIONAL] },
       policy: callerPolicy(props.sourceCidrs, endpoint?.vpcEndpointId),
-      cloudWatchRole: false,
+      cloudWatchRole: props.setAccountLogsRole,
+      cloudWatchRoleRemovalPolicy: props.setAccountLogsRole ? RemovalPolicy.RETAIN : undefined,
       deployOptions: {
         stageName: MIRROR_DEFAULTS.stageName,
         throttlingRateLimit: props.throttleRate,
@@ -126,6 +132,20 @@ export class MirrorApi extends Construct {
       this.api.root.resourceForPath(path).addMethod("POST", integration, {
         authorizationType: apigw.AuthorizationType.NONE,
       });
+    }
+
+    const logsRole = this.api.node.tryFindChild("CloudWatchRole");
+    if (logsRole !== undefined) {
+      NagSuppressions.addResourceSuppressions(logsRole, [
+        {
+          id: "AwsSolutions-IAM4",
+          reason:
+            "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy API Gateway's account-level logging role is meant to carry.",
+          appliesTo: [
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+          ],
+        },
+      ]);
     }
 
     // The stack's outputs name the URL; drop the default "Endpoint" output of RestApi.
@@ -162,7 +182,7 @@ export class MirrorApi extends Construct {
         {
           id: "AwsSolutions-APIG6",
           reason:
-            "Every request is in the JSON access log; execution logging needs the account-wide API Gateway CloudWatch role, which one application stack should not take over.",
+            "Every request is in the JSON access log; execution logs would repeat them at extra cost and could carry request details.",
         },
       ],
       true,

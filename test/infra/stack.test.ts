@@ -321,8 +321,17 @@ describe("the mirror API", () => {
     });
   });
 
-  it("does not take over the account's API Gateway CloudWatch role", () => {
-    defaults.template.resourceCountIs("AWS::ApiGateway::Account", 0);
+  it("sets the account's API Gateway logging role (retained on teardown) unless told not to", () => {
+    defaults.template.resourceCountIs("AWS::ApiGateway::Account", 1);
+    defaults.template.hasResource("AWS::IAM::Role", {
+      Properties: {
+        AssumeRolePolicyDocument: Match.objectLike({
+          Statement: [Match.objectLike({ Principal: { Service: "apigateway.amazonaws.com" } })],
+        }),
+      },
+      DeletionPolicy: "Retain",
+    });
+    synthGateway({ apiGatewayLogsRole: "false" }).template.resourceCountIs("AWS::ApiGateway::Account", 0);
   });
 });
 
