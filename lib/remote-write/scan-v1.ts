@@ -165,7 +165,7 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
 }
 
 /** True when buf[start, end) is exactly one varint of at most 10 bytes. */
-function varintEndsAt(buf: Uint8Array, start: number, end: number): boolean {
+export function varintEndsAt(buf: Uint8Array, start: number, end: number): boolean {
   if (end - start > 10 || end <= start) return false;
   for (let i = start; i < end - 1; i++) if (buf[i]! < 0x80) return false;
   return buf[end - 1]! < 0x80;

@@ -3,7 +3,7 @@ import { LabelScratch, tenantSeed } from "./labels";
 import { emptyTally, type PlanOptions, RangeList, Rejections } from "./plan";
 import { chunkLimit, type StreamRecord, sealRecord } from "./records";
 import type { IngestOutput } from "./scan-v1";
-import { walk } from "./scan-v1";
+import { varintEndsAt, walk } from "./scan-v1";
 import type { RejectReason } from "./validate";
 import { validUtf8 } from "./validate";
 
@@ -24,6 +24,8 @@ interface Accepted {
   refsLen: number;
   /** upper bound of the re-encoded series size */
   bound: number;
+  /** whether exemplars or metadata refer to symbols too (besides the labels) */
+  otherRefs: boolean;
 }
 
 export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
@@ -96,7 +98,15 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
       rejected.add("series-too-large");
       continue;
     }
-    buckets[labels.hash % opts.buckets]!.push({ start, end, refsAt, refsLen: labels.count * 2, bound });
+    const otherRefs = scan.exemplars > 0 || scan.metadata > 0;
+    buckets[labels.hash % opts.buckets]!.push({
+      start,
+      end,
+      refsAt,
+      refsLen: labels.count * 2,
+      bound,
+      otherRefs,
+    });
     written.series++;
     written.samples += scan.samples;
     written.histograms += scan.histograms;
@@ -192,6 +202,8 @@ function readRefs(r: Reader, wt: number, into: number[]): void {
 }
 
 function checkSample(buf: Uint8Array, start: number, end: number): void {
+  // canonical sample without start_timestamp: value (tag 0x09, 8 bytes), timestamp (0x10, varint)
+  if (buf[start] === 0x09 && buf[start + 9] === 0x10 && varintEndsAt(buf, start + 10, end)) return;
   const r = new Reader(buf, start, end);
   while (!r.done()) {
     const tag = r.tag();
@@ -252,6 +264,7 @@ class RecordBuilder {
   ) {
     this.remap = new Int32Array(symbols.length).fill(-1);
     this.seen = new Int32Array(symbols.length);
+    this.reader.buf = buf;
   }
 
   build(series: Accepted[]): Uint8Array[] {
@@ -291,6 +304,17 @@ class RecordBuilder {
   private newSymbolBytes(s: Accepted): number {
     this.stamp++;
     let bytes = 0;
+    if (!s.otherRefs) {
+      const { remap, seen, refPool } = this;
+      for (let k = 0; k < s.refsLen; k++) {
+        const ref = refPool[s.refsAt + k]!;
+        if (remap[ref] === -1 && seen[ref] !== this.stamp) {
+          seen[ref] = this.stamp;
+          bytes += this.symbolEntry(ref);
+        }
+      }
+      return bytes;
+    }
     this.forSeriesRefs(s, (ref) => {
       if (this.remap[ref] === -1 && this.seen[ref] !== this.stamp) {
         this.seen[ref] = this.stamp;
@@ -302,6 +326,7 @@ class RecordBuilder {
 
   private forSeriesRefs(s: Accepted, fn: (ref: number) => void): void {
     for (let k = 0; k < s.refsLen; k++) fn(this.refPool[s.refsAt + k]!);
+    if (!s.otherRefs) return;
     const r = new Reader(this.buf, s.start, s.end);
     while (!r.done()) {
       const tag = r.tag();
@@ -329,12 +354,22 @@ class RecordBuilder {
     return mapped;
   }
 
+  /** Scratch buffers reused for every series (their contents are copied out at once). */
+  private readonly body = new Writer(4096);
+  private readonly packed = new Writer(256);
+  private readonly reader = new Reader(new Uint8Array(0));
+
   private writeSeries(out: Writer, s: Accepted): void {
-    const body = new Writer(s.bound);
-    const packed = new Writer(s.refsLen * 2 + 8);
+    const body = this.body;
+    const packed = this.packed;
+    body.pos = 0;
+    packed.pos = 0;
     for (let k = 0; k < s.refsLen; k++) packed.varint(this.ref(this.refPool[s.refsAt + k]!));
-    body.lenField(1, packed.finish());
-    const r = new Reader(this.buf, s.start, s.end);
+    body.lenField(1, packed.buf, 0, packed.pos);
+    // every other field as it came; adjacent ones (the samples) copied in one go
+    let runStart = 0;
+    let runEnd = 0;
+    const r = this.reader.at(s.start, s.end);
     while (!r.done()) {
       const entryStart = r.pos;
       const tag = r.tag();
@@ -342,16 +377,23 @@ class RecordBuilder {
       if (field === 1) {
         r.skip(tag & 7);
       } else if (field === 4 || field === 5) {
+        if (runEnd > runStart) body.bytes(this.buf, runStart, runEnd);
+        runStart = runEnd = 0;
         const e = r.lengthEnd();
         const st = r.pos;
         body.lenField(field, field === 4 ? this.exemplar(st, e) : this.metadata(st, e));
         r.pos = e;
       } else {
         r.skip(tag & 7);
-        body.bytes(this.buf, entryStart, r.pos);
+        if (runEnd !== entryStart) {
+          if (runEnd > runStart) body.bytes(this.buf, runStart, runEnd);
+          runStart = entryStart;
+        }
+        runEnd = r.pos;
       }
     }
-    out.lenField(F_TIMESERIES, body.finish());
+    if (runEnd > runStart) body.bytes(this.buf, runStart, runEnd);
+    out.lenField(F_TIMESERIES, body.buf, 0, body.pos);
   }
 
   private exemplar(start: number, end: number): Uint8Array {
