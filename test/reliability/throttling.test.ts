@@ -1,0 +1,276 @@
+import type { AddressInfo } from "node:net";
+import {
+  type KinesisClient,
+  PutRecordsCommand,
+  type PutRecordsCommandInput,
+  type PutRecordsCommandOutput,
+  type PutRecordsResultEntry,
+} from "@aws-sdk/client-kinesis";
+import { serve } from "@hono/node-server";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
+import { createRemoteWriteApp } from "../../functions/remote-write/app";
+import { StaticKeySource } from "../../lib/auth";
+import { createKinesisClient } from "../../lib/kinesis-client";
+import { KinesisSink } from "../../lib/kinesis-sink";
+import { silentLogger } from "../../lib/log";
+import { createMemoryMetrics } from "../../lib/metrics";
+import { DEFAULTS } from "../../lib/remote-write/config";
+import { Ingestor } from "../../lib/remote-write/ingest";
+import { DEFAULT_LIMITS } from "../../lib/remote-write/validate";
+import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
+import { streamContents } from "../support/stream";
+
+/**
+ * A one-shard stream driven above its write limits (1 MiB/s and 1000 records/s per shard).
+ * kinesis-local does not enforce shard limits (checked first, below), so a client in front
+ * of it, stubbed with aws-sdk-client-mock, applies them as a token bucket: entries within
+ * the budget go on to kinesis-local, the rest come back as ProvisionedThroughputExceeded
+ * partial failures, as Kinesis answers. The requests go through the real app over HTTP.
+ */
+const STREAM = "throttle-test";
+const KEY = "throttle-key-5d1e";
+const SHARD_BYTES_PER_S = 1024 * 1024;
+const SHARD_RECORDS_PER_S = 1000;
+const REQUESTS = 12;
+const SERIES_PER_REQUEST = 2500;
+const SAMPLES_PER_SERIES = 4;
+
+/** A token bucket of one shard's write budget; a second of burst, as Kinesis allows. */
+function shardBudget(now: () => number = Date.now) {
+  let bytes = SHARD_BYTES_PER_S;
+  let records = SHARD_RECORDS_PER_S;
+  let last = now();
+  return {
+    take(size: number): boolean {
+      const t = now();
+      const dt = (t - last) / 1000;
+      last = t;
+      bytes = Math.min(SHARD_BYTES_PER_S, bytes + dt * SHARD_BYTES_PER_S);
+      records = Math.min(SHARD_RECORDS_PER_S, records + dt * SHARD_RECORDS_PER_S);
+      if (bytes < size || records < 1) return false;
+      bytes -= size;
+      records -= 1;
+      return true;
+    },
+  };
+}
+
+/** A Kinesis client that enforces one shard's limits, then writes to the real `target`. */
+function throttledClient(target: KinesisClient, endpoint: string) {
+  const client = createKinesisClient({ region: "us-east-1", endpoint });
+  const budget = shardBudget();
+  const stats = { throttled: 0, forwarded: 0, calls: 0 };
+  mockClient(client)
+    .on(PutRecordsCommand)
+    .callsFake(async (input: PutRecordsCommandInput): Promise<PutRecordsCommandOutput> => {
+      stats.calls++;
+      const entries = input.Records ?? [];
+      const admitted = entries.map((e) =>
+        budget.take((e.Data?.length ?? 0) + Buffer.byteLength(e.PartitionKey ?? "")),
+      );
+      const forward = entries.filter((_, i) => admitted[i]);
+      const real = forward.length
+        ? await target.send(new PutRecordsCommand({ StreamName: input.StreamName, Records: forward }))
+        : { Records: [] as PutRecordsResultEntry[], FailedRecordCount: 0 };
+      stats.forwarded += forward.length;
+      let k = 0;
+      let failed = 0;
+      const results = entries.map((_, i): PutRecordsResultEntry => {
+        if (admitted[i]) {
+          const r = real.Records?.[k++] ?? { ErrorCode: "InternalFailure", ErrorMessage: "no result" };
+          if (r.ErrorCode) failed++;
+          return r;
+        }
+        stats.throttled++;
+        failed++;
+        return {
+          ErrorCode: "ProvisionedThroughputExceededException",
+          ErrorMessage: "Rate exceeded for shard shardId-000000000000 in stream under account 000000000000.",
+        };
+      });
+      return { $metadata: {}, Records: results, FailedRecordCount: failed };
+    });
+  return { client, stats };
+}
+
+describe("a one-shard stream driven above its write limits", () => {
+  let kinesis: EmbeddedKinesis;
+  let throttle: ReturnType<typeof throttledClient>;
+  const servers: { close(): void }[] = [];
+
+  beforeAll(async () => {
+    kinesis = await startEmbeddedKinesis();
+    await kinesis.createStream(STREAM, 1);
+    throttle = throttledClient(kinesis.client, kinesis.endpoint);
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const s of servers) s.close();
+    throttle?.client.destroy();
+    await kinesis?.stop();
+  });
+
+  /** The app over HTTP on 127.0.0.1, writing through the throttled client. */
+  async function startApp(deadlineMs: number) {
+    const metrics = createMemoryMetrics();
+    const app = createRemoteWriteApp({
+      ingestor: new Ingestor({
+        limits: DEFAULT_LIMITS,
+        routingBuckets: 4,
+        maxRecordBytes: DEFAULTS.maxRecordBytes,
+        maxDecodedBytes: DEFAULTS.maxDecodedBytes,
+      }),
+      maxBodyBytes: DEFAULTS.maxBodyBytes,
+      keys: new StaticKeySource([{ key: KEY }]),
+      sink: new KinesisSink(
+        throttle.client,
+        {
+          streamName: STREAM,
+          concurrency: 4,
+          deadlineMs,
+          retryAfterSeconds: 1,
+          baseDelayMs: 50,
+          maxDelayMs: 800,
+        },
+        silentLogger,
+        metrics,
+      ),
+      log: silentLogger,
+      metrics,
+    });
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+    });
+    servers.push(server);
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, metrics };
+  }
+
+  const body = (phase: string, i: number) =>
+    snappy(
+      v1Message(
+        realisticSeries(SERIES_PER_REQUEST, SAMPLES_PER_SERIES).map((s) => ({
+          ...s,
+          labels: [...s.labels, ["req", `${phase}-${i}`] as [string, string]].sort((a, b) =>
+            a[0] < b[0] ? -1 : 1,
+          ),
+        })),
+      ),
+    );
+
+  /** Posts each body until it is accepted, as Prometheus does with 5xx; bounded attempts. */
+  async function drive(url: string, phase: string) {
+    const answers: { status: number; retryAfter: string | null }[] = [];
+    await Promise.all(
+      Array.from({ length: REQUESTS }, async (_, i) => {
+        const payload = body(phase, i);
+        for (let attempt = 0; attempt < 30; attempt++) {
+          const res = await fetch(`${url}/api/v1/write`, {
+            method: "POST",
+            headers: {
+              "sts-api-key": KEY,
+              "content-type": "application/x-protobuf",
+              "content-encoding": "snappy",
+            },
+            body: payload,
+          });
+          await res.arrayBuffer();
+          answers.push({ status: res.status, retryAfter: res.headers.get("retry-after") });
+          if (res.status < 300) return;
+          if (res.status !== 503) throw new Error(`unexpected status ${res.status}`);
+          await new Promise((r) => setTimeout(r, Number(res.headers.get("retry-after") ?? 1) * 1000));
+        }
+        throw new Error(`request ${phase}-${i} never accepted`);
+      }),
+    );
+    return answers;
+  }
+
+  it("kinesis-local itself does not throttle a 2 MB burst on one shard (so limits are injected)", async () => {
+    await kinesis.createStream("probe", 1);
+    const data = new Uint8Array(2000).fill(7);
+    let failed = 0;
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, b) => {
+        const out = await kinesis.client.send(
+          new PutRecordsCommand({
+            StreamName: "probe",
+            Records: Array.from({ length: 250 }, (_, j) => ({ Data: data, PartitionKey: `p${b}-${j}` })),
+          }),
+        );
+        failed += out.FailedRecordCount ?? 0;
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    console.log(
+      `throttling: kinesis-local accepted 2 MB / 1000 records on one shard in ${seconds.toFixed(2)} s with ${failed} failed entries; ` +
+        "shard limits are injected with aws-sdk-client-mock",
+    );
+    if (seconds >= 2)
+      console.log("throttling: the probe ran below 1 MiB/s on this machine; it shows nothing");
+    // if kinesis-local ever enforces shard limits, this fails: then drive it directly instead
+    expect(failed).toBe(0);
+  });
+
+  it("retries throttled entries within the deadline: every request accepted, nothing lost", async () => {
+    const { url, metrics } = await startApp(8_000);
+    const before = throttle.stats.throttled;
+    const answers = await drive(url, "a");
+    const throttled = throttle.stats.throttled - before;
+    console.log(
+      `throttling (deadline 8 s): ${answers.length} answers ${JSON.stringify(countBy(answers.map((a) => a.status)))}; ` +
+        `${throttled} entries throttled, retries ${metrics.totals.get("KinesisRetries") ?? 0}`,
+    );
+    expect(throttled).toBeGreaterThan(0);
+    expect(metrics.totals.get("KinesisThrottled") ?? 0).toBeGreaterThan(0);
+    expect(metrics.totals.get("KinesisRetries") ?? 0).toBeGreaterThan(0);
+    expect(answers.every((a) => a.status === 204 || a.status === 503)).toBe(true);
+  }, 120_000);
+
+  it("answers 503 with Retry-After when retries run out; resent requests then get in", async () => {
+    const { url } = await startApp(400);
+    const answers = await drive(url, "b");
+    const refused = answers.filter((a) => a.status === 503);
+    console.log(
+      `throttling (deadline 0.4 s): ${answers.length} answers ${JSON.stringify(countBy(answers.map((a) => a.status)))}`,
+    );
+    expect(refused.length).toBeGreaterThan(0);
+    for (const a of refused) expect(a.retryAfter).toBe("1");
+    expect(answers.filter((a) => a.status === 204)).toHaveLength(REQUESTS);
+  }, 120_000);
+
+  it("has every sample of every request in the stream (duplicates allowed and counted)", async () => {
+    const { series } = await streamContents(kinesis.client, STREAM);
+    const samples = new Map<string, number>();
+    for (const s of series) {
+      const id = JSON.stringify(s.labels);
+      for (const x of s.samples) {
+        const k = `${id}@${x.timestamp}=${x.bits}`;
+        samples.set(k, (samples.get(k) ?? 0) + 1);
+      }
+    }
+    const perRequest = new Map<string, Set<string>>();
+    for (const s of series) {
+      const req = s.labels.req ?? "?";
+      const set = perRequest.get(req) ?? new Set<string>();
+      set.add(JSON.stringify(s.labels));
+      perRequest.set(req, set);
+    }
+    const duplicates = [...samples.values()].reduce((n, c) => n + c - 1, 0);
+    const expected = 2 * REQUESTS * SERIES_PER_REQUEST * SAMPLES_PER_SERIES;
+    console.log(
+      `throttling: stream holds ${samples.size} distinct samples of ${expected} sent, ${duplicates} duplicates`,
+    );
+    expect(perRequest.size).toBe(2 * REQUESTS);
+    for (const [, set] of perRequest) expect(set.size).toBe(SERIES_PER_REQUEST);
+    expect(samples.size).toBe(expected);
+  }, 120_000);
+});
+
+function countBy(values: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
