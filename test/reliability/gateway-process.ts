@@ -1,0 +1,56 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+/** A local gateway running in a child process (see gateway-child.ts). */
+export interface GatewayProcess {
+  readonly url: string;
+  readonly apiKey: string;
+  readonly pid: number;
+  /** What the child wrote to stderr (the tail), for failure messages. */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<GatewayProcess> {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", join(here, "gateway-child.ts")], {
+    env: { ...process.env, PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString("utf8")).slice(-8000);
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`gateway child did not start: ${stderr}`)), timeoutMs);
+      child.once("exit", (code) => reject(new Error(`gateway child exited with ${code}: ${stderr}`)));
+      const lines = createInterface({ input: child.stdout! });
+      lines.once("line", (line) => {
+        clearTimeout(timer);
+        resolve(line);
+      });
+    });
+    const info = JSON.parse(first) as { url: string; apiKey: string; pid: number };
+    // keep draining stdout (EMF metrics or logs) so the child never blocks on a full pipe
+    child.stdout?.resume();
+    return { ...info, stderr: () => stderr, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
