@@ -1,0 +1,111 @@
+import { schemas } from "../lib/proto";
+import { Ingestor } from "../lib/remote-write/ingest";
+import { DEFAULT_LIMITS } from "../lib/remote-write/validate";
+import { compress, decompress, nativeSnappyAvailable, useSnappy } from "../lib/snappy";
+import { callsPerCpuSecond, fmt, median, table } from "./measure";
+import type { Payload } from "./payloads";
+
+/**
+ * Part 1: the ingest hot path without network. For each payload, side by side in the
+ * same process and rounds: the gateway's path (decompress → scan → validate → route →
+ * snappy records with partition keys), a naive path (protobufjs decode to objects and
+ * re-encode), protobufjs decode alone, and the floor (snappy decompress + compress of
+ * the same bytes). With the native snappy package installed, each runs with both snappy
+ * implementations.
+ */
+export interface HotPathRow {
+  payload: string;
+  variant: string;
+  snappy: "native" | "js";
+  samplesPerCpuSecond: number;
+}
+
+interface Variant {
+  name: string;
+  run: (p: Payload) => unknown;
+}
+
+const MAX_DECODED = 64 * 1024 * 1024;
+
+export function hotPathVariants(): Variant[] {
+  const ingestor = new Ingestor({
+    limits: DEFAULT_LIMITS,
+    routingBuckets: 4,
+    maxRecordBytes: 1024 * 1024,
+    maxDecodedBytes: MAX_DECODED,
+  });
+  const { v1, v2 } = schemas();
+  return [
+    { name: "gateway path", run: (p) => ingestor.prepare(p.body, p.version, undefined) },
+    {
+      name: "naive: protobufjs decode + re-encode",
+      run: (p) => {
+        const type = p.version === "v1" ? v1 : v2;
+        const msg = type.decode(decompress(p.body, MAX_DECODED));
+        return compress(type.encode(msg).finish());
+      },
+    },
+    {
+      name: "protobufjs decode alone",
+      run: (p) => (p.version === "v1" ? v1 : v2).decode(decompress(p.body, MAX_DECODED)),
+    },
+    { name: "floor: snappy decompress + compress", run: (p) => compress(decompress(p.body, MAX_DECODED)) },
+  ];
+}
+
+export function measureHotPath(
+  payloads: readonly Payload[],
+  opts: { rounds: number; ms: number },
+): HotPathRow[] {
+  const variants = hotPathVariants();
+  const impls: ("native" | "js")[] = nativeSnappyAvailable() ? ["native", "js"] : ["js"];
+  const samples = new Map<string, number[]>();
+  const key = (p: Payload, v: Variant, impl: string) => `${p.name}\u0000${v.name}\u0000${impl}`;
+  // warm-up: every path compiled before anything is timed
+  for (const impl of impls) {
+    useSnappy(impl);
+    for (const p of payloads) for (const v of variants) callsPerCpuSecond(() => v.run(p), 150, 20);
+  }
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const impl of impls) {
+      useSnappy(impl);
+      for (const p of payloads) {
+        for (const v of variants) {
+          const rate = callsPerCpuSecond(() => v.run(p), opts.ms) * p.samples;
+          const k = key(p, v, impl);
+          samples.set(k, [...(samples.get(k) ?? []), rate]);
+        }
+      }
+    }
+  }
+  useSnappy("auto");
+  const rows: HotPathRow[] = [];
+  for (const impl of impls)
+    for (const p of payloads)
+      for (const v of variants) {
+        rows.push({
+          payload: p.name,
+          variant: v.name,
+          snappy: impl,
+          samplesPerCpuSecond: median(samples.get(key(p, v, impl)) ?? []),
+        });
+      }
+  return rows;
+}
+
+export function hotPathTable(rows: readonly HotPathRow[]): string {
+  const out: string[][] = [];
+  for (const r of rows) {
+    const naive = rows.find(
+      (x) => x.payload === r.payload && x.snappy === r.snappy && x.variant.startsWith("naive"),
+    );
+    out.push([
+      r.payload,
+      r.snappy === "native" ? "native `snappy`" : "snappyjs",
+      r.variant,
+      fmt(r.samplesPerCpuSecond / 1e6),
+      naive ? `${fmt(r.samplesPerCpuSecond / naive.samplesPerCpuSecond, 2)}×` : "–",
+    ]);
+  }
+  return table(["request", "snappy", "path", "M samples / CPU s", "vs naive"], out);
+}

@@ -1,0 +1,158 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { createMirrorApp } from "../functions/mirror/app";
+import { StaticKeySource } from "../lib/auth";
+import { silentLogger } from "../lib/log";
+import { loadMirrorConfig } from "../lib/mirror/config";
+import { type RunningPrometheus, startPrometheus } from "../test/support/prometheus";
+import { fmt, percentile, table } from "./measure";
+
+/**
+ * Part 4: what the mirror adds to a query. A Prometheus scrapes itself every second; the
+ * mirror (over HTTP on 127.0.0.1, in this process) answers StackState requests for a
+ * gauge, a counter (a rate) and an aggregated gauge. The Prometheus calls the mirror makes
+ * for each request are recorded, and the same calls are then made directly from the same
+ * client, interleaved with the mirror requests: the difference is the mirror's cost.
+ */
+export interface MirrorRow {
+  request: string;
+  mirrorMs: number[];
+  directMs: number[];
+  prometheusCalls: number;
+}
+
+const KEY = "bench-mirror-key-0123456789";
+
+export async function measureMirror(iterations: number, log: (line: string) => void): Promise<MirrorRow[]> {
+  let prom: RunningPrometheus | undefined;
+  let server: ReturnType<typeof serve> | undefined;
+  try {
+    prom = await startPrometheus({
+      // startPrometheus puts its own port where the config says $\{PORT}
+      configYaml: [
+        "global:",
+        "  scrape_interval: 1s",
+        "scrape_configs:",
+        "  - job_name: self",
+        "    static_configs:",
+        "      - targets: ['127.0.0.1:$" + "{PORT}']",
+        "",
+      ].join("\n"),
+    });
+    let recording: string[] | undefined;
+    const recordingFetch: typeof fetch = (input, init) => {
+      recording?.push(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      return fetch(input, init);
+    };
+    const app = createMirrorApp({
+      config: loadMirrorConfig({ MIRROR_API_KEY: KEY }),
+      keys: new StaticKeySource([{ key: KEY }]),
+      log: silentLogger,
+      fetch: recordingFetch,
+    });
+    server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+    });
+    const mirrorUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    log("  waiting 15 s for Prometheus to hold some self-scraped data");
+    await new Promise((r) => setTimeout(r, 15_000));
+
+    const details = { host: "127.0.0.1", port: prom.port, requestTimeout: 10_000 };
+    const cond = (key: string, value: string) => ({
+      _type: "EqualityCondition",
+      key,
+      value: { _type: "StringValue", value },
+    });
+    const now = Date.now();
+    const range = { startTime: now - 120_000, endTime: now, limit: 1000 };
+    const requests: [string, Record<string, unknown>][] = [
+      [
+        "gauge (raw)",
+        { conditions: [cond("__gauge__", "prometheus_tsdb_head_series"), cond("job", "self")], ...range },
+      ],
+      [
+        "counter (rate)",
+        {
+          conditions: [cond("__counter__", "prometheus_http_requests_total"), cond("handler", "/metrics")],
+          ...range,
+        },
+      ],
+      [
+        "aggregated (MAX, 10 s buckets)",
+        {
+          conditions: [cond("__gauge__", "prometheus_tsdb_head_series"), cond("job", "self")],
+          ...range,
+          aggregation: { _type: "Aggregation", method: "MAX", bucketSizeMillis: 10_000 },
+        },
+      ],
+    ];
+    const rows: MirrorRow[] = [];
+    for (const [name, query] of requests) {
+      const body = JSON.stringify({
+        _type: "MetricsRequest",
+        connectionDetails: details,
+        query: { _type: "MetricsQuery", ...query },
+      });
+      const viaMirror = async () => {
+        const res = await fetch(`${mirrorUrl}/api/metric`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-mirror-api-key": KEY },
+          body,
+        });
+        const json = (await res.json()) as { _type?: string };
+        if (res.status !== 200 || json._type !== "MetricsResponse") {
+          throw new Error(`mirror answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
+        }
+      };
+      recording = [];
+      await viaMirror();
+      const calls = recording;
+      recording = undefined;
+      const direct = async () => {
+        for (const url of calls) {
+          const res = await fetch(url);
+          await res.arrayBuffer();
+          if (!res.ok) throw new Error(`Prometheus answered ${res.status} for ${url}`);
+        }
+      };
+      for (let i = 0; i < 20; i++) {
+        await viaMirror();
+        await direct();
+      }
+      const mirrorMs: number[] = [];
+      const directMs: number[] = [];
+      for (let i = 0; i < iterations; i++) {
+        let t = performance.now();
+        await viaMirror();
+        mirrorMs.push(performance.now() - t);
+        t = performance.now();
+        await direct();
+        directMs.push(performance.now() - t);
+      }
+      rows.push({ request: name, mirrorMs, directMs, prometheusCalls: calls.length });
+    }
+    return rows;
+  } finally {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await prom?.stop();
+  }
+}
+
+export function mirrorTable(rows: readonly MirrorRow[]): string {
+  return table(
+    ["request", "Prometheus calls", "direct p50 / p99 ms", "via mirror p50 / p99 ms", "added p50 / p99 ms"],
+    rows.map((r) => {
+      const d50 = percentile(r.directMs, 50);
+      const d99 = percentile(r.directMs, 99);
+      const m50 = percentile(r.mirrorMs, 50);
+      const m99 = percentile(r.mirrorMs, 99);
+      return [
+        r.request,
+        String(r.prometheusCalls),
+        `${fmt(d50)} / ${fmt(d99)}`,
+        `${fmt(m50)} / ${fmt(m99)}`,
+        `${fmt(m50 - d50)} / ${fmt(m99 - d99)}`,
+      ];
+    }),
+  );
+}

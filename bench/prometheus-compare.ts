@@ -1,0 +1,217 @@
+import { Agent, request } from "node:http";
+import { startEmbeddedKinesis } from "../functions/local/embedded-kinesis";
+import { realisticSeries, snappy, v1Message } from "../test/fixtures/remote-write";
+import { type GatewayProcess, startGatewayProcess } from "../test/reliability/gateway-process";
+import { type RunningPrometheus, startPrometheus } from "../test/support/prometheus";
+import { fmt, median, percentile, table } from "./measure";
+import { findPid, processCpuSeconds } from "./procstat";
+
+/**
+ * Part 2: the gateway next to Prometheus's own remote-write receiver (Prometheus 2.42 with
+ * --web.enable-remote-write-receiver, no scrape jobs). One load generator posts identical
+ * request bodies to each, at the same concurrency: each worker owns its series and sends
+ * them in time order, so Prometheus accepts every sample. CPU is read from /proc for the
+ * receiving process only: the gateway runs in its own process and writes to kinesis-local,
+ * another process, which is not counted. Rounds alternate the order of the two targets.
+ */
+export interface CompareRow {
+  target: string;
+  round: number;
+  requests: number;
+  samples: number;
+  errors: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  latenciesMs: number[];
+}
+
+export interface CompareOptions {
+  rounds: number;
+  concurrency: number;
+  requestsPerWorker: number;
+  seriesPerRequest: number;
+  samplesPerSeries: number;
+}
+
+interface Target {
+  name: string;
+  url: string;
+  pid: number;
+  headers: Record<string, string>;
+}
+
+function bodies(o: CompareOptions, round: number, worker: number, base: number): Buffer[] {
+  const out: Buffer[] = [];
+  const template = realisticSeries(o.seriesPerRequest, o.samplesPerSeries);
+  for (let r = 0; r < o.requestsPerWorker; r++) {
+    const t0 = base + r * o.samplesPerSeries * 100;
+    const series = template.map((s) => ({
+      labels: [...s.labels, ["bench", `r${round}w${worker}`] as [string, string]].sort((a, b) =>
+        a[0] < b[0] ? -1 : 1,
+      ),
+      samples: s.samples!.map((x, k) => ({ value: x.value + r, timestamp: t0 + k * 100 })),
+    }));
+    out.push(Buffer.from(snappy(v1Message(series))));
+  }
+  return out;
+}
+
+function post(agent: Agent, url: URL, body: Buffer, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: {
+          "content-type": "application/x-protobuf",
+          "content-encoding": "snappy",
+          "x-prometheus-remote-write-version": "0.1.0",
+          "content-length": body.length,
+          ...headers,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function drive(
+  target: Target,
+  work: Buffer[][],
+  round: number,
+  samplesPerRequest: number,
+): Promise<CompareRow> {
+  const agent = new Agent({ keepAlive: true, maxSockets: work.length });
+  const url = new URL(`${target.url}/api/v1/write`);
+  const latencies: number[] = [];
+  let errors = 0;
+  // one warm-up request per worker on a fresh connection, not counted
+  const cpu0 = processCpuSeconds(target.pid);
+  const t0 = performance.now();
+  await Promise.all(
+    work.map(async (list) => {
+      for (const body of list) {
+        const s = performance.now();
+        const status = await post(agent, url, body, target.headers).catch(() => 0);
+        latencies.push(performance.now() - s);
+        if (status < 200 || status >= 300) errors++;
+      }
+    }),
+  );
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = processCpuSeconds(target.pid) - cpu0;
+  agent.destroy();
+  const requests = work.reduce((n, l) => n + l.length, 0);
+  return {
+    target: target.name,
+    round,
+    requests,
+    samples: requests * samplesPerRequest,
+    errors,
+    wallSeconds,
+    cpuSeconds,
+    latenciesMs: latencies,
+  };
+}
+
+export async function comparePrometheus(
+  o: CompareOptions,
+  log: (line: string) => void,
+): Promise<CompareRow[]> {
+  const kinesis = await startEmbeddedKinesis();
+  let gateway: GatewayProcess | undefined;
+  let prom: RunningPrometheus | undefined;
+  try {
+    await kinesis.createStream("bench", 4);
+    gateway = await startGatewayProcess({
+      KINESIS_ENDPOINT: kinesis.endpoint,
+      KINESIS_STREAM_NAME: "bench",
+      LOG_LEVEL: "error",
+    });
+    prom = await startPrometheus({
+      configYaml: "global:\n  scrape_interval: 1m\nscrape_configs: []\n",
+      extraFlags: ["--web.enable-remote-write-receiver"],
+    });
+    const promPid = findPid(`--web.listen-address=127.0.0.1:${prom.port}`);
+    if (promPid === undefined) throw new Error("cannot find the Prometheus process");
+    const targets: Target[] = [
+      { name: "Prometheus 2.42 receiver", url: prom.url, pid: promPid, headers: {} },
+      {
+        name: "gateway (local server)",
+        url: gateway.url,
+        pid: gateway.pid,
+        headers: { "sts-api-key": gateway.apiKey },
+      },
+    ];
+    const rows: CompareRow[] = [];
+    const samplesPerRequest = o.seriesPerRequest * o.samplesPerSeries;
+    for (let round = 0; round < o.rounds; round++) {
+      const base = Date.now() - 60_000;
+      const work = Array.from({ length: o.concurrency }, (_, w) => bodies(o, round, w, base));
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        const row = await drive(t, work, round, samplesPerRequest);
+        log(
+          `  round ${round + 1}: ${t.name}: ${row.requests} requests in ${row.wallSeconds.toFixed(1)} s, ` +
+            `${row.cpuSeconds.toFixed(2)} CPU s, ${row.errors} errors`,
+        );
+        rows.push(row);
+      }
+    }
+    return rows;
+  } finally {
+    await prom?.stop();
+    await gateway?.stop();
+    await kinesis.stop();
+  }
+}
+
+export function compareTable(rows: readonly CompareRow[], concurrency: number): string {
+  const names = [...new Set(rows.map((r) => r.target))];
+  const summary = names.map((name) => {
+    const mine = rows.filter((r) => r.target === name);
+    const cpuPerM = median(mine.map((r) => (r.cpuSeconds / r.samples) * 1e6));
+    const rps = median(mine.map((r) => r.requests / r.wallSeconds));
+    const all = mine.flatMap((r) => r.latenciesMs);
+    return {
+      name,
+      cpuPerM,
+      rps,
+      p50: percentile(all, 50),
+      p99: percentile(all, 99),
+      errors: mine.reduce((n, r) => n + r.errors, 0),
+      requests: mine.reduce((n, r) => n + r.requests, 0),
+    };
+  });
+  const prom = summary.find((s) => s.name.startsWith("Prometheus"));
+  return table(
+    [
+      "receiver",
+      "CPU s / M samples",
+      "vs Prometheus",
+      "requests/s",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      `requests (concurrency ${concurrency})`,
+    ],
+    summary.map((s) => [
+      s.name,
+      fmt(s.cpuPerM),
+      prom ? `${fmt(s.cpuPerM / prom.cpuPerM, 2)}×` : "–",
+      fmt(s.rps),
+      fmt(s.p50),
+      fmt(s.p99),
+      String(s.errors),
+      String(s.requests),
+    ]),
+  );
+}
