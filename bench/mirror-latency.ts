@@ -28,14 +28,14 @@ export async function measureMirror(iterations: number, log: (line: string) => v
   let server: ReturnType<typeof serve> | undefined;
   try {
     prom = await startPrometheus({
-      // startPrometheus puts its own port where the config says $\{PORT}
+      // startPrometheus puts its own port where the config says {{PORT}}
       configYaml: [
         "global:",
         "  scrape_interval: 1s",
         "scrape_configs:",
         "  - job_name: self",
         "    static_configs:",
-        "      - targets: ['127.0.0.1:$" + "{PORT}']",
+        "      - targets: ['127.0.0.1:{{PORT}}']",
         "",
       ].join("\n"),
     });

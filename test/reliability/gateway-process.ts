@@ -19,10 +19,17 @@ export async function startGatewayProcess(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<GatewayProcess> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", join(here, "gateway-child.ts")], {
-    env: { ...process.env, PORT: "0", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const flags = process.env.GATEWAY_CPU_PROF
+    ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.GATEWAY_CPU_PROF}`]
+    : [];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...flags, "--import", "tsx", join(here, "gateway-child.ts")],
+    {
+      env: { ...process.env, PORT: "0", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString("utf8")).slice(-8000);
