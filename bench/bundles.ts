@@ -11,7 +11,7 @@ import { fmt, median, table } from "./measure";
  * (esbuild, minified, ESM, platform node, target node22, @aws-sdk/* left to the runtime),
  * then imported in fresh Node processes with the environment the handler needs. The
  * bundles run from a directory where only the AWS SDK can be resolved (as on Lambda), so
- * the optional native snappy package is absent and the snappyjs fallback is what loads.
+ * the optional native snappy package is absent and the JavaScript codec is what loads.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 

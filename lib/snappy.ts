@@ -1,5 +1,4 @@
 import { createRequire } from "node:module";
-import SnappyJS from "snappyjs";
 import { BadRequestError, PayloadTooLargeError } from "./errors";
 
 /**
@@ -8,8 +7,8 @@ import { BadRequestError, PayloadTooLargeError } from "./errors";
  * claims gigabytes is refused without cost.
  *
  * Two implementations of the same format: the native `snappy` package when it is
- * installed (several times faster), and snappyjs, pure JavaScript, always present. The
- * Lambda bundle ships snappyjs only; `snappyBackend()` says which one is in use.
+ * installed (several times faster), and a JavaScript codec (below), always present. The
+ * Lambda bundle ships the JavaScript one only; `snappyBackend()` says which is in use.
  */
 export type SnappyBackendName = "native" | "js";
 
@@ -26,8 +25,8 @@ interface NativeSnappy {
 
 const jsBackend: Backend = {
   name: "js",
-  uncompress: (compressed, maxLength) => SnappyJS.uncompress(compressed, maxLength),
-  compress: (data) => SnappyJS.compress(data),
+  uncompress: (compressed, maxLength) => uncompressBlock(compressed, maxLength),
+  compress: (data) => compressBlock(data),
 };
 
 /** The native package, or undefined when it is absent or fails to load on this platform. */
@@ -104,4 +103,196 @@ export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uin
 
 export function compress(data: Uint8Array): Uint8Array {
   return backend.compress(data);
+}
+
+/*
+ * Snappy block compression in JavaScript. snappyjs's compressor hashes with a float
+ * multiply and copies byte by byte; this one follows the same format and greedy
+ * algorithm (64 KiB fragments, a table of 4-byte sequences, skipping ahead faster while
+ * nothing matches) with 32-bit integer arithmetic, word reads and bulk copies. Any
+ * snappy decoder reads its output; for the same input it always gives the same bytes.
+ */
+const FRAGMENT = 1 << 16;
+const TABLE_BITS = 14;
+const INPUT_MARGIN = 15;
+const table = new Int32Array(1 << TABLE_BITS);
+
+export function compressBlock(input: Uint8Array): Uint8Array {
+  const n = input.length;
+  const out = new Uint8Array(32 + n + Math.floor(n / 6));
+  let op = 0;
+  let v = n;
+  while (v >= 0x80) {
+    out[op++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[op++] = v;
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  for (let start = 0; start < n; start += FRAGMENT) {
+    op = compressFragment(input, view, start, Math.min(n, start + FRAGMENT), out, op);
+  }
+  return out.subarray(0, op);
+}
+
+function hash4(w: number): number {
+  return Math.imul(w, 0x1e35a7bd) >>> (32 - TABLE_BITS);
+}
+
+function compressFragment(
+  input: Uint8Array,
+  view: DataView,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  op: number,
+): number {
+  let nextEmit = start;
+  if (end - start >= INPUT_MARGIN) {
+    table.fill(-1);
+    const ipLimit = end - INPUT_MARGIN;
+    let ip = start;
+    let skip = 32;
+    while (ip <= ipLimit) {
+      const word = view.getUint32(ip, true);
+      const h = hash4(word);
+      const candidate = table[h]!;
+      table[h] = ip;
+      if (candidate < 0 || view.getUint32(candidate, true) !== word) {
+        ip += skip >>> 5;
+        skip++;
+        continue;
+      }
+      op = emitLiteral(input, nextEmit, ip - nextEmit, out, op);
+      // extend the match a word at a time, then byte by byte
+      let len = 4;
+      while (ip + len + 4 <= end && view.getUint32(candidate + len, true) === view.getUint32(ip + len, true))
+        len += 4;
+      while (ip + len < end && input[candidate + len] === input[ip + len]) len++;
+      op = emitCopy(out, op, ip - candidate, len);
+      ip += len;
+      nextEmit = ip;
+      skip = 32;
+      if (ip - 1 <= ipLimit) table[hash4(view.getUint32(ip - 1, true))] = ip - 1;
+    }
+  }
+  if (nextEmit < end) op = emitLiteral(input, nextEmit, end - nextEmit, out, op);
+  return op;
+}
+
+function emitLiteral(input: Uint8Array, from: number, len: number, out: Uint8Array, op: number): number {
+  if (len === 0) return op;
+  const n = len - 1;
+  if (n < 60) {
+    out[op++] = n << 2;
+  } else if (n < 0x100) {
+    out[op++] = 60 << 2;
+    out[op++] = n;
+  } else {
+    out[op++] = 61 << 2;
+    out[op++] = n & 0xff;
+    out[op++] = n >>> 8;
+  }
+  if (len < 16) {
+    for (let i = 0; i < len; i++) out[op + i] = input[from + i]!;
+  } else {
+    out.set(input.subarray(from, from + len), op);
+  }
+  return op + len;
+}
+
+/** A copy of `len` bytes from `offset` back (offset < 64 KiB within a fragment). */
+function emitCopy(out: Uint8Array, op: number, offset: number, len: number): number {
+  while (len >= 68) {
+    op = emitCopyUpTo64(out, op, offset, 64);
+    len -= 64;
+  }
+  if (len > 64) {
+    op = emitCopyUpTo64(out, op, offset, 60);
+    len -= 60;
+  }
+  return emitCopyUpTo64(out, op, offset, len);
+}
+
+function emitCopyUpTo64(out: Uint8Array, op: number, offset: number, len: number): number {
+  if (len < 12 && offset < 2048) {
+    out[op++] = 1 | ((len - 4) << 2) | ((offset >>> 8) << 5);
+    out[op++] = offset & 0xff;
+    return op;
+  }
+  out[op++] = 2 | ((len - 1) << 2);
+  out[op++] = offset & 0xff;
+  out[op++] = offset >>> 8;
+  return op;
+}
+
+/**
+ * Snappy block decompression in JavaScript: the declared length is checked against
+ * `maxLength` before the output is allocated, every literal and copy is bounds-checked,
+ * and the output must come out at exactly the declared length. Throws on anything else.
+ */
+export function uncompressBlock(input: Uint8Array, maxLength: number): Uint8Array {
+  const inLen = input.length;
+  let ip = 0;
+  let n = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (ip >= inLen || shift > 28) throw new Error("snappy: bad length preamble");
+    const b = input[ip++]!;
+    n += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) break;
+  }
+  if (n > maxLength || n > 0xffffffff) throw new Error("snappy: declared length over the limit");
+  const out = new Uint8Array(n);
+  let op = 0;
+  while (ip < inLen) {
+    const tag = input[ip++]!;
+    const kind = tag & 3;
+    if (kind === 0) {
+      let len = tag >>> 2;
+      if (len >= 60) {
+        const bytes = len - 59;
+        if (ip + bytes > inLen) throw new Error("snappy: truncated literal length");
+        len = 0;
+        for (let i = bytes - 1; i >= 0; i--) len = len * 256 + input[ip + i]!;
+        ip += bytes;
+      }
+      len += 1;
+      if (ip + len > inLen || op + len > n) throw new Error("snappy: literal out of bounds");
+      if (len < 16) {
+        for (let i = 0; i < len; i++) out[op + i] = input[ip + i]!;
+      } else {
+        out.set(input.subarray(ip, ip + len), op);
+      }
+      ip += len;
+      op += len;
+      continue;
+    }
+    let len: number;
+    let offset: number;
+    if (kind === 1) {
+      if (ip >= inLen) throw new Error("snappy: truncated copy");
+      len = ((tag >>> 2) & 7) + 4;
+      offset = ((tag >>> 5) << 8) | input[ip++]!;
+    } else if (kind === 2) {
+      if (ip + 2 > inLen) throw new Error("snappy: truncated copy");
+      len = (tag >>> 2) + 1;
+      offset = input[ip]! | (input[ip + 1]! << 8);
+      ip += 2;
+    } else {
+      if (ip + 4 > inLen) throw new Error("snappy: truncated copy");
+      len = (tag >>> 2) + 1;
+      offset = (input[ip]! | (input[ip + 1]! << 8) | (input[ip + 2]! << 16) | (input[ip + 3]! << 24)) >>> 0;
+      ip += 4;
+    }
+    if (offset === 0 || offset > op || op + len > n) throw new Error("snappy: copy out of bounds");
+    const from = op - offset;
+    if (offset >= len && len >= 16) {
+      out.copyWithin(op, from, from + len);
+    } else {
+      // overlapping (a run) or short: byte by byte, which repeats the pattern as intended
+      for (let i = 0; i < len; i++) out[op + i] = out[from + i]!;
+    }
+    op += len;
+  }
+  if (op !== n) throw new Error("snappy: output shorter than declared");
+  return out;
 }
