@@ -353,19 +353,23 @@ function splitSeries(body: Uint8Array, limit: number): Uint8Array[] | undefined 
   return out;
 }
 
+/** Where record bodies are assembled; each is compressed before the next one is built. */
+const packScratch = new Writer(64 * 1024);
+
 /**
  * Packs a bucket's entries, in order (series, then metadata), into record bodies of at most
  * `limit` bytes each. An entry is a byte range of the request holding a whole field (tag,
  * length and message), or a negative index into `rewritten` for a series re-encoded here.
- * Entries that were adjacent in the request are copied in one go.
+ * Entries that were adjacent in the request are copied in one go. Each body yielded lives
+ * in a shared scratch buffer: use it (compress it) before asking for the next.
  */
-function packRecords(
+function* packRecords(
   buf: Uint8Array,
   rewritten: Uint8Array[],
   series: RangeList,
   meta: RangeList,
   limit: number,
-): Uint8Array[] {
+): Generator<Uint8Array> {
   const n = series.length + meta.length;
   const startOf = (k: number) => (k < series.length ? series.start(k) : meta.start(k - series.length));
   const endOf = (k: number) => (k < series.length ? series.end(k) : meta.end(k - series.length));
@@ -375,7 +379,6 @@ function packRecords(
     const len = rewritten[-s - 1]!.length;
     return 1 + varintSize(len) + len;
   };
-  const bodies: Uint8Array[] = [];
   let from = 0;
   while (from < n) {
     let size = 0;
@@ -386,7 +389,8 @@ function packRecords(
       size += entry;
       to++;
     }
-    const w = new Writer(size);
+    const w = packScratch;
+    w.pos = 0;
     for (let k = from; k < to; k++) {
       const s = startOf(k);
       if (s < 0) {
@@ -397,10 +401,9 @@ function packRecords(
       while (k + 1 < to && startOf(k + 1) === e) e = endOf(++k);
       w.bytes(buf, s, e);
     }
-    bodies.push(w.finish());
+    yield w.finish();
     from = to;
   }
-  return bodies;
 }
 
 export { WireError };
