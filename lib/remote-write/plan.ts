@@ -55,3 +55,11 @@ export class RangeList {
     return this.data[i * 2 + 1]!;
   }
 }
+
+/**
+ * `hash % buckets` for a 32-bit unsigned hash, in small-integer arithmetic: the same value,
+ * without the floating-point remainder a hash above 2^31 would otherwise take.
+ */
+export function bucketOf(hash: number, buckets: number): number {
+  return (((hash >>> 16) % buckets) * (65536 % buckets) + (hash & 0xffff)) % buckets;
+}

@@ -1,6 +1,6 @@
 import { Reader, varintSize, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "../wire";
 import { fmix32, fnv1a, LabelScratch, tenantSeed } from "./labels";
-import { emptyTally, type PlanOptions, RangeList, Rejections, type Tally } from "./plan";
+import { bucketOf, emptyTally, type PlanOptions, RangeList, Rejections, type Tally } from "./plan";
 import { chunkLimit, type StreamRecord, sealRecord } from "./records";
 
 /**
@@ -49,7 +49,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     top.pos = end;
     if (field === F_METADATA) {
       const nameHash = scanMetadata(inner.at(start, end), seed);
-      metadata[nameHash % opts.buckets]!.push(entryStart, end);
+      metadata[bucketOf(nameHash, opts.buckets)]!.push(entryStart, end);
       written.metadata++;
       continue;
     }
@@ -59,7 +59,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
       rejected.add(reason);
       continue;
     }
-    const bucket = series[labels.hash % opts.buckets]!;
+    const bucket = series[bucketOf(labels.hash, opts.buckets)]!;
     let bodies: Uint8Array[] | undefined;
     if (!labels.sorted) bodies = [sortedBody(buf, start, end, labels)];
     const size = end - start;

@@ -1,6 +1,6 @@
 import { Reader, varintSize, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "../wire";
 import { LabelScratch, tenantSeed } from "./labels";
-import { emptyTally, type PlanOptions, RangeList, Rejections } from "./plan";
+import { bucketOf, emptyTally, type PlanOptions, RangeList, Rejections } from "./plan";
 import { chunkLimit, type StreamRecord, sealRecord } from "./records";
 import type { IngestOutput } from "./scan-v1";
 import { varintEndsAt, walk } from "./scan-v1";
@@ -99,7 +99,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
       continue;
     }
     const otherRefs = scan.exemplars > 0 || scan.metadata > 0;
-    buckets[labels.hash % opts.buckets]!.push({
+    buckets[bucketOf(labels.hash, opts.buckets)]!.push({
       start,
       end,
       refsAt,
