@@ -88,6 +88,14 @@ export function resolveTarget(
     );
   }
   const urlHost = isV6 ? `[${normalizeHost(host)}]` : host;
+  // a name the pattern accepts can still be no URL host (e.g. "127.0.Q.1", a broken IPv4)
+  if (!URL.canParse(`http://${urlHost}:${details.port}/`)) {
+    throw badRequest(
+      "host-invalid",
+      "Invalid connection details",
+      `connectionDetails.host: "${echo(host, 100)}" is not a host name or IP address`,
+    );
+  }
   const display = `${urlHost}:${details.port}`;
   if (allowed !== undefined && !isAllowed(allowed, host, details.port)) throw targetNotAllowed(display);
   const prefix = details.pathPrefix ?? "";

@@ -103,6 +103,7 @@ describe("targets", () => {
     ["a host with a path", { host: "prom.example/x", port: 9090 }, 400],
     ["a host with credentials", { host: "user@prom.example", port: 9090 }, 400],
     ["a host with a query", { host: "prom.example?a=1", port: 9090 }, 400],
+    ["a broken IPv4 address no URL can hold", { host: "127.0.Q.1", port: 9090 }, 400],
     ["a path prefix with a query", { host: "prom.example", port: 9090, pathPrefix: "/x?y" }, 400],
     ["a path prefix without a slash", { host: "prom.example", port: 9090, pathPrefix: "x" }, 400],
     ["a target outside the list", { host: "other.example", port: 9090 }, 403],
