@@ -5,7 +5,12 @@ import { type LocalGateway, startLocalGateway } from "../../functions/local/gate
 import { PROJECT_ROOT } from "../../infra/paths";
 import { ENV } from "../../lib/env-names";
 import { STEP_NAMES } from "../../scripts/smoke";
-import { prometheusAvailable, type RunningPrometheus, startPrometheus } from "../support/prometheus";
+import {
+  prometheusAvailable,
+  type RunningPrometheus,
+  SELF_SCRAPE_CONFIG,
+  startPrometheus,
+} from "../support/prometheus";
 
 /**
  * The smoke script users run after `cdk deploy`, run here the same way (a child process)
@@ -45,15 +50,7 @@ describe.skipIf(!prometheusAvailable())("smoke script against the local gateway"
 
   beforeAll(async () => {
     prometheus = await startPrometheus({
-      configYaml: [
-        "global:",
-        "  scrape_interval: 1s",
-        "scrape_configs:",
-        "  - job_name: prometheus",
-        "    static_configs:",
-        "      - targets: ['127.0.0.1:{{PORT}}']",
-        "",
-      ].join("\n"),
+      configYaml: SELF_SCRAPE_CONFIG,
     });
     gateway = await startLocalGateway({
       port: 0,

@@ -8,8 +8,7 @@ import { createLogger } from "../../lib/log";
 import { createMemoryMetrics } from "../../lib/metrics";
 import { DEFAULTS } from "../../lib/remote-write/config";
 import { Ingestor } from "../../lib/remote-write/ingest";
-import { DEFAULT_LIMITS } from "../../lib/remote-write/validate";
-import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
+import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 
 /**
  * Faults a real Kinesis cannot be made to produce on demand, injected with
@@ -38,12 +37,7 @@ function setup(opts: { deadlineMs?: number; keys?: KeySource; buckets?: number }
     metrics,
   );
   const app = createRemoteWriteApp({
-    ingestor: new Ingestor({
-      limits: DEFAULT_LIMITS,
-      routingBuckets: opts.buckets ?? 8,
-      maxRecordBytes: DEFAULTS.maxRecordBytes,
-      maxDecodedBytes: DEFAULTS.maxDecodedBytes,
-    }),
+    ingestor: new Ingestor(ingestSettings({ routingBuckets: opts.buckets ?? 8 })),
     maxBodyBytes: DEFAULTS.maxBodyBytes,
     keys: opts.keys ?? new StaticKeySource([{ key: KEY }]),
     sink,

@@ -7,9 +7,9 @@ import { silentLogger } from "../../lib/log";
 import { createMemoryMetrics } from "../../lib/metrics";
 import { DEFAULTS } from "../../lib/remote-write/config";
 import { Ingestor } from "../../lib/remote-write/ingest";
-import { DEFAULT_LIMITS } from "../../lib/remote-write/validate";
 import {
   floatBits,
+  ingestSettings,
   nativeHistogram,
   realisticSeries,
   type SeriesSpec,
@@ -46,12 +46,7 @@ async function freshApp(keys = [{ key: "k-secret" }, { key: "k-acme", tenant: "a
     metrics,
   );
   const app = createRemoteWriteApp({
-    ingestor: new Ingestor({
-      limits: DEFAULT_LIMITS,
-      routingBuckets: 4,
-      maxRecordBytes: DEFAULTS.maxRecordBytes,
-      maxDecodedBytes: DEFAULTS.maxDecodedBytes,
-    }),
+    ingestor: new Ingestor(ingestSettings()),
     maxBodyBytes: DEFAULTS.maxBodyBytes,
     keys: new StaticKeySource(keys),
     sink,

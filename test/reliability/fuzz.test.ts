@@ -12,9 +12,9 @@ import { loadMirrorConfig } from "../../lib/mirror/config";
 import { DEFAULTS } from "../../lib/remote-write/config";
 import { Ingestor } from "../../lib/remote-write/ingest";
 import type { StreamRecord } from "../../lib/remote-write/records";
-import { DEFAULT_LIMITS } from "../../lib/remote-write/validate";
 import { compress, nativeSnappyAvailable, type SnappyBackendName, useSnappy } from "../../lib/snappy";
 import {
+  ingestSettings,
   nativeHistogram,
   realisticSeries,
   type SeriesSpec,
@@ -416,12 +416,7 @@ describe("fuzzing", () => {
         },
       };
       const app = createRemoteWriteApp({
-        ingestor: new Ingestor({
-          limits: DEFAULT_LIMITS,
-          routingBuckets: 4,
-          maxRecordBytes: 64 * 1024,
-          maxDecodedBytes: DEFAULTS.maxDecodedBytes,
-        }),
+        ingestor: new Ingestor(ingestSettings({ maxRecordBytes: 64 * 1024 })),
         maxBodyBytes: DEFAULTS.maxBodyBytes,
         keys: new StaticKeySource([{ key: KEY }]),
         sink,

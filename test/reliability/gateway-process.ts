@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { stopChild } from "../support/process";
 
 /** A local gateway running in a child process (see gateway-child.ts). */
 export interface GatewayProcess {
@@ -34,14 +35,7 @@ export async function startGatewayProcess(
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString("utf8")).slice(-8000);
   });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = () => stopChild(child);
   try {
     const first = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`gateway child did not start: ${stderr}`)), timeoutMs);

@@ -18,8 +18,7 @@ import { silentLogger } from "../../lib/log";
 import { createMemoryMetrics } from "../../lib/metrics";
 import { DEFAULTS } from "../../lib/remote-write/config";
 import { Ingestor } from "../../lib/remote-write/ingest";
-import { DEFAULT_LIMITS } from "../../lib/remote-write/validate";
-import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
+import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 import { streamContents } from "../support/stream";
 
 /**
@@ -116,12 +115,7 @@ describe("a one-shard stream driven above its write limits", () => {
   async function startApp(deadlineMs: number) {
     const metrics = createMemoryMetrics();
     const app = createRemoteWriteApp({
-      ingestor: new Ingestor({
-        limits: DEFAULT_LIMITS,
-        routingBuckets: 4,
-        maxRecordBytes: DEFAULTS.maxRecordBytes,
-        maxDecodedBytes: DEFAULTS.maxDecodedBytes,
-      }),
+      ingestor: new Ingestor(ingestSettings()),
       maxBodyBytes: DEFAULTS.maxBodyBytes,
       keys: new StaticKeySource([{ key: KEY }]),
       sink: new KinesisSink(

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../../functions/local/ports";
+import { stopChild } from "./process";
 
 /**
  * A real Prometheus for tests: Debian's /usr/bin/prometheus started on 127.0.0.1 with a
@@ -48,6 +49,17 @@ export function prometheusAvailable(): boolean {
 
 /** A port that was free a moment ago (Prometheus cannot listen on port 0 and report it). */
 export { freePort };
+
+/** A prometheus.yml that scrapes the server itself every second (`{{PORT}}` is its own port). */
+export const SELF_SCRAPE_CONFIG = [
+  "global:",
+  "  scrape_interval: 1s",
+  "scrape_configs:",
+  "  - job_name: prometheus",
+  "    static_configs:",
+  "      - targets: ['127.0.0.1:{{PORT}}']",
+  "",
+].join("\n");
 
 export async function makeTempDir(prefix = "prom-test-"): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
@@ -105,13 +117,13 @@ async function launch(options: StartOptions, home: string, dataDir: string, port
   child.stderr?.on("data", collect);
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    await terminate(child);
+    await stopChild(child);
     await rm(home, { recursive: true, force: true });
   };
   try {
     await waitReady(url, child, options.readyTimeoutMs ?? 30_000, () => output);
   } catch (err) {
-    await terminate(child);
+    await stopChild(child);
     throw err;
   }
   return { url, port, dataDir, output: () => output, stop };
@@ -132,14 +144,4 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number, ou
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`prometheus at ${url} not ready within ${timeoutMs} ms:\n${output().slice(-2000)}`);
-}
-
-/** SIGTERM, then SIGKILL after a few seconds. */
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
 }

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../../functions/local/ports";
+import { stopChild } from "./process";
 
 export const VMAGENT_BIN = process.env.VMAGENT_BIN ?? "/usr/bin/vmagent";
 
@@ -54,13 +55,7 @@ export async function startVmagent(opts: {
     url,
     output: () => output,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGINT");
-        const t = setTimeout(() => child.kill("SIGKILL"), 5_000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(child, "SIGINT");
       await rm(home, { recursive: true, force: true });
     },
   };

@@ -11,6 +11,7 @@ import {
   backfillOpenMetrics,
   makeTempDir,
   type RunningPrometheus,
+  SELF_SCRAPE_CONFIG,
   startPrometheus,
 } from "../../support/prometheus";
 
@@ -92,15 +93,7 @@ export async function startHarness(): Promise<Harness> {
   const dataDir = join(home, "data");
   await backfillOpenMetrics(openMetrics(), dataDir);
   const prometheus = await startPrometheus({
-    configYaml: [
-      "global:",
-      "  scrape_interval: 1s",
-      "scrape_configs:",
-      "  - job_name: prometheus",
-      "    static_configs:",
-      "      - targets: ['127.0.0.1:{{PORT}}']",
-      "",
-    ].join("\n"),
+    configYaml: SELF_SCRAPE_CONFIG,
     dataDir,
     extraFlags: ["--storage.tsdb.retention.time=3650d"],
   });

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { decodeRecord } from "../../../lib/consumer";
 import { BadRequestError, PayloadTooLargeError } from "../../../lib/errors";
-import { DEFAULTS } from "../../../lib/remote-write/config";
-import { Ingestor, type IngestSettings } from "../../../lib/remote-write/ingest";
+import { Ingestor } from "../../../lib/remote-write/ingest";
 import { bucketHashKey, parsePartitionKey } from "../../../lib/remote-write/records";
-import { DEFAULT_LIMITS } from "../../../lib/remote-write/validate";
 import {
   floatBits,
+  ingestSettings,
   nativeHistogram,
   realisticSeries,
   type SeriesSpec,
@@ -15,14 +14,6 @@ import {
   v1Message,
   v2Message,
 } from "../../fixtures/remote-write";
-
-const settings = (over: Partial<IngestSettings> = {}): IngestSettings => ({
-  limits: DEFAULT_LIMITS,
-  routingBuckets: 4,
-  maxRecordBytes: DEFAULTS.maxRecordBytes,
-  maxDecodedBytes: DEFAULTS.maxDecodedBytes,
-  ...over,
-});
 
 const specials: SeriesSpec = {
   labels: [
@@ -67,7 +58,7 @@ const labelKey = (labels: [string, string][]) => JSON.stringify(Object.fromEntri
 
 describe.each(["v1", "v2"] as const)("codec round trip (%s)", (version) => {
   const encode = (series: SeriesSpec[]) => snappy(version === "v1" ? v1Message(series) : v2Message(series));
-  const ingestor = new Ingestor(settings());
+  const ingestor = new Ingestor(ingestSettings());
 
   it("keeps timestamps and float bits exact: stale NaN, ±Inf, -0, extremes, unicode labels", () => {
     const out = ingestor.prepare(encode([specials]), version, undefined);
@@ -165,7 +156,7 @@ describe.each(["v1", "v2"] as const)("codec round trip (%s)", (version) => {
   });
 
   it("splits records at the record size limit and loses nothing", () => {
-    const small = new Ingestor(settings({ maxRecordBytes: 4096, routingBuckets: 2 }));
+    const small = new Ingestor(ingestSettings({ maxRecordBytes: 4096, routingBuckets: 2 }));
     const series = realisticSeries(300, 5);
     const out = small.prepare(encode(series), version, undefined);
     expect(out.records.length).toBeGreaterThan(4);
@@ -178,7 +169,7 @@ describe.each(["v1", "v2"] as const)("codec round trip (%s)", (version) => {
 });
 
 describe("v1 specifics", () => {
-  const ingestor = new Ingestor(settings());
+  const ingestor = new Ingestor(ingestSettings());
 
   it("carries metric metadata into the stream", () => {
     const metadata = [
@@ -199,7 +190,7 @@ describe("v1 specifics", () => {
   });
 
   it("splits one series too large for a record into several, samples in order", () => {
-    const small = new Ingestor(settings({ maxRecordBytes: 2048, routingBuckets: 1 }));
+    const small = new Ingestor(ingestSettings({ maxRecordBytes: 2048, routingBuckets: 1 }));
     const big: SeriesSpec = {
       labels: [
         ["__name__", "big"],
@@ -217,7 +208,7 @@ describe("v1 specifics", () => {
 });
 
 describe("v2 specifics", () => {
-  const ingestor = new Ingestor(settings());
+  const ingestor = new Ingestor(ingestSettings());
 
   it("gives each record only the symbols its series use, and keeps metadata", () => {
     const series: SeriesSpec[] = [
@@ -271,7 +262,7 @@ import { schemas } from "../../../lib/proto";
 const require_v2 = () => schemas();
 
 describe("request-level errors", () => {
-  const ingestor = new Ingestor(settings({ maxDecodedBytes: 1 << 20 }));
+  const ingestor = new Ingestor(ingestSettings({ maxDecodedBytes: 1 << 20 }));
   const good = v1Message(realisticSeries(3, 1));
 
   it.each([
