@@ -143,12 +143,7 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
         readLabel(buf, msgStart, msgEnd, labels, entryStart);
         break;
       case 2:
-        // canonical sample: value (tag 0x09, 8 bytes), timestamp (tag 0x10, varint)
-        if (
-          !(buf[msgStart] === 0x09 && buf[msgStart + 9] === 0x10 && varintEndsAt(buf, msgStart + 10, msgEnd))
-        ) {
-          checkSample(buf, msgStart, msgEnd);
-        }
+        if (!isCanonicalSample(buf, msgStart, msgEnd)) checkSample(buf, msgStart, msgEnd, 2);
         counts.samples++;
         break;
       case 3:
@@ -223,7 +218,16 @@ function readLabel(
   labels.push(ns, ne, vs, ve, entryStart, end);
 }
 
-function checkSample(buf: Uint8Array, start: number, end: number): void {
+/** A sample in its usual encoding: value (tag 0x09, 8 bytes), then timestamp (tag 0x10, varint). */
+export function isCanonicalSample(buf: Uint8Array, start: number, end: number): boolean {
+  return buf[start] === 0x09 && buf[start + 9] === 0x10 && varintEndsAt(buf, start + 10, end);
+}
+
+/**
+ * Checks a Sample's fields in any encoding: the value (field 1) is a fixed64, fields 2 up
+ * to `lastVarintField` (v1: timestamp; v2 also start_timestamp) are varints.
+ */
+export function checkSample(buf: Uint8Array, start: number, end: number, lastVarintField: number): void {
   const r = labelReader;
   r.buf = buf;
   r.at(start, end);
@@ -233,7 +237,7 @@ function checkSample(buf: Uint8Array, start: number, end: number): void {
     if (field === 1) {
       r.expect(tag & 7, WIRE_I64, "sample value");
       r.advance(8);
-    } else if (field === 2) {
+    } else if (field >= 2 && field <= lastVarintField) {
       r.expect(tag & 7, WIRE_VARINT, "sample timestamp");
       r.skipVarint();
     } else {

@@ -1,9 +1,9 @@
-import { Reader, varintSize, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "../wire";
+import { Reader, varintSize, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "../wire";
 import { LabelScratch, tenantSeed } from "./labels";
 import { bucketOf, emptyTally, type PlanOptions, RangeList, Rejections } from "./plan";
 import { chunkLimit, type StreamRecord, sealRecord } from "./records";
 import type { IngestOutput } from "./scan-v1";
-import { varintEndsAt, walk } from "./scan-v1";
+import { checkSample, isCanonicalSample, walk } from "./scan-v1";
 import type { RejectReason } from "./validate";
 import { validUtf8 } from "./validate";
 
@@ -162,7 +162,7 @@ function scanSeries(r: Reader, refs: number[], symbolOk: (ref: number) => boolea
     const e = r.lengthEnd();
     const s = r.pos;
     if (field === 2) {
-      checkSample(buf, s, e);
+      if (!isCanonicalSample(buf, s, e)) checkSample(buf, s, e, 3);
       out.samples++;
     } else if (field === 3) {
       walk(buf, s, e);
@@ -199,25 +199,6 @@ function readRefs(r: Reader, wt: number, into: number[]): void {
   r.end = e;
   while (r.pos < e) into.push(r.uint32());
   r.end = end;
-}
-
-function checkSample(buf: Uint8Array, start: number, end: number): void {
-  // canonical sample without start_timestamp: value (tag 0x09, 8 bytes), timestamp (0x10, varint)
-  if (buf[start] === 0x09 && buf[start + 9] === 0x10 && varintEndsAt(buf, start + 10, end)) return;
-  const r = new Reader(buf, start, end);
-  while (!r.done()) {
-    const tag = r.tag();
-    const field = tag >>> 3;
-    if (field === 1) {
-      r.expect(tag & 7, WIRE_I64, "sample value");
-      r.advance(8);
-    } else if (field === 2 || field === 3) {
-      r.expect(tag & 7, WIRE_VARINT, "sample timestamp");
-      r.skipVarint();
-    } else {
-      r.skip(tag & 7);
-    }
-  }
 }
 
 /**
