@@ -6,6 +6,7 @@ import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import type { LogLevel } from "../../lib/log";
 import { PROJECT_ROOT } from "../paths";
 
 /** Lambda defaults shared by both functions; changing one here changes both. */
@@ -24,15 +25,27 @@ export const FUNCTION_DEFAULTS = {
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __gatewayCreateRequire } from 'node:module'; const require = __gatewayCreateRequire(import.meta.url);";
 
-export interface GatewayFunctionProps {
+/** How a gateway function logs (shared by every construct that creates one). */
+export interface FunctionLogging {
+  readonly logRetentionDays: number;
+  readonly logLevel: LogLevel;
+}
+
+/** What every API construct passes through to its function, besides its own settings. */
+export interface GatewayFunctionSettings extends FunctionLogging {
+  readonly metricsNamespace: string;
+  readonly keyCacheSeconds: number;
+  /** Pre-built code instead of bundling (template tests). */
+  readonly code?: lambda.Code;
+}
+
+export interface GatewayFunctionProps extends FunctionLogging {
   /** Entry file relative to the project root, e.g. `functions/remote-write/handler.ts`. */
   readonly entry: string;
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
   readonly environment: Readonly<Record<string, string>>;
-  readonly logRetentionDays: number;
-  readonly logLevel: "debug" | "info" | "warn" | "error";
   readonly reservedConcurrentExecutions?: number;
   readonly vpc?: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;

@@ -2,14 +2,13 @@ import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as apigw from "aws-cdk-lib/aws-apigateway";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { ENV } from "../../lib/env-names";
 import { ENTRIES } from "../paths";
 import type { ApiKeySecret } from "./api-key-secret";
-import { GatewayFunction } from "./gateway-function";
+import { GatewayFunction, type GatewayFunctionSettings } from "./gateway-function";
 import type { MirrorNetwork } from "./mirror-network";
 
 /** The four methods of the telemetry mirror protocol, all POST. */
@@ -28,7 +27,7 @@ export const MIRROR_DEFAULTS = {
   maxPrometheusCall: Duration.seconds(25),
 } as const;
 
-export interface MirrorApiProps {
+export interface MirrorApiProps extends GatewayFunctionSettings {
   readonly network: MirrorNetwork;
   readonly keySecret: ApiKeySecret;
   readonly workers: number;
@@ -47,11 +46,6 @@ export interface MirrorApiProps {
    * written without one. The role is retained on teardown, since other APIs may use it.
    */
   readonly setAccountLogsRole: boolean;
-  readonly logRetentionDays: number;
-  readonly logLevel: "debug" | "info" | "warn" | "error";
-  readonly metricsNamespace: string;
-  readonly keyCacheSeconds: number;
-  readonly code?: lambda.Code;
 }
 
 /**

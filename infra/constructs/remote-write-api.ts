@@ -2,14 +2,13 @@ import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as apigw from "aws-cdk-lib/aws-apigateway";
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { ENV } from "../../lib/env-names";
 import { ENTRIES } from "../paths";
 import type { ApiKeySecret } from "./api-key-secret";
-import { GatewayFunction } from "./gateway-function";
+import { GatewayFunction, type GatewayFunctionSettings } from "./gateway-function";
 import type { IngestStream } from "./ingest-stream";
 
 /** Paths Prometheus posts to: StackState's receiver path and Prometheus's own. */
@@ -18,7 +17,7 @@ export const REMOTE_WRITE_PATHS = ["/receiver/prometheus/api/v1/write", "/api/v1
 /** Time the function keeps for answering after it stops retrying Kinesis. */
 export const PUT_DEADLINE_MARGIN = Duration.seconds(3);
 
-export interface RemoteWriteApiProps {
+export interface RemoteWriteApiProps extends GatewayFunctionSettings {
   readonly stream: IngestStream;
   readonly keySecret: ApiKeySecret;
   readonly throttleRate: number;
@@ -28,11 +27,6 @@ export interface RemoteWriteApiProps {
   readonly timeout: Duration;
   readonly maxBodyBytes: number;
   readonly routingBuckets?: number;
-  readonly logRetentionDays: number;
-  readonly logLevel: "debug" | "info" | "warn" | "error";
-  readonly metricsNamespace: string;
-  readonly keyCacheSeconds: number;
-  readonly code?: lambda.Code;
 }
 
 /** The remote-write function behind an HTTP API (payload 2.0: binary bodies arrive base64-encoded). */
