@@ -1,5 +1,6 @@
 import { handle } from "hono/aws-lambda";
 import { type KeySource, StaticKeySource } from "../../lib/auth";
+import { intVar } from "../../lib/config";
 import { ENV } from "../../lib/env-names";
 import { createLogger, parseLogLevel } from "../../lib/log";
 import { createEmfMetrics, flushingHandler } from "../../lib/metrics";
@@ -15,9 +16,7 @@ const config = loadMirrorConfig(env);
 function keySource(): KeySource {
   const arn = env[ENV.mirrorApiKeySecretArn]?.trim();
   if (arn) {
-    const raw = env[ENV.keyCacheSeconds]?.trim() || "300";
-    if (!/^\d{1,6}$/.test(raw)) throw new Error(`${ENV.keyCacheSeconds}: expected a whole number of seconds`);
-    return SecretKeySource.fromArn(arn, Number(raw), log);
+    return SecretKeySource.fromArn(arn, intVar(env, ENV.keyCacheSeconds, 300, 0, 999_999), log);
   }
   const keys = staticMirrorKeys(env);
   if (keys.length === 0) {

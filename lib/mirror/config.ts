@@ -1,4 +1,5 @@
 import type { ApiKey } from "../auth";
+import { boolVar, intVar } from "../config";
 import { ENV } from "../env-names";
 import { parseTargetPatterns, type TargetPattern } from "./targets";
 
@@ -49,42 +50,30 @@ export function parseDuration(variable: string, raw: string): number {
   return total;
 }
 
-function parseBool(variable: string, raw: string | undefined, fallback: boolean): boolean {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const v = raw.trim().toLowerCase();
-  if (["true", "1", "yes"].includes(v)) return true;
-  if (["false", "0", "no"].includes(v)) return false;
-  throw new Error(`${variable}: expected true or false (got "${raw.slice(0, 20)}")`);
-}
-
-function parseMillis(variable: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const v = raw.trim();
-  if (!/^\d{1,7}$/.test(v) || Number(v) < 1) {
-    throw new Error(`${variable}: expected a whole number of milliseconds (got "${v.slice(0, 20)}")`);
-  }
-  return Number(v);
-}
-
 export function loadMirrorConfig(env: Record<string, string | undefined>): MirrorConfig {
   const targets = env[ENV.mirrorAllowedTargets];
   const allowAnyTarget = targets === undefined;
   const window = env[ENV.mirrorCounterWindow];
-  const maxRequestTimeoutMs = parseMillis(
+  // whole milliseconds, at most 7 digits
+  const maxRequestTimeoutMs = intVar(
+    env,
     ENV.mirrorMaxRequestTimeoutMs,
-    env[ENV.mirrorMaxRequestTimeoutMs],
     MIRROR_DEFAULTS.maxRequestTimeoutMs,
+    1,
+    9_999_999,
   );
-  const defaultRequestTimeoutMs = parseMillis(
+  const defaultRequestTimeoutMs = intVar(
+    env,
     ENV.mirrorRequestTimeoutMs,
-    env[ENV.mirrorRequestTimeoutMs],
     Math.min(MIRROR_DEFAULTS.defaultRequestTimeoutMs, maxRequestTimeoutMs),
+    1,
+    9_999_999,
   );
   if (defaultRequestTimeoutMs > maxRequestTimeoutMs) {
     throw new Error(`${ENV.mirrorRequestTimeoutMs}: must not exceed ${ENV.mirrorMaxRequestTimeoutMs}`);
   }
   return Object.freeze({
-    requireKey: parseBool(ENV.mirrorRequireKey, env[ENV.mirrorRequireKey], false),
+    requireKey: boolVar(env, ENV.mirrorRequireKey, false),
     allowAnyTarget,
     allowedTargets: Object.freeze(
       allowAnyTarget ? [] : parseTargetPatterns(ENV.mirrorAllowedTargets, targets ?? ""),
