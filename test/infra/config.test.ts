@@ -32,12 +32,17 @@ describe("parseConfig", () => {
         workers: 20,
         throttleRate: 50,
         throttleBurst: 100,
-        prometheusPort: 9090,
+        prometheus: { host: "prometheus.internal", port: 9090, cidr: "0.0.0.0/0" },
         sourceCidrs: [],
         private: false,
         secretsAccess: "endpoint",
         requireKey: false,
+        errorStatus: "native",
+        network: "vpc",
+        ampWorkspaces: [],
+        assumeRoleArns: [],
       });
+      expect(config.components).toEqual(["ingest", "mirror"]);
       expect(config.vpc).toEqual({ create: true, cidr: "10.80.0.0/24" });
       expect(config.observability).toMatchObject({
         logRetentionDays: 30,
@@ -67,13 +72,13 @@ describe("parseConfig", () => {
     });
     expect(fromCli).toEqual(fromJson);
     expect(fromCli.stream).toEqual({ mode: "provisioned", shards: 4, retentionHours: 24 });
-    expect(fromCli.mirror.workers).toBe(8);
-    expect(fromCli.mirror.sourceCidrs).toEqual(["203.0.113.0/24", "198.51.100.7/32"]);
-    expect(fromCli.ingest.throttleRate).toBe(12.5);
+    expect(fromCli.mirror!.workers).toBe(8);
+    expect(fromCli.mirror!.sourceCidrs).toEqual(["203.0.113.0/24", "198.51.100.7/32"]);
+    expect(fromCli.ingest!.throttleRate).toBe(12.5);
   });
 
   it("defaults a provisioned stream to one shard", () => {
-    expect(parseConfig({ streamMode: "provisioned" }).stream.shards).toBe(1);
+    expect(parseConfig({ streamMode: "provisioned" }).stream?.shards).toBe(1);
   });
 
   it("imports a VPC by ids, pairing each subnet with its zone", () => {
@@ -90,7 +95,7 @@ describe("parseConfig", () => {
   it("returns a frozen object", () => {
     const config = parseConfig({});
     expect(Object.isFrozen(config)).toBe(true);
-    expect(Object.isFrozen(config.mirror.sourceCidrs)).toBe(true);
+    expect(Object.isFrozen(config.mirror!.sourceCidrs)).toBe(true);
   });
 
   it("documents every key it reads", () => {

@@ -105,7 +105,7 @@ describe("private mirror", () => {
     template.hasResourceProperties("AWS::EC2::SecurityGroup", {
       SecurityGroupIngress: [Match.objectLike({ CidrIp: "10.1.0.0/16", FromPort: 443, ToPort: 443 })],
     });
-    const endpointId = stack.getLogicalId(stack.network.apiEndpoint!.node.defaultChild as never);
+    const endpointId = stack.getLogicalId(stack.network!.apiEndpoint!.node.defaultChild as never);
     template.hasResourceProperties("AWS::ApiGateway::RestApi", {
       EndpointConfiguration: { Types: ["PRIVATE"], VpcEndpointIds: [{ Ref: endpointId }] },
       Policy: {
