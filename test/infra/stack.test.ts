@@ -462,10 +462,12 @@ describe("alarms and dashboard", () => {
       "RecordsWritten",
       "SeriesRejected",
       "KinesisRetries",
+      "MirrorRequests",
       "MirrorErrors",
     ]) {
       expect(body).toContain(metric);
     }
+    expect(body).not.toContain("MirrorQueries");
     expect(body).toContain("Custom/Gateway");
   });
 });
