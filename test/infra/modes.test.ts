@@ -412,6 +412,37 @@ describe("AMP workspaces in the created VPC (no internet)", () => {
   });
 });
 
+describe("AMP from an existing VPC through endpoints, with a given security group", () => {
+  it("the endpoints admit the given group; nothing is added to it; the output lists the targets", () => {
+    const { json, template, stack } = synthGateway({
+      ...IMPORTED,
+      vpcSecurityGroupId: "sg-0123456789abcdef0",
+      ampWorkspaces: "ws-abc@eu-west-1",
+      mirrorAssumeRoleArns: ROLE_A,
+    });
+    expect(endpointServices(json)).toEqual(["aps-workspaces", "secretsmanager", "sts"]);
+    for (const endpoint of [stack.network!.ampEndpoint!, stack.network!.stsEndpoint!]) {
+      const endpointSg = stack.getLogicalId(
+        endpoint.connections.securityGroups[0]!.node.defaultChild as never,
+      );
+      template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", {
+        GroupId: { "Fn::GetAtt": [endpointSg, "GroupId"] },
+        FromPort: 443,
+        SourceSecurityGroupId: "sg-0123456789abcdef0",
+      });
+    }
+    const egress = Object.values(resourcesOf(json, "AWS::EC2::SecurityGroupEgress"));
+    expect(egress.filter((e) => e.Properties.GroupId === "sg-0123456789abcdef0")).toEqual([]);
+    template.hasResourceProperties("AWS::EC2::VPCEndpoint", {
+      VpcId: "vpc-0123456789abcdef0",
+      SubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+      ServiceName: Match.objectLike({ "Fn::Join": ["", Match.arrayWith([".aps-workspaces"])] }),
+    });
+    const outputs = json.Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.MirrorAllowedTargets!.Value).toBe(WS_URL("eu-west-1", "ws-abc"));
+  });
+});
+
 describe("assumable roles", () => {
   it("sts:AssumeRole on exactly the configured roles, and an STS endpoint without internet", () => {
     const { json, template, stack } = synthGateway({ mirrorAssumeRoleArns: `${ROLE_A},${ROLE_B}` });
