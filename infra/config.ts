@@ -7,6 +7,25 @@
 export type StreamMode = "on-demand" | "provisioned";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type SecretsAccess = "endpoint" | "nat";
+/** Where the mirror function runs: in a VPC (created or imported), or outside any VPC. */
+export type MirrorNetworkMode = "vpc" | "none";
+/** How the mirror answers its error objects: statuses by kind, or always 500 (as the peer mirror does). */
+export type MirrorErrorStatus = "native" | "500";
+
+/**
+ * The parts one stack can hold. Each is deployable alone; a part that is not listed gets no
+ * resources, no outputs, no alarms and no dashboard widgets.
+ */
+export const COMPONENTS = ["ingest", "mirror"] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+/** An Amazon Managed Service for Prometheus workspace the mirror may query. */
+export interface AmpWorkspace {
+  readonly id: string;
+  readonly region: string;
+  /** The ARN as given (its account may be another); unset for `id@region`, built with the stack's account. */
+  readonly arn?: string;
+}
 
 /** Log retention values CloudWatch Logs accepts, in days. */
 export const LOG_RETENTION_DAYS = [
@@ -31,13 +50,17 @@ export interface ImportedVpc {
 
 export interface GatewayConfig {
   readonly stackName: string;
-  readonly stream: {
+  /** The parts this stack deploys, in the order of COMPONENTS. */
+  readonly components: readonly Component[];
+  /** Only with the ingest component. */
+  readonly stream?: {
     readonly mode: StreamMode;
     /** Only for provisioned mode. */
     readonly shards?: number;
     readonly retentionHours: number;
   };
-  readonly ingest: {
+  /** Only with the ingest component. */
+  readonly ingest?: {
     readonly throttleRate: number;
     readonly throttleBurst: number;
     readonly reservedConcurrency?: number;
@@ -46,28 +69,39 @@ export interface GatewayConfig {
     readonly maxBodyBytes: number;
     readonly routingBuckets?: number;
   };
-  readonly mirror: {
+  /** Only with the mirror component. */
+  readonly mirror?: {
     /** The old mirror's `workers`: the function's reserved concurrency. */
     readonly workers: number;
     readonly throttleRate: number;
     readonly throttleBurst: number;
     readonly memoryMb: number;
     readonly requireKey: boolean;
-    readonly prometheusHost: string;
-    readonly prometheusPort: number;
-    /** Destination the mirror may open connections to (on the Prometheus port only). */
-    readonly prometheusCidr: string;
+    readonly errorStatus: MirrorErrorStatus;
+    readonly network: MirrorNetworkMode;
+    /** The Prometheus server the mirror may call (host:port); unset when only AMP is targeted. */
+    readonly prometheus?: {
+      readonly host: string;
+      readonly port: number;
+      /** Destination the mirror may open connections to (on the Prometheus port only; VPC mode). */
+      readonly cidr: string;
+    };
+    /** AMP workspaces the mirror may query (IAM, allowlist and, without internet, an endpoint). */
+    readonly ampWorkspaces: readonly AmpWorkspace[];
+    /** IAM roles the mirror may assume (connection details' `aws.role_arn`). */
+    readonly assumeRoleArns: readonly string[];
     /** Callers allowed at the API (StackState's egress addresses). */
     readonly sourceCidrs: readonly string[];
     readonly private: boolean;
     /** An existing execute-api VPC endpoint for the private API; created when absent. */
     readonly apiVpcEndpointId?: string;
-    readonly secretsAccess: SecretsAccess;
+    /** How the mirror reaches AWS APIs from its VPC; unset with mirrorNetwork=none. */
+    readonly secretsAccess?: SecretsAccess;
     /** Set the region's API Gateway CloudWatch Logs role (REST API access logs need one). */
     readonly apiGatewayLogsRole: boolean;
   };
-  /** A VPC to create, or the ids of an existing one (never looked up). */
-  readonly vpc: CreatedVpc | ImportedVpc;
+  /** A VPC to create, or the ids of an existing one (never looked up); only with the mirror in a VPC. */
+  readonly vpc?: CreatedVpc | ImportedVpc;
   readonly observability: {
     readonly alarmEmail?: string;
     readonly logRetentionDays: number;
@@ -80,6 +114,10 @@ export interface GatewayConfig {
 /** Every context key, its default and meaning; the README's configuration table follows this. */
 export const CONFIG_KEYS = {
   stackName: { default: "PrometheusGateway", doc: "CloudFormation stack name" },
+  components: {
+    default: "ingest,mirror",
+    doc: "parts to deploy, comma-separated: `ingest` (stream and remote-write API), `mirror` (mirror API)",
+  },
   streamMode: { default: "on-demand", doc: "`on-demand` or `provisioned`" },
   streamShards: {
     default: undefined,
@@ -107,14 +145,33 @@ export const CONFIG_KEYS = {
   mirrorThrottleBurst: { default: 100, doc: "mirror API burst limit, requests" },
   mirrorMemoryMb: { default: 512, doc: "mirror function memory, MB" },
   mirrorRequireKey: { default: false, doc: "`MIRROR_REQUIRE_KEY`: callers must present the mirror key" },
-  prometheusHost: { default: "prometheus.internal", doc: "Prometheus host the mirror queries" },
+  mirrorErrorStatus: {
+    default: "native",
+    doc: "`MIRROR_ERROR_STATUS`: `native` (400/403/404/502/504 by kind) or `500` (every error object, as the peer mirror)",
+  },
+  mirrorNetwork: {
+    default: "vpc",
+    doc: "`vpc`: the mirror runs in a VPC (created or imported); `none`: outside any VPC (AMP or public targets only)",
+  },
+  prometheusHost: {
+    default: "prometheus.internal",
+    doc: "Prometheus host the mirror queries (with `ampWorkspaces` or `mirrorNetwork=none`: only when set)",
+  },
   prometheusPort: {
     default: 9090,
-    doc: "Prometheus port; the mirror's only allowed egress besides Secrets Manager",
+    doc: "Prometheus port; the mirror's only allowed egress besides HTTPS to AWS APIs",
   },
   prometheusCidr: {
     default: "0.0.0.0/0",
-    doc: "narrows the mirror's egress on the Prometheus port to this CIDR",
+    doc: "narrows the mirror's egress on the Prometheus port to this CIDR (only with `mirrorNetwork=vpc`)",
+  },
+  ampWorkspaces: {
+    default: "",
+    doc: "comma-separated AMP workspaces the mirror may query: `arn:aws:aps:<region>:<account>:workspace/<id>` or `<id>@<region>`",
+  },
+  mirrorAssumeRoleArns: {
+    default: "",
+    doc: "comma-separated IAM role ARNs the mirror may assume (`aws.role_arn` of the connection details)",
   },
   stackstateCidrs: { default: "", doc: "comma-separated source CIDRs allowed to call the mirror API" },
   mirrorPrivate: {
@@ -127,7 +184,7 @@ export const CONFIG_KEYS = {
   },
   mirrorSecretsAccess: {
     default: "endpoint",
-    doc: "`endpoint`: a Secrets Manager interface endpoint in the mirror subnets; `nat`: the subnets route out already",
+    doc: "`endpoint`: interface endpoints in the mirror subnets for Secrets Manager (and AMP, STS when configured); `nat`: the subnets route out already",
   },
   apiGatewayLogsRole: {
     default: true,
@@ -160,11 +217,66 @@ export class ConfigError extends Error {
   }
 }
 
+/** Keys that belong to one component: setting one for a component not deployed is a mistake. */
+const COMPONENT_KEYS: Readonly<Record<Component, readonly ConfigKey[]>> = {
+  ingest: [
+    "streamMode",
+    "streamShards",
+    "streamRetentionHours",
+    "ingestThrottleRate",
+    "ingestThrottleBurst",
+    "ingestReservedConcurrency",
+    "ingestMemoryMb",
+    "ingestTimeoutSeconds",
+    "ingestMaxBodyBytes",
+    "routingBuckets",
+  ],
+  mirror: [
+    "workers",
+    "mirrorThrottleRate",
+    "mirrorThrottleBurst",
+    "mirrorMemoryMb",
+    "mirrorRequireKey",
+    "mirrorErrorStatus",
+    "mirrorNetwork",
+    "prometheusHost",
+    "prometheusPort",
+    "prometheusCidr",
+    "ampWorkspaces",
+    "mirrorAssumeRoleArns",
+    "stackstateCidrs",
+    "mirrorPrivate",
+    "mirrorApiVpcEndpointId",
+    "mirrorSecretsAccess",
+    "apiGatewayLogsRole",
+    "vpc",
+    "vpcCidr",
+    "vpcSubnetIds",
+    "vpcAvailabilityZones",
+    "vpcSecurityGroupId",
+  ],
+};
+
+/** Keys that describe the mirror's VPC: meaningless with mirrorNetwork=none. */
+const VPC_KEYS: readonly ConfigKey[] = [
+  "vpc",
+  "vpcCidr",
+  "vpcSubnetIds",
+  "vpcAvailabilityZones",
+  "vpcSecurityGroupId",
+  "mirrorSecretsAccess",
+  "prometheusCidr",
+];
+
 const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const HOST =
   /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const EMAIL = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const WORKSPACE_ID = /^ws-[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+const WORKSPACE_ARN = /^arn:(aws|aws-cn|aws-us-gov):aps:([^:]*):(\d{12}):workspace\/(.*)$/;
+const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 /** Parses CDK context into the configuration; throws ConfigError naming the first bad key. */
 export function parseConfig(context: Readonly<Record<string, unknown>>): GatewayConfig {
@@ -176,95 +288,20 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
   }
   const r = new Reader(context);
 
-  const streamMode = r.oneOf("streamMode", ["on-demand", "provisioned"] as const);
-  const shardsGiven = r.has("streamShards");
-  if (shardsGiven && streamMode === "on-demand") {
-    throw new ConfigError("streamShards", "applies only with streamMode=provisioned");
-  }
-  const shards = streamMode === "provisioned" ? (r.optInt("streamShards", 1, 10_000) ?? 1) : undefined;
-
-  const ingestTimeoutSeconds = r.int("ingestTimeoutSeconds", 5, 29);
-
-  const vpcSetting = r.str("vpc");
-  const subnetIds = r.list("vpcSubnetIds");
-  const azs = r.list("vpcAvailabilityZones");
-  const securityGroupId = r.optStr("vpcSecurityGroupId");
-  let vpc: GatewayConfig["vpc"];
-  if (vpcSetting === "create") {
-    for (const key of ["vpcSubnetIds", "vpcAvailabilityZones", "vpcSecurityGroupId"] as const) {
-      if (r.has(key)) throw new ConfigError(key, "applies only with an existing VPC (vpc=vpc-...)");
-    }
-    const cidr = r.str("vpcCidr");
-    checkCidr("vpcCidr", cidr);
-    const prefix = Number(cidr.split("/")[1]);
-    if (prefix < 16 || prefix > 24)
-      throw new ConfigError("vpcCidr", "prefix must be /16 to /24 (two /27 subnets)");
-    vpc = { create: true, cidr };
-  } else {
-    if (r.has("vpcCidr")) throw new ConfigError("vpcCidr", "applies only with vpc=create");
-    if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcSetting)) {
-      throw new ConfigError(
-        "vpc",
-        `expected "create" or a VPC id like vpc-0123abcd (got "${clip(vpcSetting)}")`,
-      );
-    }
-    if (subnetIds.length === 0) throw new ConfigError("vpcSubnetIds", "required with an existing VPC");
-    subnetIds.forEach((id) => {
-      if (!/^subnet-[0-9a-f]{8,17}$/.test(id))
-        throw new ConfigError("vpcSubnetIds", `not a subnet id: "${clip(id)}"`);
-    });
-    if (azs.length === 0) throw new ConfigError("vpcAvailabilityZones", "required with an existing VPC");
-    if (azs.length !== subnetIds.length) {
-      throw new ConfigError(
-        "vpcAvailabilityZones",
-        `needs one zone per subnet in vpcSubnetIds (${subnetIds.length} subnets, ${azs.length} zones)`,
-      );
-    }
-    azs.forEach((az) => {
-      if (!/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(az)) {
-        throw new ConfigError("vpcAvailabilityZones", `not an availability zone: "${clip(az)}"`);
+  const components = parseComponents(r);
+  for (const component of COMPONENTS) {
+    if (components.includes(component)) continue;
+    for (const key of COMPONENT_KEYS[component]) {
+      if (r.has(key)) {
+        throw new ConfigError(
+          key,
+          `applies only when components include ${component} (components=${components.join(",")})`,
+        );
       }
-    });
-    if (securityGroupId !== undefined && !/^sg-[0-9a-f]{8,17}$/.test(securityGroupId)) {
-      throw new ConfigError("vpcSecurityGroupId", `not a security group id: "${clip(securityGroupId)}"`);
-    }
-    vpc = { create: false, vpcId: vpcSetting, subnetIds, availabilityZones: azs, securityGroupId };
-  }
-
-  const mirrorPrivate = r.bool("mirrorPrivate");
-  const apiVpcEndpointId = r.optStr("mirrorApiVpcEndpointId");
-  if (apiVpcEndpointId !== undefined) {
-    if (!mirrorPrivate)
-      throw new ConfigError("mirrorApiVpcEndpointId", "applies only with mirrorPrivate=true");
-    if (!/^vpce-[0-9a-f]{8,17}$/.test(apiVpcEndpointId)) {
-      throw new ConfigError("mirrorApiVpcEndpointId", `not a VPC endpoint id: "${clip(apiVpcEndpointId)}"`);
     }
   }
-  const sourceCidrs = r.list("stackstateCidrs");
-  for (const cidr of sourceCidrs) checkCidr("stackstateCidrs", cidr);
-  if (mirrorPrivate && apiVpcEndpointId === undefined && sourceCidrs.length === 0) {
-    throw new ConfigError(
-      "stackstateCidrs",
-      "required with mirrorPrivate=true unless mirrorApiVpcEndpointId is given: the created endpoint admits only these sources",
-    );
-  }
-  const secretsAccess = r.oneOf("mirrorSecretsAccess", ["endpoint", "nat"] as const);
-  if (secretsAccess === "nat" && vpc.create) {
-    throw new ConfigError(
-      "mirrorSecretsAccess",
-      "nat needs an existing VPC with a route out; the created VPC has none",
-    );
-  }
-  const prometheusHost = r.str("prometheusHost");
-  if (!HOST.test(prometheusHost))
-    throw new ConfigError("prometheusHost", `not a host name: "${clip(prometheusHost)}"`);
-  const prometheusCidr = r.str("prometheusCidr");
-  checkCidr("prometheusCidr", prometheusCidr);
-
-  const ingestThrottleRate = r.num("ingestThrottleRate", 1, 1_000_000);
-  const ingestThrottleBurst = r.int("ingestThrottleBurst", 1, 1_000_000);
-  const mirrorThrottleRate = r.num("mirrorThrottleRate", 1, 1_000_000);
-  const mirrorThrottleBurst = r.int("mirrorThrottleBurst", 1, 1_000_000);
+  const ingestPart = components.includes("ingest") ? parseIngest(r) : undefined;
+  const mirrorPart = components.includes("mirror") ? parseMirror(r) : undefined;
 
   const alarmEmail = r.optStr("alarmEmail");
   if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) {
@@ -285,32 +322,11 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
 
   return deepFreeze({
     stackName,
-    stream: { mode: streamMode, shards, retentionHours: r.int("streamRetentionHours", 24, 8760) },
-    ingest: {
-      throttleRate: ingestThrottleRate,
-      throttleBurst: ingestThrottleBurst,
-      reservedConcurrency: r.optInt("ingestReservedConcurrency", 1, 10_000),
-      memoryMb: r.int("ingestMemoryMb", 128, 10_240),
-      timeoutSeconds: ingestTimeoutSeconds,
-      maxBodyBytes: r.int("ingestMaxBodyBytes", 1024, MAX_LAMBDA_BODY_BYTES),
-      routingBuckets: r.optInt("routingBuckets", 1, 4096),
-    },
-    mirror: {
-      workers: r.int("workers", 1, 1000),
-      throttleRate: mirrorThrottleRate,
-      throttleBurst: mirrorThrottleBurst,
-      memoryMb: r.int("mirrorMemoryMb", 128, 10_240),
-      requireKey: r.bool("mirrorRequireKey"),
-      prometheusHost,
-      prometheusPort: r.int("prometheusPort", 1, 65_535),
-      prometheusCidr,
-      sourceCidrs,
-      private: mirrorPrivate,
-      apiVpcEndpointId,
-      secretsAccess,
-      apiGatewayLogsRole: r.bool("apiGatewayLogsRole"),
-    },
-    vpc,
+    components,
+    stream: ingestPart?.stream,
+    ingest: ingestPart?.ingest,
+    mirror: mirrorPart?.mirror,
+    vpc: mirrorPart?.vpc,
     observability: {
       alarmEmail,
       logRetentionDays,
@@ -319,6 +335,242 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
       keyCacheSeconds: r.int("keyCacheSeconds", 1, 3600),
     },
   });
+}
+
+function parseComponents(r: Reader): Component[] {
+  const listed = r.list("components");
+  if (listed.length === 0) {
+    throw new ConfigError("components", `list at least one of ${COMPONENTS.join(", ")}`);
+  }
+  const seen = new Set<string>();
+  for (const name of listed) {
+    if (!(COMPONENTS as readonly string[]).includes(name)) {
+      throw new ConfigError("components", `expected ${COMPONENTS.join(", ")} (got "${clip(name)}")`);
+    }
+    if (seen.has(name)) throw new ConfigError("components", `${name} is listed twice`);
+    seen.add(name);
+  }
+  return COMPONENTS.filter((c) => seen.has(c));
+}
+
+function parseIngest(r: Reader): Pick<Required<GatewayConfig>, "stream" | "ingest"> {
+  const streamMode = r.oneOf("streamMode", ["on-demand", "provisioned"] as const);
+  const shardsGiven = r.has("streamShards");
+  if (shardsGiven && streamMode === "on-demand") {
+    throw new ConfigError("streamShards", "applies only with streamMode=provisioned");
+  }
+  const shards = streamMode === "provisioned" ? (r.optInt("streamShards", 1, 10_000) ?? 1) : undefined;
+  const timeoutSeconds = r.int("ingestTimeoutSeconds", 5, 29);
+  const throttleRate = r.num("ingestThrottleRate", 1, 1_000_000);
+  const throttleBurst = r.int("ingestThrottleBurst", 1, 1_000_000);
+  return {
+    stream: { mode: streamMode, shards, retentionHours: r.int("streamRetentionHours", 24, 8760) },
+    ingest: {
+      throttleRate,
+      throttleBurst,
+      reservedConcurrency: r.optInt("ingestReservedConcurrency", 1, 10_000),
+      memoryMb: r.int("ingestMemoryMb", 128, 10_240),
+      timeoutSeconds,
+      maxBodyBytes: r.int("ingestMaxBodyBytes", 1024, MAX_LAMBDA_BODY_BYTES),
+      routingBuckets: r.optInt("routingBuckets", 1, 4096),
+    },
+  };
+}
+
+function parseMirror(r: Reader): {
+  mirror: NonNullable<GatewayConfig["mirror"]>;
+  vpc?: GatewayConfig["vpc"];
+} {
+  const network = r.oneOf("mirrorNetwork", ["vpc", "none"] as const);
+  if (network === "none") {
+    for (const key of VPC_KEYS) {
+      if (r.has(key)) {
+        throw new ConfigError(key, "applies only with mirrorNetwork=vpc (with none the mirror is in no VPC)");
+      }
+    }
+  }
+  const vpc = network === "vpc" ? parseVpc(r) : undefined;
+
+  const mirrorPrivate = r.bool("mirrorPrivate");
+  const apiVpcEndpointId = r.optStr("mirrorApiVpcEndpointId");
+  if (apiVpcEndpointId !== undefined) {
+    if (!mirrorPrivate)
+      throw new ConfigError("mirrorApiVpcEndpointId", "applies only with mirrorPrivate=true");
+    if (!/^vpce-[0-9a-f]{8,17}$/.test(apiVpcEndpointId)) {
+      throw new ConfigError("mirrorApiVpcEndpointId", `not a VPC endpoint id: "${clip(apiVpcEndpointId)}"`);
+    }
+  }
+  if (mirrorPrivate && network === "none" && apiVpcEndpointId === undefined) {
+    throw new ConfigError(
+      "mirrorApiVpcEndpointId",
+      "required with mirrorPrivate=true and mirrorNetwork=none: without a VPC no execute-api endpoint can be created",
+    );
+  }
+  const sourceCidrs = r.list("stackstateCidrs");
+  for (const cidr of sourceCidrs) checkCidr("stackstateCidrs", cidr);
+  if (mirrorPrivate && apiVpcEndpointId === undefined && sourceCidrs.length === 0) {
+    throw new ConfigError(
+      "stackstateCidrs",
+      "required with mirrorPrivate=true unless mirrorApiVpcEndpointId is given: the created endpoint admits only these sources",
+    );
+  }
+  let secretsAccess: SecretsAccess | undefined;
+  if (network === "vpc") {
+    secretsAccess = r.oneOf("mirrorSecretsAccess", ["endpoint", "nat"] as const);
+    if (secretsAccess === "nat" && vpc?.create === true) {
+      throw new ConfigError(
+        "mirrorSecretsAccess",
+        "nat needs an existing VPC with a route out; the created VPC has none",
+      );
+    }
+  }
+
+  const ampWorkspaces = parseAmpWorkspaces(r);
+  if (secretsAccess === "endpoint") {
+    const regions = [...new Set(ampWorkspaces.map((w) => w.region))];
+    if (regions.length > 1) {
+      throw new ConfigError(
+        "ampWorkspaces",
+        `workspaces in several regions (${regions.join(", ")}): without internet the mirror reaches AMP through an aps-workspaces endpoint, which serves the stack's own region only; list that region's workspaces, or use mirrorNetwork=none, or an existing VPC with mirrorSecretsAccess=nat`,
+      );
+    }
+  }
+  const assumeRoleArns = r.list("mirrorAssumeRoleArns");
+  const seenRoles = new Set<string>();
+  for (const arn of assumeRoleArns) {
+    if (!ROLE_ARN.test(arn)) {
+      throw new ConfigError(
+        "mirrorAssumeRoleArns",
+        `not an IAM role ARN like arn:aws:iam::123456789012:role/name (no wildcards): "${clip(arn)}"`,
+      );
+    }
+    if (seenRoles.has(arn)) throw new ConfigError("mirrorAssumeRoleArns", `"${clip(arn)}" is listed twice`);
+    seenRoles.add(arn);
+  }
+
+  // Prometheus is a target when configured, and by default when nothing else is (today's behaviour).
+  const prometheusGiven = r.has("prometheusHost") || r.has("prometheusPort") || r.has("prometheusCidr");
+  if (network === "none" && r.has("prometheusPort") && !r.has("prometheusHost")) {
+    throw new ConfigError("prometheusHost", "required with prometheusPort when mirrorNetwork=none");
+  }
+  const targetsPrometheus = prometheusGiven || (network === "vpc" && ampWorkspaces.length === 0);
+  if (!targetsPrometheus) {
+    if (ampWorkspaces.length === 0) {
+      throw new ConfigError(
+        "ampWorkspaces",
+        "required with mirrorNetwork=none unless prometheusHost is set: the mirror would have no target",
+      );
+    }
+  }
+  let prometheus: NonNullable<GatewayConfig["mirror"]>["prometheus"];
+  if (targetsPrometheus) {
+    const host = r.str("prometheusHost");
+    if (!HOST.test(host)) throw new ConfigError("prometheusHost", `not a host name: "${clip(host)}"`);
+    const cidr = r.str("prometheusCidr");
+    checkCidr("prometheusCidr", cidr);
+    prometheus = { host, port: r.int("prometheusPort", 1, 65_535), cidr };
+  }
+
+  return {
+    vpc,
+    mirror: {
+      workers: r.int("workers", 1, 1000),
+      throttleRate: r.num("mirrorThrottleRate", 1, 1_000_000),
+      throttleBurst: r.int("mirrorThrottleBurst", 1, 1_000_000),
+      memoryMb: r.int("mirrorMemoryMb", 128, 10_240),
+      requireKey: r.bool("mirrorRequireKey"),
+      errorStatus: r.oneOf("mirrorErrorStatus", ["native", "500"] as const),
+      network,
+      prometheus,
+      ampWorkspaces,
+      assumeRoleArns,
+      sourceCidrs,
+      private: mirrorPrivate,
+      apiVpcEndpointId,
+      secretsAccess,
+      apiGatewayLogsRole: r.bool("apiGatewayLogsRole"),
+    },
+  };
+}
+
+function parseVpc(r: Reader): CreatedVpc | ImportedVpc {
+  const vpcSetting = r.str("vpc");
+  const subnetIds = r.list("vpcSubnetIds");
+  const azs = r.list("vpcAvailabilityZones");
+  const securityGroupId = r.optStr("vpcSecurityGroupId");
+  if (vpcSetting === "create") {
+    for (const key of ["vpcSubnetIds", "vpcAvailabilityZones", "vpcSecurityGroupId"] as const) {
+      if (r.has(key)) throw new ConfigError(key, "applies only with an existing VPC (vpc=vpc-...)");
+    }
+    const cidr = r.str("vpcCidr");
+    checkCidr("vpcCidr", cidr);
+    const prefix = Number(cidr.split("/")[1]);
+    if (prefix < 16 || prefix > 24)
+      throw new ConfigError("vpcCidr", "prefix must be /16 to /24 (two /27 subnets)");
+    return { create: true, cidr };
+  }
+  if (r.has("vpcCidr")) throw new ConfigError("vpcCidr", "applies only with vpc=create");
+  if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcSetting)) {
+    throw new ConfigError(
+      "vpc",
+      `expected "create" or a VPC id like vpc-0123abcd (got "${clip(vpcSetting)}")`,
+    );
+  }
+  if (subnetIds.length === 0) throw new ConfigError("vpcSubnetIds", "required with an existing VPC");
+  subnetIds.forEach((id) => {
+    if (!/^subnet-[0-9a-f]{8,17}$/.test(id))
+      throw new ConfigError("vpcSubnetIds", `not a subnet id: "${clip(id)}"`);
+  });
+  if (azs.length === 0) throw new ConfigError("vpcAvailabilityZones", "required with an existing VPC");
+  if (azs.length !== subnetIds.length) {
+    throw new ConfigError(
+      "vpcAvailabilityZones",
+      `needs one zone per subnet in vpcSubnetIds (${subnetIds.length} subnets, ${azs.length} zones)`,
+    );
+  }
+  azs.forEach((az) => {
+    if (!/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(az)) {
+      throw new ConfigError("vpcAvailabilityZones", `not an availability zone: "${clip(az)}"`);
+    }
+  });
+  if (securityGroupId !== undefined && !/^sg-[0-9a-f]{8,17}$/.test(securityGroupId)) {
+    throw new ConfigError("vpcSecurityGroupId", `not a security group id: "${clip(securityGroupId)}"`);
+  }
+  return { create: false, vpcId: vpcSetting, subnetIds, availabilityZones: azs, securityGroupId };
+}
+
+/** `arn:<partition>:aps:<region>:<account>:workspace/<id>` or `<id>@<region>`, comma-separated. */
+function parseAmpWorkspaces(r: Reader): AmpWorkspace[] {
+  const workspaces: AmpWorkspace[] = [];
+  for (const entry of r.list("ampWorkspaces")) {
+    const fail = (why: string) =>
+      new ConfigError(
+        "ampWorkspaces",
+        `"${clip(entry)}" ${why}; expected arn:aws:aps:<region>:<account>:workspace/ws-... or ws-...@<region>`,
+      );
+    let workspace: AmpWorkspace;
+    const arn = WORKSPACE_ARN.exec(entry);
+    if (arn !== null) {
+      const [, , region = "", , id = ""] = arn;
+      if (!REGION.test(region)) throw fail("has no valid region");
+      if (!WORKSPACE_ID.test(id)) throw fail("has no valid workspace id");
+      workspace = { id, region, arn: entry };
+    } else if (entry.startsWith("arn:")) {
+      throw fail("is not an AMP workspace ARN");
+    } else {
+      const at = entry.indexOf("@");
+      const id = at < 0 ? entry : entry.slice(0, at);
+      const region = at < 0 ? "" : entry.slice(at + 1);
+      if (!WORKSPACE_ID.test(id)) throw fail("has no valid workspace id");
+      if (!REGION.test(region)) throw fail("has no valid region after @");
+      workspace = { id, region };
+    }
+    if (workspaces.some((w) => w.id === workspace.id && w.region === workspace.region)) {
+      throw fail("is listed twice");
+    }
+    workspaces.push(workspace);
+  }
+  return workspaces;
 }
 
 /** Reads one key at a time, falling back to the default in CONFIG_KEYS. */

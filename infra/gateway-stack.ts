@@ -1,7 +1,8 @@
 import { Annotations, CfnOutput, Duration, Fn, Stack, type StackProps } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type { Construct } from "constructs";
-import type { GatewayConfig } from "./config";
+import type { Component, GatewayConfig } from "./config";
 import { CONFIG_KEYS } from "./config";
 import { ApiKeySecret } from "./constructs/api-key-secret";
 import { GatewayMonitoring } from "./constructs/gateway-monitoring";
@@ -19,90 +20,128 @@ export interface GatewayStackProps extends StackProps {
   readonly functionCode?: { readonly remoteWrite: lambda.Code; readonly mirror: lambda.Code };
 }
 
-/** One deployment: stream, ingest API, mirror API, their keys and their monitoring. */
+/** What each component adds to the stack's description. */
+const DESCRIBES: Readonly<Record<Component, string>> = {
+  ingest: "remote_write into Kinesis",
+  mirror: "the StackState Prometheus mirror",
+};
+
+/**
+ * One deployment of the configured components: the ingest part (stream, remote-write API,
+ * its key), the mirror part (network, mirror API, its key), and monitoring of what exists.
+ */
 export class GatewayStack extends Stack {
-  readonly stream: IngestStream;
-  readonly ingestKey: ApiKeySecret;
-  readonly mirrorKey: ApiKeySecret;
-  readonly remoteWrite: RemoteWriteApi;
-  readonly network: MirrorNetwork;
-  readonly mirror: MirrorApi;
+  readonly stream?: IngestStream;
+  readonly ingestKey?: ApiKeySecret;
+  readonly remoteWrite?: RemoteWriteApi;
+  readonly mirrorKey?: ApiKeySecret;
+  /** The mirror's VPC, security group and endpoints; absent with mirrorNetwork=none. */
+  readonly network?: MirrorNetwork;
+  readonly mirror?: MirrorApi;
   readonly monitoring: GatewayMonitoring;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
+    const { config } = props;
     super(scope, id, {
-      description: "Prometheus gateway: remote_write into Kinesis, and the StackState Prometheus mirror",
+      description: `Prometheus gateway: ${config.components.map((c) => DESCRIBES[c]).join(", and ")}`,
       ...props,
     });
-    const { config } = props;
     const obs = config.observability;
-
-    this.stream = new IngestStream(this, "Ingest", config.stream);
+    const shared = {
+      logRetentionDays: obs.logRetentionDays,
+      logLevel: obs.logLevel,
+      metricsNamespace: obs.metricsNamespace,
+      keyCacheSeconds: obs.keyCacheSeconds,
+    };
 
     // Two keys: the mirror hands its key to callers (X-MIRROR-API-KEY), so it must never unlock ingest.
-    this.ingestKey = new ApiKeySecret(this, "IngestKey", {
-      description:
-        "API key Prometheus presents to the remote_write endpoint (sts-api-key or basic auth user apikey)",
-    });
-    this.mirrorKey = new ApiKeySecret(this, "MirrorKey", {
-      description: "API key of the StackState Prometheus mirror datasource",
-    });
-
-    this.remoteWrite = new RemoteWriteApi(this, "RemoteWrite", {
-      stream: this.stream,
-      keySecret: this.ingestKey,
-      throttleRate: config.ingest.throttleRate,
-      throttleBurst: config.ingest.throttleBurst,
-      reservedConcurrency: config.ingest.reservedConcurrency,
-      memoryMb: config.ingest.memoryMb,
-      timeout: Duration.seconds(config.ingest.timeoutSeconds),
-      maxBodyBytes: config.ingest.maxBodyBytes,
-      routingBuckets: config.ingest.routingBuckets,
-      logRetentionDays: obs.logRetentionDays,
-      logLevel: obs.logLevel,
-      metricsNamespace: obs.metricsNamespace,
-      keyCacheSeconds: obs.keyCacheSeconds,
-      code: props.functionCode?.remoteWrite,
-    });
+    if (config.stream !== undefined && config.ingest !== undefined) {
+      const ingest = config.ingest;
+      this.stream = new IngestStream(this, "Ingest", config.stream);
+      this.ingestKey = new ApiKeySecret(this, "IngestKey", {
+        description:
+          "API key Prometheus presents to the remote_write endpoint (sts-api-key or basic auth user apikey)",
+      });
+      this.remoteWrite = new RemoteWriteApi(this, "RemoteWrite", {
+        stream: this.stream,
+        keySecret: this.ingestKey,
+        throttleRate: ingest.throttleRate,
+        throttleBurst: ingest.throttleBurst,
+        reservedConcurrency: ingest.reservedConcurrency,
+        memoryMb: ingest.memoryMb,
+        timeout: Duration.seconds(ingest.timeoutSeconds),
+        maxBodyBytes: ingest.maxBodyBytes,
+        routingBuckets: ingest.routingBuckets,
+        ...shared,
+        code: props.functionCode?.remoteWrite,
+      });
+    }
 
     const m = config.mirror;
-    this.network = new MirrorNetwork(this, "MirrorNetwork", {
-      vpc: config.vpc,
-      prometheusPort: m.prometheusPort,
-      prometheusCidr: m.prometheusCidr,
-      secretsAccess: m.secretsAccess,
-      privateApi: m.private
-        ? { existingEndpointId: m.apiVpcEndpointId, sourceCidrs: m.sourceCidrs }
-        : undefined,
-      logRetentionDays: obs.logRetentionDays,
-    });
-    this.mirror = new MirrorApi(this, "Mirror", {
-      network: this.network,
-      keySecret: this.mirrorKey,
-      workers: m.workers,
-      throttleRate: m.throttleRate,
-      throttleBurst: m.throttleBurst,
-      memoryMb: m.memoryMb,
-      requireKey: m.requireKey,
-      prometheusHost: m.prometheusHost,
-      prometheusPort: m.prometheusPort,
-      sourceCidrs: m.sourceCidrs,
-      privateEndpoint: this.network.apiEndpoint,
-      setAccountLogsRole: m.apiGatewayLogsRole,
-      logRetentionDays: obs.logRetentionDays,
-      logLevel: obs.logLevel,
-      metricsNamespace: obs.metricsNamespace,
-      keyCacheSeconds: obs.keyCacheSeconds,
-      code: props.functionCode?.mirror,
-    });
+    if (m !== undefined) {
+      this.mirrorKey = new ApiKeySecret(this, "MirrorKey", {
+        description: "API key of the StackState Prometheus mirror datasource",
+      });
+      let privateEndpoint: ec2.IInterfaceVpcEndpoint | undefined;
+      if (config.vpc !== undefined && m.secretsAccess !== undefined) {
+        this.network = new MirrorNetwork(this, "MirrorNetwork", {
+          vpc: config.vpc,
+          prometheus: m.prometheus,
+          secretsAccess: m.secretsAccess,
+          // Configuration admits workspaces of one region only in endpoint mode.
+          ampRegion: m.ampWorkspaces[0]?.region,
+          sts: m.assumeRoleArns.length > 0,
+          privateApi: m.private
+            ? { existingEndpointId: m.apiVpcEndpointId, sourceCidrs: m.sourceCidrs }
+            : undefined,
+          logRetentionDays: obs.logRetentionDays,
+        });
+        privateEndpoint = this.network.apiEndpoint;
+      } else if (m.apiVpcEndpointId !== undefined) {
+        // No VPC of ours: a private API is associated with the caller's existing endpoint.
+        privateEndpoint = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(
+          this,
+          "MirrorApiEndpoint",
+          {
+            vpcEndpointId: m.apiVpcEndpointId,
+            port: 443,
+          },
+        );
+      }
+      this.mirror = new MirrorApi(this, "Mirror", {
+        network: this.network,
+        keySecret: this.mirrorKey,
+        workers: m.workers,
+        throttleRate: m.throttleRate,
+        throttleBurst: m.throttleBurst,
+        memoryMb: m.memoryMb,
+        requireKey: m.requireKey,
+        errorStatus: m.errorStatus,
+        prometheus: m.prometheus,
+        ampWorkspaces: m.ampWorkspaces,
+        assumeRoleArns: m.assumeRoleArns,
+        sourceCidrs: m.sourceCidrs,
+        privateEndpoint,
+        setAccountLogsRole: m.apiGatewayLogsRole,
+        ...shared,
+        code: props.functionCode?.mirror,
+      });
+    }
 
     this.monitoring = new GatewayMonitoring(this, "Monitoring", {
       namespace: obs.metricsNamespace,
-      ingestFunction: this.remoteWrite.handler.function,
-      mirrorFunction: this.mirror.handler.function,
-      ingestApi: this.remoteWrite.api,
-      mirrorApi: this.mirror.api,
-      stream: this.stream.stream,
+      ingest:
+        this.remoteWrite !== undefined && this.stream !== undefined
+          ? {
+              function: this.remoteWrite.handler.function,
+              api: this.remoteWrite.api,
+              stream: this.stream.stream,
+            }
+          : undefined,
+      mirror:
+        this.mirror !== undefined
+          ? { function: this.mirror.handler.function, api: this.mirror.api }
+          : undefined,
       alarmEmail: obs.alarmEmail,
     });
 
@@ -112,16 +151,17 @@ export class GatewayStack extends Stack {
 
   private warnAboutPlaceholders(config: GatewayConfig): void {
     const m = config.mirror;
+    if (m === undefined) return;
     if (!m.private && m.sourceCidrs.length === 0) {
       Annotations.of(this).addWarningV2(
         "gateway:mirror-closed",
         "stackstateCidrs is empty: the mirror API denies every caller until StackState's egress CIDRs are configured.",
       );
     }
-    if (m.prometheusHost === CONFIG_KEYS.prometheusHost.default) {
+    if (m.prometheus?.host === CONFIG_KEYS.prometheusHost.default) {
       Annotations.of(this).addWarningV2(
         "gateway:prometheus-host",
-        `prometheusHost is the placeholder "${m.prometheusHost}"; set it to your Prometheus server.`,
+        `prometheusHost is the placeholder "${m.prometheus.host}"; set it to your Prometheus server.`,
       );
     }
   }
@@ -135,53 +175,71 @@ export class GatewayStack extends Stack {
         secretArn,
         " --query SecretString --output text",
       ]);
-    const ingestArn = this.ingestKey.secret.secretArn;
-    const mirrorArn = this.mirrorKey.secret.secretArn;
-    const target = `${config.mirror.prometheusHost}:${config.mirror.prometheusPort}`;
 
-    new CfnOutput(this, "RemoteWriteUrl", {
-      description: "Prometheus remote_write URL (also served at /api/v1/write)",
-      value: this.remoteWrite.url,
-    });
-    new CfnOutput(this, "MirrorUrl", {
-      description: "Base URL of the StackState Prometheus mirror datasource",
-      value: this.mirror.url,
-    });
-    new CfnOutput(this, "IngestKeySecretArn", {
-      description: "Secret holding the remote_write API key",
-      value: ingestArn,
-    });
-    new CfnOutput(this, "MirrorKeySecretArn", {
-      description: "Secret holding the mirror API key",
-      value: mirrorArn,
-    });
-    new CfnOutput(this, "FetchIngestKeyCommand", {
-      description: "Prints the remote_write API key",
-      value: fetchKey(ingestArn),
-    });
-    new CfnOutput(this, "FetchMirrorKeyCommand", {
-      description: "Prints the mirror API key",
-      value: fetchKey(mirrorArn),
-    });
-    new CfnOutput(this, "SmokeTestCommand", {
-      description: "Checks the deployment end to end (run from the repository)",
-      value: Fn.join("", [
-        "npm run smoke -- --remote-write-url ",
-        this.remoteWrite.url,
-        " --mirror-url ",
-        this.mirror.url,
-        ` --prometheus ${target}`,
-        ' --api-key "$(',
-        fetchKey(ingestArn),
-        ')" --mirror-api-key "$(',
-        fetchKey(mirrorArn),
-        ')"',
-      ]),
-    });
-    new CfnOutput(this, "StreamName", {
-      description: "Kinesis stream receiving the samples",
-      value: this.stream.stream.streamName,
-    });
+    if (this.remoteWrite !== undefined && this.ingestKey !== undefined && this.stream !== undefined) {
+      const ingestArn = this.ingestKey.secret.secretArn;
+      new CfnOutput(this, "RemoteWriteUrl", {
+        description: "Prometheus remote_write URL (also served at /api/v1/write)",
+        value: this.remoteWrite.url,
+      });
+      new CfnOutput(this, "IngestKeySecretArn", {
+        description: "Secret holding the remote_write API key",
+        value: ingestArn,
+      });
+      new CfnOutput(this, "FetchIngestKeyCommand", {
+        description: "Prints the remote_write API key",
+        value: fetchKey(ingestArn),
+      });
+      new CfnOutput(this, "StreamName", {
+        description: "Kinesis stream receiving the samples",
+        value: this.stream.stream.streamName,
+      });
+    }
+    if (this.mirror !== undefined && this.mirrorKey !== undefined) {
+      const mirrorArn = this.mirrorKey.secret.secretArn;
+      new CfnOutput(this, "MirrorUrl", {
+        description: "Base URL of the StackState Prometheus mirror datasource",
+        value: this.mirror.url,
+      });
+      new CfnOutput(this, "MirrorKeySecretArn", {
+        description: "Secret holding the mirror API key",
+        value: mirrorArn,
+      });
+      new CfnOutput(this, "FetchMirrorKeyCommand", {
+        description: "Prints the mirror API key",
+        value: fetchKey(mirrorArn),
+      });
+      new CfnOutput(this, "MirrorAllowedTargets", {
+        description:
+          "Targets the mirror may call (MIRROR_ALLOWED_TARGETS): the connection details must name one",
+        value: this.mirror.allowedTargets.join(","),
+      });
+    }
+    // The smoke test exercises both parts, against a host:port Prometheus.
+    const prometheus = config.mirror?.prometheus;
+    if (
+      this.remoteWrite !== undefined &&
+      this.ingestKey !== undefined &&
+      this.mirror !== undefined &&
+      this.mirrorKey !== undefined &&
+      prometheus !== undefined
+    ) {
+      new CfnOutput(this, "SmokeTestCommand", {
+        description: "Checks the deployment end to end (run from the repository)",
+        value: Fn.join("", [
+          "npm run smoke -- --remote-write-url ",
+          this.remoteWrite.url,
+          " --mirror-url ",
+          this.mirror.url,
+          ` --prometheus ${prometheus.host}:${prometheus.port}`,
+          ' --api-key "$(',
+          fetchKey(this.ingestKey.secret.secretArn),
+          ')" --mirror-api-key "$(',
+          fetchKey(this.mirrorKey.secret.secretArn),
+          ')"',
+        ]),
+      });
+    }
     new CfnOutput(this, "DashboardUrl", {
       description: "CloudWatch dashboard of the gateway",
       value: Fn.join("", [
@@ -191,7 +249,7 @@ export class GatewayStack extends Stack {
         this.monitoring.dashboard.dashboardName,
       ]),
     });
-    if (this.network.createdVpc !== undefined) {
+    if (this.network?.createdVpc !== undefined) {
       new CfnOutput(this, "MirrorVpcId", {
         description: "VPC created for the mirror; Prometheus must be reachable from it",
         value: this.network.createdVpc.vpcId,

@@ -31,6 +31,7 @@ export const ENV = {
   mirrorRequireKey: "MIRROR_REQUIRE_KEY",
   mirrorAllowedTargets: "MIRROR_ALLOWED_TARGETS",
   mirrorCounterWindow: "MIRROR_COUNTER_WINDOW",
+  mirrorErrorStatus: "MIRROR_ERROR_STATUS",
   // local server
   port: "PORT",
   host: "HOST",

@@ -9,37 +9,32 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
-
-/** Metric names the functions emit in Embedded Metric Format (dimension `Service`). */
-export const GATEWAY_METRICS = {
-  samplesReceived: "SamplesReceived",
-  seriesRejected: "SeriesRejected",
-  recordsWritten: "RecordsWritten",
-  kinesisRetries: "KinesisRetries",
-  kinesisThrottled: "KinesisThrottled",
-  kinesisFailedPuts: "KinesisFailedPuts",
-  mirrorQueries: "MirrorQueries",
-  mirrorErrors: "MirrorErrors",
-} as const;
-
-/** Values of the `Service` dimension. */
-export const SERVICES = { remoteWrite: "remote-write", mirror: "mirror" } as const;
+import { METRIC_DIMENSIONS, METRIC_NAMES, METRIC_SERVICES } from "../../lib/metric-names";
 
 /** Every alarm looks at 5-minute sums and fires on the first occurrence. */
 export const ALARM_DEFAULTS = { period: Duration.minutes(5), threshold: 1, evaluationPeriods: 1 } as const;
 
 export interface GatewayMonitoringProps {
   readonly namespace: string;
-  readonly ingestFunction: lambda.IFunction;
-  readonly mirrorFunction: lambda.IFunction;
-  readonly ingestApi: apigwv2.HttpApi;
-  readonly mirrorApi: apigw.RestApi;
-  readonly stream: kinesis.Stream;
+  /** The ingest component, when deployed. */
+  readonly ingest?: {
+    readonly function: lambda.IFunction;
+    readonly api: apigwv2.HttpApi;
+    readonly stream: kinesis.Stream;
+  };
+  /** The mirror component, when deployed. */
+  readonly mirror?: {
+    readonly function: lambda.IFunction;
+    readonly api: apigw.RestApi;
+  };
   /** When given, an SNS topic with this email subscribed receives every alarm. */
   readonly alarmEmail?: string;
 }
 
-/** Alarms on the gateway's own health, an optional notification topic, and a dashboard. */
+/**
+ * Alarms on the gateway's own health, an optional notification topic, and a dashboard;
+ * each only for the components deployed.
+ */
 export class GatewayMonitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly topic?: sns.Topic;
@@ -64,58 +59,134 @@ export class GatewayMonitoring extends Construct {
       ]);
     }
 
+    /** A metric the functions count without a second dimension (only `Service`). */
     const emf = (metricName: string, service: string) =>
       new cloudwatch.Metric({
         namespace: props.namespace,
         metricName,
-        dimensionsMap: { Service: service },
+        dimensionsMap: { [METRIC_DIMENSIONS.service]: service },
         statistic: cloudwatch.Stats.SUM,
         period: p,
       });
-    const ingest = props.ingestFunction;
-    const mirror = props.mirrorFunction;
-    const ingest5xx = props.ingestApi.metricServerError({ period: p, statistic: cloudwatch.Stats.SUM });
-    const mirror5xx = props.mirrorApi.metricServerError({ period: p, statistic: cloudwatch.Stats.SUM });
-    const streamThrottled = props.stream.metricPutRecordsThrottledRecords({
-      period: p,
-      statistic: cloudwatch.Stats.SUM,
-    });
+    /** One line per value of `dimension` of a metric counted with {Service, dimension}. */
+    const byDimension = (metricName: string, service: string, dimension: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${props.namespace},${METRIC_DIMENSIONS.service},${dimension}} ${METRIC_DIMENSIONS.service}="${service}" MetricName="${metricName}"', 'Sum', ${p.toSeconds()})`,
+        label: "",
+        period: p,
+      });
+    const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
+      new cloudwatch.GraphWidget({ title, left, width, height: 6 });
 
-    const watch: Array<[string, cloudwatch.IMetric, string]> = [
-      [
-        "IngestFunctionErrors",
-        ingest.metricErrors({ period: p }),
-        "The remote-write function failed (crash or timeout)",
-      ],
-      [
-        "IngestFunctionThrottles",
-        ingest.metricThrottles({ period: p }),
-        "Remote-write invocations were throttled",
-      ],
-      [
-        "MirrorFunctionErrors",
-        mirror.metricErrors({ period: p }),
-        "The mirror function failed (crash or timeout)",
-      ],
-      [
-        "MirrorFunctionThrottles",
-        mirror.metricThrottles({ period: p }),
-        "Mirror invocations exceeded `workers`",
-      ],
-      ["IngestApi5xx", ingest5xx, "The remote-write API answered 5xx"],
-      ["MirrorApi5xx", mirror5xx, "The mirror API answered 5xx"],
-      ["KinesisWriteThrottled", streamThrottled, "Kinesis rejected records for lack of write throughput"],
-      [
-        "KinesisThrottledPuts",
-        emf(GATEWAY_METRICS.kinesisThrottled, SERVICES.remoteWrite),
-        "The remote-write function saw Kinesis throttling",
-      ],
-      [
-        "KinesisFailedPuts",
-        emf(GATEWAY_METRICS.kinesisFailedPuts, SERVICES.remoteWrite),
-        "Records could not be written to Kinesis before the deadline",
-      ],
-    ];
+    const watch: Array<[string, cloudwatch.IMetric, string]> = [];
+    const rows: cloudwatch.IWidget[][] = [];
+    const functionLines: cloudwatch.IMetric[] = [];
+
+    const ingest = props.ingest;
+    if (ingest !== undefined) {
+      const fn = ingest.function;
+      const api5xx = ingest.api.metricServerError({ period: p, statistic: cloudwatch.Stats.SUM });
+      const streamThrottled = ingest.stream.metricPutRecordsThrottledRecords({
+        period: p,
+        statistic: cloudwatch.Stats.SUM,
+      });
+      const service = METRIC_SERVICES.remoteWrite;
+      watch.push(
+        [
+          "IngestFunctionErrors",
+          fn.metricErrors({ period: p }),
+          "The remote-write function failed (crash or timeout)",
+        ],
+        [
+          "IngestFunctionThrottles",
+          fn.metricThrottles({ period: p }),
+          "Remote-write invocations were throttled",
+        ],
+        ["IngestApi5xx", api5xx, "The remote-write API answered 5xx"],
+        ["KinesisWriteThrottled", streamThrottled, "Kinesis rejected records for lack of write throughput"],
+        [
+          "KinesisThrottledPuts",
+          emf(METRIC_NAMES.kinesisThrottled, service),
+          "The remote-write function saw Kinesis throttling",
+        ],
+        [
+          "KinesisFailedPuts",
+          emf(METRIC_NAMES.kinesisFailedPuts, service),
+          "Records could not be written to Kinesis before the deadline",
+        ],
+      );
+      rows.push(
+        [
+          graph("Samples received / records written", [
+            emf(METRIC_NAMES.samplesReceived, service),
+            emf(METRIC_NAMES.recordsWritten, service),
+          ]),
+          graph("Series rejected by reason", [
+            byDimension(METRIC_NAMES.seriesRejected, service, METRIC_DIMENSIONS.reason),
+          ]),
+          graph("Kinesis retries / throttled / failed puts", [
+            emf(METRIC_NAMES.kinesisRetries, service),
+            emf(METRIC_NAMES.kinesisThrottled, service),
+            emf(METRIC_NAMES.kinesisFailedPuts, service),
+          ]),
+        ],
+        [
+          graph("Remote-write API requests / 4xx / 5xx", [
+            ingest.api.metricCount({ period: p, statistic: cloudwatch.Stats.SUM }),
+            ingest.api.metricClientError({ period: p, statistic: cloudwatch.Stats.SUM }),
+            api5xx,
+          ]),
+          graph("Remote-write latency p99 (ms)", [
+            ingest.api.metricLatency({ period: p, statistic: cloudwatch.Stats.p(99) }),
+            fn.metricDuration({ period: p, statistic: cloudwatch.Stats.p(99) }),
+          ]),
+          graph("Kinesis incoming records / write throttling", [
+            ingest.stream.metricIncomingRecords({ period: p, statistic: cloudwatch.Stats.SUM }),
+            streamThrottled,
+          ]),
+        ],
+      );
+      functionLines.push(fn.metricErrors({ period: p }), fn.metricThrottles({ period: p }));
+    }
+
+    const mirror = props.mirror;
+    if (mirror !== undefined) {
+      const fn = mirror.function;
+      const api5xx = mirror.api.metricServerError({ period: p, statistic: cloudwatch.Stats.SUM });
+      const service = METRIC_SERVICES.mirror;
+      watch.push(
+        [
+          "MirrorFunctionErrors",
+          fn.metricErrors({ period: p }),
+          "The mirror function failed (crash or timeout)",
+        ],
+        [
+          "MirrorFunctionThrottles",
+          fn.metricThrottles({ period: p }),
+          "Mirror invocations exceeded `workers`",
+        ],
+        ["MirrorApi5xx", api5xx, "The mirror API answered 5xx"],
+      );
+      rows.push([
+        graph("Mirror requests by endpoint", [
+          byDimension(METRIC_NAMES.mirrorRequests, service, METRIC_DIMENSIONS.endpoint),
+        ]),
+        graph("Mirror errors by reason", [
+          byDimension(METRIC_NAMES.mirrorErrors, service, METRIC_DIMENSIONS.reason),
+        ]),
+        graph("Mirror API requests / 4xx / 5xx", [
+          mirror.api.metricCount({ period: p, statistic: cloudwatch.Stats.SUM }),
+          mirror.api.metricClientError({ period: p, statistic: cloudwatch.Stats.SUM }),
+          api5xx,
+        ]),
+      ]);
+      functionLines.push(
+        fn.metricErrors({ period: p }),
+        fn.metricThrottles({ period: p }),
+        fn.metric("ConcurrentExecutions", { period: p, statistic: cloudwatch.Stats.MAXIMUM }),
+      );
+    }
+
     for (const [name, metric, description] of watch) {
       const alarm = new cloudwatch.Alarm(this, name, {
         alarmDescription: description,
@@ -132,75 +203,10 @@ export class GatewayMonitoring extends Construct {
       this.alarms.push(alarm);
     }
 
-    const rejectedByReason = search(
-      props.namespace,
-      "Reason",
-      `MetricName="${GATEWAY_METRICS.seriesRejected}"`,
-    );
-    const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
-      new cloudwatch.GraphWidget({ title, left, width, height: 6 });
-
     this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
       defaultInterval: Duration.hours(6),
     });
-    this.dashboard.addWidgets(
-      graph("Samples received / records written", [
-        emf(GATEWAY_METRICS.samplesReceived, SERVICES.remoteWrite),
-        emf(GATEWAY_METRICS.recordsWritten, SERVICES.remoteWrite),
-      ]),
-      graph("Series rejected by reason", [rejectedByReason]),
-      graph("Kinesis retries / throttled / failed puts", [
-        emf(GATEWAY_METRICS.kinesisRetries, SERVICES.remoteWrite),
-        emf(GATEWAY_METRICS.kinesisThrottled, SERVICES.remoteWrite),
-        emf(GATEWAY_METRICS.kinesisFailedPuts, SERVICES.remoteWrite),
-      ]),
-    );
-    this.dashboard.addWidgets(
-      graph("Remote-write API requests / 4xx / 5xx", [
-        props.ingestApi.metricCount({ period: p, statistic: cloudwatch.Stats.SUM }),
-        props.ingestApi.metricClientError({ period: p, statistic: cloudwatch.Stats.SUM }),
-        ingest5xx,
-      ]),
-      graph("Remote-write latency p99 (ms)", [
-        props.ingestApi.metricLatency({ period: p, statistic: cloudwatch.Stats.p(99) }),
-        ingest.metricDuration({ period: p, statistic: cloudwatch.Stats.p(99) }),
-      ]),
-      graph("Kinesis incoming records / write throttling", [
-        props.stream.metricIncomingRecords({ period: p, statistic: cloudwatch.Stats.SUM }),
-        streamThrottled,
-      ]),
-    );
-    this.dashboard.addWidgets(
-      graph("Mirror requests by endpoint", [
-        search(props.namespace, "Endpoint", `Service="${SERVICES.mirror}"`),
-        emf(GATEWAY_METRICS.mirrorQueries, SERVICES.mirror),
-      ]),
-      graph("Mirror errors by reason", [
-        search(props.namespace, "Reason", `MetricName="${GATEWAY_METRICS.mirrorErrors}"`),
-      ]),
-      graph("Mirror API requests / 4xx / 5xx", [
-        props.mirrorApi.metricCount({ period: p, statistic: cloudwatch.Stats.SUM }),
-        props.mirrorApi.metricClientError({ period: p, statistic: cloudwatch.Stats.SUM }),
-        mirror5xx,
-      ]),
-    );
-    this.dashboard.addWidgets(
-      graph("Function errors / throttles / concurrency", [
-        ingest.metricErrors({ period: p }),
-        ingest.metricThrottles({ period: p }),
-        mirror.metricErrors({ period: p }),
-        mirror.metricThrottles({ period: p }),
-        mirror.metric("ConcurrentExecutions", { period: p, statistic: cloudwatch.Stats.MAXIMUM }),
-      ]),
-    );
+    for (const row of rows) this.dashboard.addWidgets(...row);
+    this.dashboard.addWidgets(graph("Function errors / throttles / concurrency", functionLines));
   }
-}
-
-/** Every metric of `namespace` with dimensions {Service, <dimension>} matching `filter`, one line each. */
-function search(namespace: string, dimension: string, filter: string): cloudwatch.MathExpression {
-  return new cloudwatch.MathExpression({
-    expression: `SEARCH('{${namespace},Service,${dimension}} ${filter}', 'Sum', ${ALARM_DEFAULTS.period.toSeconds()})`,
-    label: "",
-    period: ALARM_DEFAULTS.period,
-  });
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as apigw from "aws-cdk-lib/aws-apigateway";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -6,6 +6,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { ENV } from "../../lib/env-names";
+import type { AmpWorkspace, MirrorErrorStatus } from "../config";
 import { ENTRIES } from "../paths";
 import type { ApiKeySecret } from "./api-key-secret";
 import { GatewayFunction, type GatewayFunctionSettings } from "./gateway-function";
@@ -27,16 +28,36 @@ export const MIRROR_DEFAULTS = {
   maxPrometheusCall: Duration.seconds(25),
 } as const;
 
+/** IAM actions of the AMP query API, the only ones the mirror needs on a workspace. */
+export const AMP_QUERY_ACTIONS = [
+  "aps:QueryMetrics",
+  "aps:GetLabels",
+  "aps:GetSeries",
+  "aps:GetMetricMetadata",
+] as const;
+
+/** The query base URL of an AMP workspace: the allowlist entry and the connection details' `url`. */
+export function ampWorkspaceUrl(workspace: AmpWorkspace): string {
+  const suffix = workspace.region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+  return `https://aps-workspaces.${workspace.region}.${suffix}/workspaces/${workspace.id}/`;
+}
+
 export interface MirrorApiProps extends GatewayFunctionSettings {
-  readonly network: MirrorNetwork;
+  /** The VPC the function runs in; none: outside any VPC. */
+  readonly network?: MirrorNetwork;
   readonly keySecret: ApiKeySecret;
   readonly workers: number;
   readonly throttleRate: number;
   readonly throttleBurst: number;
   readonly memoryMb: number;
   readonly requireKey: boolean;
-  readonly prometheusHost: string;
-  readonly prometheusPort: number;
+  readonly errorStatus: MirrorErrorStatus;
+  /** The Prometheus server the mirror may call; unset when only AMP is targeted. */
+  readonly prometheus?: { readonly host: string; readonly port: number };
+  /** AMP workspaces the mirror may query: allowlisted and granted the query actions. */
+  readonly ampWorkspaces: readonly AmpWorkspace[];
+  /** Roles the mirror may assume (sts:AssumeRole on exactly these). */
+  readonly assumeRoleArns: readonly string[];
   /** Source CIDRs allowed to call (public: aws:SourceIp; private: aws:VpcSourceIp). */
   readonly sourceCidrs: readonly string[];
   /** Private API: admitted only through this execute-api endpoint, which is associated with it. */
@@ -49,8 +70,9 @@ export interface MirrorApiProps extends GatewayFunctionSettings {
 }
 
 /**
- * The StackState Prometheus mirror: a VPC-attached function behind a REST API whose
- * resource policy admits only the configured callers (or only a VPC endpoint).
+ * The StackState Prometheus mirror: a function (in a VPC, or in none when it only calls AWS
+ * and public targets) behind a REST API whose resource policy admits only the configured
+ * callers (or only a VPC endpoint).
  */
 export class MirrorApi extends Construct {
   readonly handler: GatewayFunction;
@@ -58,10 +80,28 @@ export class MirrorApi extends Construct {
   readonly accessLogs: logs.LogGroup;
   /** The base URL StackState is configured with (ends with `/`). */
   readonly url: string;
+  /** MIRROR_ALLOWED_TARGETS, entry by entry. */
+  readonly allowedTargets: readonly string[];
 
   constructor(scope: Construct, id: string, props: MirrorApiProps) {
     super(scope, id);
     const { network } = props;
+    const stack = Stack.of(this);
+    const workspaceArns = props.ampWorkspaces.map(
+      (w) =>
+        w.arn ??
+        stack.formatArn({
+          service: "aps",
+          region: w.region,
+          resource: "workspace",
+          resourceName: w.id,
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        }),
+    );
+    this.allowedTargets = [
+      ...(props.prometheus !== undefined ? [`${props.prometheus.host}:${props.prometheus.port}`] : []),
+      ...props.ampWorkspaces.map(ampWorkspaceUrl),
+    ];
 
     this.handler = new GatewayFunction(this, "Handler", {
       entry: ENTRIES.mirror,
@@ -70,8 +110,9 @@ export class MirrorApi extends Construct {
       timeout: MIRROR_DEFAULTS.timeout,
       environment: {
         [ENV.mirrorApiKeySecretArn]: props.keySecret.secret.secretArn,
-        [ENV.mirrorAllowedTargets]: `${props.prometheusHost}:${props.prometheusPort}`,
+        [ENV.mirrorAllowedTargets]: this.allowedTargets.join(","),
         [ENV.mirrorRequireKey]: String(props.requireKey),
+        [ENV.mirrorErrorStatus]: props.errorStatus,
         [ENV.mirrorMaxRequestTimeoutMs]: String(MIRROR_DEFAULTS.maxPrometheusCall.toMilliseconds()),
         [ENV.logLevel]: props.logLevel,
         [ENV.metricsNamespace]: props.metricsNamespace,
@@ -81,15 +122,25 @@ export class MirrorApi extends Construct {
       logLevel: props.logLevel,
       // The old mirror's worker pool: at most this many requests are served at once.
       reservedConcurrentExecutions: props.workers,
-      vpc: network.vpc,
-      vpcSubnets: network.subnets,
-      securityGroups: [network.securityGroup],
+      vpc: network?.vpc,
+      vpcSubnets: network?.subnets,
+      securityGroups: network !== undefined ? [network.securityGroup] : undefined,
       code: props.code,
     });
     props.keySecret.grantRead(this.handler.function);
-    if (network.secretsEndpoint !== undefined) {
-      // Creating the function before its endpoint exists would make cold starts fail.
-      this.handler.function.node.addDependency(network.secretsEndpoint);
+    if (workspaceArns.length > 0) {
+      this.handler.role.addToPolicy(
+        new iam.PolicyStatement({ actions: [...AMP_QUERY_ACTIONS], resources: workspaceArns }),
+      );
+    }
+    if (props.assumeRoleArns.length > 0) {
+      this.handler.role.addToPolicy(
+        new iam.PolicyStatement({ actions: ["sts:AssumeRole"], resources: [...props.assumeRoleArns] }),
+      );
+    }
+    for (const endpoint of network?.serviceEndpoints ?? []) {
+      // Creating the function before its endpoints exist would make cold starts fail.
+      this.handler.function.node.addDependency(endpoint);
     }
 
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {

@@ -1,8 +1,8 @@
-import { Annotations, RemovalPolicy } from "aws-cdk-lib";
+import { Annotations, Aws, CfnRule, Fn, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import type { CreatedVpc, ImportedVpc } from "../config";
+import { ConfigError, type CreatedVpc, type ImportedVpc } from "../config";
 
 /** Shape of the VPC created when none is given: two isolated /27 subnets, no NAT. */
 export const CREATED_VPC_DEFAULTS = {
@@ -13,10 +13,20 @@ export const CREATED_VPC_DEFAULTS = {
 export interface MirrorNetworkProps {
   /** A VPC to create, or the ids of an existing one; never looked up. */
   readonly vpc: CreatedVpc | ImportedVpc;
-  readonly prometheusPort: number;
-  readonly prometheusCidr: string;
-  /** `endpoint`: an interface endpoint for Secrets Manager; `nat`: the subnets route out already. */
+  /** The Prometheus server the mirror calls; no egress rule for it when unset (AMP only). */
+  readonly prometheus?: { readonly port: number; readonly cidr: string };
+  /**
+   * `endpoint`: interface endpoints for the AWS APIs the mirror calls (Secrets Manager, and
+   * AMP and STS when asked for); `nat`: the subnets route out already.
+   */
   readonly secretsAccess: "endpoint" | "nat";
+  /**
+   * The region of the AMP workspaces the mirror queries, when it queries any. In endpoint
+   * mode it must be the stack's region: an aps-workspaces endpoint serves its own region only.
+   */
+  readonly ampRegion?: string;
+  /** The mirror assumes IAM roles through STS. */
+  readonly sts: boolean;
   /** Private mirror API: sources admitted to the created execute-api endpoint. */
   readonly privateApi?: { readonly existingEndpointId?: string; readonly sourceCidrs: readonly string[] };
   readonly logRetentionDays: number;
@@ -24,8 +34,8 @@ export interface MirrorNetworkProps {
 
 /**
  * Where the mirror function runs: a VPC (imported by ids, or a small isolated one), the
- * function's security group (egress to the Prometheus port and to Secrets Manager only),
- * and the interface endpoints it needs.
+ * function's security group (egress to the Prometheus port and to the AWS API endpoints
+ * only), and the interface endpoints it needs.
  */
 export class MirrorNetwork extends Construct {
   readonly vpc: ec2.IVpc;
@@ -35,6 +45,12 @@ export class MirrorNetwork extends Construct {
   /** True when the security group was given by configuration (its rules are not ours). */
   readonly securityGroupImported: boolean;
   readonly secretsEndpoint?: ec2.InterfaceVpcEndpoint;
+  /** Amazon Managed Service for Prometheus (`aps-workspaces`), when AMP is queried without internet. */
+  readonly ampEndpoint?: ec2.InterfaceVpcEndpoint;
+  /** STS, when roles are assumed without internet. */
+  readonly stsEndpoint?: ec2.InterfaceVpcEndpoint;
+  /** Every interface endpoint the function calls; it is created after them. */
+  readonly serviceEndpoints: readonly ec2.InterfaceVpcEndpoint[];
   /** The execute-api endpoint the private mirror API admits (created or imported). */
   readonly apiEndpoint?: ec2.IInterfaceVpcEndpoint;
   readonly createdVpc?: ec2.Vpc;
@@ -98,42 +114,73 @@ export class MirrorNetwork extends Construct {
             description: "Prometheus mirror function: egress to Prometheus and Secrets Manager only",
             allowAllOutbound: false,
           });
-    if (!this.securityGroupImported) {
+    if (!this.securityGroupImported && props.prometheus !== undefined) {
       this.securityGroup.addEgressRule(
-        ec2.Peer.ipv4(props.prometheusCidr),
-        ec2.Port.tcp(props.prometheusPort),
+        ec2.Peer.ipv4(props.prometheus.cidr),
+        ec2.Port.tcp(props.prometheus.port),
         "Prometheus HTTP API",
       );
     }
 
+    const endpoints: ec2.InterfaceVpcEndpoint[] = [];
     if (props.secretsAccess === "endpoint") {
-      this.secretsEndpoint = new ec2.InterfaceVpcEndpoint(this, "SecretsManagerEndpoint", {
-        vpc: this.vpc,
-        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-        subnets: this.subnets,
-        privateDnsEnabled: true,
-        open: false,
-        securityGroups: [
-          new ec2.SecurityGroup(this, "SecretsManagerEndpointSecurityGroup", {
-            vpc: this.vpc,
-            description: "Secrets Manager endpoint: HTTPS from the mirror function only",
-            allowAllOutbound: false,
-          }),
-        ],
-      });
-      // Ingress on the endpoint from the function's group; egress on the function's group to the endpoint.
-      this.secretsEndpoint.connections.allowFrom(
-        this.securityGroup,
-        ec2.Port.tcp(443),
+      // One endpoint per AWS API, each with its own group admitting HTTPS from the mirror only.
+      const endpoint = (
+        id: string,
+        service: ec2.InterfaceVpcEndpointAwsService,
+        what: string,
+        why: string,
+      ) => {
+        const created = new ec2.InterfaceVpcEndpoint(this, `${id}Endpoint`, {
+          vpc: this.vpc,
+          service,
+          subnets: this.subnets,
+          privateDnsEnabled: true,
+          open: false,
+          securityGroups: [
+            new ec2.SecurityGroup(this, `${id}EndpointSecurityGroup`, {
+              vpc: this.vpc,
+              description: `${what} endpoint: HTTPS from the mirror function only`,
+              allowAllOutbound: false,
+            }),
+          ],
+        });
+        // Ingress on the endpoint from the function's group; egress on the function's group to the endpoint.
+        created.connections.allowFrom(this.securityGroup, ec2.Port.tcp(443), why);
+        endpoints.push(created);
+        return created;
+      };
+      this.secretsEndpoint = endpoint(
+        "SecretsManager",
+        ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        "Secrets Manager",
         "Mirror reads its key",
       );
+      if (props.ampRegion !== undefined) {
+        requireStackRegion(this, props.ampRegion);
+        this.ampEndpoint = endpoint(
+          "Amp",
+          ec2.InterfaceVpcEndpointAwsService.PROMETHEUS_WORKSPACES,
+          "Amazon Managed Service for Prometheus (aps-workspaces)",
+          "Mirror queries AMP workspaces",
+        );
+      }
+      if (props.sts) {
+        this.stsEndpoint = endpoint(
+          "Sts",
+          ec2.InterfaceVpcEndpointAwsService.STS,
+          "STS",
+          "Mirror assumes roles",
+        );
+      }
     } else if (!this.securityGroupImported) {
       this.securityGroup.addEgressRule(
         ec2.Peer.anyIpv4(),
         ec2.Port.tcp(443),
-        "Secrets Manager's regional endpoint, through the subnets' NAT or existing endpoint",
+        "AWS APIs (Secrets Manager; AMP and STS when configured), through the subnets' NAT or existing endpoints",
       );
     }
+    this.serviceEndpoints = endpoints;
 
     if (props.privateApi !== undefined) {
       const existing = props.privateApi.existingEndpointId;
@@ -164,4 +211,27 @@ export class MirrorNetwork extends Construct {
       }
     }
   }
+}
+
+/**
+ * AMP workspaces reached through the VPC endpoint must be in the stack's region. Checked at
+ * synth when the stack's region is known, and otherwise by a template rule that stops the
+ * deployment in any other region before anything is created.
+ */
+function requireStackRegion(scope: Construct, region: string): void {
+  const stackRegion = Stack.of(scope).region;
+  if (!Token.isUnresolved(stackRegion) && stackRegion !== region) {
+    throw new ConfigError(
+      "ampWorkspaces",
+      `workspaces in ${region} cannot be reached from a stack in ${stackRegion} through the aps-workspaces endpoint; deploy in ${region}, or use mirrorNetwork=none`,
+    );
+  }
+  new CfnRule(scope, "AmpWorkspaceRegion", {
+    assertions: [
+      {
+        assert: Fn.conditionEquals(Aws.REGION, region),
+        assertDescription: `The configured AMP workspaces are in ${region}; the mirror reaches them through an aps-workspaces VPC endpoint, which serves its own region only. Deploy this stack in ${region}, or use mirrorNetwork=none.`,
+      },
+    ],
+  });
 }

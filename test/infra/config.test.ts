@@ -32,12 +32,17 @@ describe("parseConfig", () => {
         workers: 20,
         throttleRate: 50,
         throttleBurst: 100,
-        prometheusPort: 9090,
+        prometheus: { host: "prometheus.internal", port: 9090, cidr: "0.0.0.0/0" },
         sourceCidrs: [],
         private: false,
         secretsAccess: "endpoint",
         requireKey: false,
+        errorStatus: "native",
+        network: "vpc",
+        ampWorkspaces: [],
+        assumeRoleArns: [],
       });
+      expect(config.components).toEqual(["ingest", "mirror"]);
       expect(config.vpc).toEqual({ create: true, cidr: "10.80.0.0/24" });
       expect(config.observability).toMatchObject({
         logRetentionDays: 30,
@@ -67,13 +72,13 @@ describe("parseConfig", () => {
     });
     expect(fromCli).toEqual(fromJson);
     expect(fromCli.stream).toEqual({ mode: "provisioned", shards: 4, retentionHours: 24 });
-    expect(fromCli.mirror.workers).toBe(8);
-    expect(fromCli.mirror.sourceCidrs).toEqual(["203.0.113.0/24", "198.51.100.7/32"]);
-    expect(fromCli.ingest.throttleRate).toBe(12.5);
+    expect(fromCli.mirror!.workers).toBe(8);
+    expect(fromCli.mirror!.sourceCidrs).toEqual(["203.0.113.0/24", "198.51.100.7/32"]);
+    expect(fromCli.ingest!.throttleRate).toBe(12.5);
   });
 
   it("defaults a provisioned stream to one shard", () => {
-    expect(parseConfig({ streamMode: "provisioned" }).stream.shards).toBe(1);
+    expect(parseConfig({ streamMode: "provisioned" }).stream?.shards).toBe(1);
   });
 
   it("imports a VPC by ids, pairing each subnet with its zone", () => {
@@ -90,7 +95,7 @@ describe("parseConfig", () => {
   it("returns a frozen object", () => {
     const config = parseConfig({});
     expect(Object.isFrozen(config)).toBe(true);
-    expect(Object.isFrozen(config.mirror.sourceCidrs)).toBe(true);
+    expect(Object.isFrozen(config.mirror!.sourceCidrs)).toBe(true);
   });
 
   it("documents every key it reads", () => {
@@ -148,11 +153,180 @@ describe("parseConfig", () => {
     ["bad Prometheus host", { prometheusHost: "http://prom:9090" }, "prometheusHost", /host name/],
     ["port out of range", { prometheusPort: "70000" }, "prometheusPort", /between 1 and 65535/],
     ["typo in a key", { workerz: "5" }, "workerz", /unknown key/],
+    // components
+    ["no component", { components: " , " }, "components", /at least one of ingest, mirror/],
+    ["unknown component", { components: "ingest,forwarder" }, "components", /expected ingest, mirror/],
+    ["component twice", { components: "mirror,mirror" }, "components", /listed twice/],
+    [
+      "an ingest setting without ingest",
+      { components: "mirror", streamMode: "provisioned" },
+      "streamMode",
+      /only when components include ingest \(components=mirror\)/,
+    ],
+    [
+      "a mirror setting without the mirror",
+      { components: "ingest", prometheusHost: "prom.example.com" },
+      "prometheusHost",
+      /only when components include mirror/,
+    ],
+    ["a VPC without the mirror", { components: ["ingest"], vpc: IMPORTED.vpc }, "vpc", /include mirror/],
+    // mirror network, AMP, roles, error status
+    ["unknown network mode", { mirrorNetwork: "public" }, "mirrorNetwork", /vpc, none/],
+    [
+      "a VPC with mirrorNetwork=none",
+      { mirrorNetwork: "none", ampWorkspaces: "ws-abc@eu-west-1", ...IMPORTED },
+      "vpc",
+      /only with mirrorNetwork=vpc/,
+    ],
+    [
+      "secrets access with mirrorNetwork=none",
+      { mirrorNetwork: "none", ampWorkspaces: "ws-abc@eu-west-1", mirrorSecretsAccess: "nat" },
+      "mirrorSecretsAccess",
+      /only with mirrorNetwork=vpc/,
+    ],
+    [
+      "a Prometheus CIDR with mirrorNetwork=none",
+      { mirrorNetwork: "none", prometheusHost: "prom.example.com", prometheusCidr: "10.0.0.0/8" },
+      "prometheusCidr",
+      /only with mirrorNetwork=vpc/,
+    ],
+    ["mirrorNetwork=none without any target", { mirrorNetwork: "none" }, "ampWorkspaces", /no target/],
+    [
+      "a Prometheus port without a host, mirrorNetwork=none",
+      { mirrorNetwork: "none", prometheusPort: "9090", ampWorkspaces: "ws-abc@eu-west-1" },
+      "prometheusHost",
+      /required with prometheusPort/,
+    ],
+    [
+      "a private mirror without a VPC or an endpoint id",
+      {
+        mirrorNetwork: "none",
+        ampWorkspaces: "ws-abc@eu-west-1",
+        mirrorPrivate: "true",
+        stackstateCidrs: "10.0.0.0/8",
+      },
+      "mirrorApiVpcEndpointId",
+      /mirrorPrivate=true and mirrorNetwork=none/,
+    ],
+    ["a workspace without region", { ampWorkspaces: "ws-abc" }, "ampWorkspaces", /no valid region after @/],
+    ["a workspace with a bad region", { ampWorkspaces: "ws-abc@Europe" }, "ampWorkspaces", /"ws-abc@Europe"/],
+    ["a workspace id without ws-", { ampWorkspaces: "abc@eu-west-1" }, "ampWorkspaces", /workspace id/],
+    [
+      "an ARN of another service",
+      { ampWorkspaces: "arn:aws:s3:::bucket" },
+      "ampWorkspaces",
+      /not an AMP workspace ARN/,
+    ],
+    [
+      "a workspace ARN with a wildcard",
+      { ampWorkspaces: "arn:aws:aps:eu-west-1:123456789012:workspace/*" },
+      "ampWorkspaces",
+      /workspace id/,
+    ],
+    [
+      "a workspace listed twice",
+      { ampWorkspaces: "ws-abc@eu-west-1,arn:aws:aps:eu-west-1:123456789012:workspace/ws-abc" },
+      "ampWorkspaces",
+      /listed twice/,
+    ],
+    [
+      "workspaces of two regions behind endpoints",
+      { ampWorkspaces: "ws-abc@eu-west-1,ws-def@us-east-1" },
+      "ampWorkspaces",
+      /several regions \(eu-west-1, us-east-1\)/,
+    ],
+    [
+      "a role ARN with a wildcard",
+      { mirrorAssumeRoleArns: "arn:aws:iam::123456789012:role/*" },
+      "mirrorAssumeRoleArns",
+      /no wildcards/,
+    ],
+    [
+      "a user ARN as a role",
+      { mirrorAssumeRoleArns: "arn:aws:iam::123456789012:user/alice" },
+      "mirrorAssumeRoleArns",
+      /not an IAM role ARN/,
+    ],
+    [
+      "a role listed twice",
+      { mirrorAssumeRoleArns: "arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/a" },
+      "mirrorAssumeRoleArns",
+      /listed twice/,
+    ],
+    ["an unknown error status", { mirrorErrorStatus: "502" }, "mirrorErrorStatus", /native, 500/],
   ])("rejects %s, naming the key", (_name, context, key, message) => {
     const err = errorOf(context);
     expect(err.key).toBe(key);
     expect(err.message).toContain(`configuration ${key}:`);
     expect(err.message).toMatch(message);
+  });
+
+  it("components: either part alone, in a fixed order, as -c text or a JSON list", () => {
+    const ingest = parseConfig({ components: "ingest" });
+    expect(ingest.components).toEqual(["ingest"]);
+    expect(ingest.stream).toBeDefined();
+    expect(ingest.mirror).toBeUndefined();
+    expect(ingest.vpc).toBeUndefined();
+    const mirror = parseConfig({ components: ["mirror"] });
+    expect(mirror.components).toEqual(["mirror"]);
+    expect(mirror.stream).toBeUndefined();
+    expect(mirror.ingest).toBeUndefined();
+    expect(mirror.mirror).toBeDefined();
+    expect(parseConfig({ components: "mirror, ingest" }).components).toEqual(["ingest", "mirror"]);
+  });
+
+  it("AMP workspaces by ARN or id@region; Prometheus stays a target only when configured", () => {
+    const config = parseConfig({
+      ampWorkspaces: "arn:aws:aps:eu-west-1:210987654321:workspace/ws-0a1b2c3d-4e5f, ws-abc@eu-west-1",
+    });
+    expect(config.mirror!.ampWorkspaces).toEqual([
+      {
+        id: "ws-0a1b2c3d-4e5f",
+        region: "eu-west-1",
+        arn: "arn:aws:aps:eu-west-1:210987654321:workspace/ws-0a1b2c3d-4e5f",
+      },
+      { id: "ws-abc", region: "eu-west-1" },
+    ]);
+    expect(config.mirror!.prometheus).toBeUndefined();
+    const both = parseConfig({ ampWorkspaces: "ws-abc@eu-west-1", prometheusHost: "prom.example.com" });
+    expect(both.mirror!.prometheus).toEqual({ host: "prom.example.com", port: 9090, cidr: "0.0.0.0/0" });
+  });
+
+  it("mirrorNetwork=none: no VPC, no secrets access; workspaces of any region; roles and error status", () => {
+    const config = parseConfig({
+      mirrorNetwork: "none",
+      ampWorkspaces: "ws-abc@eu-west-1,ws-def@us-east-1",
+      mirrorAssumeRoleArns: "arn:aws:iam::123456789012:role/path/to/StackStateReader",
+      mirrorErrorStatus: 500,
+    });
+    expect(config.vpc).toBeUndefined();
+    expect(config.mirror).toMatchObject({
+      network: "none",
+      secretsAccess: undefined,
+      prometheus: undefined,
+      errorStatus: "500",
+      assumeRoleArns: ["arn:aws:iam::123456789012:role/path/to/StackStateReader"],
+    });
+    expect(config.mirror!.ampWorkspaces.map((w) => w.region)).toEqual(["eu-west-1", "us-east-1"]);
+  });
+
+  it("workspaces of several regions are fine where the subnets route out (nat)", () => {
+    const config = parseConfig({
+      ...IMPORTED,
+      mirrorSecretsAccess: "nat",
+      ampWorkspaces: "ws-abc@eu-west-1,ws-def@us-east-1",
+    });
+    expect(config.mirror!.ampWorkspaces).toHaveLength(2);
+  });
+
+  it("mirrorNetwork=none with a private API on an existing endpoint", () => {
+    const config = parseConfig({
+      mirrorNetwork: "none",
+      prometheusHost: "prometheus.example.com",
+      mirrorPrivate: "true",
+      mirrorApiVpcEndpointId: "vpce-0123456789abcdef0",
+    });
+    expect(config.mirror).toMatchObject({ private: true, apiVpcEndpointId: "vpce-0123456789abcdef0" });
   });
 
   it("ignores CDK's own context keys (feature flags, cli settings)", () => {

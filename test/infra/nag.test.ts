@@ -30,6 +30,28 @@ const CONFIGURATIONS: Record<string, Record<string, string>> = {
     mirrorPrivate: "true",
     mirrorApiVpcEndpointId: "vpce-0123456789abcdef0",
   },
+  "ingest alone": { components: "ingest", alarmEmail: "oncall@example.com" },
+  "mirror alone, created VPC": { components: "mirror", stackstateCidrs: "203.0.113.0/24" },
+  "mirror alone for AMP in the created VPC, with assumable roles (AMP and STS endpoints)": {
+    components: "mirror",
+    ampWorkspaces: "ws-abc@eu-west-1,arn:aws:aps:eu-west-1:210987654321:workspace/ws-def",
+    mirrorAssumeRoleArns: "arn:aws:iam::123456789012:role/StackStateReader",
+    stackstateCidrs: "203.0.113.0/24",
+    mirrorErrorStatus: "500",
+  },
+  "both, mirror without a VPC for AMP, public": {
+    mirrorNetwork: "none",
+    ampWorkspaces: "ws-abc@eu-west-1,ws-def@us-east-1",
+    mirrorAssumeRoleArns: "arn:aws:iam::123456789012:role/StackStateReader",
+    stackstateCidrs: "203.0.113.0/24",
+  },
+  "mirror alone without a VPC, private on an existing endpoint": {
+    components: "mirror",
+    mirrorNetwork: "none",
+    prometheusHost: "prometheus.example.com",
+    mirrorPrivate: "true",
+    mirrorApiVpcEndpointId: "vpce-0123456789abcdef0",
+  },
 };
 
 interface NagRun {

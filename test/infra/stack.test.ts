@@ -103,10 +103,10 @@ describe("the functions", () => {
     const env = resource.Properties.Environment.Variables;
     expect(resource.Properties.Timeout).toBe(15);
     expect(env[ENV.streamName]).toEqual({
-      Ref: custom.stack.getLogicalId(custom.stack.stream.stream.node.defaultChild as never),
+      Ref: custom.stack.getLogicalId(custom.stack.stream!.stream.node.defaultChild as never),
     });
     expect(env[ENV.apiKeySecretArn]).toEqual({
-      Ref: custom.stack.getLogicalId(custom.stack.ingestKey.secret.node.defaultChild as never),
+      Ref: custom.stack.getLogicalId(custom.stack.ingestKey!.secret.node.defaultChild as never),
     });
     expect(Number(env[ENV.putDeadlineMs])).toBe(15_000 - PUT_DEADLINE_MARGIN.toMilliseconds());
     expect(Number(env[ENV.putDeadlineMs])).toBeLessThan(resource.Properties.Timeout * 1000);
@@ -127,7 +127,7 @@ describe("the functions", () => {
     const [, resource] = mirrorFn(custom.json);
     const env = resource.Properties.Environment.Variables;
     expect(env[ENV.mirrorApiKeySecretArn]).toEqual({
-      Ref: custom.stack.getLogicalId(custom.stack.mirrorKey.secret.node.defaultChild as never),
+      Ref: custom.stack.getLogicalId(custom.stack.mirrorKey!.secret.node.defaultChild as never),
     });
     expect(env[ENV.mirrorAllowedTargets]).toBe("prometheus.example.internal:9091");
     expect(env[ENV.mirrorRequireKey]).toBe("false");
@@ -148,7 +148,7 @@ describe("least privilege", () => {
     const kinesis = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("kinesis:")));
     expect(kinesis).toHaveLength(1);
     expect(actionsOf(kinesis[0]!).sort()).toEqual(["kinesis:PutRecord", "kinesis:PutRecords"]);
-    const streamId = defaults.stack.getLogicalId(defaults.stack.stream.stream.node.defaultChild as never);
+    const streamId = defaults.stack.getLogicalId(defaults.stack.stream!.stream.node.defaultChild as never);
     expect(kinesis[0]!.Resource).toEqual({ "Fn::GetAtt": [streamId, "Arn"] });
 
     const secrets = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("secretsmanager:")));
@@ -158,7 +158,7 @@ describe("least privilege", () => {
       "secretsmanager:GetSecretValue",
     ]);
     const ingestKeyId = defaults.stack.getLogicalId(
-      defaults.stack.ingestKey.secret.node.defaultChild as never,
+      defaults.stack.ingestKey!.secret.node.defaultChild as never,
     );
     expect(secrets[0]!.Resource).toEqual({ Ref: ingestKeyId });
   });
@@ -178,7 +178,7 @@ describe("least privilege", () => {
     const [, resource] = mirrorFn(defaults.json);
     const statements = statementsOf(defaults.json, resource);
     const ingestKeyId = defaults.stack.getLogicalId(
-      defaults.stack.ingestKey.secret.node.defaultChild as never,
+      defaults.stack.ingestKey!.secret.node.defaultChild as never,
     );
     expect(JSON.stringify(statements)).not.toContain(ingestKeyId);
     expect(statements.flatMap(actionsOf).filter((a) => a.startsWith("kinesis:"))).toEqual([]);
@@ -351,13 +351,15 @@ describe("mirror network (created VPC, the default)", () => {
     expect(resource.Properties.VpcConfig.SubnetIds.map((s: { Ref: string }) => s.Ref).sort()).toEqual(
       subnetIds.sort(),
     );
-    const sgId = defaults.stack.getLogicalId(defaults.stack.network.securityGroup.node.defaultChild as never);
+    const sgId = defaults.stack.getLogicalId(
+      defaults.stack.network!.securityGroup.node.defaultChild as never,
+    );
     expect(resource.Properties.VpcConfig.SecurityGroupIds).toEqual([{ "Fn::GetAtt": [sgId, "GroupId"] }]);
     expect(ingestFn(defaults.json)[1].Properties.VpcConfig).toBeUndefined();
   });
 
   it("egress only to the Prometheus port and to the Secrets Manager endpoint on 443", () => {
-    const sgId = custom.stack.getLogicalId(custom.stack.network.securityGroup.node.defaultChild as never);
+    const sgId = custom.stack.getLogicalId(custom.stack.network!.securityGroup.node.defaultChild as never);
     const sg = (custom.json.Resources as Record<string, CfnResource>)[sgId]!;
     expect(sg.Properties.SecurityGroupEgress).toEqual([
       {
@@ -373,7 +375,7 @@ describe("mirror network (created VPC, the default)", () => {
     );
     expect(extraEgress).toHaveLength(1);
     const endpointSgId = custom.stack.getLogicalId(
-      custom.stack.network.secretsEndpoint!.connections.securityGroups[0]!.node.defaultChild as never,
+      custom.stack.network!.secretsEndpoint!.connections.securityGroups[0]!.node.defaultChild as never,
     );
     expect(extraEgress[0]!.Properties).toMatchObject({
       IpProtocol: "tcp",
@@ -389,7 +391,7 @@ describe("mirror network (created VPC, the default)", () => {
       PrivateDnsEnabled: true,
       ServiceName: Match.objectLike({ "Fn::Join": ["", Match.arrayWith([".secretsmanager"])] }),
     });
-    const sgId = custom.stack.getLogicalId(custom.stack.network.securityGroup.node.defaultChild as never);
+    const sgId = custom.stack.getLogicalId(custom.stack.network!.securityGroup.node.defaultChild as never);
     custom.template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", {
       IpProtocol: "tcp",
       FromPort: 443,
@@ -397,7 +399,7 @@ describe("mirror network (created VPC, the default)", () => {
     });
     const [mirrorId] = mirrorFn(custom.json);
     const endpointId = custom.stack.getLogicalId(
-      custom.stack.network.secretsEndpoint!.node.defaultChild as never,
+      custom.stack.network!.secretsEndpoint!.node.defaultChild as never,
     );
     expect((custom.json.Resources as Record<string, CfnResource>)[mirrorId]!.DependsOn).toContain(endpointId);
   });
@@ -460,10 +462,12 @@ describe("alarms and dashboard", () => {
       "RecordsWritten",
       "SeriesRejected",
       "KinesisRetries",
+      "MirrorRequests",
       "MirrorErrors",
     ]) {
       expect(body).toContain(metric);
     }
+    expect(body).not.toContain("MirrorQueries");
     expect(body).toContain("Custom/Gateway");
   });
 });
@@ -485,7 +489,7 @@ describe("outputs", () => {
     expect(JSON.stringify(outputs.RemoteWriteUrl!.Value)).toContain("/receiver/prometheus/api/v1/write");
     expect(JSON.stringify(outputs.MirrorUrl!.Value)).toContain(".execute-api.");
     const ingestKeyId = defaults.stack.getLogicalId(
-      defaults.stack.ingestKey.secret.node.defaultChild as never,
+      defaults.stack.ingestKey!.secret.node.defaultChild as never,
     );
     expect(outputs.IngestKeySecretArn!.Value).toEqual({ Ref: ingestKeyId });
     const fetch = JSON.stringify(outputs.FetchIngestKeyCommand!.Value);

@@ -1,0 +1,37 @@
+/**
+ * Names of the metrics the functions emit in CloudWatch Embedded Metric Format, declared
+ * once for the functions, the stack's dashboard and alarms, and the tests.
+ *
+ * Every metric carries the `Service` dimension (the emitting function); a metric counted
+ * with one more dimension (`Reason`, `Endpoint`) is published only under that pair.
+ */
+export const METRIC_NAMES = {
+  // remote-write
+  samplesReceived: "SamplesReceived",
+  seriesRejected: "SeriesRejected",
+  recordsWritten: "RecordsWritten",
+  kinesisRetries: "KinesisRetries",
+  kinesisThrottled: "KinesisThrottled",
+  kinesisFailedPuts: "KinesisFailedPuts",
+  // mirror
+  mirrorRequests: "MirrorRequests",
+  mirrorErrors: "MirrorErrors",
+} as const;
+
+export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
+
+/** Dimension names. */
+export const METRIC_DIMENSIONS = {
+  service: "Service",
+  reason: "Reason",
+  endpoint: "Endpoint",
+} as const;
+
+/** Values of the `Service` dimension, one per function. */
+export const METRIC_SERVICES = {
+  remoteWrite: "remote-write",
+  mirror: "mirror",
+} as const;
+
+/** Namespace used when `METRICS_NAMESPACE` is unset. */
+export const DEFAULT_METRICS_NAMESPACE = "PrometheusGateway";
