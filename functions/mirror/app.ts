@@ -141,6 +141,8 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
       if (!trusted) throw unauthorized();
       announce = valid[0]?.key;
       if (announce === undefined) throw keyUnavailable();
+      // on the context, so every response built from it (answers, errors, 500s) carries the key
+      c.header(MIRROR_KEY_HEADER, announce);
       await next();
     } catch (err) {
       c.res = errorResponse(c, err);
