@@ -1,10 +1,9 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LocalGateway } from "../../../functions/local/gateway";
-import { HOSTILE_VALUES, hostile, openMetrics, SCRAPE_MS } from "../../fixtures/mirror/data";
+import { HOSTILE_VALUES, hostile, openMetrics } from "../../fixtures/mirror/data";
 import {
   goSpelt,
-  HOUR,
   INT_MAX,
   PATTERN_VALUES,
   PEER_METRIC,
@@ -12,7 +11,6 @@ import {
   PEER_SERIES,
   type PeerRequestName,
   RANGE,
-  selected,
 } from "../../fixtures/mirror/peer";
 import {
   backfillOpenMetrics,
@@ -23,6 +21,7 @@ import {
 } from "../../support/prometheus";
 import { lambdaFront, localFront, type Send } from "./fronts";
 import { MIRROR_KEY, post, type Served, serveMirror } from "./harness";
+import { CHECKS, peerPath } from "./peer-checks";
 
 /**
  * Every request shape of the recorded StackState fixture set, adapted to this data, in both
@@ -73,73 +72,6 @@ describe.skipIf(!prometheusAvailable())("StackState request shapes (real Prometh
       nan_interpretation: "NONE",
     }),
   } as const;
-  const PATHS: Record<string, string> = {
-    FieldNamesRequest: "/api/field/name",
-    FieldValuesRequest: "/api/field/value",
-    MetricsRequest: "/api/metric",
-  };
-
-  const selectedValues = selected.samples.map(([, v]) => v);
-  /** What each adapted request must answer, whatever the front or dialect. */
-  // biome-ignore lint/suspicious/noExplicitAny: protocol JSON
-  const CHECKS: Record<PeerRequestName, (body: any) => void> = {
-    "FieldNamesRequest/empty-conditions": (body) => {
-      expect(body._type).toBe("FieldNamesResponse");
-      expect(body.isPartial).toBe(false);
-      const names = body.fields.map((f: { fieldName: string }) => f.fieldName);
-      expect(names.slice(0, 3)).toEqual(["__counter__", "__gauge__", "~"]);
-      expect(names).toEqual(
-        expect.arrayContaining(["boolean", "double", "inset", "job", "path", "string", "svc"]),
-      );
-    },
-    "FieldNamesRequest/all-conditions": (body) => {
-      expect(body).toMatchObject({ _type: "FieldNamesResponse", isPartial: false });
-      // only the selected series matches all five conditions: its labels, nothing of the others
-      expect(body.fields.map((f: { fieldName: string }) => f.fieldName)).toEqual([
-        "__counter__",
-        "__gauge__",
-        "~",
-        "boolean",
-        "double",
-        "inset",
-        "job",
-        "string",
-      ]);
-    },
-    "FieldValuesRequest/conditions": (body) => {
-      expect(body).toEqual({
-        _type: "FieldValuesResponse",
-        isPartial: false,
-        values: [
-          { _type: "CompleteValue", value: "stringValue1" },
-          { _type: "CompleteValue", value: "stringValue2" },
-        ],
-      });
-    },
-    "MetricsRequest/aggregated.hourly-bucket": (body) => {
-      const perHour = HOUR / SCRAPE_MS;
-      expect(body).toEqual({
-        _type: "MetricsResponse",
-        telemetry: {
-          _type: "AggregatedMetricTelemetry",
-          dataFormat: ["value", "startTimestamp", "endTimestamp"],
-          points: [
-            [perHour, RANGE.startTime, RANGE.startTime + HOUR],
-            [perHour, RANGE.startTime + HOUR, RANGE.startTime + 2 * HOUR],
-          ],
-          isPartial: false,
-        },
-      });
-    },
-    "MetricsRequest/raw.basic": (body) => {
-      expect(body.telemetry).toMatchObject({ _type: "RawMetricTelemetry", isPartial: false });
-      const points: Array<[number, number]> = body.telemetry.points;
-      expect(points.length).toBeGreaterThan(900); // no limit given: the default 1000
-      expect(points[0]).toEqual([1, RANGE.startTime]);
-      for (const [v] of points) expect(selectedValues).toContain(v);
-      for (let i = 1; i < points.length; i++) expect(points[i]![1]).toBeGreaterThan(points[i - 1]![1]);
-    },
-  };
 
   const cases = (Object.keys(PEER_REQUESTS) as PeerRequestName[]).flatMap((name) =>
     (Object.keys(dialects) as Array<keyof typeof dialects>).flatMap((dialect) =>
@@ -149,7 +81,7 @@ describe.skipIf(!prometheusAvailable())("StackState request shapes (real Prometh
 
   it.each(cases)("%s in the %s dialect through the %s", async (name, dialect, front) => {
     const body = PEER_REQUESTS[name](dialects[dialect]());
-    const res = await fronts[front]!(PATHS[name.split("/")[0]!]!, body);
+    const res = await fronts[front]!(peerPath(name), body);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.headers.get("x-mirror-api-key")).toBe(MIRROR_KEY);
     CHECKS[name](res.body);
