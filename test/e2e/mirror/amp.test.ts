@@ -93,7 +93,7 @@ describe.skipIf(!prometheusAvailable())("Amazon Managed Prometheus through SigV4
       }),
     );
     local = await localFront(env);
-    lambda = await lambdaFront({ MIRROR_API_KEY: MIRROR_KEY, LOG_LEVEL: "debug", ...env });
+    lambda = await lambdaFront({ MIRROR_API_KEY: MIRROR_KEY, LOG_LEVEL: "debug", ...env }, logLines);
     const recording =
       (send: Send): Send =>
       async (path, body, headers) => {
@@ -358,6 +358,7 @@ describe.skipIf(!prometheusAvailable())("Amazon Managed Prometheus through SigV4
   it("no secret key, session token or signature in any answer or log line", () => {
     expect(answers.length).toBeGreaterThan(20);
     expect(logLines.length).toBeGreaterThan(10);
+    expect(logLines.some((l) => l.includes('"fn":"mirror"'))).toBe(true); // the Lambda handler's own lines too
     const secrets = [
       FUNCTION.secretAccessKey,
       GIVEN.secretAccessKey,

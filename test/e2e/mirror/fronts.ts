@@ -43,9 +43,10 @@ type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
 
 /**
  * Loads the Lambda handler with the given environment (a fresh module, so its cold start
- * reads exactly that) and returns a sender that invokes it with REST events.
+ * reads exactly that) and returns a sender that invokes it with REST events. What the
+ * handler writes to stdout meanwhile (logs, metrics) goes to `output`.
  */
-export async function lambdaFront(env: Record<string, string>): Promise<Send> {
+export async function lambdaFront(env: Record<string, string>, output?: string[]): Promise<Send> {
   vi.resetModules();
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
   const { handler } = (await import("../../../functions/mirror/handler")) as unknown as {
@@ -54,7 +55,10 @@ export async function lambdaFront(env: Record<string, string>): Promise<Send> {
   return async (path, body, headers = {}) => {
     const text = typeof body === "string" ? body : JSON.stringify(body);
     // the handler writes its metrics (EMF) to stdout at the end of each invocation
-    const quiet = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const quiet = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      output?.push(String(chunk));
+      return true;
+    });
     let res: {
       statusCode: number;
       headers?: Record<string, string>;
