@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Sha256 } from "@aws-crypto/sha256-js";
@@ -223,9 +223,4 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
-}
-
-/** The SHA-256 of a body, hex (for tests that check what was signed). */
-export function sha256Hex(body: string | Buffer): string {
-  return createHash("sha256").update(body).digest("hex");
 }
