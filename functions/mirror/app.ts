@@ -4,13 +4,9 @@ import { type ApiKey, type KeySource, matchKey, presentedKey } from "../../lib/a
 import { HttpError } from "../../lib/errors";
 import type { Logger } from "../../lib/log";
 import type { Metrics } from "../../lib/metrics";
-import {
-  type AwsCredentialSource,
-  DEFAULT_ROLE_SESSION_NAME,
-  DEFAULT_TOKEN_EXPIRY_SECONDS,
-  sharedCredentialSource,
-} from "../../lib/mirror/aws/credentials";
-import { regionFromHost, sigv4Signer } from "../../lib/mirror/aws/sigv4";
+import { type AwsCredentialSource, sharedCredentialSource } from "../../lib/mirror/aws/credentials";
+import { awsSettings } from "../../lib/mirror/aws/settings";
+import { sigv4Signer } from "../../lib/mirror/aws/sigv4";
 import type { MirrorConfig } from "../../lib/mirror/config";
 import { testConnection } from "../../lib/mirror/connection";
 import {
@@ -84,27 +80,10 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
     );
     const aws = details.aws ?? undefined;
     if (aws === undefined) return new PrometheusClient(target, timeoutMs, { fetch: fetchImpl });
-    const region = aws.region_name ?? regionFromHost(target.host) ?? config.awsRegion;
-    if (region === undefined) {
-      throw badRequest(
-        "aws-region-unknown",
-        "Invalid connection details",
-        "connectionDetails.aws.region_name: needed (the URL is not an aps-workspaces.<region>.amazonaws.com host and the mirror has no AWS_REGION)",
-      );
-    }
-    const settings = {
-      accessKeyId: aws.aws_access_key_id ?? undefined,
-      secretAccessKey: aws.aws_secret_access_key ?? undefined,
-      sessionToken: aws.aws_session_token ?? undefined,
-      roleArn: aws.role_arn ?? undefined,
-      externalId: aws.external_id ?? undefined,
-      roleSessionName: aws.role_session_name ?? DEFAULT_ROLE_SESSION_NAME,
-      durationSeconds: aws.token_expiry_seconds ?? DEFAULT_TOKEN_EXPIRY_SECONDS,
-      region,
-    };
+    const settings = awsSettings(aws, target.host, config.awsRegion);
     return new PrometheusClient(target, timeoutMs, {
       fetch: fetchImpl,
-      signer: sigv4Signer(() => credentials.credentials(settings), region),
+      signer: sigv4Signer(() => credentials.credentials(settings), settings.region),
       health: "query-api",
     });
   };
