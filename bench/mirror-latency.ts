@@ -5,6 +5,7 @@ import { StaticKeySource } from "../lib/auth";
 import { silentLogger } from "../lib/log";
 import { loadMirrorConfig } from "../lib/mirror/config";
 import { type RunningPrometheus, startPrometheus } from "../test/support/prometheus";
+import { type SigV4StandIn, startSigV4StandIn } from "../test/support/sigv4-standin";
 import { fmt, percentile, table } from "./measure";
 
 /**
@@ -13,12 +14,17 @@ import { fmt, percentile, table } from "./measure";
  * gauge, a counter (a rate) and an aggregated gauge. The Prometheus calls the mirror makes
  * for each request are recorded, and the same calls are then made directly from the same
  * client, interleaved with the mirror requests: the difference is the mirror's cost.
+ * The SigV4 case queries an Amazon Managed Prometheus stand-in (which verifies every
+ * signature and forwards to the same Prometheus); the direct calls replay the mirror's
+ * signed requests, so the difference is the mirror's cost including signing.
  */
 export interface MirrorRow {
   request: string;
   mirrorMs: number[];
   directMs: number[];
   prometheusCalls: number;
+  /** Calls signed with SigV4 (Amazon Managed Prometheus). */
+  signed?: boolean;
 }
 
 const KEY = "bench-mirror-key-0123456789";
@@ -26,6 +32,7 @@ const KEY = "bench-mirror-key-0123456789";
 export async function measureMirror(iterations: number, log: (line: string) => void): Promise<MirrorRow[]> {
   let prom: RunningPrometheus | undefined;
   let server: ReturnType<typeof serve> | undefined;
+  let amp: SigV4StandIn | undefined;
   try {
     prom = await startPrometheus({
       // startPrometheus puts its own port where the config says {{PORT}}
@@ -39,9 +46,15 @@ export async function measureMirror(iterations: number, log: (line: string) => v
         "",
       ].join("\n"),
     });
-    let recording: string[] | undefined;
+    const keys = {
+      accessKeyId: "AKIABENCHKEY00000001",
+      secretAccessKey: "bench-secret-key-0123456789abcdefghij",
+    };
+    amp = await startSigV4StandIn({ target: prom.url, region: "eu-west-1", credentials: [keys] });
+    let recording: Array<{ url: string; headers: Record<string, string> }> | undefined;
     const recordingFetch: typeof fetch = (input, init) => {
-      recording?.push(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      recording?.push({ url, headers: { ...(init?.headers as Record<string, string> | undefined) } });
       return fetch(input, init);
     };
     const app = createMirrorApp({
@@ -65,7 +78,16 @@ export async function measureMirror(iterations: number, log: (line: string) => v
     });
     const now = Date.now();
     const range = { startTime: now - 120_000, endTime: now, limit: 1000 };
-    const requests: [string, Record<string, unknown>][] = [
+    const signedDetails = {
+      url: amp.workspaceUrl(),
+      request_timeout_seconds: 10,
+      aws: {
+        aws_access_key_id: keys.accessKeyId,
+        aws_secret_access_key: keys.secretAccessKey,
+        region_name: "eu-west-1",
+      },
+    };
+    const requests: [string, Record<string, unknown>, unknown?][] = [
       [
         "gauge (raw)",
         { conditions: [cond("__gauge__", "prometheus_tsdb_head_series"), cond("job", "self")], ...range },
@@ -85,12 +107,17 @@ export async function measureMirror(iterations: number, log: (line: string) => v
           aggregation: { _type: "Aggregation", method: "MAX", bucketSizeMillis: 10_000 },
         },
       ],
+      [
+        "gauge (raw), SigV4 to an AMP stand-in",
+        { conditions: [cond("__gauge__", "prometheus_tsdb_head_series"), cond("job", "self")], ...range },
+        signedDetails,
+      ],
     ];
     const rows: MirrorRow[] = [];
-    for (const [name, query] of requests) {
+    for (const [name, query, connectionDetails] of requests) {
       const body = JSON.stringify({
         _type: "MetricsRequest",
-        connectionDetails: details,
+        connectionDetails: connectionDetails ?? details,
         query: { _type: "MetricsQuery", ...query },
       });
       const viaMirror = async () => {
@@ -108,9 +135,10 @@ export async function measureMirror(iterations: number, log: (line: string) => v
       await viaMirror();
       const calls = recording;
       recording = undefined;
+      // signed requests are replayed as signed (a signature holds for 5 minutes; re-recorded below)
       const direct = async () => {
-        for (const url of calls) {
-          const res = await fetch(url);
+        for (const { url, headers } of calls) {
+          const res = await fetch(url, { headers });
           await res.arrayBuffer();
           if (!res.ok) throw new Error(`Prometheus answered ${res.status} for ${url}`);
         }
@@ -122,6 +150,12 @@ export async function measureMirror(iterations: number, log: (line: string) => v
       const mirrorMs: number[] = [];
       const directMs: number[] = [];
       for (let i = 0; i < iterations; i++) {
+        if (connectionDetails !== undefined && i % 100 === 0) {
+          recording = [];
+          await viaMirror();
+          calls.splice(0, calls.length, ...recording);
+          recording = undefined;
+        }
         let t = performance.now();
         await viaMirror();
         mirrorMs.push(performance.now() - t);
@@ -129,11 +163,18 @@ export async function measureMirror(iterations: number, log: (line: string) => v
         await direct();
         directMs.push(performance.now() - t);
       }
-      rows.push({ request: name, mirrorMs, directMs, prometheusCalls: calls.length });
+      rows.push({
+        request: name,
+        mirrorMs,
+        directMs,
+        prometheusCalls: calls.length,
+        ...(connectionDetails !== undefined ? { signed: true } : {}),
+      });
     }
     return rows;
   } finally {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await amp?.close();
     await prom?.stop();
   }
 }

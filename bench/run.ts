@@ -137,13 +137,22 @@ if (parts.has("mirror")) {
   try {
     const rows = await measureMirror(quick ? 50 : 300, log);
     sections.push("", "## 4. Mirror overhead over querying Prometheus directly", "", mirrorTable(rows));
-    const worst = Math.max(...rows.map((r) => percentile(r.mirrorMs, 50) - percentile(r.directMs, 50)));
+    const worst = Math.max(
+      ...rows.filter((r) => !r.signed).map((r) => percentile(r.mirrorMs, 50) - percentile(r.directMs, 50)),
+    );
     summary.push([
       "mirror added latency p50 (worst of the three)",
       "≤ 2 ms",
       `${fmt(worst)} ms`,
       worst <= 2 ? "met" : "missed",
     ]);
+    for (const r of rows.filter((x) => x.signed))
+      summary.push([
+        `mirror added latency p50 / p99, ${r.request}`,
+        "(measured)",
+        `${fmt(percentile(r.mirrorMs, 50) - percentile(r.directMs, 50))} / ${fmt(percentile(r.mirrorMs, 99) - percentile(r.directMs, 99))} ms`,
+        "",
+      ]);
   } catch (err) {
     sections.push("", "## 4. Mirror overhead", "", `Not measured: ${(err as Error).message}`);
   }

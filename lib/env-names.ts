@@ -38,6 +38,8 @@ export const ENV = {
   // mirror (Prometheus call timeouts)
   mirrorRequestTimeoutMs: "MIRROR_REQUEST_TIMEOUT_MS",
   mirrorMaxRequestTimeoutMs: "MIRROR_MAX_REQUEST_TIMEOUT_MS",
+  // mirror (status of error answers: native or 500)
+  mirrorErrorStatus: "MIRROR_ERROR_STATUS",
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

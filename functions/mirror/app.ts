@@ -4,6 +4,9 @@ import { type ApiKey, type KeySource, matchKey, presentedKey } from "../../lib/a
 import { HttpError } from "../../lib/errors";
 import type { Logger } from "../../lib/log";
 import type { Metrics } from "../../lib/metrics";
+import { type AwsCredentialSource, sharedCredentialSource } from "../../lib/mirror/aws/credentials";
+import { awsSettings } from "../../lib/mirror/aws/settings";
+import { sigv4Signer } from "../../lib/mirror/aws/sigv4";
 import type { MirrorConfig } from "../../lib/mirror/config";
 import { testConnection } from "../../lib/mirror/connection";
 import {
@@ -39,7 +42,17 @@ export interface MirrorAppOptions {
   log: Logger;
   metrics?: Metrics;
   fetch?: typeof fetch;
+  /** Where credentials for Amazon Managed Prometheus come from (default: shared by the process). */
+  awsCredentials?: AwsCredentialSource;
 }
+
+/** Statuses that keep their meaning in MIRROR_ERROR_STATUS=500 mode: not answers of the protocol. */
+const HTTP_LEVEL_CODES = new Set([
+  "unauthorized",
+  "key-unavailable",
+  "route-not-found",
+  "method-not-allowed",
+]);
 
 /**
  * The StackState telemetry mirror answered from Prometheus: four POST endpoints under /api.
@@ -53,20 +66,43 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
   // The reason code of a request's error, for the log line and the error metric.
   const reasons = new WeakMap<Request, string>();
 
+  const credentials = options.awsCredentials ?? sharedCredentialSource;
+
   const clientFor = (details: ConnectionDetails) => {
     const target = resolveTarget(details, config.allowAnyTarget ? undefined : config.allowedTargets);
-    const timeoutMs = Math.min(
-      details.requestTimeout ?? config.defaultRequestTimeoutMs,
-      config.maxRequestTimeoutMs,
+    const asked =
+      details.request_timeout_seconds !== undefined
+        ? details.request_timeout_seconds * 1000
+        : details.requestTimeout;
+    const timeoutMs = Math.max(
+      1,
+      Math.round(Math.min(asked ?? config.defaultRequestTimeoutMs, config.maxRequestTimeoutMs)),
     );
-    return new PrometheusClient(target, timeoutMs, fetchImpl);
+    const aws = details.aws ?? undefined;
+    if (aws === undefined) return new PrometheusClient(target, timeoutMs, { fetch: fetchImpl });
+    const settings = awsSettings(aws, target.host, config.awsRegion);
+    return new PrometheusClient(target, timeoutMs, {
+      fetch: fetchImpl,
+      signer: sigv4Signer(() => credentials.credentials(settings), settings.region),
+      health: "query-api",
+    });
   };
+
+  /** `nan_interpretation`, defaulting to ZERO in the url dialect and to leaving NaN out otherwise. */
+  const nanAsZero = (details: ConnectionDetails) =>
+    (details.nan_interpretation ?? (details.url !== undefined ? "ZERO" : "NONE")) === "ZERO";
 
   const errorResponse = (c: Context, err: unknown): Response => {
     const error = asMirrorError(err, log);
     reasons.set(c.req.raw, error.code);
-    return c.json(error.body, error.status as 400, error.headers);
+    const status = config.errorStatus === "500" && !HTTP_LEVEL_CODES.has(error.code) ? 500 : error.status;
+    return c.json(error.body, status as 400, error.headers);
   };
+
+  // Unauthenticated liveness answers for load balancers and uptime checks (no key, no Prometheus call).
+  const alive = (c: Context) => c.json({ status: "OK" });
+  app.get("/healthcheck", alive);
+  app.get("/", alive);
 
   // Scoped to /api so that, mounted at the root of the local server, it leaves other routes alone.
   app.use("/api/*", async (c, next) => {
@@ -84,6 +120,8 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
       if (!trusted) throw unauthorized();
       announce = valid[0]?.key;
       if (announce === undefined) throw keyUnavailable();
+      // on the context, so every response built from it (answers, errors, 500s) carries the key
+      c.header(MIRROR_KEY_HEADER, announce);
       await next();
     } catch (err) {
       c.res = errorResponse(c, err);
@@ -132,7 +170,7 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
     const telemetry = await queryMetrics(req.query, {
       client: clientFor(req.connectionDetails),
       counterWindowMs: config.counterWindowMs,
-      nanAsZero: req.connectionDetails.nan_interpretation === "ZERO",
+      nanAsZero: nanAsZero(req.connectionDetails),
     });
     return c.json({ _type: "MetricsResponse", telemetry });
   });

@@ -17,7 +17,17 @@ export interface MirrorConfig {
   readonly defaultRequestTimeoutMs: number;
   /** MIRROR_MAX_REQUEST_TIMEOUT_MS: a connection details' requestTimeout is capped at this. */
   readonly maxRequestTimeoutMs: number;
+  /**
+   * MIRROR_ERROR_STATUS: `native` (default) answers error objects with 400/403/404/413/502/504;
+   * `500` answers every error object of the four endpoints with HTTP 500, as other mirrors do.
+   */
+  readonly errorStatus: ErrorStatusMode;
+  /** AWS_REGION: the signing region for Amazon Managed Prometheus when neither details nor URL give one. */
+  readonly awsRegion?: string;
 }
+
+export const ERROR_STATUS_MODES = ["native", "500"] as const;
+export type ErrorStatusMode = (typeof ERROR_STATUS_MODES)[number];
 
 export const MIRROR_DEFAULTS = {
   counterWindowMs: 60_000,
@@ -72,7 +82,15 @@ export function loadMirrorConfig(env: Record<string, string | undefined>): Mirro
   if (defaultRequestTimeoutMs > maxRequestTimeoutMs) {
     throw new Error(`${ENV.mirrorRequestTimeoutMs}: must not exceed ${ENV.mirrorMaxRequestTimeoutMs}`);
   }
+  const rawStatus = env[ENV.mirrorErrorStatus]?.trim().toLowerCase() || "native";
+  if (!(ERROR_STATUS_MODES as readonly string[]).includes(rawStatus)) {
+    throw new Error(
+      `${ENV.mirrorErrorStatus}: expected "native" or "500" (got "${(env[ENV.mirrorErrorStatus] ?? "").slice(0, 20)}")`,
+    );
+  }
   return Object.freeze({
+    errorStatus: rawStatus as ErrorStatusMode,
+    ...(env[ENV.awsRegion]?.trim() ? { awsRegion: env[ENV.awsRegion]!.trim() } : {}),
     requireKey: boolVar(env, ENV.mirrorRequireKey, false),
     allowAnyTarget,
     allowedTargets: Object.freeze(

@@ -39,10 +39,10 @@ const descriptor = (fieldName: string): FieldDescriptor => ({
  */
 function matchSelector(conditions: readonly Condition[], skipKey?: string): string | undefined {
   const relevant = conditions.filter((c) => c.key !== skipKey && c.key !== TILDE_KEY);
-  const matchers: Matcher[] = labelMatchers(relevant);
+  const matchers: Matcher[] = labelMatchers(relevant, true);
   for (const c of relevant) {
     if ((c.key === COUNTER_KEY || c.key === GAUGE_KEY) && c.value._type === "StringValue") {
-      matchers.push({ name: "__name__", value: c.value.value });
+      matchers.push({ name: "__name__", values: [c.value.value] });
     }
   }
   return matchers.length === 0 ? undefined : selector(undefined, matchers);
@@ -53,10 +53,51 @@ export interface Page<T> {
   readonly isPartial: boolean;
 }
 
-/** Items [offset, offset + limit); partial when more remain after them. */
+/**
+ * The most items one answer carries, whatever `limit` asks for (StackState sends Java's
+ * Int.MaxValue, "no limit"): a longer list is cut here and answered with isPartial.
+ */
+export const MAX_FIELD_ITEMS = 10_000;
+/** The most FieldValuePattern suggestions added to a cut list of values. */
+export const MAX_PATTERNS = 20;
+/** Characters a suggested prefix may end at. */
+export const PATTERN_SEPARATORS = "_.-/:";
+
+/** Items [offset, offset + limit) with limit capped at MAX_FIELD_ITEMS; partial when more remain. */
 export function page<T>(all: readonly T[], offset: number, limit: number): Page<T> {
-  const items = all.slice(offset, offset + limit);
-  return { items, isPartial: offset + limit < all.length };
+  const size = Math.min(limit, MAX_FIELD_ITEMS);
+  const items = all.slice(offset, offset + size);
+  return { items, isPartial: offset + size < all.length };
+}
+
+/**
+ * Prefixes that narrow a cut list of values, for the UI to offer as the next
+ * `fieldValuePrefix`: for each value, its text up to and including the first separator
+ * (`_ . - / :`) after the requested prefix; kept when at least two values share it (one would
+ * be the value itself). The MAX_PATTERNS that cover the most values, answered in
+ * alphabetical order as `<prefix>*`.
+ */
+export function valuePatterns(values: readonly string[], prefix: string): string[] {
+  const counts = new Map<string, number>();
+  for (const value of values) {
+    if (!value.startsWith(prefix)) continue;
+    let end = -1;
+    for (let i = prefix.length; i < value.length - 1; i++) {
+      if (PATTERN_SEPARATORS.includes(value[i]!)) {
+        end = i;
+        break;
+      }
+    }
+    if (end < 0) continue;
+    const candidate = value.slice(0, end + 1);
+    counts.set(candidate, (counts.get(candidate) ?? 0) + 1);
+  }
+  return [...counts]
+    .filter(([, n]) => n >= 2)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, MAX_PATTERNS)
+    .map(([candidate]) => `${candidate}*`)
+    .sort();
 }
 
 export async function fieldNames(
@@ -115,8 +156,9 @@ export async function fieldValues(
   }
   values.sort();
   const result = page(values, query.offset, query.limit);
-  return {
-    items: result.items.map((value): FieldValue => ({ _type: "CompleteValue", value })),
-    isPartial: result.isPartial,
-  };
+  const items = result.items.map((value): FieldValue => ({ _type: "CompleteValue", value }));
+  if (result.isPartial) {
+    for (const value of valuePatterns(values, prefix)) items.push({ _type: "FieldValuePattern", value });
+  }
+  return { items, isPartial: result.isPartial };
 }

@@ -43,7 +43,9 @@ export function counterWindow(stepMs: number, configuredMs: number): number {
   return Math.max(stepMs, configuredMs);
 }
 
-export async function queryMetrics(query: Query, ctx: MetricsContext): Promise<Telemetry> {
+export async function queryMetrics(request: Query, ctx: MetricsContext): Promise<Telemetry> {
+  // a limit of 0 would answer nothing, partial, forever: one point is the least an answer holds
+  const query = { ...request, limit: Math.max(1, request.limit) };
   const { target, matchers } = classifyConditions(query.conditions);
   const sel = target.kind === "tilde" ? undefined : selector(target.metric, matchers);
   const name = target.kind === "tilde" ? target.expr : sel!;

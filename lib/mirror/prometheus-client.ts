@@ -14,14 +14,42 @@ export interface Series {
   readonly points: Array<[number, number]>;
 }
 
-type ApiAnswer = { status?: string; data?: unknown; errorType?: string; error?: string };
+type ApiAnswer = {
+  status?: string;
+  data?: unknown;
+  errorType?: string;
+  error?: string;
+  message?: string;
+  Message?: string;
+};
+
+/**
+ * Signs an outgoing GET (e.g. SigV4 for Amazon Managed Prometheus): given the exact URL that
+ * goes on the wire, returns the headers to send with it.
+ */
+export type RequestSigner = (request: { method: "GET"; url: URL }) => Promise<Record<string, string>>;
+
+export interface ClientOptions {
+  readonly fetch?: typeof fetch;
+  /** Signs every call; absent for a plain Prometheus. */
+  readonly signer?: RequestSigner;
+  /**
+   * How the connection is tested: `prometheus` asks `/-/healthy` and build info; `query-api`
+   * asks `api/v1/labels` (Amazon Managed Prometheus serves only the query API).
+   */
+  readonly health?: "prometheus" | "query-api";
+}
 
 export class PrometheusClient {
+  private readonly fetchImpl: typeof fetch;
+
   constructor(
-    private readonly target: PrometheusTarget,
+    private readonly target: Pick<PrometheusTarget, "baseUrl" | "display">,
     private readonly timeoutMs: number,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+    private readonly options: ClientOptions = {},
+  ) {
+    this.fetchImpl = options.fetch ?? fetch;
+  }
 
   /** `expr` evaluated every `stepMs` from `startMs` to `endMs` (both inclusive). */
   async queryRange(expr: string, startMs: number, endMs: number, stepMs: number): Promise<Series[]> {
@@ -76,8 +104,15 @@ export class PrometheusClient {
     return out;
   }
 
-  /** Resolves when Prometheus says it is healthy and answers its build-info API. */
+  /**
+   * Resolves when Prometheus says it is healthy and answers its build-info API; for a
+   * query-API-only store, when it answers a label-names query.
+   */
   async checkHealth(): Promise<string> {
+    if (this.options.health === "query-api") {
+      await this.api("/api/v1/labels", {});
+      return "query API";
+    }
     const healthy = await this.get("/-/healthy", {});
     await healthy.body?.cancel().catch(() => {}); // only the status matters
     if (!healthy.ok) throw httpStatusError("/-/healthy", healthy.status);
@@ -96,7 +131,9 @@ export class PrometheusClient {
       body = undefined;
     }
     if (response.ok && body?.status === "success") return body.data;
-    const error = typeof body?.error === "string" ? body.error : undefined;
+    // Prometheus says `error`; AWS services (Amazon Managed Prometheus) say `message`
+    const said = [body?.error, body?.message, body?.Message].find((m) => typeof m === "string");
+    const error = typeof said === "string" ? said : undefined;
     if ((response.status === 400 || response.status === 422) && error !== undefined) {
       throw queryRejected(`${body?.errorType ?? "error"}: ${error}`);
     }
@@ -104,16 +141,26 @@ export class PrometheusClient {
     if (response.ok) {
       throw storeUnavailable("prometheus-answer-invalid", `${path} answered without a success status`);
     }
+    if (response.status >= 300 && response.status < 400) {
+      throw storeUnavailable(
+        "prometheus-redirect",
+        `Prometheus answered HTTP ${response.status} (a redirect, not followed) for ${path}`,
+      );
+    }
     throw httpStatusError(path, response.status, error);
   }
 
   private async get(path: string, params: Record<string, string>): Promise<Response> {
-    const query = new URLSearchParams(params).toString();
+    const query = encodeQuery(params);
     const url = `${this.target.baseUrl}${path}${query === "" ? "" : `?${query}`}`;
+    const signed =
+      this.options.signer === undefined
+        ? {}
+        : await this.options.signer({ method: "GET", url: new URL(url) });
     try {
       return await this.fetchImpl(url, {
         method: "GET",
-        headers: { accept: "application/json" },
+        headers: { accept: "application/json", ...signed },
         redirect: "manual",
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -126,6 +173,23 @@ export class PrometheusClient {
   private timeout(): MirrorError {
     return storeTimeout(`Prometheus at ${this.target.display} did not answer within ${this.timeoutMs} ms`);
   }
+}
+
+/**
+ * A query string in RFC 3986 form (space as %20, `!'()*` escaped): the form SigV4 signs, so
+ * the bytes on the wire and the signed canonical query are the same.
+ */
+export function encodeQuery(params: Record<string, string>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
+    .join("&");
+}
+
+function rfc3986(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 function seconds(ms: number): string {

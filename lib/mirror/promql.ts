@@ -16,9 +16,14 @@ export const GAUGE_KEY = "__gauge__";
 export const TILDE_KEY = "~";
 export const SPECIAL_KEYS: readonly string[] = [COUNTER_KEY, GAUGE_KEY, TILDE_KEY];
 
+/**
+ * A label matcher: the label must have one of `values`. One value is an equality matcher,
+ * several a fully anchored regex matcher over the escaped alternatives, none a matcher no
+ * value satisfies.
+ */
 export interface Matcher {
   readonly name: string;
-  readonly value: string;
+  readonly values: readonly string[];
 }
 
 export type Target =
@@ -31,15 +36,17 @@ export interface ClassifiedConditions {
   readonly matchers: readonly Matcher[];
 }
 
-/** Renders a condition value as the label value it stands for. */
-export function renderValue(value: ConditionValue): string {
+/** The label values a condition value stands for (a DoubleValue has several spellings). */
+export function valuesOf(value: ConditionValue): string[] {
   switch (value._type) {
     case "StringValue":
-      return value.value;
+      return [value.value];
     case "BooleanValue":
-      return value.value ? "true" : "false";
+      return [value.value ? "true" : "false"];
     case "DoubleValue":
-      return renderDouble(value.value);
+      return doubleSpellings(value.value);
+    case "InSetValue":
+      return [...new Set(value.value)];
   }
 }
 
@@ -50,6 +57,53 @@ export function renderDouble(n: number): string {
   if (n === Number.NEGATIVE_INFINITY) return "-Inf";
   return String(n);
 }
+
+/**
+ * The ways clients spell a number in a label value: JavaScript and Go (`2`, `0.5`, `1e+21`),
+ * Go's `%v` (`1e+06`), Java's Double.toString (`2.0`, `1.0E7`) and Python's repr
+ * (`2.0`, `1e+16`, `1e-05`). The shortest round-trip digits are the same in all of them;
+ * only the layout differs.
+ */
+export function doubleSpellings(n: number): string[] {
+  if (!Number.isFinite(n)) return [renderDouble(n)];
+  const out = new Set<string>([String(n)]);
+  if (n === 0) {
+    out.add(Object.is(n, -0) ? "-0.0" : "0.0");
+    return [...out];
+  }
+  // digits and decimal exponent: n = 0.d1d2d3... × 10^(exp+1), i.e. d1.d2d3… × 10^exp
+  const [mantissa, expText] = n.toExponential().split("e") as [string, string];
+  const exp = Number(expText);
+  const sign = mantissa.startsWith("-") ? "-" : "";
+  const digits = mantissa.replace(/^-/, "").replace(".", "");
+  const fixed = (withPointZero: boolean) => {
+    let text: string;
+    if (exp >= digits.length - 1) text = digits + "0".repeat(exp - digits.length + 1);
+    else if (exp >= 0) text = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+    else text = `0.${"0".repeat(-exp - 1)}${digits}`;
+    return sign + text + (withPointZero && !text.includes(".") ? ".0" : "");
+  };
+  const sci = (mant: string, e: string) => sign + mant + e;
+  const head = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  const twoDigit = (e: number) => `${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
+  // Java: fixed with ".0" for 1e-3 <= |n| < 1e7, else d.dddE[-]n with at least one fraction digit
+  const abs = Math.abs(n);
+  out.add(abs >= 1e-3 && abs < 1e7 ? fixed(true) : sci(digits.length > 1 ? head : `${digits}.0`, `E${exp}`));
+  // Python repr: fixed (".0" for integers) when -4 <= exp < 16, else d.ddde±XX
+  out.add(exp >= -4 && exp < 16 ? fixed(true) : sci(head, `e${twoDigit(exp)}`));
+  // Go: fmt %v / strconv 'g' -1 (d.ddde±XX when exp < -4 or exp >= 6) and strconv 'f' -1 (always fixed)
+  out.add(exp >= -4 && exp < 6 ? fixed(false) : sci(head, `e${twoDigit(exp)}`));
+  out.add(fixed(false));
+  return [...out];
+}
+
+/** Escapes every RE2 metacharacter, as Go's regexp.QuoteMeta does: the text matches only itself. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
+}
+
+/** A regex RE2 accepts that no string matches (an empty set of alternatives). */
+export const MATCH_NOTHING_REGEX = "[^\\x00-\\x{10FFFF}]";
 
 /**
  * Quotes a string as a PromQL double-quoted literal: backslash and quote escaped, control
@@ -93,7 +147,7 @@ export function checkMetricName(name: string, where: string): string {
   return name;
 }
 
-export function checkLabelName(name: string, where: string): string {
+export function checkLabelName(name: string, where: string, allowName = false): string {
   if (!LABEL_NAME.test(name)) {
     throw badRequest(
       "label-name-invalid",
@@ -101,7 +155,7 @@ export function checkLabelName(name: string, where: string): string {
       `${where}: "${echo(name, 100)}" is not a Prometheus label name (${LABEL_NAME.source})`,
     );
   }
-  if (name === "__name__") {
+  if (name === "__name__" && !allowName) {
     throw badRequest(
       "label-name-invalid",
       "Invalid label name",
@@ -111,14 +165,18 @@ export function checkLabelName(name: string, where: string): string {
   return name;
 }
 
-/** The label matchers of every condition that is not one of the special keys. */
-export function labelMatchers(conditions: readonly Condition[]): Matcher[] {
+/**
+ * The label matchers of every condition that is not one of the special keys. `__name__` is a
+ * label like any other where `allowName` (field lookups); a metric query names its metric with
+ * `__counter__` or `__gauge__` instead.
+ */
+export function labelMatchers(conditions: readonly Condition[], allowName = false): Matcher[] {
   const out: Matcher[] = [];
   conditions.forEach((condition, index) => {
     if (SPECIAL_KEYS.includes(condition.key)) return;
     out.push({
-      name: checkLabelName(condition.key, `conditions[${index}].key`),
-      value: renderValue(condition.value),
+      name: checkLabelName(condition.key, `conditions[${index}].key`, allowName),
+      values: valuesOf(condition.value),
     });
   });
   return out;
@@ -160,9 +218,20 @@ export function classifyConditions(conditions: readonly Condition[]): Classified
   return { target: { kind, metric: checkMetricName(value, `conditions[${index}].value`) }, matchers };
 }
 
-/** `metric{a="x",b="y"}`, or `{a="x"}` without a metric name. */
+/**
+ * One matcher in PromQL: `a="x"`, or `a=~"x|y"` with every alternative regex-escaped (Prometheus
+ * anchors the regex at both ends), or a regex nothing matches for an empty set. Every value
+ * ends up inside one quoted string literal, so no value can change the query's shape.
+ */
+export function renderMatcher(m: Matcher): string {
+  if (m.values.length === 1) return `${m.name}=${quote(m.values[0]!)}`;
+  const regex = m.values.length === 0 ? MATCH_NOTHING_REGEX : m.values.map(escapeRegex).join("|");
+  return `${m.name}=~${quote(regex)}`;
+}
+
+/** `metric{a="x",b=~"y|z"}`, or `{a="x"}` without a metric name. */
 export function selector(metric: string | undefined, matchers: readonly Matcher[]): string {
-  const inner = matchers.map((m) => `${m.name}=${quote(m.value)}`).join(",");
+  const inner = matchers.map(renderMatcher).join(",");
   if (metric === undefined) return `{${inner}}`;
   return inner === "" ? metric : `${metric}{${inner}}`;
 }
@@ -184,5 +253,5 @@ export function samplesExpr(sel: string, rangeMs: number): string {
 
 /** Whether a series' labels satisfy every matcher (used to filter the result of a `~` query). */
 export function matchesAll(labels: Readonly<Record<string, string>>, matchers: readonly Matcher[]): boolean {
-  return matchers.every((m) => (labels[m.name] ?? "") === m.value);
+  return matchers.every((m) => m.values.includes(labels[m.name] ?? ""));
 }

@@ -19,11 +19,36 @@ const intIn = (min: number, max: number) => z.int().check(z.minimum(min), z.maxi
 export const StringValueSchema = z.object({ _type: z.literal("StringValue"), value: z.string() });
 export const DoubleValueSchema = z.object({ _type: z.literal("DoubleValue"), value: z.number() });
 export const BooleanValueSchema = z.object({ _type: z.literal("BooleanValue"), value: z.boolean() });
-export const ValueSchema = z.discriminatedUnion("_type", [
-  StringValueSchema,
-  DoubleValueSchema,
-  BooleanValueSchema,
-]);
+/** "The label is one of these": an empty set matches nothing. */
+export const InSetValueSchema = z.object({
+  _type: z.literal("InSetValue"),
+  value: z.array(z.string()).check(z.maxLength(1000)),
+});
+
+/**
+ * A condition value without `_type` (or a bare JSON value) takes its type from its JSON type:
+ * string → StringValue, number → DoubleValue, boolean → BooleanValue, array → InSetValue.
+ */
+function inferValueType(input: unknown): unknown {
+  const wrap = (value: unknown) => {
+    if (typeof value === "string") return { _type: "StringValue", value };
+    if (typeof value === "number") return { _type: "DoubleValue", value };
+    if (typeof value === "boolean") return { _type: "BooleanValue", value };
+    if (Array.isArray(value)) return { _type: "InSetValue", value };
+    return undefined;
+  };
+  if (input !== null && typeof input === "object" && !Array.isArray(input)) {
+    const obj = input as Record<string, unknown>;
+    if (obj._type !== undefined) return obj;
+    return wrap(obj.value) ?? obj;
+  }
+  return wrap(input) ?? input;
+}
+
+export const ValueSchema = z.pipe(
+  z.transform(inferValueType),
+  z.discriminatedUnion("_type", [StringValueSchema, DoubleValueSchema, BooleanValueSchema, InSetValueSchema]),
+);
 export type ConditionValue = z.infer<typeof ValueSchema>;
 
 export const ConditionSchema = z.looseObject({
@@ -41,27 +66,83 @@ const portSchema = z.pipe(
   intIn(1, 65535),
 );
 
-export const ConnectionDetailsSchema = z.looseObject({
-  host: nonEmpty().check(z.maxLength(253)),
-  port: portSchema,
-  /** Milliseconds allowed for each call to Prometheus. */
-  requestTimeout: z.optional(intIn(1, 600_000)),
-  scheme: z.optional(z.enum(["http", "https"])),
-  pathPrefix: z.optional(z.string().check(z.maxLength(200))),
-  nan_interpretation: z.optional(
-    z.pipe(
-      z.pipe(
-        z.string(),
-        z.transform((s) => s.toUpperCase()),
-      ),
-      z.enum(["ZERO", "SKIP"], { error: 'expected "ZERO" or "SKIP"' }),
+/** A positive number (seconds or milliseconds); the mirror caps it at its own maximum. */
+const positive = () => z.number().check(z.positive());
+
+/** `ZERO` answers NaN points as 0; `NONE` (or its alias `SKIP`) leaves them out. */
+export const NAN_INTERPRETATIONS = ["ZERO", "NONE", "SKIP"] as const;
+const nanSchema = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((s) => s.toUpperCase()),
+  ),
+  z.enum(NAN_INTERPRETATIONS, { error: 'expected "ZERO", "NONE" or "SKIP"' }),
+);
+
+const optionalText = (max: number) => z.optional(z.nullable(z.string().check(z.maxLength(max))));
+
+/**
+ * The `aws` block of the url dialect: how calls to an Amazon Managed Prometheus workspace
+ * are signed. Every field is optional; see lib/mirror/aws for the order credentials are taken in.
+ */
+export const AwsDetailsSchema = z.looseObject({
+  role_arn: optionalText(2048),
+  external_id: optionalText(1224),
+  aws_access_key_id: optionalText(128),
+  aws_secret_access_key: optionalText(128),
+  aws_session_token: optionalText(4096),
+  token_expiry_seconds: z.optional(z.nullable(positive())),
+  region_name: z.optional(
+    z.nullable(
+      z.string().check(z.regex(/^[a-z]{2}(-[a-z0-9]+)+-\d+$/, "must be an AWS region such as eu-west-1")),
     ),
   ),
+  role_session_name: z.optional(
+    z.nullable(z.string().check(z.regex(/^[\w+=,.@-]{2,64}$/, "must be 2-64 characters of [\\w+=,.@-]"))),
+  ),
 });
+export type AwsDetails = z.infer<typeof AwsDetailsSchema>;
+
+/**
+ * Connection details in either dialect StackState datasources use:
+ * - `host`, `port`, `requestTimeout` (ms), optional `scheme` and `pathPrefix`;
+ * - `url` (a base URL that may carry a path), `request_timeout_seconds`, `nan_interpretation`
+ *   and an optional `aws` block for Amazon Managed Prometheus.
+ * When both are given, `url` wins.
+ */
+export const ConnectionDetailsSchema = z
+  .looseObject({
+    host: z.optional(nonEmpty().check(z.maxLength(253))),
+    port: z.optional(portSchema),
+    /** Milliseconds allowed for each call to Prometheus. */
+    requestTimeout: z.optional(positive()),
+    scheme: z.optional(z.enum(["http", "https"])),
+    pathPrefix: z.optional(z.string().check(z.maxLength(200))),
+    url: z.optional(nonEmpty().check(z.maxLength(2048))),
+    request_timeout_seconds: z.optional(positive()),
+    nan_interpretation: z.optional(nanSchema),
+    aws: z.optional(z.nullable(AwsDetailsSchema)),
+  })
+  .check(
+    z.superRefine((d, ctx) => {
+      if (d.url !== undefined) return;
+      for (const field of ["host", "port"] as const) {
+        if (d[field] === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [field],
+            message: "required (or give url)",
+            input: d,
+          });
+        }
+      }
+    }),
+  );
 export type ConnectionDetails = z.infer<typeof ConnectionDetailsSchema>;
 
 const epochMillis = intIn(0, 8_640_000_000_000);
-const limitSchema = intIn(1, 1_000_000);
+/** Any count a client sends (Java's Int.MaxValue means "no limit"); the mirror caps it itself. */
+const countSchema = z.int().check(z.minimum(0));
 
 export const FIELD_TYPES = ["STRING", "NUMBER", "DOUBLE", "BOOLEAN"] as const;
 export const FieldDescriptorSchema = z.looseObject({
@@ -117,8 +198,9 @@ export const FieldNamesRequestSchema = z.looseObject({
       conditions: z._default(conditions(), []),
       startTime: epochMillis,
       endTime: epochMillis,
-      limit: z._default(limitSchema, 100),
-      latestFirst: z.optional(z.boolean()),
+      limit: z._default(countSchema, 100),
+      latestFirst: z.optional(z.nullable(z.boolean())),
+      lastFirst: z.optional(z.nullable(z.boolean())),
     })
     .check(timeRange),
 });
@@ -132,12 +214,13 @@ export const FieldValuesRequestSchema = z.looseObject({
       _type: tag("FieldValuesQuery"),
       conditions: z._default(conditions(), []),
       field: FieldDescriptorSchema,
-      fieldValuePrefix: z.optional(z.string().check(z.maxLength(1000))),
+      fieldValuePrefix: z.optional(z.nullable(z.string().check(z.maxLength(1000)))),
       startTime: epochMillis,
       endTime: epochMillis,
-      limit: z._default(limitSchema, 100),
-      offset: z._default(z.int().check(z.minimum(0)), 0),
-      latestFirst: z.optional(z.boolean()),
+      limit: z._default(countSchema, 100),
+      offset: z._default(countSchema, 0),
+      latestFirst: z.optional(z.nullable(z.boolean())),
+      lastFirst: z.optional(z.nullable(z.boolean())),
     })
     .check(timeRange),
 });
@@ -152,7 +235,7 @@ export const MetricsRequestSchema = z.looseObject({
       conditions: conditions(),
       startTime: epochMillis,
       endTime: epochMillis,
-      limit: z._default(limitSchema, 1000),
+      limit: z._default(countSchema, 1000),
       metricField: z.optional(z.unknown()),
       aggregation: z.optional(z.nullable(AggregationSchema)),
     })
@@ -192,7 +275,7 @@ export type FieldDescriptor = {
   fieldType: "STRING";
   classified: false;
 };
-export type FieldValue = { _type: "CompleteValue"; value: string };
+export type FieldValue = { _type: "CompleteValue" | "FieldValuePattern"; value: string };
 export type RawPoint = [value: number, timestamp: number];
 export type AggregatedPoint = [value: number, startTimestamp: number, endTimestamp: number];
 export type Telemetry =

@@ -158,3 +158,61 @@ describe("mirror app mounted at the root of another app (the local server)", () 
     expect(unknown.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
   });
 });
+
+describe("MIRROR_ERROR_STATUS and the unauthenticated health check", () => {
+  const notFound = (async () =>
+    new Response(JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }), {
+      headers: { "content-type": "application/json" },
+    })) as unknown as typeof fetch;
+  // a result Prometheus never sends: the parser trips over it (a bug as far as the app knows)
+  const bug = (async () =>
+    new Response(JSON.stringify({ status: "success", data: { resultType: "matrix", result: [null] } }), {
+      headers: { "content-type": "application/json" },
+    })) as unknown as typeof fetch;
+
+  it.each([
+    ["native", "a metric that is not there", notFound, {}, 404, "MetricNotFoundError"],
+    ["500", "a metric that is not there", notFound, {}, 500, "MetricNotFoundError"],
+    ["native", "a store that is unreachable", undefined, {}, 502, "MetricStoreConnectionError"],
+    ["500", "a store that is unreachable", undefined, {}, 500, "MetricStoreConnectionError"],
+    ["500", "a malformed request", undefined, { body: "{" }, 500, "RemoteMirrorError"],
+    ["500", "a bug", bug, {}, 500, "RemoteMirrorError"],
+  ] as const)(
+    "%s mode: %s is answered with the mode's status and the key",
+    async (mode, _, fetchImpl, init, status, type) => {
+      const { call } = setup({ env: { MIRROR_ERROR_STATUS: mode }, fetch: fetchImpl });
+      const res = await call("/api/metric", init);
+      expect(res.status).toBe(status);
+      expect(res.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
+      const json = (await res.json()) as { _type: string };
+      expect(json._type).toBe(type);
+      expect(JSON.stringify(json)).not.toMatch(/TypeError|null|\.ts:/);
+    },
+  );
+
+  it("500 mode keeps 401 (without the key), 404 for unknown paths and 405", async () => {
+    const { call } = setup({ env: { MIRROR_ERROR_STATUS: "500", MIRROR_REQUIRE_KEY: "true" } });
+    const denied = await call("/api/metric", { headers: { "X-MIRROR-API-KEY": "wrong" } });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get("X-MIRROR-API-KEY")).toBeNull();
+    const auth = { headers: { "X-MIRROR-API-KEY": KEY } };
+    expect((await call("/api/nothing", auth)).status).toBe(404);
+    expect((await call("/api/metric", { ...auth, method: "GET", body: null })).status).toBe(405);
+  });
+
+  it.each(["/healthcheck", "/"])("GET %s answers OK without a key, calling no Prometheus", async (path) => {
+    let calls = 0;
+    const { app } = setup({
+      env: { MIRROR_REQUIRE_KEY: "true" },
+      fetch: (async () => {
+        calls++;
+        return new Response("{}");
+      }) as unknown as typeof fetch,
+    });
+    const res = await app.request(path);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "OK" });
+    expect(res.headers.get("X-MIRROR-API-KEY")).toBeNull();
+    expect(calls).toBe(0);
+  });
+});

@@ -45,8 +45,18 @@ describe("loadMirrorConfig", () => {
     ["MIRROR_ALLOWED_TARGETS", "pr/om:9090"],
     ["MIRROR_REQUEST_TIMEOUT_MS", "-1"],
     ["MIRROR_MAX_REQUEST_TIMEOUT_MS", "1.5"],
+    ["MIRROR_ERROR_STATUS", "502"],
+    ["MIRROR_ERROR_STATUS", "peer"],
+    ["MIRROR_ALLOWED_TARGETS", "https://user@prom.example/"],
   ])("a malformed %s (%j) throws naming the variable", (name, value) => {
     expect(() => loadMirrorConfig({ [name]: value })).toThrow(name);
+  });
+
+  it("reads MIRROR_ERROR_STATUS (native by default) and AWS_REGION", () => {
+    expect(loadMirrorConfig({}).errorStatus).toBe("native");
+    expect(loadMirrorConfig({ MIRROR_ERROR_STATUS: "500" }).errorStatus).toBe("500");
+    expect(loadMirrorConfig({ MIRROR_ERROR_STATUS: " Native " }).errorStatus).toBe("native");
+    expect(loadMirrorConfig({ AWS_REGION: "eu-west-1" }).awsRegion).toBe("eu-west-1");
   });
 
   it("refuses a default timeout above the cap", () => {

@@ -67,4 +67,29 @@ describe("mirror Lambda handler", () => {
     vi.stubEnv("MIRROR_COUNTER_WINDOW", "soon");
     await expect(import("../../../functions/mirror/handler")).rejects.toThrow("MIRROR_COUNTER_WINDOW");
   });
+
+  it("refuses to start with an unknown MIRROR_ERROR_STATUS, naming it", async () => {
+    vi.stubEnv("MIRROR_API_KEY", "k");
+    vi.stubEnv("MIRROR_ERROR_STATUS", "400");
+    await expect(import("../../../functions/mirror/handler")).rejects.toThrow("MIRROR_ERROR_STATUS");
+  });
+
+  it("MIRROR_ERROR_STATUS=500 answers a refused target with 500 and the key", async () => {
+    vi.stubEnv("MIRROR_API_KEY", "lambda-key");
+    vi.stubEnv("MIRROR_ALLOWED_TARGETS", "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/");
+    vi.stubEnv("MIRROR_ERROR_STATUS", "500");
+    vi.stubEnv("LOG_LEVEL", "error");
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true); // EMF lines
+    const { handler } = await import("../../../functions/mirror/handler");
+    const res = (await handler(
+      event({
+        connectionDetails: { url: "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-2/" },
+        query: { conditions: [], startTime: 0, endTime: 1 },
+      }) as never,
+      {} as never,
+    )) as { statusCode: number; headers: Record<string, string>; body: string };
+    expect(res.statusCode).toBe(500);
+    expect(res.headers["x-mirror-api-key"]).toBe("lambda-key");
+    expect(JSON.parse(res.body)).toMatchObject({ _type: "RemoteMirrorError", summary: "Target not allowed" });
+  });
 });

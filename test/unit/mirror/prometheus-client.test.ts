@@ -32,7 +32,7 @@ describe("PrometheusClient error classification", () => {
     ["EHOSTUNREACH", 502, "unreachable"],
     ["CERT_HAS_EXPIRED", 502, "CERT_HAS_EXPIRED"],
   ])("%s → %i", async (code, status, says) => {
-    const err = await error(new PrometheusClient(target, 1000, failing(code)));
+    const err = await error(new PrometheusClient(target, 1000, { fetch: failing(code) }));
     expect(err.status).toBe(status);
     expect(err.body._type).toBe("MetricStoreConnectionError");
     expect(err.message).toContain(says);
@@ -43,7 +43,7 @@ describe("PrometheusClient error classification", () => {
       new Promise((_, reject) => {
         init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
       })) as typeof fetch;
-    const err = await error(new PrometheusClient(target, 50, hang));
+    const err = await error(new PrometheusClient(target, 50, { fetch: hang }));
     expect(err.status).toBe(504);
     expect(err.message).toContain("did not answer within 50 ms");
   });
@@ -56,7 +56,7 @@ describe("PrometheusClient error classification", () => {
     [404, "not found", 502, "is pathPrefix right?"],
     [200, { status: "weird" }, 502, "without a success status"],
   ])("HTTP %i %j → %i", async (status, body, expected, says) => {
-    const err = await error(new PrometheusClient(target, 1000, answering(status, body)));
+    const err = await error(new PrometheusClient(target, 1000, { fetch: answering(status, body) }));
     expect(err.status).toBe(expected);
     expect(err.message).toContain(says);
   });
@@ -67,7 +67,12 @@ describe("PrometheusClient error classification", () => {
       seen = url;
       return new Response(JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }));
     }) as unknown as typeof fetch;
-    await new PrometheusClient(target, 1234, spy).queryRange('up{a="b"}', 1_000_500, 2_000_000, 15_000);
+    await new PrometheusClient(target, 1234, { fetch: spy }).queryRange(
+      'up{a="b"}',
+      1_000_500,
+      2_000_000,
+      15_000,
+    );
     const url = new URL(seen);
     expect(url.pathname).toBe("/api/v1/query_range");
     expect(url.searchParams.get("query")).toBe('up{a="b"}');

@@ -2,13 +2,17 @@ import { describe, expect, it } from "vitest";
 import { MirrorError } from "../../../lib/mirror/errors";
 import {
   classifyConditions,
+  doubleSpellings,
   duration,
+  escapeRegex,
+  MATCH_NOTHING_REGEX,
   matchesAll,
   quote,
   rateExpr,
   renderDouble,
-  renderValue,
+  renderMatcher,
   selector,
+  valuesOf,
 } from "../../../lib/mirror/promql";
 import type { Condition } from "../../../lib/mirror/protocol";
 
@@ -68,16 +72,18 @@ describe("quote", () => {
   });
 });
 
-describe("renderValue", () => {
+describe("valuesOf", () => {
   it.each([
-    [{ _type: "StringValue", value: "a b" }, "a b"],
-    [{ _type: "BooleanValue", value: true }, "true"],
-    [{ _type: "BooleanValue", value: false }, "false"],
-    [{ _type: "DoubleValue", value: 0.5 }, "0.5"],
-    [{ _type: "DoubleValue", value: 3 }, "3"],
-    [{ _type: "DoubleValue", value: -1.25 }, "-1.25"],
-  ] as const)("%j → %s", (value, expected) => {
-    expect(renderValue(value)).toBe(expected);
+    [{ _type: "StringValue", value: "a b" }, ["a b"]],
+    [{ _type: "BooleanValue", value: true }, ["true"]],
+    [{ _type: "BooleanValue", value: false }, ["false"]],
+    [{ _type: "DoubleValue", value: 0.5 }, ["0.5"]],
+    [{ _type: "DoubleValue", value: 3 }, ["3", "3.0"]],
+    [{ _type: "DoubleValue", value: -1.25 }, ["-1.25"]],
+    [{ _type: "InSetValue", value: ["A", "B", "A"] }, ["A", "B"]],
+    [{ _type: "InSetValue", value: [] }, []],
+  ] as const)("%j → %j", (value, expected) => {
+    expect(valuesOf(value as never)).toEqual(expected);
   });
 
   it("writes infinities and NaN as Prometheus does", () => {
@@ -92,8 +98,8 @@ describe("classifyConditions", () => {
     const out = classifyConditions([c("job", "api"), c("__gauge__", "up"), c("instance", "x:1")]);
     expect(out.target).toEqual({ kind: "gauge", metric: "up" });
     expect(out.matchers).toEqual([
-      { name: "job", value: "api" },
-      { name: "instance", value: "x:1" },
+      { name: "job", values: ["api"] },
+      { name: "instance", values: ["x:1"] },
     ]);
   });
 
@@ -145,8 +151,8 @@ describe("classifyConditions", () => {
 describe("selector and expressions", () => {
   it("builds selectors with quoted values", () => {
     expect(selector("up", [])).toBe("up");
-    expect(selector("up", [{ name: "job", value: 'a"b' }])).toBe('up{job="a\\"b"}');
-    expect(selector(undefined, [{ name: "job", value: "x" }])).toBe('{job="x"}');
+    expect(selector("up", [{ name: "job", values: ['a"b'] }])).toBe('up{job="a\\"b"}');
+    expect(selector(undefined, [{ name: "job", values: ["x"] }])).toBe('{job="x"}');
   });
 
   it("writes windows in whole milliseconds", () => {
@@ -156,8 +162,91 @@ describe("selector and expressions", () => {
   });
 
   it("filters series by equality matchers (absent labels are empty)", () => {
-    expect(matchesAll({ job: "a" }, [{ name: "job", value: "a" }])).toBe(true);
-    expect(matchesAll({ job: "a" }, [{ name: "job", value: "b" }])).toBe(false);
-    expect(matchesAll({}, [{ name: "job", value: "" }])).toBe(true);
+    expect(matchesAll({ job: "a" }, [{ name: "job", values: ["a"] }])).toBe(true);
+    expect(matchesAll({ job: "a" }, [{ name: "job", values: ["b"] }])).toBe(false);
+    expect(matchesAll({ job: "a" }, [{ name: "job", values: ["b", "a"] }])).toBe(true);
+    expect(matchesAll({ job: "a" }, [{ name: "job", values: [] }])).toBe(false);
+    expect(matchesAll({}, [{ name: "job", values: [""] }])).toBe(true);
+  });
+});
+
+describe("set and number matchers", () => {
+  /** Reads an escaped regex back to the literal alternatives it stands for (inverse of escapeRegex). */
+  const alternatives = (regex: string): string[] => {
+    const out: string[] = [];
+    let current = "";
+    for (let i = 0; i < regex.length; i++) {
+      const ch = regex[i]!;
+      if (ch === "\\") {
+        const next = regex[++i]!;
+        expect("\\.+*?()|[]{}^$", `only metacharacters are escaped (${next})`).toContain(next);
+        current += next;
+      } else if (ch === "|") {
+        out.push(current);
+        current = "";
+      } else {
+        expect("\\.+*?()|[]{}^$", `an unescaped metacharacter ${ch}`).not.toContain(ch);
+        current += ch;
+      }
+    }
+    out.push(current);
+    return out;
+  };
+
+  const HOSTILE = [
+    'x"} or vector(1) or up{a="',
+    "a|b",
+    ".*",
+    "(?i)A",
+    "\\",
+    "\\Q.*\\E",
+    "^$",
+    "[a-z]+",
+    "{1,2}",
+    "line\nbreak",
+    "ünï ✓ 🎉",
+    "",
+  ];
+
+  it("renders a set as an anchored alternation of escaped literals, each value exactly", () => {
+    const rendered = renderMatcher({ name: "path", values: HOSTILE });
+    expect(rendered.startsWith("path=~")).toBe(true);
+    const regex = unquote(rendered.slice("path=~".length));
+    expect(alternatives(regex)).toEqual(HOSTILE);
+    // what Prometheus runs: ^(?:regex)$ — JavaScript's engine agrees with RE2 on these escapes
+    const re = new RegExp(`^(?:${regex})$`, "u");
+    for (const v of HOSTILE) expect(re.test(v), v).toBe(true);
+    for (const v of ["x", "ab", "a", "A", "anything", "a|b|c", "\\\\"]) expect(re.test(v), v).toBe(false);
+  });
+
+  it("renders an empty set as a regex nothing matches, one value as equality", () => {
+    expect(renderMatcher({ name: "a", values: [] })).toBe(`a=~${quote(MATCH_NOTHING_REGEX)}`);
+    expect(renderMatcher({ name: "a", values: ['"'] })).toBe('a="\\""');
+  });
+
+  it("escapes exactly the RE2 metacharacters", () => {
+    expect(escapeRegex("a.b*c")).toBe("a\\.b\\*c");
+    expect(escapeRegex("-_/:")).toBe("-_/:");
+  });
+
+  it.each([
+    [2, ["2", "2.0"]],
+    [1e6, ["1000000", "1000000.0", "1e+06"]],
+    [1e7, ["10000000", "1.0E7", "10000000.0", "1e+07"]],
+    [1e16, ["10000000000000000", "1.0E16", "1e+16"]],
+    [1e-5, ["0.00001", "1.0E-5", "1e-05"]],
+    [0.25, ["0.25"]],
+    [-3, ["-3", "-3.0"]],
+  ])("spells %d as Java, Python, Go and JavaScript do", (n, spellings) => {
+    expect(doubleSpellings(n).sort()).toEqual([...spellings].sort());
+  });
+
+  it("puts every spelling of a DoubleValue condition in the selector", () => {
+    const classified = classifyConditions([
+      c("__gauge__", "up"),
+      { _type: "EqualityCondition", key: "double", value: { _type: "DoubleValue", value: 2 } },
+      { _type: "EqualityCondition", key: "inset", value: { _type: "InSetValue", value: ["A", "B"] } },
+    ]);
+    expect(selector("up", classified.matchers)).toBe('up{double=~"2|2\\\\.0",inset=~"A|B"}');
   });
 });

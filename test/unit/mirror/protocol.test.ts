@@ -119,3 +119,104 @@ describe("request schemas", () => {
     expect(req.query.conditions).toEqual([]);
   });
 });
+
+describe("what StackState really sends", () => {
+  const INT_MAX = 2_147_483_647;
+  const peerDetails = { url: "http://localhost:9000", request_timeout_seconds: 15000 };
+
+  it("accepts Int.MaxValue limits and offsets, and a metrics request without limit", () => {
+    const values = parseRequest(
+      FieldValuesRequestSchema,
+      {
+        connectionDetails: peerDetails,
+        query: { field: { fieldName: "job" }, startTime: 0, endTime: 1, limit: INT_MAX, offset: INT_MAX },
+      },
+      "FieldValuesRequest",
+    );
+    expect(values.query.limit).toBe(INT_MAX);
+    expect(values.query.offset).toBe(INT_MAX);
+    const req = parseRequest(
+      MetricsRequestSchema,
+      metrics({ limit: undefined }, peerDetails),
+      "MetricsRequest",
+    );
+    expect(req.query.limit).toBe(1000);
+  });
+
+  it("accepts the url dialect with an aws block, and unknown fields at every level", () => {
+    const req = parseRequest(
+      TestConnectionRequestSchema,
+      {
+        connectionDetails: {
+          url: "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/",
+          request_timeout_seconds: 30,
+          nan_interpretation: "none",
+          aws: {
+            role_arn: "arn:aws:iam::1:role/r",
+            external_id: "x",
+            token_expiry_seconds: 900,
+            extra: true,
+          },
+          extra: 1,
+        },
+        extra: [],
+      },
+      "TestConnectionRequest",
+    );
+    expect(req.connectionDetails.nan_interpretation).toBe("NONE");
+    expect(req.connectionDetails.aws?.role_arn).toBe("arn:aws:iam::1:role/r");
+  });
+
+  it("infers a condition value's type from its JSON type when _type is missing", () => {
+    const req = parseRequest(
+      MetricsRequestSchema,
+      metrics({
+        conditions: [
+          { key: "__gauge__", value: { value: "up" } },
+          { key: "s", value: "x" },
+          { key: "d", value: { value: 2.0 } },
+          { key: "b", value: true },
+          { key: "i", value: { value: ["A", "B"] } },
+          { key: "j", value: { value: ["C"], _type: "InSetValue" }, _type: "EqualityCondition" },
+        ],
+        latestFirst: true,
+        lastFirst: false,
+        metricField: "double",
+        unknown: { nested: 1 },
+      }),
+      "MetricsRequest",
+    );
+    expect(req.query.conditions.map((c) => c.value)).toEqual([
+      { _type: "StringValue", value: "up" },
+      { _type: "StringValue", value: "x" },
+      { _type: "DoubleValue", value: 2 },
+      { _type: "BooleanValue", value: true },
+      { _type: "InSetValue", value: ["A", "B"] },
+      { _type: "InSetValue", value: ["C"] },
+    ]);
+  });
+
+  it.each([
+    ["neither url nor host", metrics({}, { port: 9090 }), "connectionDetails.host: required (or give url)"],
+    ["a negative limit", metrics({ limit: -1 }), "query.limit"],
+    [
+      "an InSetValue of numbers",
+      metrics({ conditions: [{ key: "a", value: { _type: "InSetValue", value: [1] } }] }),
+      "query.conditions[0].value.value[0]",
+    ],
+    [
+      "a value of no JSON type the protocol has",
+      metrics({ conditions: [{ key: "a", value: { value: null } }] }),
+      "query.conditions[0].value",
+    ],
+    [
+      "a bad region",
+      metrics({}, { url: "https://x/", aws: { region_name: "Mars" } }),
+      "connectionDetails.aws.region_name",
+    ],
+  ])("still refuses %s", (_, body, says) => {
+    const err = problem(MetricsRequestSchema, body);
+    expect(err.status).toBe(400);
+    expect(err.message).toContain(says);
+  });
+});
