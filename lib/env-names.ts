@@ -31,6 +31,7 @@ export const ENV = {
   mirrorRequireKey: "MIRROR_REQUIRE_KEY",
   mirrorAllowedTargets: "MIRROR_ALLOWED_TARGETS",
   mirrorCounterWindow: "MIRROR_COUNTER_WINDOW",
+  /** Status of error answers: `native` (400/403/404/502/504) or `500` for every error object. */
   mirrorErrorStatus: "MIRROR_ERROR_STATUS",
   // local server
   port: "PORT",
@@ -38,8 +39,6 @@ export const ENV = {
   // mirror (Prometheus call timeouts)
   mirrorRequestTimeoutMs: "MIRROR_REQUEST_TIMEOUT_MS",
   mirrorMaxRequestTimeoutMs: "MIRROR_MAX_REQUEST_TIMEOUT_MS",
-  // mirror (status of error answers: native or 500)
-  mirrorErrorStatus: "MIRROR_ERROR_STATUS",
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
