@@ -57,4 +57,6 @@ export const FORWARD_ENV = {
   deadLetterQueueUrl: "FORWARD_DLQ_URL",
   deadLetterFile: "FORWARD_DEAD_LETTER_FILE",
   batchSize: "FORWARD_BATCH_SIZE",
+  /** Local poller only: how long a batch may retry before it is read again from its first failed record. */
+  batchBudgetMs: "FORWARD_BATCH_BUDGET_MS",
 } as const;
