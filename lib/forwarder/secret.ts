@@ -30,7 +30,7 @@ export class SecretCredentialSource implements CredentialSource {
   }
 
   refresh(): void {
-    this.fetchedAt = 0;
+    this.fetchedAt = Number.NEGATIVE_INFINITY;
   }
 
   private async fetch(): Promise<Credential> {
