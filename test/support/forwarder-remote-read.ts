@@ -79,12 +79,19 @@ export async function streamSamples(client: Pick<KinesisClient, "send">, streamN
   return { samples: out, records: records.length };
 }
 
+/**
+ * Remote read answers in proto3, whose encoder leaves out a double equal to 0 — and
+ * -0 == 0 — so a stored -0 reads back as +0. Only that one pattern is folded.
+ */
+const readable = (bits: string) => (bits === "8000000000000000" ? "0000000000000000" : bits);
+
 /** Differences between what should have arrived and what did: missing or different samples. */
 export function missingFrom(expected: SampleMap, actual: SampleMap, limit = 10): string[] {
   const out: string[] = [];
   for (const [key, samples] of expected) {
     const got = actual.get(key);
-    for (const [ts, bits] of samples) {
+    for (const [ts, raw] of samples) {
+      const bits = readable(raw);
       const have = got?.get(ts);
       if (have !== bits) out.push(`${key} @${ts}: want ${bits}, got ${have ?? "nothing"}`);
       if (out.length >= limit) return out;
