@@ -66,7 +66,7 @@ const sleeper = (ms: number) => new Promise<void>((resolve) => setTimeout(resolv
 type UnitResult = { done: true } | { done: false; reason: string; sequenceNumber: string };
 
 /**
- * Delivers one batch of one shard in order. A 2xx answer is done. 5xx, 429 and network
+ * Delivers one batch of one shard in order. A 2xx answer is done. 5xx, 429, 401, 403 and network
  * errors are retried with exponential backoff while the batch has time left; then the
  * batch stops at the first record not delivered, which the caller retries from. Any
  * other answer (4xx) is final: a merged request is split into its records, and each
@@ -155,6 +155,15 @@ export function retryable(status: number): boolean {
   return status >= 500 || status === 429;
 }
 
+/**
+ * 401 and 403 say the credentials are wrong, not the record: they are retried like 5xx
+ * (the shard waits and its iterator age grows) instead of dead-lettering every record
+ * while a secret or a permission is being fixed.
+ */
+export function authFailure(status: number): boolean {
+  return status === 401 || status === 403;
+}
+
 async function sendWithRetry(
   body: Uint8Array,
   version: Version,
@@ -183,18 +192,16 @@ async function sendWithRetry(
     }
     if (answer !== undefined) {
       if (answer.status >= 200 && answer.status < 300) return { kind: "delivered" };
-      if (
-        (answer.status === 401 || answer.status === 403) &&
-        !refreshed &&
-        opts.destination.refreshCredentials
-      ) {
+      if (authFailure(answer.status) && !refreshed && opts.destination.refreshCredentials) {
+        // A rotated secret: read it again and retry at once.
         refreshed = true;
         opts.destination.refreshCredentials();
         stats.retries++;
         continue;
       }
-      if (!retryable(answer.status))
+      if (!retryable(answer.status) && !authFailure(answer.status)) {
         return { kind: "refused", status: answer.status, message: answer.message };
+      }
       last = `status-${answer.status}`;
       opts.log.warn("destination answered a retryable status", { attempt, status: answer.status });
     }

@@ -258,6 +258,21 @@ describe("delivering a batch", () => {
     expect(metrics.totals.get("ForwardBatchFailures")).toBe(1);
   });
 
+  it.each([401, 403])(
+    "a lasting %i keeps the record in the stream instead of dead-lettering it",
+    async (status) => {
+      let now = 0;
+      const { outcome, letters } = await deliver([record("a")], () => status, {
+        remainingMs: () => 3_000 - now,
+        sleep: async (ms) => {
+          now += ms;
+        },
+      });
+      expect(outcome.failed?.reason).toBe(`status-${status}`);
+      expect(letters).toEqual([]);
+    },
+  );
+
   it("a dead-letter queue that fails stops the batch at that record", async () => {
     const recs = [record("a"), poisonRecord(new Uint8Array([9, 9])), record("b")];
     dest = await startScriptedDestination(() => 204);
