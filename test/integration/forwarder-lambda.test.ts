@@ -81,7 +81,7 @@ describe.skipIf(!run)("the forwarder's Lambda handler", () => {
       LOG_LEVEL: "error",
       METRICS_NAMESPACE: "ForwarderTest",
     });
-    // EMF lines go to stdout; keep the test output readable.
+    // The handler reads its configuration at import, as on a cold start.
     ({ handler } = (await import("../../functions/forwarder/handler")) as unknown as {
       handler: typeof handler;
     });
