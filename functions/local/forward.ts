@@ -27,7 +27,7 @@ const endpoint = values.endpoint ?? process.env[ENV.kinesisEndpoint] ?? state?.k
 const streamName =
   values.stream ?? process.env[ENV.streamName] ?? state?.streamName ?? "prometheus-remote-write";
 const region = process.env[ENV.awsRegion] ?? state?.region ?? "us-east-1";
-const url = values.to ?? process.env[FORWARD_ENV.url];
+const url = values.to ?? (process.env[FORWARD_ENV.url] || undefined);
 if (url === undefined) {
   console.error("forward: say where to: --to http://host:9090/api/v1/write (or FORWARD_URL)");
   process.exit(2);
