@@ -105,7 +105,13 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
         "every acknowledged sample in the second Prometheus",
         async () => {
           expected = (await streamSamples(client, gateway.streamName)).samples;
-          missing = missingFrom(expected, await remoteReadAll(receiver.url));
+          const actual = await remoteReadAll(receiver.url);
+          // Both ways: the receiver gets data only from the forwarder, so it must hold
+          // exactly what the stream holds.
+          missing = [
+            ...missingFrom(expected, actual),
+            ...missingFrom(actual, expected).map((m) => `unexpected: ${m}`),
+          ];
           return missing.length === 0;
         },
         90_000,
@@ -149,6 +155,11 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
     const expected = await expectAllArrived();
     const total = sampleCount(expected);
     expect(total).toBeGreaterThan(100);
+    if (process.env.FORWARDER_E2E_REPORT) {
+      console.info(
+        `forwarded ${total} samples of ${expected.size} series; forwarder ${JSON.stringify(gateway.forwarder!.stats)}; proxy ${JSON.stringify(proxy.stats)}`,
+      );
+    }
     // The proxy refused connections during the cut, and batches were read again afterwards.
     expect(proxy.stats.refused).toBeGreaterThan(0);
     expect(gateway.forwarder!.stats.failedBatches).toBeGreaterThan(0);
