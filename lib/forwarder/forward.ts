@@ -23,7 +23,11 @@ export interface DeadLetter {
   readonly record: ForwardRecord;
   /** The destination's status, absent for records that never left (poison). */
   readonly status?: number;
-  /** Stable identifier: `rejected`, `snappy-corrupt`, `message-invalid`, `partition-key-invalid`… */
+  /**
+   * Stable identifier: `rejected`, `rejected-after-resend` (refused after an attempt whose
+   * answer was lost, so possibly already stored), `snappy-corrupt`, `message-invalid`,
+   * `partition-key-invalid`…
+   */
   readonly reason: string;
   readonly detail: string;
 }
@@ -111,7 +115,7 @@ export async function forwardBatch(
     return { done: true };
   };
 
-  const sendUnit = async (unit: SendUnit): Promise<UnitResult> => {
+  const sendUnit = async (unit: SendUnit, resentBefore = false): Promise<UnitResult> => {
     const answer = await sendWithRetry(unitBody(unit), unit.version, opts, stats);
     const first = unit.records[0]!.record;
     if (answer.kind === "delivered") {
@@ -123,12 +127,17 @@ export async function forwardBatch(
     // Refused for good. Several records: find out which ones by sending each alone.
     if (unit.records.length > 1) {
       for (const record of unit.records) {
-        const result = await sendUnit({ kind: "send", version: unit.version, records: [record] });
+        const result = await sendUnit(
+          { kind: "send", version: unit.version, records: [record] },
+          resentBefore || answer.resent,
+        );
         if (!result.done) return result;
       }
       return { done: true };
     }
-    return deadLetter({ record: first, status: answer.status, reason: "rejected", detail: answer.message });
+    // Refused after an attempt whose answer was lost: possibly refused because it was stored then.
+    const reason = resentBefore || answer.resent ? "rejected-after-resend" : "rejected";
+    return deadLetter({ record: first, status: answer.status, reason, detail: answer.message });
   };
 
   for (const unit of plan.units) {
@@ -147,7 +156,7 @@ export async function forwardBatch(
 
 type SendResult =
   | { kind: "delivered" }
-  | { kind: "refused"; status: number; message: string }
+  | { kind: "refused"; status: number; message: string; resent: boolean }
   | { kind: "gave-up"; reason: string };
 
 /** Whether an answer may succeed when sent again. */
@@ -174,6 +183,8 @@ async function sendWithRetry(
   const backoff = opts.backoff ?? DEFAULT_BACKOFF;
   const sleep = opts.sleep ?? sleeper;
   let refreshed = false;
+  // Whether an earlier attempt may have reached the destination (its answer was lost).
+  let resent = false;
   let last = "no time left";
   for (let attempt = 0; ; attempt++) {
     const budget = opts.remainingMs() - reserve;
@@ -188,6 +199,7 @@ async function sendWithRetry(
       );
     } catch (err) {
       last = `network-error: ${(err as Error).name}`;
+      if (errorCode(err) !== "ECONNREFUSED") resent = true;
       opts.log.warn("destination unreachable", { attempt, error: describe(err) });
     }
     if (answer !== undefined) {
@@ -200,7 +212,7 @@ async function sendWithRetry(
         continue;
       }
       if (!retryable(answer.status) && !authFailure(answer.status)) {
-        return { kind: "refused", status: answer.status, message: answer.message };
+        return { kind: "refused", status: answer.status, message: answer.message, resent };
       }
       last = `status-${answer.status}`;
       opts.log.warn("destination answered a retryable status", { attempt, status: answer.status });
@@ -213,8 +225,13 @@ async function sendWithRetry(
   }
 }
 
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  return e?.code ?? e?.cause?.code;
+}
+
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return "unknown error";
-  const cause = (err as { cause?: { code?: string } }).cause?.code;
-  return cause ? `${err.name} (${cause})` : err.name;
+  const code = errorCode(err);
+  return code ? `${err.name} (${code})` : err.name;
 }

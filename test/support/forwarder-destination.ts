@@ -10,7 +10,8 @@ export interface SeenRequest {
   readonly body: Buffer;
 }
 
-export type Answer = number | { status: number; headers?: Record<string, string>; body?: string };
+/** A status, a full answer, or "drop": the connection is destroyed without an answer (a lost response). */
+export type Answer = number | "drop" | { status: number; headers?: Record<string, string>; body?: string };
 
 export interface ScriptedDestination {
   readonly url: string;
@@ -29,6 +30,10 @@ export async function startScriptedDestination(
       const seen = { headers: req.headers, body: Buffer.concat(chunks) };
       requests.push(seen);
       const answer = script(seen, requests.length - 1);
+      if (answer === "drop") {
+        req.socket.destroy();
+        return;
+      }
       const a = typeof answer === "number" ? { status: answer } : answer;
       res.writeHead(a.status, a.headers ?? {});
       res.end(a.body ?? "");

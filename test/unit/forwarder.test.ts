@@ -237,6 +237,14 @@ describe("delivering a batch", () => {
     expect(requests.every((r, i) => i === 0 || String(r.headers["content-type"]).includes("v2"))).toBe(true);
   });
 
+  it("a record refused after an attempt whose answer was lost is marked as possibly stored", async () => {
+    const { outcome, letters } = await deliver([record("a")], (i) =>
+      i === 0 ? "drop" : { status: 400, body: "out of order sample" },
+    );
+    expect(outcome).toMatchObject({ requests: 2, deadLettered: 1 });
+    expect(letters.map((l) => l.reason)).toEqual(["rejected-after-resend"]);
+  });
+
   it("network errors are retried like 5xx", async () => {
     const metrics = createMemoryMetrics();
     let now = 0;
