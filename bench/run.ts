@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { nativeSnappyAvailable } from "../lib/snappy";
 import { bundleTable, measureBundles } from "./bundles";
 import { economicsTable, measureEconomics } from "./economics";
+import { forwarderPart } from "./forwarder";
 import { hotPathTable, measureHotPath } from "./hotpath";
 import { fmt, percentile, table } from "./measure";
 import { measureMirror, mirrorTable } from "./mirror-latency";
@@ -158,6 +159,8 @@ if (parts.has("mirror")) {
   }
 }
 
+if (!process.env.BENCH_PARTS || parts.has("forwarder"))
+  sections.push(...(await forwarderPart(quick, log, summary)));
 sections.splice(5, 0, "", "## Targets", "", table(["figure", "target", "measured", ""], summary));
 const report = `${sections.join("\n")}\n`;
 process.stdout.write(report);

@@ -1,3 +1,5 @@
+import { AUTH_KINDS, type AuthKind } from "../lib/forwarder/config";
+
 /**
  * The deployment's configuration: one typed, frozen object parsed from CDK context
  * (`cdk.json` or `-c key=value`). Values given on the command line arrive as strings,
@@ -102,6 +104,8 @@ export interface GatewayConfig {
   };
   /** A VPC to create, or the ids of an existing one (never looked up); only with the mirror in a VPC. */
   readonly vpc?: CreatedVpc | ImportedVpc;
+  /** The optional forwarder from the stream to a remote_write endpoint (absent: none; needs ingest). */
+  readonly forwarder?: ForwarderSettings;
   readonly observability: {
     readonly alarmEmail?: string;
     readonly logRetentionDays: number;
@@ -203,6 +207,50 @@ export const CONFIG_KEYS = {
   logLevel: { default: "info", doc: "`LOG_LEVEL` of both functions: debug, info, warn, error" },
   metricsNamespace: { default: "PrometheusGateway", doc: "CloudWatch namespace of the functions' metrics" },
   keyCacheSeconds: { default: 60, doc: "how long the functions cache keys read from Secrets Manager, s" },
+  // forwarder (docs/forwarder.md)
+  forwardUrl: {
+    default: undefined,
+    doc: "remote_write URL (https) the forwarder delivers the stream to; unset: no forwarder",
+  },
+  forwardAuth: {
+    default: "none",
+    doc: "`none`, `basic`, `bearer`, `header` or `sigv4` (Amazon Managed Prometheus)",
+  },
+  forwardUsername: { default: undefined, doc: "basic auth user name (StackState: `apikey`)" },
+  forwardHeaderName: {
+    default: undefined,
+    doc: "header carrying the secret with `forwardAuth=header` (StackState: `sts-api-key`)",
+  },
+  forwardSecretArn: {
+    default: undefined,
+    doc: "existing secret with the password, token or header value; unset: a secret is created to fill in",
+  },
+  forwardAmpWorkspaceArn: {
+    default: undefined,
+    doc: "Amazon Managed Prometheus workspace ARN; required with `forwardAuth=sigv4` (`aps:RemoteWrite` on it)",
+  },
+  forwardBatchSize: { default: 500, doc: "records per forwarder invocation, 1 to 10000" },
+  forwardBatchingWindowSeconds: {
+    default: 1,
+    doc: "how long Lambda gathers records before invoking, 0 to 300 s",
+  },
+  forwardMaxRecordAgeSeconds: {
+    default: 86400,
+    doc: "records older than this are given up (their position goes to the dead-letter queue), 60 to 604800 s",
+  },
+  forwardRetryAttempts: {
+    default: undefined,
+    doc: "retries of a failing batch, 0 to 10000 (unset: until the record's maximum age)",
+  },
+  forwardMemoryMb: { default: 512, doc: "forwarder function memory, MB" },
+  forwardTimeoutSeconds: {
+    default: 60,
+    doc: "forwarder function timeout, 10 to 900 s (retries happen within it)",
+  },
+  forwardMaxRequestBytes: {
+    default: 4_194_304,
+    doc: "largest uncompressed request when merging v1 records, bytes",
+  },
 } as const satisfies Record<string, { default: string | number | boolean | undefined; doc: string }>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -230,6 +278,8 @@ const COMPONENT_KEYS: Readonly<Record<Component, readonly ConfigKey[]>> = {
     "ingestTimeoutSeconds",
     "ingestMaxBodyBytes",
     "routingBuckets",
+    // the forwarder reads the ingest stream
+    ...(Object.keys(CONFIG_KEYS).filter((k) => k.startsWith("forward")) as ConfigKey[]),
   ],
   mirror: [
     "workers",
@@ -327,6 +377,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     ingest: ingestPart?.ingest,
     mirror: mirrorPart?.mirror,
     vpc: mirrorPart?.vpc,
+    forwarder: ingestPart === undefined ? undefined : parseForwarder(r),
     observability: {
       alarmEmail,
       logRetentionDays,
@@ -572,6 +623,108 @@ function parseAmpWorkspaces(r: Reader): AmpWorkspace[] {
   }
   return workspaces;
 }
+// ---- forwarder ----
+
+/** The forwarder's deployment settings (see docs/forwarder.md). */
+export interface ForwarderSettings {
+  readonly url: string;
+  readonly auth: AuthKind;
+  readonly username?: string;
+  readonly headerName?: string;
+  /** An existing secret; absent with basic/bearer/header: one is created. */
+  readonly secretArn?: string;
+  /** sigv4 only. */
+  readonly ampWorkspaceArn?: string;
+  readonly ampRegion?: string;
+  readonly batchSize: number;
+  readonly batchingWindowSeconds: number;
+  readonly maxRecordAgeSeconds: number;
+  readonly retryAttempts?: number;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  readonly maxRequestBytes: number;
+}
+
+const FORWARD_KEYS = Object.keys(CONFIG_KEYS).filter(
+  (k) => k.startsWith("forward") && k !== "forwardUrl",
+) as ConfigKey[];
+const AMP_WORKSPACE_ARN = /^arn:aws[a-z-]*:aps:([a-z0-9-]+):\d{12}:workspace\/ws-[A-Za-z0-9-]+$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+
+function parseForwarder(r: Reader): ForwarderSettings | undefined {
+  const url = r.optStr("forwardUrl");
+  if (url === undefined) {
+    const stray = FORWARD_KEYS.find((k) => r.has(k));
+    if (stray !== undefined) throw new ConfigError(stray, "applies only with forwardUrl");
+    return undefined;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError("forwardUrl", `not a URL: "${clip(url)}"`);
+  }
+  if (parsed.protocol !== "https:")
+    throw new ConfigError("forwardUrl", "must be https: credentials travel with every request");
+  if (parsed.username !== "" || parsed.password !== "") {
+    throw new ConfigError("forwardUrl", "no credentials in the URL; use forwardAuth and forwardSecretArn");
+  }
+  const auth = r.oneOf("forwardAuth", AUTH_KINDS);
+  const username = r.optStr("forwardUsername");
+  const headerName = r.optStr("forwardHeaderName");
+  const secretArn = r.optStr("forwardSecretArn");
+  const ampWorkspaceArn = r.optStr("forwardAmpWorkspaceArn");
+  if ((auth === "basic") !== (username !== undefined)) {
+    throw new ConfigError(
+      "forwardUsername",
+      auth === "basic" ? "required with forwardAuth=basic" : "applies only with forwardAuth=basic",
+    );
+  }
+  if ((auth === "header") !== (headerName !== undefined)) {
+    throw new ConfigError(
+      "forwardHeaderName",
+      auth === "header" ? "required with forwardAuth=header" : "applies only with forwardAuth=header",
+    );
+  }
+  if (headerName !== undefined && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(headerName)) {
+    throw new ConfigError("forwardHeaderName", `not a header name: "${clip(headerName)}"`);
+  }
+  if (secretArn !== undefined) {
+    if (auth === "none" || auth === "sigv4")
+      throw new ConfigError("forwardSecretArn", `not used with forwardAuth=${auth}`);
+    if (!SECRET_ARN.test(secretArn))
+      throw new ConfigError("forwardSecretArn", `not a Secrets Manager secret ARN: "${clip(secretArn)}"`);
+  }
+  let ampRegion: string | undefined;
+  if (auth === "sigv4") {
+    if (ampWorkspaceArn === undefined)
+      throw new ConfigError("forwardAmpWorkspaceArn", "required with forwardAuth=sigv4");
+    const m = AMP_WORKSPACE_ARN.exec(ampWorkspaceArn);
+    if (m === null)
+      throw new ConfigError("forwardAmpWorkspaceArn", `not a workspace ARN: "${clip(ampWorkspaceArn)}"`);
+    ampRegion = m[1];
+  } else if (ampWorkspaceArn !== undefined) {
+    throw new ConfigError("forwardAmpWorkspaceArn", "applies only with forwardAuth=sigv4");
+  }
+  return {
+    url,
+    auth,
+    username,
+    headerName,
+    secretArn,
+    ampWorkspaceArn,
+    ampRegion,
+    batchSize: r.int("forwardBatchSize", 1, 10_000),
+    batchingWindowSeconds: r.int("forwardBatchingWindowSeconds", 0, 300),
+    maxRecordAgeSeconds: r.int("forwardMaxRecordAgeSeconds", 60, 604_800),
+    retryAttempts: r.optInt("forwardRetryAttempts", 0, 10_000),
+    memoryMb: r.int("forwardMemoryMb", 128, 10_240),
+    timeoutSeconds: r.int("forwardTimeoutSeconds", 10, 900),
+    maxRequestBytes: r.int("forwardMaxRequestBytes", 1024, 64 * 1024 * 1024),
+  };
+}
+
+// ---- end forwarder ----
 
 /** Reads one key at a time, falling back to the default in CONFIG_KEYS. */
 class Reader {

@@ -5,6 +5,7 @@ import type { Construct } from "constructs";
 import type { Component, GatewayConfig } from "./config";
 import { CONFIG_KEYS } from "./config";
 import { ApiKeySecret } from "./constructs/api-key-secret";
+import { Forwarder } from "./constructs/forwarder";
 import { GatewayMonitoring } from "./constructs/gateway-monitoring";
 import { IngestStream } from "./constructs/ingest-stream";
 import { MirrorApi } from "./constructs/mirror-api";
@@ -17,7 +18,11 @@ export interface GatewayStackProps extends StackProps {
    * Pre-built function code instead of bundling the entries with esbuild (handler
    * `index.handler`). Template tests use it to skip bundling; deployments leave it unset.
    */
-  readonly functionCode?: { readonly remoteWrite: lambda.Code; readonly mirror: lambda.Code };
+  readonly functionCode?: {
+    readonly remoteWrite: lambda.Code;
+    readonly mirror: lambda.Code;
+    readonly forwarder?: lambda.Code;
+  };
 }
 
 /** What each component adds to the stack's description. */
@@ -39,6 +44,8 @@ export class GatewayStack extends Stack {
   readonly network?: MirrorNetwork;
   readonly mirror?: MirrorApi;
   readonly monitoring: GatewayMonitoring;
+  /** Present when `forwardUrl` is configured. */
+  readonly forwarder?: Forwarder;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     const { config } = props;
@@ -144,6 +151,22 @@ export class GatewayStack extends Stack {
           : undefined,
       alarmEmail: obs.alarmEmail,
     });
+
+    // The optional forwarder (stream → a remote_write endpoint); off unless forwardUrl is set,
+    // which the configuration accepts only with the ingest component (the stream).
+    if (config.forwarder !== undefined && this.stream !== undefined) {
+      this.forwarder = new Forwarder(this, "Forwarder", {
+        settings: config.forwarder,
+        stream: this.stream.stream,
+        metricsNamespace: obs.metricsNamespace,
+        keyCacheSeconds: obs.keyCacheSeconds,
+        logRetentionDays: obs.logRetentionDays,
+        logLevel: obs.logLevel,
+        alarmTopic: this.monitoring.topic,
+        dashboard: this.monitoring.dashboard,
+        code: props.functionCode?.forwarder,
+      });
+    }
 
     this.warnAboutPlaceholders(config);
     this.addOutputs(config);

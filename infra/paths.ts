@@ -8,4 +8,5 @@ export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..
 export const ENTRIES = {
   remoteWrite: "functions/remote-write/handler.ts",
   mirror: "functions/mirror/handler.ts",
+  forwarder: "functions/forwarder/handler.ts",
 } as const;

@@ -42,3 +42,23 @@ export const ENV = {
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** The forwarder (stream → any remote_write endpoint). */
+export const FORWARD_ENV = {
+  url: "FORWARD_URL",
+  auth: "FORWARD_AUTH",
+  username: "FORWARD_USERNAME",
+  password: "FORWARD_PASSWORD",
+  token: "FORWARD_TOKEN",
+  headerName: "FORWARD_HEADER_NAME",
+  headerValue: "FORWARD_HEADER_VALUE",
+  region: "FORWARD_REGION",
+  secretArn: "FORWARD_SECRET_ARN",
+  maxRequestBytes: "FORWARD_MAX_REQUEST_BYTES",
+  timeoutMs: "FORWARD_TIMEOUT_MS",
+  deadLetterQueueUrl: "FORWARD_DLQ_URL",
+  deadLetterFile: "FORWARD_DEAD_LETTER_FILE",
+  batchSize: "FORWARD_BATCH_SIZE",
+  /** Local poller only: how long a batch may retry before it is read again from its first failed record. */
+  batchBudgetMs: "FORWARD_BATCH_BUDGET_MS",
+} as const;

@@ -16,6 +16,13 @@ export const METRIC_NAMES = {
   // mirror
   mirrorRequests: "MirrorRequests",
   mirrorErrors: "MirrorErrors",
+  // forwarder
+  forwardedRecords: "ForwardedRecords",
+  forwardRequests: "ForwardRequests",
+  forwardRetries: "ForwardRetries",
+  deadLetters: "DeadLetters",
+  duplicateRecords: "DuplicateRecords",
+  forwardBatchFailures: "ForwardBatchFailures",
 } as const;
 
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
@@ -31,6 +38,7 @@ export const METRIC_DIMENSIONS = {
 export const METRIC_SERVICES = {
   remoteWrite: "remote-write",
   mirror: "mirror",
+  forwarder: "forwarder",
 } as const;
 
 /** Namespace used when `METRICS_NAMESPACE` is unset. */

@@ -14,6 +14,7 @@ import { createKinesisClient } from "../../lib/kinesis-client";
 import { createLogger, parseLogLevel } from "../../lib/log";
 import { createEmfMetrics, type Metrics } from "../../lib/metrics";
 import { loadMirrorConfig } from "../../lib/mirror/config";
+import { type LocalForwarder, startLocalForwarder } from "../forwarder/local";
 import { createMirrorApp } from "../mirror/app";
 import { remoteWriteAppFromEnv } from "../remote-write/wiring";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
@@ -46,6 +47,8 @@ export interface LocalGateway {
   readonly embeddedKinesis: boolean;
   /** Notes for the start banner (e.g. allowlist warnings). */
   readonly notes: string[];
+  /** The forwarder over the stream, when FORWARD_URL is set. */
+  readonly forwarder?: LocalForwarder;
   stop(): Promise<void>;
 }
 
@@ -135,6 +138,22 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const url = `http://${hostname}:${port}`;
   await waitFor("the local server", async () => (await fetch(`${url}/healthz`)).ok, 5_000);
 
+  // With FORWARD_URL set, the stream is also forwarded to that remote_write endpoint.
+  let forwarder: LocalForwarder | undefined;
+  if (env.FORWARD_URL) {
+    try {
+      forwarder = await startLocalForwarder(env, {
+        streamName,
+        endpoint: env[ENV.kinesisEndpoint],
+        region: env[ENV.awsRegion]!,
+      });
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await embedded?.stop();
+      throw err;
+    }
+  }
+
   return {
     url,
     port,
@@ -144,7 +163,9 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     kinesisEndpoint: env[ENV.kinesisEndpoint],
     embeddedKinesis: embedded !== undefined,
     notes,
+    ...(forwarder ? { forwarder } : {}),
     async stop() {
+      await forwarder?.stop();
       if (timer) clearInterval(timer);
       metrics?.flush();
       await new Promise<void>((resolve) => {

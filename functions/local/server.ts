@@ -28,7 +28,7 @@ console.log(`Prometheus gateway listening on ${gateway.url}
   stream:        ${gateway.streamName} (${gateway.embeddedKinesis ? `embedded Kinesis at ${gateway.kinesisEndpoint}` : (gateway.kinesisEndpoint ?? "AWS")})
   mirror:        ${gateway.url}/api/connection, /api/field/name, /api/field/value, /api/metric
   API key:       ${gateway.apiKey}${gateway.mirrorApiKey !== gateway.apiKey ? `\n  mirror key:    ${gateway.mirrorApiKey}` : ""}
-${gateway.notes.map((n) => `  note: ${n}\n`).join("")}
+${gateway.forwarder ? `  forwarding:    to ${gateway.forwarder.url}${gateway.forwarder.deadLetterFile ? ` (dead letters: ${gateway.forwarder.deadLetterFile})` : ""}\n` : ""}${gateway.notes.map((n) => `  note: ${n}\n`).join("")}
 Add to prometheus.yml:
 
 remote_write:

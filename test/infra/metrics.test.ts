@@ -117,7 +117,11 @@ function emittedBy(entry: string): MetricKey[] {
   return counted.map((c) => ({ service: service!, ...c }));
 }
 
-const EMITTED: MetricKey[] = [...emittedBy(ENTRIES.remoteWrite), ...emittedBy(ENTRIES.mirror)];
+const EMITTED: MetricKey[] = [
+  ...emittedBy(ENTRIES.remoteWrite),
+  ...emittedBy(ENTRIES.mirror),
+  ...emittedBy(ENTRIES.forwarder),
+];
 const emittedText = new Set(EMITTED.map(keyText));
 
 /** The dashboard body as JSON, tokens (ARNs, names, region) replaced by a placeholder. */
@@ -195,6 +199,11 @@ const CASES: Array<[string, Record<string, string>, string]> = [
   ],
   ["ingest alone", { components: "ingest" }, "PrometheusGateway"],
   ["mirror alone", { components: "mirror" }, "PrometheusGateway"],
+  [
+    "with the forwarder",
+    { forwardUrl: "https://receiver.example.com/api/v1/write", forwardAuth: "none" },
+    "PrometheusGateway",
+  ],
 ];
 const synths: Array<[string, Synthesized, string]> = CASES.map(([name, context, ns]) => [
   name,
@@ -203,13 +212,15 @@ const synths: Array<[string, Synthesized, string]> = CASES.map(([name, context, 
 ]);
 
 describe("metric names: what the code emits", () => {
-  it("finds the counters of both functions", () => {
+  it("finds the counters of every function", () => {
     expect([...emittedText].sort()).toEqual(
       expect.arrayContaining([
         "mirror MirrorRequests by Endpoint",
         "mirror MirrorErrors by Reason",
         "remote-write SamplesReceived",
         "remote-write SeriesRejected by Reason",
+        "forwarder ForwardedRecords",
+        "forwarder DeadLetters",
       ]),
     );
   });

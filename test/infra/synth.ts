@@ -19,6 +19,7 @@ export function cdkJsonContext(): Record<string, unknown> {
 export const PREBUILT = {
   remoteWrite: lambda.Code.fromInline("exports.handler = async () => ({ statusCode: 503 });"),
   mirror: lambda.Code.fromInline("exports.handler = async () => ({ statusCode: 502 });"),
+  forwarder: lambda.Code.fromInline("exports.handler = async () => ({ batchItemFailures: [] });"),
 };
 
 export interface Synthesized {

@@ -1,0 +1,56 @@
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Env } from "../../lib/config";
+import { credentialAuthorizer, inlineCredential, staticCredential } from "../../lib/forwarder/auth";
+import { type ForwarderConfig, loadForwarderConfig } from "../../lib/forwarder/config";
+import { FileDeadLetters } from "../../lib/forwarder/dead-letter";
+import { type Authorizer, HttpDestination } from "../../lib/forwarder/destination";
+import type { DeadLetterSink } from "../../lib/forwarder/forward";
+import { SecretCredentialSource } from "../../lib/forwarder/secret";
+import { sigv4Authorizer } from "../../lib/forwarder/sigv4";
+import { SqsDeadLetters } from "../../lib/forwarder/sqs-dead-letters";
+import { createLogger, type Logger } from "../../lib/log";
+import { METRIC_SERVICES } from "../../lib/metric-names";
+import { createEmfMetrics, type Metrics } from "../../lib/metrics";
+
+/** The authorizer a configuration asks for: inline credentials, a secret, or SigV4. */
+export function authorizerFor(config: ForwarderConfig, log: Logger): Authorizer {
+  const auth = config.auth;
+  if (auth.kind === "sigv4") return sigv4Authorizer({ region: auth.region! });
+  if (auth.kind === "none") return credentialAuthorizer(auth, undefined);
+  const source =
+    auth.secretArn !== undefined
+      ? new SecretCredentialSource(new SecretsManagerClient({}), auth.secretArn, config.keyCacheSeconds, log)
+      : staticCredential(inlineCredential(auth)!);
+  return credentialAuthorizer(auth, source);
+}
+
+/** Dead letters: the SQS queue when configured, else a JSON-lines file, else the log only. */
+export function deadLettersFor(config: ForwarderConfig, log: Logger, streamArn?: string): DeadLetterSink {
+  if (config.deadLetterQueueUrl !== undefined) {
+    return new SqsDeadLetters(new SQSClient({}), config.deadLetterQueueUrl, streamArn);
+  }
+  if (config.deadLetterFile !== undefined) return new FileDeadLetters(config.deadLetterFile, log);
+  return { send: async () => {} };
+}
+
+export interface ForwarderParts {
+  readonly config: ForwarderConfig;
+  readonly destination: HttpDestination;
+  readonly deadLetters: DeadLetterSink;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+/** Everything a forwarder needs, from environment variables (cold start, or the local tool). */
+export function forwarderFromEnv(env: Env, metrics?: Metrics, log?: Logger): ForwarderParts {
+  const config = loadForwarderConfig(env);
+  const l = log ?? createLogger(config.logLevel, undefined, { service: METRIC_SERVICES.forwarder });
+  return {
+    config,
+    destination: new HttpDestination(config.url, authorizerFor(config, l)),
+    deadLetters: deadLettersFor(config, l),
+    log: l,
+    metrics: metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.forwarder),
+  };
+}

@@ -1,0 +1,73 @@
+import { parseArgs } from "node:util";
+import { ENV, FORWARD_ENV } from "../../lib/env-names";
+import { startLocalForwarder } from "../forwarder/local";
+import { readLocalState } from "./state";
+
+/**
+ * `npm run forward -- --to URL`: forwards a stream to a remote_write endpoint, shard by
+ * shard, with the same delivery, retry and dead-letter rules as the Lambda forwarder.
+ * Reads the stream of a running `npm start` (its embedded Kinesis), or KINESIS_ENDPOINT /
+ * KINESIS_STREAM_NAME / AWS configuration. Authentication: FORWARD_AUTH and friends.
+ * Dead letters: FORWARD_DEAD_LETTER_FILE (default .local/dead-letters.jsonl).
+ */
+// The SDK warns that its 2027 releases will need Node 22; the local tools run on Node 20 too.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const { values } = parseArgs({
+  options: {
+    to: { type: "string" },
+    stream: { type: "string" },
+    endpoint: { type: "string" },
+    latest: { type: "boolean", default: false },
+  },
+});
+
+const state = readLocalState();
+const endpoint = values.endpoint ?? process.env[ENV.kinesisEndpoint] ?? state?.kinesisEndpoint;
+const streamName =
+  values.stream ?? process.env[ENV.streamName] ?? state?.streamName ?? "prometheus-remote-write";
+const region = process.env[ENV.awsRegion] ?? state?.region ?? "us-east-1";
+const url = values.to ?? (process.env[FORWARD_ENV.url] || undefined);
+if (url === undefined) {
+  console.error("forward: say where to: --to http://host:9090/api/v1/write (or FORWARD_URL)");
+  process.exit(2);
+}
+if (endpoint === undefined && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE) {
+  console.error(
+    "forward: no running local gateway found (start one with `npm start`), and no KINESIS_ENDPOINT or AWS configuration",
+  );
+  process.exit(2);
+}
+
+const forwarder = await startLocalForwarder(
+  { ...process.env, [FORWARD_ENV.url]: url },
+  { streamName, endpoint, region },
+  { start: values.latest ? "LATEST" : "TRIM_HORIZON" },
+).catch((err: Error) => {
+  console.error(`forward: ${err.message}`);
+  process.exit(2);
+});
+console.error(
+  `forward: ${streamName}${endpoint ? ` at ${endpoint}` : ""} → ${new URL(url).origin}${new URL(url).pathname}` +
+    `${forwarder.deadLetterFile ? ` (dead letters: ${forwarder.deadLetterFile})` : ""} (Ctrl-C to stop)`,
+);
+const report = setInterval(() => {
+  const s = forwarder.stats;
+  console.error(
+    `forward: ${s.delivered} records delivered in ${s.requests} requests, ${s.retries} retries, ${s.deadLettered} dead letters, ${s.duplicates} duplicates dropped`,
+  );
+}, 10_000);
+report.unref();
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(report);
+    forwarder.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}

@@ -1,0 +1,268 @@
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
+import { waitFor } from "../../functions/local/ports";
+import { decodeRecord } from "../../lib/consumer";
+import type { DeadLetterMessage } from "../../lib/forwarder/dead-letter";
+import { createKinesisClient } from "../../lib/kinesis-client";
+import { bucketHashKey, sealRecord } from "../../lib/remote-write/records";
+import { STALE_NAN, v1Message } from "../fixtures/remote-write";
+import {
+  missingFrom,
+  remoteReadAll,
+  type SampleMap,
+  sampleCount,
+  seriesKey,
+  streamSamples,
+} from "../support/forwarder-remote-read";
+import {
+  makeTempDir,
+  prometheusAvailable,
+  type RunningPrometheus,
+  startPrometheus,
+} from "../support/prometheus";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
+
+/**
+ * The whole loop with real components: a Prometheus remote-writes into the local gateway,
+ * the gateway's forwarder delivers the stream to a second Prometheus (a remote-write
+ * receiver) through a TCP proxy the test can cut. Every sample in the stream (what the
+ * gateway acknowledged) must be in the second Prometheus with the same timestamp and the
+ * same float64 bits, read back raw through its remote-read API (stale markers included).
+ */
+const KEY = "forwarder-e2e-key";
+const OUTAGE_MS = 12_000;
+const run = prometheusAvailable();
+
+const senderConfig = (url: string) => `
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ["127.0.0.1:{{PORT}}"]
+  - job_name: gone
+    scrape_interval: 1s
+    static_configs:
+      - targets: ["127.0.0.1:1"]
+remote_write:
+  - url: ${url}
+    basic_auth:
+      username: apikey
+      password: ${KEY}
+    queue_config:
+      batch_send_deadline: 1s
+      min_backoff: 100ms
+      max_backoff: 1s
+`;
+
+describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
+  let receiver: RunningPrometheus;
+  let proxy: TcpProxy;
+  let gateway: LocalGateway;
+  let sender: RunningPrometheus | undefined;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await makeTempDir("forwarder-e2e-");
+    receiver = await startPrometheus({
+      configYaml: "global:\n  scrape_interval: 1h\n",
+      extraFlags: ["--web.enable-remote-write-receiver"],
+    });
+    proxy = await startTcpProxy({ port: receiver.port });
+    gateway = await startLocalGateway({
+      port: 0,
+      apiKey: KEY,
+      shards: 2,
+      env: {
+        KINESIS_STREAM_NAME: "forwarder-e2e",
+        LOG_LEVEL: "error",
+        FORWARD_URL: `${proxy.url}/api/v1/write`,
+        FORWARD_DEAD_LETTER_FILE: join(dir, "dead-letters.jsonl"),
+        FORWARD_BATCH_BUDGET_MS: "4000",
+        FORWARD_TIMEOUT_MS: "2000",
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await sender?.stop().catch(() => {});
+    await gateway?.stop();
+    await proxy?.close();
+    await receiver?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  let testOneLetters = 0;
+  const deadLetters = async (): Promise<DeadLetterMessage[]> => {
+    const text = await readFile(gateway.forwarder!.deadLetterFile!, "utf8").catch(() => "");
+    return text
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as DeadLetterMessage);
+  };
+
+  const kinesis = () => createKinesisClient({ region: "us-east-1", endpoint: gateway.kinesisEndpoint });
+
+  async function expectAllArrived(): Promise<SampleMap> {
+    const client = kinesis();
+    let expected: SampleMap = new Map();
+    let missing: string[] = [];
+    try {
+      await waitFor(
+        "every acknowledged sample in the second Prometheus",
+        async () => {
+          expected = (await streamSamples(client, gateway.streamName)).samples;
+          const actual = await remoteReadAll(receiver.url);
+          // Both ways: the receiver gets data only from the forwarder, so it must hold
+          // exactly what the stream holds.
+          missing = [
+            ...missingFrom(expected, actual),
+            ...missingFrom(actual, expected).map((m) => `unexpected: ${m}`),
+          ];
+          return missing.length === 0;
+        },
+        90_000,
+        1_000,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nmissing or different:\n${missing.join("\n")}`);
+    } finally {
+      client.destroy();
+    }
+    return expected;
+  }
+
+  it("delivers every acknowledged sample bit for bit, across a destination outage", async () => {
+    sender = await startPrometheus({
+      configYaml: senderConfig(`${gateway.url}/api/v1/write`),
+      extraFlags: ["--storage.remote.flush-deadline=2s"],
+    });
+    const client = kinesis();
+    const recordsInStream = async () => (await streamSamples(client, gateway.streamName)).records;
+    await waitFor("records in the stream", async () => (await recordsInStream()) >= 3, 60_000, 500);
+
+    // The destination goes away; the gateway keeps acknowledging, the forwarder keeps retrying.
+    proxy.cut();
+    const before = await recordsInStream();
+    await waitFor(
+      "records written during the outage",
+      async () => (await recordsInStream()) > before + 3,
+      60_000,
+      500,
+    );
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    proxy.restore();
+    const after = await recordsInStream();
+    await waitFor("records after the outage", async () => (await recordsInStream()) > after + 2, 60_000, 500);
+
+    await sender.stop();
+    sender = undefined;
+    client.destroy();
+
+    const expected = await expectAllArrived();
+    const total = sampleCount(expected);
+    expect(total).toBeGreaterThan(100);
+    if (process.env.FORWARDER_E2E_REPORT) {
+      console.info(
+        `forwarded ${total} samples of ${expected.size} series; forwarder ${JSON.stringify(gateway.forwarder!.stats)}; proxy ${JSON.stringify(proxy.stats)}`,
+      );
+    }
+    // The proxy refused connections during the cut, and batches were read again afterwards.
+    expect(proxy.stats.refused).toBeGreaterThan(0);
+    expect(gateway.forwarder!.stats.failedBatches).toBeGreaterThan(0);
+    // A request cut after the receiver stored it is sent again; Prometheus then refuses the
+    // repeated samples as out of order (400), so such a record may be dead-lettered — but
+    // only a record whose every sample is already in the receiver, bit for bit.
+    const receiverHas = await remoteReadAll(receiver.url);
+    for (const letter of await deadLetters()) {
+      expect(letter.status).toBe(400);
+      expect(letter.detail).toMatch(/out of order|duplicate sample/);
+      const decoded = decodeRecord(Buffer.from(letter.data!, "base64"), letter.partitionKey);
+      for (const series of decoded.series) {
+        const stored = receiverHas.get(seriesKey(series.labels));
+        for (const sample of series.samples) expect(stored?.get(sample.timestamp)).toBe(sample.bits);
+      }
+    }
+    testOneLetters = (await deadLetters()).length;
+  }, 300_000);
+
+  it("dead-letters a record the destination refuses (400) and one that is not snappy, and moves on", async () => {
+    const client = kinesis();
+    const now = Date.now();
+    const build = (name: string, timestamp: number, value: number) =>
+      sealRecord(
+        v1Message([
+          {
+            labels: [
+              ["__name__", name],
+              ["job", "forwarder-e2e"],
+            ],
+            samples: [{ value, timestamp }],
+          },
+        ]),
+        "v1",
+        undefined,
+        0,
+        1,
+        [bucketHashKey(0, 2)],
+      );
+    // Timestamp 1000 (1970) is outside the receiver's TSDB head: Prometheus answers 400.
+    const refused = build("forwarder_refused", 1_000, 1);
+    // A stale marker (a NaN with its own bit pattern) must arrive as those exact bits.
+    const later = build("forwarder_after_refused", now, STALE_NAN);
+    const notSnappy = {
+      data: new TextEncoder().encode("not snappy at all \u00ff\u00ff"),
+      partitionKey: `prw1::0:${"ab".repeat(16)}`,
+      explicitHashKey: bucketHashKey(0, 2),
+    };
+    const last = build("forwarder_after_poison", now, 7);
+    for (const r of [refused, later, notSnappy, last]) {
+      await client.send(
+        new PutRecordsCommand({
+          StreamName: gateway.streamName,
+          Records: [{ Data: r.data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey }],
+        }),
+      );
+    }
+    client.destroy();
+
+    await waitFor(
+      "the records after the refused and the poison record",
+      async () => {
+        const got = await remoteReadAll(receiver.url, [["__name__", "forwarder_after_.*"]]);
+        return got.size === 2;
+      },
+      60_000,
+      500,
+    );
+    const got = await remoteReadAll(receiver.url, [["__name__", "forwarder_.*"]]);
+    const staleKey = seriesKey({ __name__: "forwarder_after_refused", job: "forwarder-e2e" });
+    expect([...got.get(staleKey)!.entries()]).toEqual([[String(now), "7ff0000000000002"]]);
+    expect([...got.keys()].sort()).toEqual(
+      [
+        seriesKey({ __name__: "forwarder_after_poison", job: "forwarder-e2e" }),
+        seriesKey({ __name__: "forwarder_after_refused", job: "forwarder-e2e" }),
+      ].sort(),
+    );
+    await waitFor("two dead letters", async () => (await deadLetters()).length >= testOneLetters + 2, 10_000);
+    const letters = (await deadLetters()).slice(testOneLetters);
+    expect(letters).toHaveLength(2);
+    expect(letters[0]).toMatchObject({
+      partitionKey: refused.partitionKey,
+      status: 400,
+      reason: "rejected",
+      data: Buffer.from(refused.data).toString("base64"),
+    });
+    expect(letters[0]!.detail).toMatch(/out of bounds/);
+    expect(letters[1]).toMatchObject({
+      partitionKey: notSnappy.partitionKey,
+      status: null,
+      reason: "snappy-corrupt",
+      data: Buffer.from(notSnappy.data).toString("base64"),
+    });
+    expect(letters[0]!.shardId).toBe(letters[1]!.shardId);
+  }, 120_000);
+});

@@ -1,0 +1,181 @@
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { Context, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { sealRecord } from "../../lib/remote-write/records";
+import { STALE_NAN, v1Message, v2Message } from "../fixtures/remote-write";
+import { remoteReadAll, seriesKey } from "../support/forwarder-remote-read";
+import { prometheusAvailable, type RunningPrometheus, startPrometheus } from "../support/prometheus";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
+
+/**
+ * The Lambda handler as Lambda calls it: a KinesisStreamEvent (base64 data, eventID
+ * "<shard>:<sequence>") and a context with the time left. The destination is a real
+ * Prometheus receiver behind a proxy the test can cut; the dead-letter queue's SQS client
+ * is faked (there is no local SQS) and every message sent to it is asserted exactly.
+ */
+const run = prometheusAvailable();
+const STREAM_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/gateway";
+const QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/forwarder-dlq";
+const SHARD = "shardId-000000000003";
+
+let seq = 49_650_000_000_000_000_000_000_000_000_000n;
+function event(records: { data: Uint8Array; partitionKey: string }[]): KinesisStreamEvent {
+  return {
+    Records: records.map((r): KinesisStreamRecord => {
+      const sequenceNumber = String(++seq);
+      return {
+        kinesis: {
+          kinesisSchemaVersion: "1.0",
+          partitionKey: r.partitionKey,
+          sequenceNumber,
+          data: Buffer.from(r.data).toString("base64"),
+          approximateArrivalTimestamp: 1_700_000_000.5,
+        },
+        eventSource: "aws:kinesis",
+        eventVersion: "1.0",
+        eventID: `${SHARD}:${sequenceNumber}`,
+        eventName: "aws:kinesis:record",
+        invokeIdentityArn: "arn:aws:iam::123456789012:role/forwarder",
+        awsRegion: "eu-west-1",
+        eventSourceARN: STREAM_ARN,
+      };
+    }),
+  };
+}
+
+const context = (ms: number): Context => {
+  const until = Date.now() + ms;
+  return { getRemainingTimeInMillis: () => until - Date.now() } as Context;
+};
+
+const series = (name: string, timestamp: number, value = 1) => [
+  {
+    labels: [
+      ["__name__", name],
+      ["job", "lambda"],
+    ] as [string, string][],
+    samples: [{ value, timestamp }],
+  },
+];
+const v1 = (name: string, timestamp: number, value = 1) =>
+  sealRecord(v1Message(series(name, timestamp, value)), "v1", undefined, 3, 4, ["1"]);
+
+describe.skipIf(!run)("the forwarder's Lambda handler", () => {
+  let receiver: RunningPrometheus;
+  let proxy: TcpProxy;
+  let handler: (e: KinesisStreamEvent, c: Context) => Promise<unknown>;
+  const sqs = mockClient(SQSClient);
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    receiver = await startPrometheus({
+      configYaml: "global:\n  scrape_interval: 1h\n",
+      extraFlags: ["--web.enable-remote-write-receiver"],
+    });
+    proxy = await startTcpProxy({ port: receiver.port });
+    Object.assign(process.env, {
+      FORWARD_URL: `${proxy.url}/api/v1/write`,
+      FORWARD_DLQ_URL: QUEUE,
+      FORWARD_TIMEOUT_MS: "1000",
+      LOG_LEVEL: "error",
+      METRICS_NAMESPACE: "ForwarderTest",
+    });
+    // The handler reads its configuration at import, as on a cold start.
+    ({ handler } = (await import("../../functions/forwarder/handler")) as unknown as {
+      handler: typeof handler;
+    });
+  }, 60_000);
+
+  afterEach(() => {
+    sqs.reset();
+    proxy.restore();
+  });
+
+  afterAll(async () => {
+    process.env = saved;
+    sqs.restore();
+    await proxy?.close();
+    await receiver?.stop();
+  });
+
+  it("delivers a batch, dead-letters the refused and the undecodable record, drops the duplicate, reports nothing failed", async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: "m" });
+    const now = Date.now();
+    const a = v1("lambda_a", now, 1.5);
+    const b = v1("lambda_b", now, STALE_NAN);
+    const refused = v1("lambda_refused", 1_000);
+    const poison = {
+      data: new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+      partitionKey: `prw1::3:${"ef".repeat(16)}`,
+    };
+    const c = v1("lambda_c", now, 3);
+    const v2rec = sealRecord(v2Message(series("lambda_v2", now, 4)), "v2", undefined, 3, 4, ["1"]);
+    const ev = event([a, b, a, refused, poison, c, v2rec]);
+    const out = await handler(ev, context(30_000));
+    expect(out).toEqual({ batchItemFailures: [] });
+
+    const calls = sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input);
+    expect(calls.map((c) => c.QueueUrl)).toEqual([QUEUE, QUEUE]);
+    const bodies = calls.map((c) => JSON.parse(c.MessageBody!));
+    const recRefused = ev.Records[3]!.kinesis;
+    const recPoison = ev.Records[4]!.kinesis;
+    expect(bodies[0]).toEqual({
+      partitionKey: refused.partitionKey,
+      sequenceNumber: recRefused.sequenceNumber,
+      shardId: SHARD,
+      streamArn: STREAM_ARN,
+      status: 400,
+      reason: "rejected",
+      detail: expect.stringMatching(/out of bounds/),
+      dataBytes: refused.data.length,
+      data: recRefused.data,
+    });
+    expect(bodies[1]).toEqual({
+      partitionKey: poison.partitionKey,
+      sequenceNumber: recPoison.sequenceNumber,
+      shardId: SHARD,
+      streamArn: STREAM_ARN,
+      status: null,
+      reason: "snappy-corrupt",
+      detail: "snappy: missing or malformed length preamble",
+      dataBytes: poison.data.length,
+      data: recPoison.data,
+    });
+
+    const got = await remoteReadAll(receiver.url, [["__name__", "lambda_.*"]]);
+    const at = (name: string) => [
+      ...(got.get(seriesKey({ __name__: name, job: "lambda" }))?.entries() ?? []),
+    ];
+    expect(at("lambda_a")).toEqual([[String(now), "3ff8000000000000"]]);
+    expect(at("lambda_b")).toEqual([[String(now), "7ff0000000000002"]]);
+    expect(at("lambda_c")).toEqual([[String(now), "4008000000000000"]]);
+    expect(at("lambda_refused")).toEqual([]);
+  });
+
+  it("with the destination down, reports the first undelivered record and dead-letters nothing", async () => {
+    const now = Date.now();
+    const first = v1("lambda_down_1", now);
+    const ev = event([first, v1("lambda_down_2", now)]);
+    proxy.cut();
+    const out = await handler(ev, context(4_000));
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: ev.Records[0]!.kinesis.sequenceNumber }] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(proxy.stats.refused).toBeGreaterThan(1);
+    // Lambda retries from there once the destination is back.
+    proxy.restore();
+    expect(await handler(ev, context(10_000))).toEqual({ batchItemFailures: [] });
+    const got = await remoteReadAll(receiver.url, [["__name__", "lambda_down_.*"]]);
+    expect(got.size).toBe(2);
+  });
+
+  it("when the dead-letter queue fails, reports the record it could not park", async () => {
+    sqs.on(SendMessageCommand).rejects(new Error("AccessDenied"));
+    const now = Date.now();
+    const ev = event([v1("lambda_q_1", now), v1("lambda_q_refused", 1_000), v1("lambda_q_2", now)]);
+    const out = await handler(ev, context(10_000));
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: ev.Records[1]!.kinesis.sequenceNumber }] });
+    const got = await remoteReadAll(receiver.url, [["__name__", "lambda_q_.*"]]);
+    expect([...got.keys()]).toEqual([seriesKey({ __name__: "lambda_q_1", job: "lambda" })]);
+  });
+});
