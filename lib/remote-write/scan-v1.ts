@@ -2,6 +2,7 @@ import { Reader, varintSize, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, Writer 
 import { fmix32, fnv1a, LabelScratch, tenantSeed } from "./labels";
 import { bucketOf, emptyTally, type PlanOptions, RangeList, Rejections, type Tally } from "./plan";
 import { chunkLimit, type StreamRecord, sealRecord } from "./records";
+import { checkMessage, SCHEMA } from "./schema";
 
 /**
  * Remote-Write 1.0: scans a decoded prometheus.WriteRequest without materialising it.
@@ -100,7 +101,10 @@ interface SeriesCounts {
   exemplars: number;
 }
 
-/** Reads one TimeSeries: fills `labels`, checks the structure of samples, exemplars, histograms. */
+/**
+ * Reads one TimeSeries: fills `labels`, checks the full structure of samples, exemplars
+ * and histograms (they are copied into records as they came).
+ */
 function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void {
   labels.reset();
   counts.samples = 0;
@@ -147,11 +151,11 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
         counts.samples++;
         break;
       case 3:
-        checkExemplar(buf, msgStart, msgEnd);
+        checkMessage(buf, msgStart, msgEnd, SCHEMA.v1.exemplar);
         counts.exemplars++;
         break;
       case 4:
-        walk(buf, msgStart, msgEnd);
+        checkMessage(buf, msgStart, msgEnd, SCHEMA.v1.histogram);
         counts.histograms++;
         break;
     }
@@ -163,7 +167,8 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
 export function varintEndsAt(buf: Uint8Array, start: number, end: number): boolean {
   if (end - start > 10 || end <= start) return false;
   for (let i = start; i < end - 1; i++) if (buf[i]! < 0x80) return false;
-  return buf[end - 1]! < 0x80;
+  // a tenth byte may only carry the 64th bit
+  return end - start === 10 ? buf[end - 1]! <= 1 : buf[end - 1]! < 0x80;
 }
 
 const labelReader = new Reader(new Uint8Array(0));
@@ -246,52 +251,9 @@ export function checkSample(buf: Uint8Array, start: number, end: number, lastVar
   }
 }
 
-function checkExemplar(buf: Uint8Array, start: number, end: number): void {
-  const r = new Reader(buf, start, end);
-  while (!r.done()) {
-    const tag = r.tag();
-    const field = tag >>> 3;
-    if (field === 1) {
-      r.expect(tag & 7, WIRE_LEN, "exemplar label");
-      const e = r.lengthEnd();
-      const s = r.pos;
-      checkLabelMessage(buf, s, e);
-      r.pos = e;
-    } else if (field === 2) {
-      r.expect(tag & 7, WIRE_I64, "exemplar value");
-      r.advance(8);
-    } else if (field === 3) {
-      r.expect(tag & 7, WIRE_VARINT, "exemplar timestamp");
-      r.skipVarint();
-    } else {
-      r.skip(tag & 7);
-    }
-  }
-}
-
-/** Checks the structure of an exemplar's Label message. */
-function checkLabelMessage(buf: Uint8Array, start: number, end: number): void {
-  const r = new Reader(buf, start, end);
-  while (!r.done()) {
-    const tag = r.tag();
-    const field = tag >>> 3;
-    if (field === 1 || field === 2) {
-      r.expect(tag & 7, WIRE_LEN, "label");
-      r.pos = r.lengthEnd();
-    } else {
-      r.skip(tag & 7);
-    }
-  }
-}
-
-/** Checks that buf[start, end) is a well-formed sequence of fields (one level deep). */
-export function walk(buf: Uint8Array, start: number, end: number): void {
-  const r = new Reader(buf, start, end);
-  while (!r.done()) r.skip(r.tag() & 7);
-}
-
-/** Walks a MetricMetadata and returns the routing hash of its metric family name. */
+/** Checks a MetricMetadata and returns the routing hash of its metric family name. */
 function scanMetadata(r: Reader, seed: number): number {
+  checkMessage(r.buf, r.pos, r.end, SCHEMA.v1.metadata);
   let h = seed;
   while (!r.done()) {
     const tag = r.tag();
