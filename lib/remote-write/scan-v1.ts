@@ -28,7 +28,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   const written = emptyTally();
   const rejected = new Rejections();
   const labels = new LabelScratch();
-  const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0 };
+  const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0, utf8: true };
   const top = new Reader(buf);
   const inner = new Reader(buf);
 
@@ -55,7 +55,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
       continue;
     }
     scanSeries(inner.at(start, end), labels, counts);
-    const reason = labels.validate(buf, opts.limits, seed);
+    const reason = counts.utf8 ? labels.validate(buf, opts.limits, seed) : "label-value-invalid-utf8";
     if (reason !== undefined) {
       rejected.add(reason);
       continue;
@@ -99,6 +99,8 @@ interface SeriesCounts {
   samples: number;
   histograms: number;
   exemplars: number;
+  /** false when an exemplar's label is not valid UTF-8 (the series is then refused) */
+  utf8: boolean;
 }
 
 /**
@@ -110,6 +112,7 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
   counts.samples = 0;
   counts.histograms = 0;
   counts.exemplars = 0;
+  counts.utf8 = true;
   const buf = r.buf;
   const end = r.end;
   while (r.pos < end) {
@@ -151,7 +154,7 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
         counts.samples++;
         break;
       case 3:
-        checkMessage(buf, msgStart, msgEnd, SCHEMA.v1.exemplar);
+        if (!checkMessage(buf, msgStart, msgEnd, SCHEMA.v1.exemplar)) counts.utf8 = false;
         counts.exemplars++;
         break;
       case 4:
@@ -253,7 +256,8 @@ export function checkSample(buf: Uint8Array, start: number, end: number, lastVar
 
 /** Checks a MetricMetadata and returns the routing hash of its metric family name. */
 function scanMetadata(r: Reader, seed: number): number {
-  checkMessage(r.buf, r.pos, r.end, SCHEMA.v1.metadata);
+  if (!checkMessage(r.buf, r.pos, r.end, SCHEMA.v1.metadata))
+    throw new WireError("metadata: a string is not valid UTF-8");
   let h = seed;
   while (!r.done()) {
     const tag = r.tag();

@@ -6,10 +6,12 @@ import { validUtf8 } from "./validate";
  * (histograms, bucket spans, exemplars, metadata), checked against the schema in proto/.
  * A message passes only if every field has the wire type its schema gives it, every
  * length stays inside its parent, packed repeated fields hold whole elements and end
- * exactly at their length, nested messages pass the same check, strings are UTF-8, and
- * unknown fields are well-formed (varint, fixed64, length-delimited or fixed32; groups
- * are refused). What passes decodes with both reference decoders: Prometheus's prompb
- * and protobufjs with the committed .proto files.
+ * exactly at their length, nested messages pass the same check, and unknown fields are
+ * well-formed (varint, fixed64, length-delimited or fixed32; groups are refused). What
+ * passes decodes with both reference decoders: Prometheus's prompb and protobufjs with
+ * the committed .proto files. Strings are checked for UTF-8 too (proto3 requires it, and
+ * Go's standard protobuf runtime refuses a message without it), but reported apart, so
+ * the caller can refuse the series rather than the whole request.
  *
  * A schema is a table indexed by field number; each entry is a kind below, or a nested
  * Schema for a (repeated or singular) message field. Fields past the table are unknown.
@@ -68,8 +70,12 @@ export const SCHEMA = {
   },
 } as const;
 
-/** Throws WireError unless buf[start, end) is a well-formed message of `schema`. */
-export function checkMessage(buf: Uint8Array, start: number, end: number, schema: Schema): void {
+/**
+ * Throws WireError unless buf[start, end) is a well-formed message of `schema`; returns
+ * false when it is, but a string in it is not valid UTF-8.
+ */
+export function checkMessage(buf: Uint8Array, start: number, end: number, schema: Schema): boolean {
+  let utf8 = true;
   let p = start;
   while (p < end) {
     // tag: a varint of at most 5 bytes (32 bits), field number > 0
@@ -93,7 +99,7 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
       p = varint32(buf, p, end);
       const e = p + last;
       if (e > end) throw new WireError("length runs past the end of the message");
-      checkMessage(buf, p, e, kind);
+      if (!checkMessage(buf, p, e, kind)) utf8 = false;
       p = e;
       continue;
     }
@@ -116,7 +122,7 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
         p = varint32(buf, p, end);
         const e = p + last;
         if (e > end) throw new WireError("length runs past the end of the message");
-        if (!validUtf8(buf, p, e)) throw new WireError(`field ${field}: string is not valid UTF-8`);
+        if (!validUtf8(buf, p, e)) utf8 = false;
         p = e;
         break;
       }
@@ -151,6 +157,7 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
       }
     }
   }
+  return utf8;
 }
 
 function wrongType(field: number, wt: number): WireError {
