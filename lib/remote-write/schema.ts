@@ -19,8 +19,15 @@ import { validUtf8 } from "./validate";
 export type Schema = readonly Field[];
 type Field = number | Schema | undefined;
 
-/** A varint scalar (int64, uint64, sint32, sint64, enum, bool). */
+/** A 64-bit varint scalar (int64, uint64, sint64). */
 export const VARINT = 1;
+/**
+ * A 32-bit varint scalar (int32, uint32, sint32, enum): at most 5 bytes, or exactly 10 (a
+ * negative int32, sign-extended). protobufjs reads such a field's first 5 bytes and then
+ * skips 5 more whatever they are, so a 6- to 9-byte encoding, which Go reads, would shift
+ * it out of step with the message.
+ */
+export const VARINT32 = 8;
 /** A 64-bit fixed scalar (double). */
 export const FIXED64 = 2;
 /** A UTF-8 string. */
@@ -34,14 +41,14 @@ export const UINT32 = 6;
 /** A repeated uint32 (v2 labels_refs): one element per field, or packed. */
 export const REPEATED_UINT32 = 7;
 
-const BUCKET_SPAN: Schema = [undefined, VARINT, VARINT];
+const BUCKET_SPAN: Schema = [undefined, VARINT32, VARINT32];
 
 const HISTOGRAM_V1: Schema = [
   undefined,
   VARINT, // count_int
   FIXED64, // count_float
   FIXED64, // sum
-  VARINT, // schema (sint32)
+  VARINT32, // schema (sint32)
   FIXED64, // zero_threshold
   VARINT, // zero_count_int
   FIXED64, // zero_count_float
@@ -51,7 +58,7 @@ const HISTOGRAM_V1: Schema = [
   BUCKET_SPAN, // positive_spans
   REPEATED_VARINT, // positive_deltas
   REPEATED_FIXED64, // positive_counts
-  VARINT, // reset_hint
+  VARINT32, // reset_hint (enum)
   VARINT, // timestamp
   REPEATED_FIXED64, // custom_values
 ];
@@ -61,12 +68,12 @@ export const SCHEMA = {
   v1: {
     histogram: HISTOGRAM_V1,
     exemplar: [undefined, [undefined, STRING, STRING], FIXED64, VARINT] as Schema,
-    metadata: [undefined, VARINT, STRING, undefined, STRING, STRING] as Schema,
+    metadata: [undefined, VARINT32, STRING, undefined, STRING, STRING] as Schema,
   },
   v2: {
     histogram: [...HISTOGRAM_V1, VARINT /* start_timestamp */] as Schema,
     exemplar: [undefined, REPEATED_UINT32, FIXED64, VARINT] as Schema,
-    metadata: [undefined, VARINT, undefined, UINT32, UINT32] as Schema,
+    metadata: [undefined, VARINT32, undefined, UINT32, UINT32] as Schema,
   },
 } as const;
 
@@ -108,6 +115,13 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
         if (wt !== 0) throw wrongType(field, wt);
         p = skipVarint(buf, p, end);
         break;
+      case VARINT32: {
+        if (wt !== 0) throw wrongType(field, wt);
+        const s = p;
+        p = skipVarint(buf, p, end);
+        if (p - s > 5 && p - s !== 10) throw new WireError(`field ${field}: 32-bit varint of ${p - s} bytes`);
+        break;
+      }
       case UINT32:
         if (wt !== 0) throw wrongType(field, wt);
         p = varint32(buf, p, end);
