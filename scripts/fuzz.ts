@@ -42,8 +42,12 @@ try {
     const seed = values.seed !== undefined ? Number(values.seed) : randomInt(2 ** 31);
     seeds++;
     const problems: string[] = [];
-    for (const c of damagedCorpus(seed, bodies))
-      problems.push(...(await checkBody(c, gateway, prometheus, tally)));
+    try {
+      for (const c of damagedCorpus(seed, bodies))
+        problems.push(...(await checkBody(c, gateway, prometheus, tally)));
+    } catch (err) {
+      problems.push(`the check itself failed: ${(err as Error).stack}`);
+    }
     if (problems.length > 0) {
       failed.push(seed);
       console.log(`fuzz: seed ${seed} FAILED (replay: npm run fuzz -- --seed ${seed})`);
