@@ -224,6 +224,17 @@ const cases: Case[] = [
     bodyMatch: /malformed prometheus.WriteRequest/,
   },
   {
+    // valid series first: nothing of the request is written, as Prometheus writes nothing
+    name: "a histogram's bucket span cut short",
+    headers: { ...auth, "content-type": V1 },
+    body: compress(
+      Uint8Array.from([...raw, ...[0x0a, 0x0a, 0x22, 0x08, 0x5a, 0x06, 0x08, 0x02, 0x10, 0xff, 0xff, 0xff]]),
+    ),
+    status: 400,
+    writes: false,
+    bodyMatch: /malformed prometheus.WriteRequest/,
+  },
+  {
     name: "v1 bytes labelled v2",
     headers: { ...auth, "content-type": V2 },
     body: good,
