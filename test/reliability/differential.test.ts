@@ -22,7 +22,7 @@ import { postToReceiver, startReceiver } from "../support/receiver";
  * and (v1) with Prometheus's receiver. `npm run fuzz` runs the same check on random seeds;
  * a seed it reports belongs in SEEDS.
  */
-const SEEDS = [1, 2, 3, 42, 1267226234];
+const SEEDS = [1, 2, 42, 639388787, 1267226234];
 const PER_SEED = 300;
 const STREAM = "differential";
 
