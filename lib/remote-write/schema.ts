@@ -13,11 +13,28 @@ import { validUtf8 } from "./validate";
  * Go's standard protobuf runtime refuses a message without it), but reported apart, so
  * the caller can refuse the series rather than the whole request.
  *
- * A schema is a table indexed by field number; each entry is a kind below, or a nested
- * Schema for a (repeated or singular) message field. Fields past the table are unknown.
+ * A schema gives each known field number a kind (below); a nested message field also has
+ * the schema of its message. Field numbers without a kind are unknown fields.
  */
-export type Schema = readonly Field[];
-type Field = number | Schema | undefined;
+export interface Schema {
+  readonly kinds: Uint8Array;
+  readonly nested: readonly (Schema | undefined)[];
+}
+
+/** Builds a schema from field number → kind, or → nested schema for a message field. */
+function schema(fields: Record<number, number | Schema>): Schema {
+  const size = Math.max(...Object.keys(fields).map(Number)) + 1;
+  const kinds = new Uint8Array(size);
+  const nested: (Schema | undefined)[] = new Array(size).fill(undefined);
+  for (const [f, k] of Object.entries(fields)) {
+    if (typeof k === "number") kinds[Number(f)] = k;
+    else {
+      kinds[Number(f)] = MESSAGE;
+      nested[Number(f)] = k;
+    }
+  }
+  return { kinds, nested };
+}
 
 /** A 64-bit varint scalar (int64, uint64, sint64). */
 export const VARINT = 1;
@@ -40,40 +57,43 @@ export const REPEATED_FIXED64 = 5;
 export const UINT32 = 6;
 /** A repeated uint32 (v2 labels_refs): one element per field, or packed. */
 export const REPEATED_UINT32 = 7;
+/** A (repeated or singular) message field: its schema is in `nested`. */
+const MESSAGE = 9;
 
-const BUCKET_SPAN: Schema = [undefined, VARINT32, VARINT32];
+const BUCKET_SPAN = schema({ 1: VARINT32 /* offset, sint32 */, 2: VARINT32 /* length */ });
 
-const HISTOGRAM_V1: Schema = [
-  undefined,
-  VARINT, // count_int
-  FIXED64, // count_float
-  FIXED64, // sum
-  VARINT32, // schema (sint32)
-  FIXED64, // zero_threshold
-  VARINT, // zero_count_int
-  FIXED64, // zero_count_float
-  BUCKET_SPAN, // negative_spans
-  REPEATED_VARINT, // negative_deltas (sint64)
-  REPEATED_FIXED64, // negative_counts
-  BUCKET_SPAN, // positive_spans
-  REPEATED_VARINT, // positive_deltas
-  REPEATED_FIXED64, // positive_counts
-  VARINT32, // reset_hint (enum)
-  VARINT, // timestamp
-  REPEATED_FIXED64, // custom_values
-];
+const HISTOGRAM_V1_FIELDS = {
+  1: VARINT, // count_int
+  2: FIXED64, // count_float
+  3: FIXED64, // sum
+  4: VARINT32, // schema (sint32)
+  5: FIXED64, // zero_threshold
+  6: VARINT, // zero_count_int
+  7: FIXED64, // zero_count_float
+  8: BUCKET_SPAN, // negative_spans
+  9: REPEATED_VARINT, // negative_deltas (sint64)
+  10: REPEATED_FIXED64, // negative_counts
+  11: BUCKET_SPAN, // positive_spans
+  12: REPEATED_VARINT, // positive_deltas
+  13: REPEATED_FIXED64, // positive_counts
+  14: VARINT32, // reset_hint (enum)
+  15: VARINT, // timestamp
+  16: REPEATED_FIXED64, // custom_values
+};
+
+const LABEL = schema({ 1: STRING, 2: STRING });
 
 export const SCHEMA = {
-  label: [undefined, STRING, STRING] as Schema,
+  label: LABEL,
   v1: {
-    histogram: HISTOGRAM_V1,
-    exemplar: [undefined, [undefined, STRING, STRING], FIXED64, VARINT] as Schema,
-    metadata: [undefined, VARINT32, STRING, undefined, STRING, STRING] as Schema,
+    histogram: schema(HISTOGRAM_V1_FIELDS),
+    exemplar: schema({ 1: LABEL, 2: FIXED64, 3: VARINT }),
+    metadata: schema({ 1: VARINT32, 2: STRING, 4: STRING, 5: STRING }),
   },
   v2: {
-    histogram: [...HISTOGRAM_V1, VARINT /* start_timestamp */] as Schema,
-    exemplar: [undefined, REPEATED_UINT32, FIXED64, VARINT] as Schema,
-    metadata: [undefined, VARINT32, undefined, UINT32, UINT32] as Schema,
+    histogram: schema({ ...HISTOGRAM_V1_FIELDS, 17: VARINT /* start_timestamp */ }),
+    exemplar: schema({ 1: REPEATED_UINT32, 2: FIXED64, 3: VARINT }),
+    metadata: schema({ 1: VARINT32, 3: UINT32, 4: UINT32 }),
   },
 } as const;
 
@@ -82,6 +102,7 @@ export const SCHEMA = {
  * false when it is, but a string in it is not valid UTF-8.
  */
 export function checkMessage(buf: Uint8Array, start: number, end: number, schema: Schema): boolean {
+  const kinds = schema.kinds;
   let utf8 = true;
   let p = start;
   while (p < end) {
@@ -96,21 +117,29 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
     const field = tag >>> 3;
     const wt = tag & 7;
     if (field === 0) throw new WireError("field number 0");
-    const kind = field < schema.length ? schema[field] : undefined;
-    if (kind === undefined) {
-      p = skipField(buf, p, end, wt);
-      continue;
-    }
-    if (typeof kind !== "number") {
-      if (wt !== 2) throw new WireError(`field ${field}: wrong wire type ${wt} for a message`);
-      p = varint32(buf, p, end);
-      const e = p + last;
-      if (e > end) throw new WireError("length runs past the end of the message");
-      if (!checkMessage(buf, p, e, kind)) utf8 = false;
-      p = e;
-      continue;
-    }
+    const kind = field < kinds.length ? kinds[field]! : 0;
     switch (kind) {
+      case 0:
+        p = skipField(buf, p, end, wt);
+        break;
+      case MESSAGE: {
+        if (wt !== 2) throw new WireError(`field ${field}: wrong wire type ${wt} for a message`);
+        p = varint32(buf, p, end);
+        const e = p + last;
+        if (e > end) throw new WireError("length runs past the end of the message");
+        const inner = schema.nested[field]!;
+        // a bucket span in its usual encoding: offset and length, one byte each
+        const usualSpan =
+          inner === BUCKET_SPAN &&
+          e - p === 4 &&
+          buf[p] === 0x08 &&
+          buf[p + 1]! < 0x80 &&
+          buf[p + 2] === 0x10 &&
+          buf[p + 3]! < 0x80;
+        if (!usualSpan && !checkMessage(buf, p, e, inner)) utf8 = false;
+        p = e;
+        break;
+      }
       case VARINT:
         if (wt !== 0) throw wrongType(field, wt);
         p = skipVarint(buf, p, end);
@@ -152,7 +181,10 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
         const e = p + last;
         if (e > end) throw new WireError("length runs past the end of the message");
         // every element must end inside the packed run, and the last one exactly at its end
-        while (p < e) p = u32 ? varint32(buf, p, e) : skipVarint(buf, p, e);
+        while (p < e) {
+          if (buf[p]! < 0x80) p++;
+          else p = u32 ? varint32(buf, p, e) : skipVarint(buf, p, e);
+        }
         break;
       }
       case REPEATED_FIXED64: {
@@ -183,6 +215,10 @@ let last = 0;
 
 /** Reads a varint of at most 5 bytes whose value fits in 32 bits; returns the position after it. */
 function varint32(buf: Uint8Array, p: number, end: number): number {
+  if (p < end && buf[p]! < 0x80) {
+    last = buf[p]!;
+    return p + 1;
+  }
   let result = 0;
   let mul = 1;
   for (let i = 0; i < 5; i++) {
@@ -201,6 +237,7 @@ function varint32(buf: Uint8Array, p: number, end: number): number {
 
 /** Skips a varint of at most 10 bytes whose value fits in 64 bits. */
 export function skipVarint(buf: Uint8Array, p: number, end: number): number {
+  if (p < end && buf[p]! < 0x80) return p + 1;
   for (let i = 0; i < 10; i++) {
     if (p >= end) throw new WireError("truncated varint");
     const b = buf[p++]!;
