@@ -31,7 +31,46 @@ export interface DecodedRecord {
 
 const MAX_RECORD_DECODED = 64 * 1024 * 1024;
 
+/** A record this reader cannot decode: its partition key and why. */
+export class UndecodableRecordError extends Error {
+  constructor(
+    readonly partitionKey: string,
+    readonly reason: string,
+  ) {
+    super(`undecodable record (partition key ${partitionKey.slice(0, 256)}): ${reason}`);
+    this.name = "UndecodableRecordError";
+  }
+}
+
+/** A record read from the stream: decoded, or reported with its partition key and the reason. */
+export type ReadRecord =
+  | { readonly ok: true; readonly record: DecodedRecord }
+  | { readonly ok: false; readonly error: UndecodableRecordError };
+
+/**
+ * Decodes a record without throwing: a consumer reports an undecodable record and goes on
+ * with the next, rather than stopping on it (and, under a Lambda event source mapping,
+ * retrying it until it expires).
+ */
+export function readRecord(data: Uint8Array, partitionKey: string): ReadRecord {
+  try {
+    return { ok: true, record: decodeRecord(data, partitionKey) };
+  } catch (err) {
+    if (err instanceof UndecodableRecordError) return { ok: false, error: err };
+    throw err;
+  }
+}
+
+/** Decodes a record; throws UndecodableRecordError (with the partition key) when it cannot. */
 export function decodeRecord(data: Uint8Array, partitionKey: string): DecodedRecord {
+  try {
+    return decode(data, partitionKey);
+  } catch (err) {
+    throw new UndecodableRecordError(partitionKey, err instanceof Error ? err.message : String(err));
+  }
+}
+
+function decode(data: Uint8Array, partitionKey: string): DecodedRecord {
   const key = parsePartitionKey(partitionKey);
   if (key === undefined) throw new Error(`not a gateway partition key: ${partitionKey.slice(0, 80)}`);
   const body = decompress(data, MAX_RECORD_DECODED);

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { BadRequestError, PayloadTooLargeError } from "./errors";
+import { CodecError } from "./wire";
 
 /**
  * Snappy block format (not framed), as remote_write uses it. The declared decoded
@@ -11,6 +11,19 @@ import { BadRequestError, PayloadTooLargeError } from "./errors";
  * Lambda bundle ships the JavaScript one only; `snappyBackend()` says which is in use.
  */
 export type SnappyBackendName = "native" | "js";
+
+/**
+ * A body that is not a snappy block (`snappy-corrupt`), or whose declared decoded length
+ * is over the caller's limit (`decoded-too-large`). The ingest path maps these to 400 and 413.
+ */
+export class SnappyError extends CodecError {
+  constructor(
+    readonly code: "snappy-corrupt" | "decoded-too-large",
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 interface Backend {
   readonly name: SnappyBackendName;
@@ -83,13 +96,13 @@ export function declaredLength(compressed: Uint8Array): number {
     result += (b & 0x7f) * 2 ** shift;
     if (b < 0x80) return result;
   }
-  throw new BadRequestError("snappy-corrupt", "snappy: missing or malformed length preamble");
+  throw new SnappyError("snappy-corrupt", "snappy: missing or malformed length preamble");
 }
 
 export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uint8Array {
   const length = declaredLength(compressed);
   if (length > maxDecodedBytes) {
-    throw new PayloadTooLargeError(
+    throw new SnappyError(
       "decoded-too-large",
       `snappy: declared decoded length ${length} exceeds the limit of ${maxDecodedBytes} bytes`,
     );
@@ -97,7 +110,7 @@ export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uin
   try {
     return backend.uncompress(compressed, maxDecodedBytes);
   } catch {
-    throw new BadRequestError("snappy-corrupt", "snappy: corrupt compressed body");
+    throw new SnappyError("snappy-corrupt", "snappy: corrupt compressed body");
   }
 }
 

@@ -3,12 +3,19 @@
  * byte ranges rather than decoded objects. Every read is bounds-checked and throws
  * WireError, which the ingest path answers with 400.
  */
-export class WireError extends Error {
+
+/**
+ * An error of the codec layer (protobuf wire format, snappy): the bytes are not what the
+ * format says. It knows no HTTP status; the ingest path maps it to one.
+ */
+export class CodecError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "WireError";
+    this.name = new.target.name;
   }
 }
+
+export class WireError extends CodecError {}
 
 export const WIRE_VARINT = 0;
 export const WIRE_I64 = 1;
@@ -76,7 +83,12 @@ export class Reader {
     }
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) throw new WireError("truncated varint");
-      if (this.buf[this.pos++]! < 0x80) return;
+      const b = this.buf[this.pos++]!;
+      if (b < 0x80) {
+        // the tenth byte holds the 64th bit only
+        if (i === 9 && b > 1) throw new WireError("varint overflows 64 bits");
+        return;
+      }
     }
     throw new WireError("varint longer than 10 bytes");
   }

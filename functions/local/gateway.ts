@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   CreateStreamCommand,
@@ -22,6 +23,8 @@ import { waitFor } from "./ports";
 
 export const DEFAULT_STREAM = "prometheus-remote-write";
 export const DEFAULT_PORT = 9900;
+/** How long the local server keeps an idle connection open (clients' idle timeouts are shorter). */
+export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 
 export interface LocalGatewayOptions {
   /** 0 picks a free port. Default: PORT or 9900. */
@@ -119,6 +122,11 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     port: opts.port ?? Number(env[ENV.port] ?? DEFAULT_PORT),
     hostname,
   });
+  // Keep idle connections longer than any client keeps them (Go's transport: 90 s), so the
+  // server never closes a socket a client is about to reuse; headers may take a bit longer.
+  const http1 = server as HttpServer;
+  http1.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  http1.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
   try {
     await new Promise<void>((resolve, reject) => {
       if (server.listening) resolve();

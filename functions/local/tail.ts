@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { decodeRecord } from "../../lib/consumer";
+import { readRecord } from "../../lib/consumer";
 import { ENV } from "../../lib/env-names";
 import { createKinesisClient } from "../../lib/kinesis-client";
 import { readLocalState } from "./state";
@@ -10,7 +10,8 @@ import { readStream } from "./stream";
  *   human:  <time> <metric>{labels} <value>   [tenant, shard]
  *   --json: {"tenant","shard","labels","timestamp","value","bits"} per line
  * Reads the stream of a running `npm start` (its embedded Kinesis), or KINESIS_ENDPOINT /
- * KINESIS_STREAM_NAME / AWS configuration from the environment.
+ * KINESIS_STREAM_NAME / AWS configuration from the environment. A record it cannot decode
+ * is reported on stderr with its partition key, and the reading goes on.
  */
 // The SDK warns that its 2027 releases will need Node 22; the local tools run on Node 20 too.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -56,7 +57,13 @@ for await (const { shardId, record } of readStream(client, streamName, {
   latest: values.latest,
   signal: controller.signal,
 })) {
-  const decoded = decodeRecord(record.Data!, record.PartitionKey!);
+  const read = readRecord(record.Data!, record.PartitionKey!);
+  if (!read.ok) {
+    // reported, and the reading goes on: one bad record must not stop a consumer
+    console.error(`tail: ${read.error.message} [shard ${shardId}, sequence ${record.SequenceNumber}]`);
+    continue;
+  }
+  const decoded = read.record;
   const tenant = decoded.key.tenant ?? "";
   for (const series of decoded.series) {
     for (const s of series.samples) {

@@ -1,5 +1,5 @@
-import { BadRequestError } from "../errors";
-import { decompress } from "../snappy";
+import { BadRequestError, PayloadTooLargeError } from "../errors";
+import { decompress, SnappyError } from "../snappy";
 import { WireError } from "../wire";
 import type { ProtocolVersion } from "./negotiate";
 import type { PlanOptions } from "./plan";
@@ -35,7 +35,14 @@ export class Ingestor {
 
   prepare(body: Uint8Array, version: ProtocolVersion, tenant: string | undefined): IngestOutput {
     if (body.length === 0) throw new BadRequestError("empty-body", "empty request body");
-    const decoded = decompress(body, this.settings.maxDecodedBytes);
+    let decoded: Uint8Array;
+    try {
+      decoded = decompress(body, this.settings.maxDecodedBytes);
+    } catch (err) {
+      if (!(err instanceof SnappyError)) throw err;
+      if (err.code === "decoded-too-large") throw new PayloadTooLargeError(err.code, err.message);
+      throw new BadRequestError(err.code, err.message);
+    }
     const opts: PlanOptions = {
       limits: this.settings.limits,
       buckets: this.settings.routingBuckets,

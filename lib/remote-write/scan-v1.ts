@@ -2,6 +2,7 @@ import { Reader, varintSize, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, Writer 
 import { fmix32, fnv1a, LabelScratch, tenantSeed } from "./labels";
 import { bucketOf, emptyTally, type PlanOptions, RangeList, Rejections, type Tally } from "./plan";
 import { chunkLimit, type StreamRecord, sealRecord } from "./records";
+import { checkMessage, SCHEMA } from "./schema";
 
 /**
  * Remote-Write 1.0: scans a decoded prometheus.WriteRequest without materialising it.
@@ -27,7 +28,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   const written = emptyTally();
   const rejected = new Rejections();
   const labels = new LabelScratch();
-  const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0 };
+  const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0, utf8: true };
   const top = new Reader(buf);
   const inner = new Reader(buf);
 
@@ -54,7 +55,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
       continue;
     }
     scanSeries(inner.at(start, end), labels, counts);
-    const reason = labels.validate(buf, opts.limits, seed);
+    const reason = counts.utf8 ? labels.validate(buf, opts.limits, seed) : "label-value-invalid-utf8";
     if (reason !== undefined) {
       rejected.add(reason);
       continue;
@@ -98,14 +99,20 @@ interface SeriesCounts {
   samples: number;
   histograms: number;
   exemplars: number;
+  /** false when an exemplar's label is not valid UTF-8 (the series is then refused) */
+  utf8: boolean;
 }
 
-/** Reads one TimeSeries: fills `labels`, checks the structure of samples, exemplars, histograms. */
+/**
+ * Reads one TimeSeries: fills `labels`, checks the full structure of samples, exemplars
+ * and histograms (they are copied into records as they came).
+ */
 function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void {
   labels.reset();
   counts.samples = 0;
   counts.histograms = 0;
   counts.exemplars = 0;
+  counts.utf8 = true;
   const buf = r.buf;
   const end = r.end;
   while (r.pos < end) {
@@ -147,11 +154,11 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
         counts.samples++;
         break;
       case 3:
-        checkExemplar(buf, msgStart, msgEnd);
+        if (!checkMessage(buf, msgStart, msgEnd, SCHEMA.v1.exemplar)) counts.utf8 = false;
         counts.exemplars++;
         break;
       case 4:
-        walk(buf, msgStart, msgEnd);
+        checkMessage(buf, msgStart, msgEnd, SCHEMA.v1.histogram);
         counts.histograms++;
         break;
     }
@@ -163,7 +170,8 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
 export function varintEndsAt(buf: Uint8Array, start: number, end: number): boolean {
   if (end - start > 10 || end <= start) return false;
   for (let i = start; i < end - 1; i++) if (buf[i]! < 0x80) return false;
-  return buf[end - 1]! < 0x80;
+  // a tenth byte may only carry the 64th bit
+  return end - start === 10 ? buf[end - 1]! <= 1 : buf[end - 1]! < 0x80;
 }
 
 const labelReader = new Reader(new Uint8Array(0));
@@ -246,52 +254,10 @@ export function checkSample(buf: Uint8Array, start: number, end: number, lastVar
   }
 }
 
-function checkExemplar(buf: Uint8Array, start: number, end: number): void {
-  const r = new Reader(buf, start, end);
-  while (!r.done()) {
-    const tag = r.tag();
-    const field = tag >>> 3;
-    if (field === 1) {
-      r.expect(tag & 7, WIRE_LEN, "exemplar label");
-      const e = r.lengthEnd();
-      const s = r.pos;
-      checkLabelMessage(buf, s, e);
-      r.pos = e;
-    } else if (field === 2) {
-      r.expect(tag & 7, WIRE_I64, "exemplar value");
-      r.advance(8);
-    } else if (field === 3) {
-      r.expect(tag & 7, WIRE_VARINT, "exemplar timestamp");
-      r.skipVarint();
-    } else {
-      r.skip(tag & 7);
-    }
-  }
-}
-
-/** Checks the structure of an exemplar's Label message. */
-function checkLabelMessage(buf: Uint8Array, start: number, end: number): void {
-  const r = new Reader(buf, start, end);
-  while (!r.done()) {
-    const tag = r.tag();
-    const field = tag >>> 3;
-    if (field === 1 || field === 2) {
-      r.expect(tag & 7, WIRE_LEN, "label");
-      r.pos = r.lengthEnd();
-    } else {
-      r.skip(tag & 7);
-    }
-  }
-}
-
-/** Checks that buf[start, end) is a well-formed sequence of fields (one level deep). */
-export function walk(buf: Uint8Array, start: number, end: number): void {
-  const r = new Reader(buf, start, end);
-  while (!r.done()) r.skip(r.tag() & 7);
-}
-
-/** Walks a MetricMetadata and returns the routing hash of its metric family name. */
+/** Checks a MetricMetadata and returns the routing hash of its metric family name. */
 function scanMetadata(r: Reader, seed: number): number {
+  if (!checkMessage(r.buf, r.pos, r.end, SCHEMA.v1.metadata))
+    throw new WireError("metadata: a string is not valid UTF-8");
   let h = seed;
   while (!r.done()) {
     const tag = r.tag();

@@ -3,7 +3,8 @@ import { LabelScratch, tenantSeed } from "./labels";
 import { bucketOf, emptyTally, type PlanOptions, RangeList, Rejections } from "./plan";
 import { chunkLimit, type StreamRecord, sealRecord } from "./records";
 import type { IngestOutput } from "./scan-v1";
-import { checkSample, isCanonicalSample, walk } from "./scan-v1";
+import { checkSample, isCanonicalSample } from "./scan-v1";
+import { checkMessage, SCHEMA } from "./schema";
 import type { RejectReason } from "./validate";
 import { validUtf8 } from "./validate";
 
@@ -155,6 +156,8 @@ function scanSeries(r: Reader, refs: number[], symbolOk: (ref: number) => boolea
       continue;
     }
     if (field < 2 || field > 5) {
+      // created_timestamp (int64), from senders before Prometheus 3.8
+      if (field === 6) r.expect(wt, WIRE_VARINT, "created_timestamp");
       r.skip(wt);
       continue;
     }
@@ -165,15 +168,17 @@ function scanSeries(r: Reader, refs: number[], symbolOk: (ref: number) => boolea
       if (!isCanonicalSample(buf, s, e)) checkSample(buf, s, e, 3);
       out.samples++;
     } else if (field === 3) {
-      walk(buf, s, e);
+      checkMessage(buf, s, e, SCHEMA.v2.histogram);
       out.histograms++;
     } else if (field === 4) {
+      checkMessage(buf, s, e, SCHEMA.v2.exemplar);
       const exemplarRefs: number[] = [];
       forEachRef(buf, s, e, 1, (ref) => exemplarRefs.push(ref));
       if (exemplarRefs.length % 2 !== 0 || !exemplarRefs.every(symbolOk)) out.badRef = true;
       out.refCount += exemplarRefs.length;
       out.exemplars++;
     } else {
+      checkMessage(buf, s, e, SCHEMA.v2.metadata);
       forEachRef(buf, s, e, 0, (ref) => {
         if (!symbolOk(ref)) out.badRef = true;
         out.refCount++;
