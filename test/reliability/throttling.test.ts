@@ -27,6 +27,8 @@ import { streamContents } from "../support/stream";
  * of it, stubbed with aws-sdk-client-mock, applies them as a token bucket: entries within
  * the budget go on to kinesis-local, the rest come back as ProvisionedThroughputExceeded
  * partial failures, as Kinesis answers. The requests go through the real app over HTTP.
+ * The bucket counts time in calls, not seconds (see shardBudget), so the run is the same
+ * however busy the machine is.
  */
 const STREAM = "throttle-test";
 const KEY = "throttle-key-5d1e";
@@ -36,18 +38,23 @@ const REQUESTS = 12;
 const SERIES_PER_REQUEST = 2500;
 const SAMPLES_PER_SERIES = 4;
 
-/** A token bucket of one shard's write budget; a second of burst, as Kinesis allows. */
-function shardBudget(now: () => number = Date.now) {
+/**
+ * A token bucket of one shard's write budget, a second of burst as Kinesis allows. Its clock
+ * is virtual: each PutRecords call advances it by CALL_TICK_MS, whatever the wall clock says,
+ * so the same traffic meets the same throttling on a fast machine and on a starved one (on
+ * wall time a slow run never exceeds the limits and shows nothing).
+ */
+const CALL_TICK_MS = 20;
+function shardBudget() {
   let bytes = SHARD_BYTES_PER_S;
   let records = SHARD_RECORDS_PER_S;
-  let last = now();
   return {
+    /** One PutRecords call: time moves on by one tick. */
+    tick(): void {
+      bytes = Math.min(SHARD_BYTES_PER_S, bytes + (CALL_TICK_MS / 1000) * SHARD_BYTES_PER_S);
+      records = Math.min(SHARD_RECORDS_PER_S, records + (CALL_TICK_MS / 1000) * SHARD_RECORDS_PER_S);
+    },
     take(size: number): boolean {
-      const t = now();
-      const dt = (t - last) / 1000;
-      last = t;
-      bytes = Math.min(SHARD_BYTES_PER_S, bytes + dt * SHARD_BYTES_PER_S);
-      records = Math.min(SHARD_RECORDS_PER_S, records + dt * SHARD_RECORDS_PER_S);
       if (bytes < size || records < 1) return false;
       bytes -= size;
       records -= 1;
@@ -65,6 +72,7 @@ function throttledClient(target: KinesisClient, endpoint: string) {
     .on(PutRecordsCommand)
     .callsFake(async (input: PutRecordsCommandInput): Promise<PutRecordsCommandOutput> => {
       stats.calls++;
+      budget.tick();
       const entries = input.Records ?? [];
       const admitted = entries.map((e) =>
         budget.take((e.Data?.length ?? 0) + Buffer.byteLength(e.PartitionKey ?? "")),
