@@ -1,7 +1,7 @@
-import { schemas, TO_OBJECT } from "../lib/proto";
-import { Ingestor } from "../lib/remote-write/ingest";
-import { DEFAULT_LIMITS } from "../lib/remote-write/validate";
-import { decompress } from "../lib/snappy";
+import { decompress } from "../lib/codec/snappy";
+import { Ingestor } from "../lib/ingest/ingest";
+import { DEFAULT_LIMITS } from "../lib/ingest/scan/validate";
+import { schemas, TO_OBJECT } from "../lib/stream/proto";
 import { fmt, table } from "./measure";
 import type { Payload } from "./payloads";
 

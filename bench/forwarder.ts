@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { silentLogger } from "../lib/core/log";
+import { createMemoryMetrics } from "../lib/core/metrics";
 import { HttpDestination } from "../lib/forwarder/destination";
 import { type Destination, forwardBatch } from "../lib/forwarder/forward";
 import type { ForwardRecord } from "../lib/forwarder/records";
-import { silentLogger } from "../lib/log";
-import { createMemoryMetrics } from "../lib/metrics";
-import { Ingestor } from "../lib/remote-write/ingest";
+import { Ingestor } from "../lib/ingest/ingest";
 import { ingestSettings, realisticSeries, snappy, v1Message, v2Message } from "../test/fixtures/remote-write";
 import { cpuSeconds, fmt, median, table } from "./measure";
 

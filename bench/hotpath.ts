@@ -1,8 +1,8 @@
 import SnappyJS from "snappyjs";
-import { schemas } from "../lib/proto";
-import { Ingestor } from "../lib/remote-write/ingest";
-import { DEFAULT_LIMITS } from "../lib/remote-write/validate";
-import { compress, decompress, nativeSnappyAvailable, useSnappy } from "../lib/snappy";
+import { compress, decompress, nativeSnappyAvailable, useSnappy } from "../lib/codec/snappy";
+import { Ingestor } from "../lib/ingest/ingest";
+import { DEFAULT_LIMITS } from "../lib/ingest/scan/validate";
+import { schemas } from "../lib/stream/proto";
 import { callsPerCpuSecond, fmt, median, table } from "./measure";
 import type { Payload } from "./payloads";
 

@@ -1,8 +1,8 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createMirrorApp } from "../functions/mirror/app";
-import { StaticKeySource } from "../lib/auth";
-import { silentLogger } from "../lib/log";
+import { StaticKeySource } from "../lib/core/auth";
+import { silentLogger } from "../lib/core/log";
 import { loadMirrorConfig } from "../lib/mirror/config";
 import { type RunningPrometheus, startPrometheus } from "../test/support/prometheus";
 import { type SigV4StandIn, startSigV4StandIn } from "../test/support/sigv4-standin";

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { nativeSnappyAvailable } from "../lib/snappy";
+import { nativeSnappyAvailable } from "../lib/codec/snappy";
 import { bundleTable, measureBundles } from "./bundles";
 import { economicsTable, measureEconomics } from "./economics";
 import { forwarderPart } from "./forwarder";

@@ -1,3 +1,4 @@
+import { DEFAULT_METRICS_NAMESPACE } from "../lib/core/metric-names";
 import { AUTH_KINDS, type AuthKind } from "../lib/forwarder/config";
 
 /**
@@ -205,7 +206,10 @@ export const CONFIG_KEYS = {
   alarmEmail: { default: undefined, doc: "email subscribed to an SNS topic that receives every alarm" },
   logRetentionDays: { default: 30, doc: "retention of function, access and flow logs, days" },
   logLevel: { default: "info", doc: "`LOG_LEVEL` of both functions: debug, info, warn, error" },
-  metricsNamespace: { default: "PrometheusGateway", doc: "CloudWatch namespace of the functions' metrics" },
+  metricsNamespace: {
+    default: DEFAULT_METRICS_NAMESPACE,
+    doc: "CloudWatch namespace of the functions' metrics",
+  },
   keyCacheSeconds: { default: 60, doc: "how long the functions cache keys read from Secrets Manager, s" },
   // forwarder (docs/forwarder.md)
   forwardUrl: {

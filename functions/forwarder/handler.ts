@@ -1,5 +1,5 @@
 import type { Context, KinesisStreamEvent } from "aws-lambda";
-import { flushingHandler } from "../../lib/metrics";
+import { flushingHandler } from "../../lib/aws/emf-metrics";
 import { kinesisHandler } from "./kinesis-event";
 import { forwarderFromEnv } from "./wiring";
 

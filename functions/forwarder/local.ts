@@ -1,8 +1,8 @@
-import { type Env, intVar } from "../../lib/config";
-import { ENV, FORWARD_ENV } from "../../lib/env-names";
-import { type Poller, startPoller } from "../../lib/forwarder/poller";
-import { createKinesisClient } from "../../lib/kinesis-client";
-import { createMemoryMetrics } from "../../lib/metrics";
+import { createKinesisClient } from "../../lib/aws/kinesis-client";
+import { type Poller, startPoller } from "../../lib/aws/kinesis-poller";
+import { type Env, intVar } from "../../lib/core/config";
+import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
+import { createMemoryMetrics } from "../../lib/core/metrics";
 import { forwarderFromEnv } from "./wiring";
 
 export const DEFAULT_DEAD_LETTER_FILE = ".local/dead-letters.jsonl";

@@ -1,17 +1,18 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import type { Env } from "../../lib/config";
+import { createEmfMetrics } from "../../lib/aws/emf-metrics";
+import { SecretCredentialSource } from "../../lib/aws/secret-credential";
+import { sigv4Authorizer } from "../../lib/aws/sigv4-authorizer";
+import { SqsDeadLetters } from "../../lib/aws/sqs-dead-letters";
+import type { Env } from "../../lib/core/config";
+import { createLogger, type Logger } from "../../lib/core/log";
+import { METRIC_SERVICES } from "../../lib/core/metric-names";
+import type { Metrics } from "../../lib/core/metrics";
 import { credentialAuthorizer, inlineCredential, staticCredential } from "../../lib/forwarder/auth";
 import { type ForwarderConfig, loadForwarderConfig } from "../../lib/forwarder/config";
 import { FileDeadLetters } from "../../lib/forwarder/dead-letter";
 import { type Authorizer, HttpDestination } from "../../lib/forwarder/destination";
 import type { DeadLetterSink } from "../../lib/forwarder/forward";
-import { SecretCredentialSource } from "../../lib/forwarder/secret";
-import { sigv4Authorizer } from "../../lib/forwarder/sigv4";
-import { SqsDeadLetters } from "../../lib/forwarder/sqs-dead-letters";
-import { createLogger, type Logger } from "../../lib/log";
-import { METRIC_SERVICES } from "../../lib/metric-names";
-import { createEmfMetrics, type Metrics } from "../../lib/metrics";
 
 /** The authorizer a configuration asks for: inline credentials, a secret, or SigV4. */
 export function authorizerFor(config: ForwarderConfig, log: Logger): Authorizer {

@@ -8,7 +8,7 @@ import {
   type KinesisClient,
   ListStreamsCommand,
 } from "@aws-sdk/client-kinesis";
-import { createKinesisClient } from "../../lib/kinesis-client";
+import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { freePort, waitFor } from "./ports";
 
 export interface EmbeddedKinesis {

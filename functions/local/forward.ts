@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ENV, FORWARD_ENV } from "../../lib/env-names";
+import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
 import { startLocalForwarder } from "../forwarder/local";
 import { readLocalState } from "./state";
 

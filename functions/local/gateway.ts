@@ -8,12 +8,14 @@ import {
 } from "@aws-sdk/client-kinesis";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { StaticKeySource } from "../../lib/auth";
-import type { Env } from "../../lib/config";
-import { ENV } from "../../lib/env-names";
-import { createKinesisClient } from "../../lib/kinesis-client";
-import { createLogger, parseLogLevel } from "../../lib/log";
-import { createEmfMetrics, type Metrics } from "../../lib/metrics";
+import { createEmfMetrics } from "../../lib/aws/emf-metrics";
+import { createKinesisClient } from "../../lib/aws/kinesis-client";
+import { StaticKeySource } from "../../lib/core/auth";
+import type { Env } from "../../lib/core/config";
+import { ENV } from "../../lib/core/env-names";
+import { createLogger, parseLogLevel } from "../../lib/core/log";
+import { DEFAULT_METRICS_NAMESPACE, METRIC_SERVICES } from "../../lib/core/metric-names";
+import type { Metrics } from "../../lib/core/metrics";
 import { loadMirrorConfig } from "../../lib/mirror/config";
 import { type LocalForwarder, startLocalForwarder } from "../forwarder/local";
 import { createMirrorApp } from "../mirror/app";
@@ -96,7 +98,10 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   let metrics: Metrics | undefined;
   let timer: NodeJS.Timeout | undefined;
   if (opts.metricsIntervalMs) {
-    metrics = createEmfMetrics(env[ENV.metricsNamespace] ?? "PrometheusGateway", "remote-write");
+    metrics = createEmfMetrics(
+      env[ENV.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
+      METRIC_SERVICES.remoteWrite,
+    );
     timer = setInterval(() => metrics?.flush(), opts.metricsIntervalMs);
     timer.unref();
   }
@@ -108,7 +113,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const mirror = createMirrorApp({
     config: mirrorConfig,
     keys: new StaticKeySource([{ key: mirrorApiKey }]),
-    log: createLogger(parseLogLevel(env[ENV.logLevel]), undefined, { service: "mirror" }),
+    log: createLogger(parseLogLevel(env[ENV.logLevel]), undefined, { service: METRIC_SERVICES.mirror }),
     ...(metrics ? { metrics } : {}),
   });
   const root = new Hono();

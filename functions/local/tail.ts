@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { readRecord } from "../../lib/consumer";
-import { ENV } from "../../lib/env-names";
-import { createKinesisClient } from "../../lib/kinesis-client";
+import { createKinesisClient } from "../../lib/aws/kinesis-client";
+import { ENV } from "../../lib/core/env-names";
+import { readRecord } from "../../lib/stream/consumer";
 import { readLocalState } from "./state";
 import { readStream } from "./stream";
 

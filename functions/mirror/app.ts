@@ -1,12 +1,19 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { type ApiKey, type KeySource, matchKey, presentedKey } from "../../lib/auth";
-import { HttpError } from "../../lib/errors";
-import type { Logger } from "../../lib/log";
-import type { Metrics } from "../../lib/metrics";
-import { type AwsCredentialSource, sharedCredentialSource } from "../../lib/mirror/aws/credentials";
-import { awsSettings } from "../../lib/mirror/aws/settings";
-import { sigv4Signer } from "../../lib/mirror/aws/sigv4";
+import { type AwsCredentialSource, sharedCredentialSource } from "../../lib/aws/credentials";
+import { sigv4Signer } from "../../lib/aws/sigv4-signer";
+import { type ApiKey, type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
+import { HttpError } from "../../lib/core/errors";
+import type { Logger } from "../../lib/core/log";
+import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
+import type { Metrics } from "../../lib/core/metrics";
+import {
+  HEALTHCHECK_PATH,
+  MIRROR_API_PREFIX,
+  MIRROR_METHOD_PATHS,
+  MIRROR_PATHS,
+} from "../../lib/core/routes";
+import { awsSettings } from "../../lib/mirror/aws-settings";
 import type { MirrorConfig } from "../../lib/mirror/config";
 import { testConnection } from "../../lib/mirror/connection";
 import {
@@ -101,11 +108,11 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
 
   // Unauthenticated liveness answers for load balancers and uptime checks (no key, no Prometheus call).
   const alive = (c: Context) => c.json({ status: "OK" });
-  app.get("/healthcheck", alive);
+  app.get(HEALTHCHECK_PATH, alive);
   app.get("/", alive);
 
   // Scoped to /api so that, mounted at the root of the local server, it leaves other routes alone.
-  app.use("/api/*", async (c, next) => {
+  app.use(MIRROR_API_PREFIX, async (c, next) => {
     const started = Date.now();
     let announce: string | undefined;
     try {
@@ -132,8 +139,12 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
     if (c.res.status >= 500) log.warn("mirror request failed", fields);
     else log.info("mirror request", fields);
     if (metrics !== undefined) {
-      metrics.count("MirrorRequests", 1, { name: "Endpoint", value: endpointName(c.req.path) });
-      if (reason !== undefined) metrics.count("MirrorErrors", 1, { name: "Reason", value: reason });
+      metrics.count(METRIC_NAMES.mirrorRequests, 1, {
+        name: METRIC_DIMENSIONS.endpoint,
+        value: endpointName(c.req.path),
+      });
+      if (reason !== undefined)
+        metrics.count(METRIC_NAMES.mirrorErrors, 1, { name: METRIC_DIMENSIONS.reason, value: reason });
       metrics.flush();
     }
   });
@@ -145,7 +156,7 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
     },
   });
 
-  app.post("/api/connection", limit, async (c) => {
+  app.post(MIRROR_PATHS.connection, limit, async (c) => {
     const req = parseRequest(TestConnectionRequestSchema, await jsonBody(c), "TestConnectionRequest");
     const { response, failure, version } = await testConnection(clientFor(req.connectionDetails));
     if (failure !== undefined) reasons.set(c.req.raw, failure.code);
@@ -153,19 +164,19 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
     return c.json(response);
   });
 
-  app.post("/api/field/name", limit, async (c) => {
+  app.post(MIRROR_PATHS.fieldName, limit, async (c) => {
     const req = parseRequest(FieldNamesRequestSchema, await jsonBody(c), "FieldNamesRequest");
     const result = await fieldNames(req.query, clientFor(req.connectionDetails));
     return c.json({ _type: "FieldNamesResponse", isPartial: result.isPartial, fields: result.items });
   });
 
-  app.post("/api/field/value", limit, async (c) => {
+  app.post(MIRROR_PATHS.fieldValue, limit, async (c) => {
     const req = parseRequest(FieldValuesRequestSchema, await jsonBody(c), "FieldValuesRequest");
     const result = await fieldValues(req.query, clientFor(req.connectionDetails));
     return c.json({ _type: "FieldValuesResponse", isPartial: result.isPartial, values: result.items });
   });
 
-  app.post("/api/metric", limit, async (c) => {
+  app.post(MIRROR_PATHS.metric, limit, async (c) => {
     const req = parseRequest(MetricsRequestSchema, await jsonBody(c), "MetricsRequest");
     const telemetry = await queryMetrics(req.query, {
       client: clientFor(req.connectionDetails),
@@ -175,7 +186,7 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
     return c.json({ _type: "MetricsResponse", telemetry });
   });
 
-  for (const path of ["/api/connection", "/api/field/name", "/api/field/value", "/api/metric"]) {
+  for (const path of MIRROR_METHOD_PATHS) {
     app.all(path, (c) => {
       throw methodNotAllowed(c.req.method);
     });
@@ -195,9 +206,7 @@ async function jsonBody(c: Context): Promise<unknown> {
 }
 
 function endpointName(path: string): string {
-  return ["/api/connection", "/api/field/name", "/api/field/value", "/api/metric"].includes(path)
-    ? path
-    : "other";
+  return (MIRROR_METHOD_PATHS as readonly string[]).includes(path) ? path : "other";
 }
 
 /** Mirror errors as they are; other HTTP errors keep their status; anything else is a 500. */

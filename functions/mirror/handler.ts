@@ -1,11 +1,12 @@
 import { handle } from "hono/aws-lambda";
-import { type KeySource, StaticKeySource } from "../../lib/auth";
-import { intVar } from "../../lib/config";
-import { ENV } from "../../lib/env-names";
-import { createLogger, parseLogLevel } from "../../lib/log";
-import { createEmfMetrics, flushingHandler } from "../../lib/metrics";
+import { createEmfMetrics, flushingHandler } from "../../lib/aws/emf-metrics";
+import { SecretKeySource } from "../../lib/aws/secret-keys";
+import { type KeySource, StaticKeySource } from "../../lib/core/auth";
+import { intVar } from "../../lib/core/config";
+import { ENV } from "../../lib/core/env-names";
+import { createLogger, parseLogLevel } from "../../lib/core/log";
+import { DEFAULT_METRICS_NAMESPACE, METRIC_SERVICES } from "../../lib/core/metric-names";
 import { loadMirrorConfig, staticMirrorKeys } from "../../lib/mirror/config";
-import { SecretKeySource } from "../../lib/secret-keys";
 import { createMirrorApp } from "./app";
 
 // Cold start: configuration and keys are read once; a bad variable fails the init loudly.
@@ -25,7 +26,10 @@ function keySource(): KeySource {
   return new StaticKeySource(keys);
 }
 
-const metrics = createEmfMetrics(env[ENV.metricsNamespace] || "PrometheusGateway", "mirror");
+const metrics = createEmfMetrics(
+  env[ENV.metricsNamespace] || DEFAULT_METRICS_NAMESPACE,
+  METRIC_SERVICES.mirror,
+);
 const app = createMirrorApp({ config, keys: keySource(), log, metrics });
 /** Lambda entry: API Gateway → the Hono app; the invocation's metrics are flushed as EMF. */
 export const handler = flushingHandler(handle(app), metrics);

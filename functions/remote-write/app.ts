@@ -1,21 +1,21 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { type KeySource, matchKey, presentedKey } from "../../lib/auth";
+import type { RecordSink } from "../../lib/aws/kinesis-sink";
+import { type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
 import {
   HttpError,
   PayloadTooLargeError,
   ServiceUnavailableError,
   UnauthorizedError,
-} from "../../lib/errors";
-import type { RecordSink } from "../../lib/kinesis-sink";
-import type { Logger } from "../../lib/log";
-import type { Metrics } from "../../lib/metrics";
-import type { Ingestor } from "../../lib/remote-write/ingest";
-import { negotiate, type ProtocolVersion } from "../../lib/remote-write/negotiate";
-import { rejectionMessage, responseHeaders } from "../../lib/remote-write/respond";
+} from "../../lib/core/errors";
+import type { Logger } from "../../lib/core/log";
+import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
+import type { Metrics } from "../../lib/core/metrics";
+import { REMOTE_WRITE_PATHS } from "../../lib/core/routes";
+import type { Ingestor } from "../../lib/ingest/ingest";
+import { negotiate, type ProtocolVersion } from "../../lib/ingest/negotiate";
+import { rejectionMessage, responseHeaders } from "../../lib/ingest/respond";
 
-/** StackState's receiver path, and the usual Prometheus path. Same behaviour on both. */
-export const WRITE_PATHS = ["/receiver/prometheus/api/v1/write", "/api/v1/write"] as const;
 export const REALM = "prometheus-remote-write";
 
 export interface RemoteWriteAppOptions {
@@ -52,7 +52,7 @@ export function createRemoteWriteApp(o: RemoteWriteAppOptions): Hono<{ Variables
     return c.text("internal error\n", 500, headers);
   });
 
-  for (const path of WRITE_PATHS) {
+  for (const path of REMOTE_WRITE_PATHS) {
     app.post(
       path,
       async (c, next) => {
@@ -83,9 +83,9 @@ export function createRemoteWriteApp(o: RemoteWriteAppOptions): Hono<{ Variables
           throw new PayloadTooLargeError("body-too-large", `request body exceeds ${o.maxBodyBytes} bytes`);
         }
         const out = o.ingestor.prepare(body, version, c.get("tenant"));
-        o.metrics.count("SamplesReceived", out.written.samples + out.written.histograms);
+        o.metrics.count(METRIC_NAMES.samplesReceived, out.written.samples + out.written.histograms);
         for (const [reason, n] of out.rejected.byReason) {
-          o.metrics.count("SeriesRejected", n, { name: "Reason", value: reason });
+          o.metrics.count(METRIC_NAMES.seriesRejected, n, { name: METRIC_DIMENSIONS.reason, value: reason });
         }
         await o.sink.put(out.records);
         const headers = responseHeaders(version, out.written);

@@ -1,5 +1,5 @@
 import { handle } from "hono/aws-lambda";
-import { flushingHandler } from "../../lib/metrics";
+import { flushingHandler } from "../../lib/aws/emf-metrics";
 import { remoteWriteAppFromEnv } from "./wiring";
 
 const { app, metrics } = remoteWriteAppFromEnv(process.env);

@@ -1,13 +1,15 @@
-import { type KeySource, keysFromEnv, StaticKeySource } from "../../lib/auth";
-import { ConfigError, type Env } from "../../lib/config";
-import { ENV } from "../../lib/env-names";
-import { createKinesisClient } from "../../lib/kinesis-client";
-import { KinesisSink } from "../../lib/kinesis-sink";
-import { createLogger, type Logger } from "../../lib/log";
-import { createEmfMetrics, type Metrics } from "../../lib/metrics";
-import { type IngestConfig, loadIngestConfig } from "../../lib/remote-write/config";
-import { Ingestor } from "../../lib/remote-write/ingest";
-import { SecretKeySource } from "../../lib/secret-keys";
+import { createEmfMetrics } from "../../lib/aws/emf-metrics";
+import { createKinesisClient } from "../../lib/aws/kinesis-client";
+import { KinesisSink } from "../../lib/aws/kinesis-sink";
+import { SecretKeySource } from "../../lib/aws/secret-keys";
+import { type KeySource, keysFromEnv, StaticKeySource } from "../../lib/core/auth";
+import { ConfigError, type Env } from "../../lib/core/config";
+import { ENV } from "../../lib/core/env-names";
+import { createLogger, type Logger } from "../../lib/core/log";
+import { METRIC_SERVICES } from "../../lib/core/metric-names";
+import type { Metrics } from "../../lib/core/metrics";
+import { type IngestConfig, loadIngestConfig } from "../../lib/ingest/config";
+import { Ingestor } from "../../lib/ingest/ingest";
 import { createRemoteWriteApp } from "./app";
 
 /** The key source configured by the environment: a Secrets Manager secret, or static keys. */
@@ -28,8 +30,8 @@ export function ingestKeySource(config: IngestConfig, env: Env, log: Logger): Ke
 export function remoteWriteAppFromEnv(env: Env, metrics?: Metrics) {
   const config = loadIngestConfig(env);
   if (config.sink.streamName === undefined) throw new ConfigError(`${ENV.streamName}: not set`);
-  const log = createLogger(config.logLevel, undefined, { service: "remote-write" });
-  const m = metrics ?? createEmfMetrics(config.metricsNamespace, "remote-write");
+  const log = createLogger(config.logLevel, undefined, { service: METRIC_SERVICES.remoteWrite });
+  const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.remoteWrite);
   const client = createKinesisClient({
     region: config.region ?? "us-east-1",
     endpoint: config.kinesisEndpoint,

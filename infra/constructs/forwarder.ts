@@ -10,8 +10,8 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
-import { ENV, FORWARD_ENV } from "../../lib/env-names";
-import { METRIC_NAMES, METRIC_SERVICES } from "../../lib/metric-names";
+import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
+import { METRIC_NAMES, METRIC_SERVICES } from "../../lib/core/metric-names";
 import type { ForwarderSettings } from "../config";
 import { type FunctionLogging, GatewayFunction } from "./gateway-function";
 

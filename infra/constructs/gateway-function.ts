@@ -6,7 +6,7 @@ import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
-import type { LogLevel } from "../../lib/log";
+import type { LogLevel } from "../../lib/core/log";
 import { PROJECT_ROOT } from "../paths";
 
 /** Lambda defaults shared by both functions; changing one here changes both. */

@@ -9,7 +9,7 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
-import { METRIC_DIMENSIONS, METRIC_NAMES, METRIC_SERVICES } from "../../lib/metric-names";
+import { METRIC_DIMENSIONS, METRIC_NAMES, METRIC_SERVICES } from "../../lib/core/metric-names";
 
 /** Every alarm looks at 5-minute sums and fires on the first occurrence. */
 export const ALARM_DEFAULTS = { period: Duration.minutes(5), threshold: 1, evaluationPeriods: 1 } as const;

@@ -5,20 +5,13 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
-import { ENV } from "../../lib/env-names";
+import { ENV } from "../../lib/core/env-names";
+import { MIRROR_METHOD_PATHS } from "../../lib/core/routes";
 import type { AmpWorkspace, MirrorErrorStatus } from "../config";
 import { ENTRIES } from "../paths";
 import type { ApiKeySecret } from "./api-key-secret";
 import { GatewayFunction, type GatewayFunctionSettings } from "./gateway-function";
 import type { MirrorNetwork } from "./mirror-network";
-
-/** The four methods of the telemetry mirror protocol, all POST. */
-export const MIRROR_PATHS = [
-  "/api/connection",
-  "/api/field/name",
-  "/api/field/value",
-  "/api/metric",
-] as const;
 
 export const MIRROR_DEFAULTS = {
   stageName: "mirror",
@@ -173,7 +166,7 @@ export class MirrorApi extends Construct {
       proxy: true,
       allowTestInvoke: false,
     });
-    for (const path of MIRROR_PATHS) {
+    for (const path of MIRROR_METHOD_PATHS) {
       this.api.root.resourceForPath(path).addMethod("POST", integration, {
         authorizationType: apigw.AuthorizationType.NONE,
       });

@@ -5,14 +5,12 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
-import { ENV } from "../../lib/env-names";
+import { ENV } from "../../lib/core/env-names";
+import { RECEIVER_PATH, REMOTE_WRITE_PATHS } from "../../lib/core/routes";
 import { ENTRIES } from "../paths";
 import type { ApiKeySecret } from "./api-key-secret";
 import { GatewayFunction, type GatewayFunctionSettings } from "./gateway-function";
 import type { IngestStream } from "./ingest-stream";
-
-/** Paths Prometheus posts to: StackState's receiver path and Prometheus's own. */
-export const REMOTE_WRITE_PATHS = ["/receiver/prometheus/api/v1/write", "/api/v1/write"] as const;
 
 /** Time the function keeps for answering after it stops retrying Kinesis. */
 export const PUT_DEADLINE_MARGIN = Duration.seconds(3);
@@ -93,7 +91,7 @@ export class RemoteWriteApi extends Construct {
         format: apigw.AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)),
       },
     });
-    this.url = `${this.stage.url.replace(/\/$/, "")}${REMOTE_WRITE_PATHS[0]}`;
+    this.url = `${this.stage.url.replace(/\/$/, "")}${RECEIVER_PATH}`;
 
     for (const route of this.api.node.findAll()) {
       if (route instanceof apigwv2.HttpRoute) {

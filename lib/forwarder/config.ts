@@ -1,6 +1,7 @@
-import { ConfigError, type Env, enumVar, intVar, stringVar } from "../config";
-import { ENV, FORWARD_ENV } from "../env-names";
-import { type LogLevel, parseLogLevel } from "../log";
+import { ConfigError, type Env, enumVar, intVar, stringVar } from "../core/config";
+import { ENV, FORWARD_ENV } from "../core/env-names";
+import { type LogLevel, parseLogLevel } from "../core/log";
+import { DEFAULT_METRICS_NAMESPACE } from "../core/metric-names";
 
 /** How the forwarder authenticates to the destination. */
 export const AUTH_KINDS = ["none", "basic", "bearer", "header", "sigv4"] as const;
@@ -78,7 +79,7 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
     deadLetterFile: stringVar(env, FORWARD_ENV.deadLetterFile),
     keyCacheSeconds: intVar(env, ENV.keyCacheSeconds, 60, 1, 3600),
     logLevel: parseLogLevel(env[ENV.logLevel]),
-    metricsNamespace: stringVar(env, ENV.metricsNamespace) ?? "PrometheusGateway",
+    metricsNamespace: stringVar(env, ENV.metricsNamespace) ?? DEFAULT_METRICS_NAMESPACE,
   });
 }
 

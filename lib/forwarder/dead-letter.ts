@@ -1,5 +1,5 @@
 import { appendFile } from "node:fs/promises";
-import type { Logger } from "../log";
+import type { Logger } from "../core/log";
 import type { DeadLetter, DeadLetterSink } from "./forward";
 
 /** SQS's largest message body. */

@@ -1,6 +1,6 @@
-import type { Logger } from "../log";
-import { METRIC_NAMES } from "../metric-names";
-import type { Metrics } from "../metrics";
+import type { Logger } from "../core/log";
+import { METRIC_NAMES } from "../core/metric-names";
+import type { Metrics } from "../core/metrics";
 import { planBatch, type SendUnit, unitBody } from "./plan";
 import type { ForwardRecord, Version } from "./records";
 

@@ -1,4 +1,4 @@
-import { compress } from "../snappy";
+import { compress } from "../codec/snappy";
 import {
   type CheckedRecord,
   checkRecord,

@@ -1,6 +1,6 @@
-import { type PartitionKeyInfo, parsePartitionKey } from "../remote-write/records";
-import { decompress } from "../snappy";
-import { Reader, WIRE_LEN, WireError } from "../wire";
+import { decompress } from "../codec/snappy";
+import { Reader, WIRE_LEN, WireError } from "../codec/wire";
+import { type PartitionKeyInfo, parsePartitionKey } from "../stream/records";
 
 /** One stream record as the forwarder sees it, whatever delivered it (Lambda or a poller). */
 export interface ForwardRecord {

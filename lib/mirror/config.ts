@@ -1,6 +1,6 @@
-import type { ApiKey } from "../auth";
-import { boolVar, intVar } from "../config";
-import { ENV } from "../env-names";
+import type { ApiKey } from "../core/auth";
+import { boolVar, intVar } from "../core/config";
+import { ENV } from "../core/env-names";
 import { parseTargetPatterns, type TargetPattern } from "./targets";
 
 /** The mirror's configuration, read once at cold start. */

@@ -1,4 +1,4 @@
-import { echo, HttpError } from "../errors";
+import { echo, HttpError } from "../core/errors";
 
 /** The error objects of the telemetry-mirror protocol, as StackState reads them. */
 export type ProtocolError =

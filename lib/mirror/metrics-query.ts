@@ -1,4 +1,4 @@
-import { echo } from "../errors";
+import { echo } from "../core/errors";
 import { alignBuckets, bucketize, pointsPerBucket } from "./aggregate";
 import { badRequest, metricNotFound } from "./errors";
 import type { PrometheusClient, Series } from "./prometheus-client";

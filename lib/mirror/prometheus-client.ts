@@ -1,4 +1,4 @@
-import { echo } from "../errors";
+import { echo } from "../core/errors";
 import { type MirrorError, queryRejected, storeTimeout, storeUnavailable } from "./errors";
 import type { PrometheusTarget } from "./targets";
 

@@ -1,4 +1,4 @@
-import { echo } from "../errors";
+import { echo } from "../core/errors";
 import { badRequest } from "./errors";
 import type { Condition, ConditionValue } from "./protocol";
 

@@ -83,7 +83,7 @@ const optionalText = (max: number) => z.optional(z.nullable(z.string().check(z.m
 
 /**
  * The `aws` block of the url dialect: how calls to an Amazon Managed Prometheus workspace
- * are signed. Every field is optional; see lib/mirror/aws for the order credentials are taken in.
+ * are signed. Every field is optional; see lib/aws/credentials.ts for the order credentials are taken in.
  */
 export const AwsDetailsSchema = z.looseObject({
   role_arn: optionalText(2048),

@@ -1,4 +1,4 @@
-import { echo } from "../errors";
+import { echo } from "../core/errors";
 import { badRequest, targetNotAllowed } from "./errors";
 import type { ConnectionDetails } from "./protocol";
 

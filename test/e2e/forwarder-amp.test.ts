@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { waitFor } from "../../functions/local/ports";
-import { compress } from "../../lib/snappy";
+import { compress } from "../../lib/codec/snappy";
 import { STALE_NAN, v1Message } from "../fixtures/remote-write";
 import { remoteReadAll, seriesKey } from "../support/forwarder-remote-read";
 import {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { waitFor } from "../../functions/local/ports";
 import { PROJECT_ROOT } from "../../infra/paths";
-import { bucketHashKey, sealRecord } from "../../lib/remote-write/records";
+import { bucketHashKey, sealRecord } from "../../lib/stream/records";
 import { v1Message } from "../fixtures/remote-write";
 import { remoteReadAll, seriesKey } from "../support/forwarder-remote-read";
 import {

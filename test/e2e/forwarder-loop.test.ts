@@ -4,10 +4,10 @@ import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { waitFor } from "../../functions/local/ports";
-import { decodeRecord } from "../../lib/consumer";
+import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import type { DeadLetterMessage } from "../../lib/forwarder/dead-letter";
-import { createKinesisClient } from "../../lib/kinesis-client";
-import { bucketHashKey, sealRecord } from "../../lib/remote-write/records";
+import { decodeRecord } from "../../lib/stream/consumer";
+import { bucketHashKey, sealRecord } from "../../lib/stream/records";
 import { STALE_NAN, v1Message } from "../fixtures/remote-write";
 import {
   missingFrom,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { waitFor } from "../../functions/local/ports";
-import { createKinesisClient } from "../../lib/kinesis-client";
+import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { prometheusAvailable, type RunningPrometheus, startPrometheus } from "../support/prometheus";
 import { streamContents } from "../support/stream";
 import { startVmagent, vmagentAvailable } from "../support/vmagent";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { PROJECT_ROOT } from "../../infra/paths";
-import { ENV } from "../../lib/env-names";
+import { ENV } from "../../lib/core/env-names";
 import { STEP_NAMES } from "../../scripts/smoke";
 import {
   prometheusAvailable,

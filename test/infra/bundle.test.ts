@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../infra/paths";
-import { ENV } from "../../lib/env-names";
+import { ENV } from "../../lib/core/env-names";
 import { resourcesOf, synthGateway } from "./synth";
 
 const run = promisify(execFile);

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../infra/config";
 import { GatewayStack } from "../../infra/gateway-stack";
 import { PROJECT_ROOT } from "../../infra/paths";
-import { METRIC_NAMES } from "../../lib/metric-names";
+import { METRIC_NAMES } from "../../lib/core/metric-names";
 
 import { cdkJsonContext, PREBUILT } from "./synth";
 

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ENTRIES, PROJECT_ROOT } from "../../infra/paths";
-import { ENV } from "../../lib/env-names";
-import { METRIC_DIMENSIONS, METRIC_NAMES, METRIC_SERVICES } from "../../lib/metric-names";
+import { ENV } from "../../lib/core/env-names";
+import { METRIC_DIMENSIONS, METRIC_NAMES, METRIC_SERVICES } from "../../lib/core/metric-names";
 import { resourcesOf, type Synthesized, synthGateway } from "./synth";
 
 /**

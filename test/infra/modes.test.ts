@@ -3,7 +3,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../infra/config";
 import { GatewayStack } from "../../infra/gateway-stack";
-import { ENV } from "../../lib/env-names";
+import { ENV } from "../../lib/core/env-names";
 import { type CfnResource, cdkJsonContext, PREBUILT, resourcesOf, synthGateway, warnings } from "./synth";
 
 const IMPORTED = {

@@ -1,8 +1,8 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
-import { MIRROR_PATHS } from "../../infra/constructs/mirror-api";
-import { PUT_DEADLINE_MARGIN, REMOTE_WRITE_PATHS } from "../../infra/constructs/remote-write-api";
-import { ENV } from "../../lib/env-names";
+import { PUT_DEADLINE_MARGIN } from "../../infra/constructs/remote-write-api";
+import { ENV } from "../../lib/core/env-names";
+import { MIRROR_METHOD_PATHS, REMOTE_WRITE_PATHS } from "../../lib/core/routes";
 import { type CfnResource, resourcesOf, synthGateway, warnings } from "./synth";
 
 // Two syntheses for the whole file: the defaults, and non-default values that must flow through.
@@ -264,7 +264,7 @@ describe("the mirror API", () => {
       EndpointConfiguration: { Types: ["REGIONAL"] },
     });
     const methods = Object.values(resourcesOf(defaults.json, "AWS::ApiGateway::Method"));
-    expect(methods).toHaveLength(MIRROR_PATHS.length);
+    expect(methods).toHaveLength(MIRROR_METHOD_PATHS.length);
     for (const method of methods) {
       expect(method.Properties).toMatchObject({
         HttpMethod: "POST",

@@ -2,7 +2,7 @@ import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sealRecord } from "../../lib/remote-write/records";
+import { sealRecord } from "../../lib/stream/records";
 import { STALE_NAN, v1Message, v2Message } from "../fixtures/remote-write";
 import { remoteReadAll, seriesKey } from "../support/forwarder-remote-read";
 import { prometheusAvailable, type RunningPrometheus, startPrometheus } from "../support/prometheus";

@@ -2,12 +2,12 @@ import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from "@
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRemoteWriteApp } from "../../functions/remote-write/app";
-import { type KeySource, StaticKeySource } from "../../lib/auth";
-import { KinesisSink } from "../../lib/kinesis-sink";
-import { createLogger } from "../../lib/log";
-import { createMemoryMetrics } from "../../lib/metrics";
-import { DEFAULTS } from "../../lib/remote-write/config";
-import { Ingestor } from "../../lib/remote-write/ingest";
+import { KinesisSink } from "../../lib/aws/kinesis-sink";
+import { type KeySource, StaticKeySource } from "../../lib/core/auth";
+import { createLogger } from "../../lib/core/log";
+import { createMemoryMetrics } from "../../lib/core/metrics";
+import { DEFAULTS } from "../../lib/ingest/config";
+import { Ingestor } from "../../lib/ingest/ingest";
 import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 
 /**

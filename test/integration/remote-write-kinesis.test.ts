@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { createRemoteWriteApp } from "../../functions/remote-write/app";
-import { StaticKeySource } from "../../lib/auth";
-import { KinesisSink } from "../../lib/kinesis-sink";
-import { silentLogger } from "../../lib/log";
-import { createMemoryMetrics } from "../../lib/metrics";
-import { DEFAULTS } from "../../lib/remote-write/config";
-import { Ingestor } from "../../lib/remote-write/ingest";
+import { KinesisSink } from "../../lib/aws/kinesis-sink";
+import { StaticKeySource } from "../../lib/core/auth";
+import { silentLogger } from "../../lib/core/log";
+import { createMemoryMetrics } from "../../lib/core/metrics";
+import { DEFAULTS } from "../../lib/ingest/config";
+import { Ingestor } from "../../lib/ingest/ingest";
 import {
   floatBits,
   ingestSettings,

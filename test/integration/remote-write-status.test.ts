@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { readAll } from "../../functions/local/stream";
-import { compress } from "../../lib/snappy";
+import { compress } from "../../lib/codec/snappy";
 import { realisticSeries, snappy, v1Message, v2Message } from "../fixtures/remote-write";
 
 /**

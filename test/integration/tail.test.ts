@@ -4,8 +4,8 @@ import { promisify } from "node:util";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
-import { Ingestor } from "../../lib/remote-write/ingest";
-import { sealRecord } from "../../lib/remote-write/records";
+import { Ingestor } from "../../lib/ingest/ingest";
+import { sealRecord } from "../../lib/stream/records";
 import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 
 /**

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { readAll } from "../../functions/local/stream";
-import { readRecord } from "../../lib/consumer";
-import { KinesisSink } from "../../lib/kinesis-sink";
-import { silentLogger } from "../../lib/log";
-import { createMemoryMetrics } from "../../lib/metrics";
+import { KinesisSink } from "../../lib/aws/kinesis-sink";
+import { silentLogger } from "../../lib/core/log";
+import { createMemoryMetrics } from "../../lib/core/metrics";
+import { readRecord } from "../../lib/stream/consumer";
 import { baseBodies, damagedCorpus } from "../fixtures/damaged-corpus";
 import {
   checkBody,

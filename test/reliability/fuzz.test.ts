@@ -3,16 +3,16 @@ import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { createMirrorApp } from "../../functions/mirror/app";
 import { createRemoteWriteApp } from "../../functions/remote-write/app";
-import { StaticKeySource } from "../../lib/auth";
-import { decodeRecord } from "../../lib/consumer";
-import type { RecordSink } from "../../lib/kinesis-sink";
-import { silentLogger } from "../../lib/log";
-import { createMemoryMetrics } from "../../lib/metrics";
+import type { RecordSink } from "../../lib/aws/kinesis-sink";
+import { compress, nativeSnappyAvailable, type SnappyBackendName, useSnappy } from "../../lib/codec/snappy";
+import { StaticKeySource } from "../../lib/core/auth";
+import { silentLogger } from "../../lib/core/log";
+import { createMemoryMetrics } from "../../lib/core/metrics";
+import { DEFAULTS } from "../../lib/ingest/config";
+import { Ingestor } from "../../lib/ingest/ingest";
 import { loadMirrorConfig } from "../../lib/mirror/config";
-import { DEFAULTS } from "../../lib/remote-write/config";
-import { Ingestor } from "../../lib/remote-write/ingest";
-import type { StreamRecord } from "../../lib/remote-write/records";
-import { compress, nativeSnappyAvailable, type SnappyBackendName, useSnappy } from "../../lib/snappy";
+import { decodeRecord } from "../../lib/stream/consumer";
+import type { StreamRecord } from "../../lib/stream/records";
 import {
   ingestSettings,
   nativeHistogram,

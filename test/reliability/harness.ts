@@ -3,7 +3,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from "node:net";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { readAll } from "../../functions/local/stream";
-import { decodeRecord } from "../../lib/consumer";
+import { decodeRecord } from "../../lib/stream/consumer";
 import { floatBits } from "../fixtures/remote-write";
 import { PROMETHEUS_BIN } from "../support/prometheus";
 

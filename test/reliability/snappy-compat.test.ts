@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import SnappyJS from "snappyjs";
 import { describe, expect, it } from "vitest";
-import { compressBlock, nativeSnappyAvailable, uncompressBlock } from "../../lib/snappy";
+import { compressBlock, nativeSnappyAvailable, uncompressBlock } from "../../lib/codec/snappy";
 import { nativeHistogram, realisticSeries, v1Message, v2Message } from "../fixtures/remote-write";
 
 /**

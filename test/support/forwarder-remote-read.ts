@@ -1,7 +1,7 @@
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import { decodeRecord } from "../../lib/consumer";
-import { compress, decompress } from "../../lib/snappy";
-import { Reader, WIRE_LEN, Writer } from "../../lib/wire";
+import { compress, decompress } from "../../lib/codec/snappy";
+import { Reader, WIRE_LEN, Writer } from "../../lib/codec/wire";
+import { decodeRecord } from "../../lib/stream/consumer";
 import { streamContents } from "./stream";
 
 /**

@@ -1,6 +1,6 @@
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { readAll } from "../../functions/local/stream";
-import { type DecodedSeries, decodeRecord } from "../../lib/consumer";
+import { type DecodedSeries, decodeRecord } from "../../lib/stream/consumer";
 
 /** Every series in the stream, decoded, with the shard and partition key it came in. */
 export async function streamContents(client: Pick<KinesisClient, "send">, streamName: string) {

@@ -5,9 +5,9 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { keysFromEnv, matchKey, parseKeyList, presentedKey } from "../../lib/auth";
-import { createLogger } from "../../lib/log";
-import { parseSecret, SecretKeySource } from "../../lib/secret-keys";
+import { parseSecret, SecretKeySource } from "../../lib/aws/secret-keys";
+import { keysFromEnv, matchKey, parseKeyList, presentedKey } from "../../lib/core/auth";
+import { createLogger } from "../../lib/core/log";
 
 const headers = (h: Record<string, string>) => (name: string) => h[name.toLowerCase()];
 const basic = (s: string) => `Basic ${Buffer.from(s).toString("base64")}`;

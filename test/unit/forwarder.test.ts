@@ -1,6 +1,10 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
+import { SecretCredentialSource } from "../../lib/aws/secret-credential";
+import { compress, decompress } from "../../lib/codec/snappy";
+import { silentLogger } from "../../lib/core/log";
+import { createMemoryMetrics } from "../../lib/core/metrics";
 import { credentialAuthorizer, parseCredential, staticCredential } from "../../lib/forwarder/auth";
 import { loadForwarderConfig } from "../../lib/forwarder/config";
 import { deadLetterMessage } from "../../lib/forwarder/dead-letter";
@@ -8,12 +12,8 @@ import { HttpDestination, parseRetryAfter, REMOTE_WRITE_HEADERS } from "../../li
 import { type DeadLetter, type ForwardOptions, forwardBatch } from "../../lib/forwarder/forward";
 import { planBatch, type SendUnit, unitBody } from "../../lib/forwarder/plan";
 import { checkRecord, type ForwardRecord } from "../../lib/forwarder/records";
-import { SecretCredentialSource } from "../../lib/forwarder/secret";
-import { silentLogger } from "../../lib/log";
-import { createMemoryMetrics } from "../../lib/metrics";
-import { schemas, TO_OBJECT } from "../../lib/proto";
-import { sealRecord } from "../../lib/remote-write/records";
-import { compress, decompress } from "../../lib/snappy";
+import { schemas, TO_OBJECT } from "../../lib/stream/proto";
+import { sealRecord } from "../../lib/stream/records";
 import { v1Message, v2Message } from "../fixtures/remote-write";
 import {
   type Answer,

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LocalGateway } from "../../../functions/local/gateway";
 import { createMirrorApp } from "../../../functions/mirror/app";
-import { StaticKeySource } from "../../../lib/auth";
-import { createLogger } from "../../../lib/log";
-import { AwsCredentialSource } from "../../../lib/mirror/aws/credentials";
+import { AwsCredentialSource } from "../../../lib/aws/credentials";
+import { StaticKeySource } from "../../../lib/core/auth";
+import { createLogger } from "../../../lib/core/log";
 import { loadMirrorConfig } from "../../../lib/mirror/config";
 import { hostile, openMetrics, T0 } from "../../fixtures/mirror/data";
 import {

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { createMirrorApp } from "../../../functions/mirror/app";
-import { StaticKeySource } from "../../../lib/auth";
-import { silentLogger } from "../../../lib/log";
+import { StaticKeySource } from "../../../lib/core/auth";
+import { silentLogger } from "../../../lib/core/log";
 import { loadMirrorConfig } from "../../../lib/mirror/config";
 import { openMetrics } from "../../fixtures/mirror/data";
 import {

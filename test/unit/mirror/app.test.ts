@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { createMirrorApp } from "../../../functions/mirror/app";
-import { type KeySource, StaticKeySource } from "../../../lib/auth";
-import { createLogger } from "../../../lib/log";
-import { createMemoryMetrics } from "../../../lib/metrics";
+import { type KeySource, StaticKeySource } from "../../../lib/core/auth";
+import { createLogger } from "../../../lib/core/log";
+import { createMemoryMetrics } from "../../../lib/core/metrics";
 import { loadMirrorConfig } from "../../../lib/mirror/config";
 
 /** The app's own behaviour without Prometheus: error mapping, key handling, logs, metrics. */

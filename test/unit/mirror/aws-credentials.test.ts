@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { AwsCredentialSource, type AwsSettings } from "../../../lib/mirror/aws/credentials";
-import { regionFromHost, sigv4Signer } from "../../../lib/mirror/aws/sigv4";
+import { AwsCredentialSource } from "../../../lib/aws/credentials";
+import { sigv4Signer } from "../../../lib/aws/sigv4-signer";
+import { type AwsSettings, regionFromHost } from "../../../lib/mirror/aws-settings";
 import { MirrorError } from "../../../lib/mirror/errors";
 
 /** Credential order and failures without STS (the role path runs against an STS stand-in in test/e2e/mirror/amp.test.ts). */

@@ -1,0 +1,64 @@
+import { decompress, SnappyError } from "../codec/snappy";
+import { WireError } from "../codec/wire";
+import { BadRequestError, PayloadTooLargeError } from "../core/errors";
+import { bucketHashKey } from "../stream/records";
+import type { ProtocolVersion } from "./negotiate";
+import type { IngestOutput } from "./scan/output";
+import type { PlanOptions } from "./scan/route";
+import { ingestV1 } from "./scan/scan-v1";
+import { ingestV2 } from "./scan/scan-v2";
+import type { LabelLimits } from "./scan/validate";
+
+export type { IngestOutput } from "./scan/output";
+
+/** The slice of configuration the decode → validate → route path needs. */
+export interface IngestSettings {
+  readonly limits: LabelLimits;
+  readonly routingBuckets: number;
+  readonly maxRecordBytes: number;
+  readonly maxDecodedBytes: number;
+}
+
+/**
+ * Turns one request body (snappy-compressed protobuf) into records ready for PutRecords,
+ * with exact counts of what they carry and of what was rejected, by reason.
+ * Throws BadRequestError (400) for an unreadable body and PayloadTooLargeError (413)
+ * when the declared decoded size is over the limit.
+ */
+export class Ingestor {
+  private readonly hashKeys: readonly string[];
+
+  constructor(private readonly settings: IngestSettings) {
+    this.hashKeys = Array.from({ length: settings.routingBuckets }, (_, b) =>
+      bucketHashKey(b, settings.routingBuckets),
+    );
+  }
+
+  prepare(body: Uint8Array, version: ProtocolVersion, tenant: string | undefined): IngestOutput {
+    if (body.length === 0) throw new BadRequestError("empty-body", "empty request body");
+    let decoded: Uint8Array;
+    try {
+      decoded = decompress(body, this.settings.maxDecodedBytes);
+    } catch (err) {
+      if (!(err instanceof SnappyError)) throw err;
+      if (err.code === "decoded-too-large") throw new PayloadTooLargeError(err.code, err.message);
+      throw new BadRequestError(err.code, err.message);
+    }
+    const opts: PlanOptions = {
+      limits: this.settings.limits,
+      buckets: this.settings.routingBuckets,
+      maxRecordBytes: this.settings.maxRecordBytes,
+      tenant,
+      hashKeys: this.hashKeys,
+    };
+    try {
+      return version === "v1" ? ingestV1(decoded, opts) : ingestV2(decoded, opts);
+    } catch (err) {
+      if (err instanceof WireError) {
+        const schema = version === "v1" ? "prometheus.WriteRequest" : "io.prometheus.write.v2.Request";
+        throw new BadRequestError("protobuf-malformed", `malformed ${schema}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+}

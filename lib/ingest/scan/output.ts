@@ -1,0 +1,9 @@
+import type { StreamRecord } from "../../stream/records";
+import type { Rejections, Tally } from "./tally";
+
+/** What scanning one request produced: its records, what was written, what was rejected and why. */
+export interface IngestOutput {
+  records: StreamRecord[];
+  written: Tally;
+  rejected: Rejections;
+}
