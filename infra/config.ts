@@ -117,7 +117,7 @@ export interface GatewayConfig {
   };
 }
 
-/** Every context key, its default and meaning; the README's configuration table follows this. */
+/** Every context key, its default and meaning; the configuration table in docs/deploy.md follows this. */
 export const CONFIG_KEYS = {
   stackName: { default: "PrometheusGateway", doc: "CloudFormation stack name" },
   components: {
