@@ -1,7 +1,7 @@
 import { ConfigError } from "../lib/core/config";
 import { LOG_LEVELS, type LogLevel } from "../lib/core/log";
 import { DEFAULT_METRICS_NAMESPACE } from "../lib/core/metric-names";
-import { AUTH_KINDS, type AuthKind } from "../lib/forwarder/config";
+import { AUTH_KINDS, type AuthKind, FORWARDER_DEFAULTS } from "../lib/forwarder/config";
 
 /**
  * The deployment's configuration: one typed, frozen object parsed from CDK context
@@ -253,7 +253,7 @@ export const CONFIG_KEYS = {
     doc: "forwarder function timeout, 10 to 900 s (retries happen within it)",
   },
   forwardMaxRequestBytes: {
-    default: 4_194_304,
+    default: FORWARDER_DEFAULTS.maxRequestBytes,
     doc: "largest uncompressed request when merging v1 records, bytes",
   },
 } as const satisfies Record<string, { default: string | number | boolean | undefined; doc: string }>;
@@ -263,7 +263,7 @@ export type ConfigKey = keyof typeof CONFIG_KEYS;
 export { ConfigError };
 
 /** The error for a bad context key: lib's ConfigError, naming the key. */
-function contextError(key: string, message: string): ConfigError {
+export function contextError(key: string, message: string): ConfigError {
   return new ConfigError(`configuration ${key}: ${message}`, key);
 }
 
