@@ -2,7 +2,7 @@ import { Annotations, Aws, CfnRule, Fn, RemovalPolicy, Stack, Token } from "aws-
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { contextError, type CreatedVpc, type ImportedVpc } from "../config";
+import { type CreatedVpc, contextError, type ImportedVpc } from "../config";
 
 /** Shape of the VPC created when none is given: two isolated /27 subnets, no NAT. */
 export const CREATED_VPC_DEFAULTS = {
