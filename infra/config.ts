@@ -1,5 +1,7 @@
+import { ConfigError } from "../lib/core/config";
+import { LOG_LEVELS, type LogLevel } from "../lib/core/log";
 import { DEFAULT_METRICS_NAMESPACE } from "../lib/core/metric-names";
-import { AUTH_KINDS, type AuthKind } from "../lib/forwarder/config";
+import { AUTH_KINDS, type AuthKind, FORWARDER_DEFAULTS } from "../lib/forwarder/config";
 
 /**
  * The deployment's configuration: one typed, frozen object parsed from CDK context
@@ -8,7 +10,6 @@ import { AUTH_KINDS, type AuthKind } from "../lib/forwarder/config";
  */
 
 export type StreamMode = "on-demand" | "provisioned";
-export type LogLevel = "debug" | "info" | "warn" | "error";
 export type SecretsAccess = "endpoint" | "nat";
 /** Where the mirror function runs: in a VPC (created or imported), or outside any VPC. */
 export type MirrorNetworkMode = "vpc" | "none";
@@ -116,7 +117,7 @@ export interface GatewayConfig {
   };
 }
 
-/** Every context key, its default and meaning; the README's configuration table follows this. */
+/** Every context key, its default and meaning; the configuration table in docs/deploy.md follows this. */
 export const CONFIG_KEYS = {
   stackName: { default: "PrometheusGateway", doc: "CloudFormation stack name" },
   components: {
@@ -252,21 +253,18 @@ export const CONFIG_KEYS = {
     doc: "forwarder function timeout, 10 to 900 s (retries happen within it)",
   },
   forwardMaxRequestBytes: {
-    default: 4_194_304,
+    default: FORWARDER_DEFAULTS.maxRequestBytes,
     doc: "largest uncompressed request when merging v1 records, bytes",
   },
 } as const satisfies Record<string, { default: string | number | boolean | undefined; doc: string }>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
-export class ConfigError extends Error {
-  constructor(
-    readonly key: string,
-    message: string,
-  ) {
-    super(`configuration ${key}: ${message}`);
-    this.name = "ConfigError";
-  }
+export { ConfigError };
+
+/** The error for a bad context key: lib's ConfigError, naming the key. */
+export function contextError(key: string, message: string): ConfigError {
+  return new ConfigError(`configuration ${key}: ${message}`, key);
 }
 
 /** Keys that belong to one component: setting one for a component not deployed is a mistake. */
@@ -337,7 +335,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
   for (const key of Object.keys(context)) {
     // Our keys are camelCase; CDK's own (feature flags, `aws:cdk:*`, `cli-telemetry`) never are.
     if (/^[a-z][A-Za-z0-9]*$/.test(key) && !(key in CONFIG_KEYS)) {
-      throw new ConfigError(key, `unknown key (known keys: ${Object.keys(CONFIG_KEYS).join(", ")})`);
+      throw contextError(key, `unknown key (known keys: ${Object.keys(CONFIG_KEYS).join(", ")})`);
     }
   }
   const r = new Reader(context);
@@ -347,7 +345,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     if (components.includes(component)) continue;
     for (const key of COMPONENT_KEYS[component]) {
       if (r.has(key)) {
-        throw new ConfigError(
+        throw contextError(
           key,
           `applies only when components include ${component} (components=${components.join(",")})`,
         );
@@ -359,19 +357,19 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
 
   const alarmEmail = r.optStr("alarmEmail");
   if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) {
-    throw new ConfigError("alarmEmail", "not an email address");
+    throw contextError("alarmEmail", "not an email address");
   }
   const logRetentionDays = r.int("logRetentionDays", 1, 3653);
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
-    throw new ConfigError("logRetentionDays", `must be one of ${LOG_RETENTION_DAYS.join(", ")}`);
+    throw contextError("logRetentionDays", `must be one of ${LOG_RETENTION_DAYS.join(", ")}`);
   }
   const stackName = r.str("stackName");
   if (!STACK_NAME.test(stackName)) {
-    throw new ConfigError("stackName", "letters, digits and hyphens, starting with a letter, at most 128");
+    throw contextError("stackName", "letters, digits and hyphens, starting with a letter, at most 128");
   }
   const metricsNamespace = r.str("metricsNamespace");
   if (!/^[A-Za-z0-9._\-/#:]{1,255}$/.test(metricsNamespace) || metricsNamespace.startsWith("AWS/")) {
-    throw new ConfigError("metricsNamespace", "letters, digits and . _ - / # :, not starting with AWS/");
+    throw contextError("metricsNamespace", "letters, digits and . _ - / # :, not starting with AWS/");
   }
 
   return deepFreeze({
@@ -385,7 +383,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     observability: {
       alarmEmail,
       logRetentionDays,
-      logLevel: r.oneOf("logLevel", ["debug", "info", "warn", "error"] as const),
+      logLevel: r.oneOf("logLevel", LOG_LEVELS),
       metricsNamespace,
       keyCacheSeconds: r.int("keyCacheSeconds", 1, 3600),
     },
@@ -395,14 +393,14 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
 function parseComponents(r: Reader): Component[] {
   const listed = r.list("components");
   if (listed.length === 0) {
-    throw new ConfigError("components", `list at least one of ${COMPONENTS.join(", ")}`);
+    throw contextError("components", `list at least one of ${COMPONENTS.join(", ")}`);
   }
   const seen = new Set<string>();
   for (const name of listed) {
     if (!(COMPONENTS as readonly string[]).includes(name)) {
-      throw new ConfigError("components", `expected ${COMPONENTS.join(", ")} (got "${clip(name)}")`);
+      throw contextError("components", `expected ${COMPONENTS.join(", ")} (got "${clip(name)}")`);
     }
-    if (seen.has(name)) throw new ConfigError("components", `${name} is listed twice`);
+    if (seen.has(name)) throw contextError("components", `${name} is listed twice`);
     seen.add(name);
   }
   return COMPONENTS.filter((c) => seen.has(c));
@@ -412,7 +410,7 @@ function parseIngest(r: Reader): Pick<Required<GatewayConfig>, "stream" | "inges
   const streamMode = r.oneOf("streamMode", ["on-demand", "provisioned"] as const);
   const shardsGiven = r.has("streamShards");
   if (shardsGiven && streamMode === "on-demand") {
-    throw new ConfigError("streamShards", "applies only with streamMode=provisioned");
+    throw contextError("streamShards", "applies only with streamMode=provisioned");
   }
   const shards = streamMode === "provisioned" ? (r.optInt("streamShards", 1, 10_000) ?? 1) : undefined;
   const timeoutSeconds = r.int("ingestTimeoutSeconds", 5, 29);
@@ -440,7 +438,7 @@ function parseMirror(r: Reader): {
   if (network === "none") {
     for (const key of VPC_KEYS) {
       if (r.has(key)) {
-        throw new ConfigError(key, "applies only with mirrorNetwork=vpc (with none the mirror is in no VPC)");
+        throw contextError(key, "applies only with mirrorNetwork=vpc (with none the mirror is in no VPC)");
       }
     }
   }
@@ -449,14 +447,13 @@ function parseMirror(r: Reader): {
   const mirrorPrivate = r.bool("mirrorPrivate");
   const apiVpcEndpointId = r.optStr("mirrorApiVpcEndpointId");
   if (apiVpcEndpointId !== undefined) {
-    if (!mirrorPrivate)
-      throw new ConfigError("mirrorApiVpcEndpointId", "applies only with mirrorPrivate=true");
+    if (!mirrorPrivate) throw contextError("mirrorApiVpcEndpointId", "applies only with mirrorPrivate=true");
     if (!/^vpce-[0-9a-f]{8,17}$/.test(apiVpcEndpointId)) {
-      throw new ConfigError("mirrorApiVpcEndpointId", `not a VPC endpoint id: "${clip(apiVpcEndpointId)}"`);
+      throw contextError("mirrorApiVpcEndpointId", `not a VPC endpoint id: "${clip(apiVpcEndpointId)}"`);
     }
   }
   if (mirrorPrivate && network === "none" && apiVpcEndpointId === undefined) {
-    throw new ConfigError(
+    throw contextError(
       "mirrorApiVpcEndpointId",
       "required with mirrorPrivate=true and mirrorNetwork=none: without a VPC no execute-api endpoint can be created",
     );
@@ -464,7 +461,7 @@ function parseMirror(r: Reader): {
   const sourceCidrs = r.list("stackstateCidrs");
   for (const cidr of sourceCidrs) checkCidr("stackstateCidrs", cidr);
   if (mirrorPrivate && apiVpcEndpointId === undefined && sourceCidrs.length === 0) {
-    throw new ConfigError(
+    throw contextError(
       "stackstateCidrs",
       "required with mirrorPrivate=true unless mirrorApiVpcEndpointId is given: the created endpoint admits only these sources",
     );
@@ -473,7 +470,7 @@ function parseMirror(r: Reader): {
   if (network === "vpc") {
     secretsAccess = r.oneOf("mirrorSecretsAccess", ["endpoint", "nat"] as const);
     if (secretsAccess === "nat" && vpc?.create === true) {
-      throw new ConfigError(
+      throw contextError(
         "mirrorSecretsAccess",
         "nat needs an existing VPC with a route out; the created VPC has none",
       );
@@ -484,7 +481,7 @@ function parseMirror(r: Reader): {
   if (secretsAccess === "endpoint") {
     const regions = [...new Set(ampWorkspaces.map((w) => w.region))];
     if (regions.length > 1) {
-      throw new ConfigError(
+      throw contextError(
         "ampWorkspaces",
         `workspaces in several regions (${regions.join(", ")}): without internet the mirror reaches AMP through an aps-workspaces endpoint, which serves the stack's own region only; list that region's workspaces, or use mirrorNetwork=none, or an existing VPC with mirrorSecretsAccess=nat`,
       );
@@ -494,24 +491,24 @@ function parseMirror(r: Reader): {
   const seenRoles = new Set<string>();
   for (const arn of assumeRoleArns) {
     if (!ROLE_ARN.test(arn)) {
-      throw new ConfigError(
+      throw contextError(
         "mirrorAssumeRoleArns",
         `not an IAM role ARN like arn:aws:iam::123456789012:role/name (no wildcards): "${clip(arn)}"`,
       );
     }
-    if (seenRoles.has(arn)) throw new ConfigError("mirrorAssumeRoleArns", `"${clip(arn)}" is listed twice`);
+    if (seenRoles.has(arn)) throw contextError("mirrorAssumeRoleArns", `"${clip(arn)}" is listed twice`);
     seenRoles.add(arn);
   }
 
   // Prometheus is a target when configured, and by default when nothing else is (today's behaviour).
   const prometheusGiven = r.has("prometheusHost") || r.has("prometheusPort") || r.has("prometheusCidr");
   if (network === "none" && r.has("prometheusPort") && !r.has("prometheusHost")) {
-    throw new ConfigError("prometheusHost", "required with prometheusPort when mirrorNetwork=none");
+    throw contextError("prometheusHost", "required with prometheusPort when mirrorNetwork=none");
   }
   const targetsPrometheus = prometheusGiven || (network === "vpc" && ampWorkspaces.length === 0);
   if (!targetsPrometheus) {
     if (ampWorkspaces.length === 0) {
-      throw new ConfigError(
+      throw contextError(
         "ampWorkspaces",
         "required with mirrorNetwork=none unless prometheusHost is set: the mirror would have no target",
       );
@@ -520,7 +517,7 @@ function parseMirror(r: Reader): {
   let prometheus: NonNullable<GatewayConfig["mirror"]>["prometheus"];
   if (targetsPrometheus) {
     const host = r.str("prometheusHost");
-    if (!HOST.test(host)) throw new ConfigError("prometheusHost", `not a host name: "${clip(host)}"`);
+    if (!HOST.test(host)) throw contextError("prometheusHost", `not a host name: "${clip(host)}"`);
     const cidr = r.str("prometheusCidr");
     checkCidr("prometheusCidr", cidr);
     prometheus = { host, port: r.int("prometheusPort", 1, 65_535), cidr };
@@ -555,41 +552,38 @@ function parseVpc(r: Reader): CreatedVpc | ImportedVpc {
   const securityGroupId = r.optStr("vpcSecurityGroupId");
   if (vpcSetting === "create") {
     for (const key of ["vpcSubnetIds", "vpcAvailabilityZones", "vpcSecurityGroupId"] as const) {
-      if (r.has(key)) throw new ConfigError(key, "applies only with an existing VPC (vpc=vpc-...)");
+      if (r.has(key)) throw contextError(key, "applies only with an existing VPC (vpc=vpc-...)");
     }
     const cidr = r.str("vpcCidr");
     checkCidr("vpcCidr", cidr);
     const prefix = Number(cidr.split("/")[1]);
     if (prefix < 16 || prefix > 24)
-      throw new ConfigError("vpcCidr", "prefix must be /16 to /24 (two /27 subnets)");
+      throw contextError("vpcCidr", "prefix must be /16 to /24 (two /27 subnets)");
     return { create: true, cidr };
   }
-  if (r.has("vpcCidr")) throw new ConfigError("vpcCidr", "applies only with vpc=create");
+  if (r.has("vpcCidr")) throw contextError("vpcCidr", "applies only with vpc=create");
   if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcSetting)) {
-    throw new ConfigError(
-      "vpc",
-      `expected "create" or a VPC id like vpc-0123abcd (got "${clip(vpcSetting)}")`,
-    );
+    throw contextError("vpc", `expected "create" or a VPC id like vpc-0123abcd (got "${clip(vpcSetting)}")`);
   }
-  if (subnetIds.length === 0) throw new ConfigError("vpcSubnetIds", "required with an existing VPC");
+  if (subnetIds.length === 0) throw contextError("vpcSubnetIds", "required with an existing VPC");
   subnetIds.forEach((id) => {
     if (!/^subnet-[0-9a-f]{8,17}$/.test(id))
-      throw new ConfigError("vpcSubnetIds", `not a subnet id: "${clip(id)}"`);
+      throw contextError("vpcSubnetIds", `not a subnet id: "${clip(id)}"`);
   });
-  if (azs.length === 0) throw new ConfigError("vpcAvailabilityZones", "required with an existing VPC");
+  if (azs.length === 0) throw contextError("vpcAvailabilityZones", "required with an existing VPC");
   if (azs.length !== subnetIds.length) {
-    throw new ConfigError(
+    throw contextError(
       "vpcAvailabilityZones",
       `needs one zone per subnet in vpcSubnetIds (${subnetIds.length} subnets, ${azs.length} zones)`,
     );
   }
   azs.forEach((az) => {
     if (!/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(az)) {
-      throw new ConfigError("vpcAvailabilityZones", `not an availability zone: "${clip(az)}"`);
+      throw contextError("vpcAvailabilityZones", `not an availability zone: "${clip(az)}"`);
     }
   });
   if (securityGroupId !== undefined && !/^sg-[0-9a-f]{8,17}$/.test(securityGroupId)) {
-    throw new ConfigError("vpcSecurityGroupId", `not a security group id: "${clip(securityGroupId)}"`);
+    throw contextError("vpcSecurityGroupId", `not a security group id: "${clip(securityGroupId)}"`);
   }
   return { create: false, vpcId: vpcSetting, subnetIds, availabilityZones: azs, securityGroupId };
 }
@@ -599,7 +593,7 @@ function parseAmpWorkspaces(r: Reader): AmpWorkspace[] {
   const workspaces: AmpWorkspace[] = [];
   for (const entry of r.list("ampWorkspaces")) {
     const fail = (why: string) =>
-      new ConfigError(
+      contextError(
         "ampWorkspaces",
         `"${clip(entry)}" ${why}; expected arn:aws:aps:<region>:<account>:workspace/ws-... or ws-...@<region>`,
       );
@@ -659,19 +653,19 @@ function parseForwarder(r: Reader): ForwarderSettings | undefined {
   const url = r.optStr("forwardUrl");
   if (url === undefined) {
     const stray = FORWARD_KEYS.find((k) => r.has(k));
-    if (stray !== undefined) throw new ConfigError(stray, "applies only with forwardUrl");
+    if (stray !== undefined) throw contextError(stray, "applies only with forwardUrl");
     return undefined;
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError("forwardUrl", `not a URL: "${clip(url)}"`);
+    throw contextError("forwardUrl", `not a URL: "${clip(url)}"`);
   }
   if (parsed.protocol !== "https:")
-    throw new ConfigError("forwardUrl", "must be https: credentials travel with every request");
+    throw contextError("forwardUrl", "must be https: credentials travel with every request");
   if (parsed.username !== "" || parsed.password !== "") {
-    throw new ConfigError("forwardUrl", "no credentials in the URL; use forwardAuth and forwardSecretArn");
+    throw contextError("forwardUrl", "no credentials in the URL; use forwardAuth and forwardSecretArn");
   }
   const auth = r.oneOf("forwardAuth", AUTH_KINDS);
   const username = r.optStr("forwardUsername");
@@ -679,36 +673,36 @@ function parseForwarder(r: Reader): ForwarderSettings | undefined {
   const secretArn = r.optStr("forwardSecretArn");
   const ampWorkspaceArn = r.optStr("forwardAmpWorkspaceArn");
   if ((auth === "basic") !== (username !== undefined)) {
-    throw new ConfigError(
+    throw contextError(
       "forwardUsername",
       auth === "basic" ? "required with forwardAuth=basic" : "applies only with forwardAuth=basic",
     );
   }
   if ((auth === "header") !== (headerName !== undefined)) {
-    throw new ConfigError(
+    throw contextError(
       "forwardHeaderName",
       auth === "header" ? "required with forwardAuth=header" : "applies only with forwardAuth=header",
     );
   }
   if (headerName !== undefined && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(headerName)) {
-    throw new ConfigError("forwardHeaderName", `not a header name: "${clip(headerName)}"`);
+    throw contextError("forwardHeaderName", `not a header name: "${clip(headerName)}"`);
   }
   if (secretArn !== undefined) {
     if (auth === "none" || auth === "sigv4")
-      throw new ConfigError("forwardSecretArn", `not used with forwardAuth=${auth}`);
+      throw contextError("forwardSecretArn", `not used with forwardAuth=${auth}`);
     if (!SECRET_ARN.test(secretArn))
-      throw new ConfigError("forwardSecretArn", `not a Secrets Manager secret ARN: "${clip(secretArn)}"`);
+      throw contextError("forwardSecretArn", `not a Secrets Manager secret ARN: "${clip(secretArn)}"`);
   }
   let ampRegion: string | undefined;
   if (auth === "sigv4") {
     if (ampWorkspaceArn === undefined)
-      throw new ConfigError("forwardAmpWorkspaceArn", "required with forwardAuth=sigv4");
+      throw contextError("forwardAmpWorkspaceArn", "required with forwardAuth=sigv4");
     const m = AMP_WORKSPACE_ARN.exec(ampWorkspaceArn);
     if (m === null)
-      throw new ConfigError("forwardAmpWorkspaceArn", `not a workspace ARN: "${clip(ampWorkspaceArn)}"`);
+      throw contextError("forwardAmpWorkspaceArn", `not a workspace ARN: "${clip(ampWorkspaceArn)}"`);
     ampRegion = m[1];
   } else if (ampWorkspaceArn !== undefined) {
-    throw new ConfigError("forwardAmpWorkspaceArn", "applies only with forwardAuth=sigv4");
+    throw contextError("forwardAmpWorkspaceArn", "applies only with forwardAuth=sigv4");
   }
   return {
     url,
@@ -745,15 +739,14 @@ class Reader {
 
   str(key: ConfigKey): string {
     const value = this.optStr(key);
-    if (value === undefined) throw new ConfigError(key, "required");
+    if (value === undefined) throw contextError(key, "required");
     return value;
   }
 
   optStr(key: ConfigKey): string | undefined {
     const value = this.raw(key);
     if (value === undefined) return undefined;
-    if (typeof value !== "string" && typeof value !== "number")
-      throw new ConfigError(key, "expected a string");
+    if (typeof value !== "string" && typeof value !== "number") throw contextError(key, "expected a string");
     const text = String(value).trim();
     return text === "" ? undefined : text;
   }
@@ -767,7 +760,7 @@ class Reader {
   oneOf<T extends string>(key: ConfigKey, allowed: readonly T[]): T {
     const value = this.str(key);
     if (!(allowed as readonly string[]).includes(value)) {
-      throw new ConfigError(key, `expected one of ${allowed.join(", ")} (got "${clip(value)}")`);
+      throw contextError(key, `expected one of ${allowed.join(", ")} (got "${clip(value)}")`);
     }
     return value as T;
   }
@@ -777,25 +770,25 @@ class Reader {
     if (typeof value === "boolean") return value;
     if (value === "true") return true;
     if (value === "false") return false;
-    throw new ConfigError(key, `expected true or false (got "${clip(String(value))}")`);
+    throw contextError(key, `expected true or false (got "${clip(String(value))}")`);
   }
 
   num(key: ConfigKey, min: number, max: number): number {
     const value = this.optNum(key, min, max);
-    if (value === undefined) throw new ConfigError(key, "required");
+    if (value === undefined) throw contextError(key, "required");
     return value;
   }
 
   int(key: ConfigKey, min: number, max: number): number {
     const value = this.num(key, min, max);
-    if (!Number.isInteger(value)) throw new ConfigError(key, `expected a whole number (got ${value})`);
+    if (!Number.isInteger(value)) throw contextError(key, `expected a whole number (got ${value})`);
     return value;
   }
 
   optInt(key: ConfigKey, min: number, max: number): number | undefined {
     const value = this.optNum(key, min, max);
     if (value !== undefined && !Number.isInteger(value)) {
-      throw new ConfigError(key, `expected a whole number (got ${value})`);
+      throw contextError(key, `expected a whole number (got ${value})`);
     }
     return value;
   }
@@ -805,8 +798,8 @@ class Reader {
     if (value === undefined) return undefined;
     const n =
       typeof value === "number" ? value : typeof value === "string" ? Number(value.trim()) : Number.NaN;
-    if (!Number.isFinite(n)) throw new ConfigError(key, `expected a number (got "${clip(String(value))}")`);
-    if (n < min || n > max) throw new ConfigError(key, `must be between ${min} and ${max} (got ${n})`);
+    if (!Number.isFinite(n)) throw contextError(key, `expected a number (got "${clip(String(value))}")`);
+    if (n < min || n > max) throw contextError(key, `must be between ${min} and ${max} (got ${n})`);
     return n;
   }
 }
@@ -814,7 +807,7 @@ class Reader {
 function checkCidr(key: ConfigKey, cidr: string): void {
   const m = CIDR4.exec(cidr);
   const ok = m?.slice(1, 5).every((octet) => Number(octet) <= 255) === true && Number(m?.[5]) <= 32;
-  if (!ok) throw new ConfigError(key, `not an IPv4 CIDR like 203.0.113.0/24: "${clip(cidr)}"`);
+  if (!ok) throw contextError(key, `not an IPv4 CIDR like 203.0.113.0/24: "${clip(cidr)}"`);
 }
 
 function clip(text: string): string {

@@ -2,6 +2,7 @@ import { Annotations, CfnOutput, Duration, Fn, Stack, type StackProps } from "aw
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type { Construct } from "constructs";
+import { REMOTE_WRITE_PATH } from "../lib/core/routes";
 import type { Component, GatewayConfig } from "./config";
 import { CONFIG_KEYS } from "./config";
 import { ApiKeySecret } from "./constructs/api-key-secret";
@@ -202,7 +203,7 @@ export class GatewayStack extends Stack {
     if (this.remoteWrite !== undefined && this.ingestKey !== undefined && this.stream !== undefined) {
       const ingestArn = this.ingestKey.secret.secretArn;
       new CfnOutput(this, "RemoteWriteUrl", {
-        description: "Prometheus remote_write URL (also served at /api/v1/write)",
+        description: `Prometheus remote_write URL (also served at ${REMOTE_WRITE_PATH})`,
         value: this.remoteWrite.url,
       });
       new CfnOutput(this, "IngestKeySecretArn", {

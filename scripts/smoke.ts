@@ -13,6 +13,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import SnappyJS from "snappyjs";
+import { MIRROR_PATHS } from "../lib/core/routes";
 
 export const STEP_NAMES = {
   refusesAnonymous: "remote-write refuses a request without a key",
@@ -214,7 +215,7 @@ export async function runSmoke(opts: Options, print: (line: string) => void = co
     [
       STEP_NAMES.mirrorConnection,
       async () => {
-        const body = await postMirror("/api/connection", {
+        const body = await postMirror(MIRROR_PATHS.connection, {
           _type: "TestConnectionRequest",
           connectionDetails: { ...opts.prometheus, requestTimeout: Math.min(opts.timeoutMs, 20_000) },
         });
@@ -229,7 +230,7 @@ export async function runSmoke(opts: Options, print: (line: string) => void = co
     [
       STEP_NAMES.mirrorFieldNames,
       async () => {
-        const body = await postMirror("/api/field/name", {
+        const body = await postMirror(MIRROR_PATHS.fieldName, {
           _type: "FieldNamesRequest",
           connectionDetails: { ...opts.prometheus, requestTimeout: Math.min(opts.timeoutMs, 20_000) },
           query: {

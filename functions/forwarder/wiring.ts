@@ -2,7 +2,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createEmfMetrics } from "../../lib/aws/emf-metrics";
 import { SecretCredentialSource } from "../../lib/aws/secret-credential";
-import { sigv4Authorizer } from "../../lib/aws/sigv4-authorizer";
+import { sigv4Authorizer } from "../../lib/aws/sigv4";
 import { SqsDeadLetters } from "../../lib/aws/sqs-dead-letters";
 import type { Env } from "../../lib/core/config";
 import { createLogger, type Logger } from "../../lib/core/log";

@@ -13,9 +13,10 @@ import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { StaticKeySource } from "../../lib/core/auth";
 import type { Env } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
-import { createLogger, parseLogLevel } from "../../lib/core/log";
-import { DEFAULT_METRICS_NAMESPACE, METRIC_SERVICES } from "../../lib/core/metric-names";
+import { createLogger } from "../../lib/core/log";
+import { METRIC_SERVICES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
+import { loadSharedSettings } from "../../lib/core/settings";
 import { loadMirrorConfig } from "../../lib/mirror/config";
 import { type LocalForwarder, startLocalForwarder } from "../forwarder/local";
 import { createMirrorApp } from "../mirror/app";
@@ -98,10 +99,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   let metrics: Metrics | undefined;
   let timer: NodeJS.Timeout | undefined;
   if (opts.metricsIntervalMs) {
-    metrics = createEmfMetrics(
-      env[ENV.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
-      METRIC_SERVICES.remoteWrite,
-    );
+    metrics = createEmfMetrics(loadSharedSettings(env).metricsNamespace, METRIC_SERVICES.remoteWrite);
     timer = setInterval(() => metrics?.flush(), opts.metricsIntervalMs);
     timer.unref();
   }
@@ -113,7 +111,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const mirror = createMirrorApp({
     config: mirrorConfig,
     keys: new StaticKeySource([{ key: mirrorApiKey }]),
-    log: createLogger(parseLogLevel(env[ENV.logLevel]), undefined, { service: METRIC_SERVICES.mirror }),
+    log: createLogger(mirrorConfig.logLevel, undefined, { service: METRIC_SERVICES.mirror }),
     ...(metrics ? { metrics } : {}),
   });
   const root = new Hono();

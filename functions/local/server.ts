@@ -1,3 +1,5 @@
+import { ENV } from "../../lib/core/env-names";
+import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULT_PORT, startLocalGateway } from "./gateway";
 import { clearLocalState, writeLocalState } from "./state";
 
@@ -8,7 +10,7 @@ import { clearLocalState, writeLocalState } from "./state";
 // The SDK warns that its 2027 releases will need Node 22; the local tools run on Node 20 too.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const port = Number(process.env.PORT ?? DEFAULT_PORT);
+const port = Number(process.env[ENV.port] ?? DEFAULT_PORT);
 const gateway = await startLocalGateway({ port, metricsIntervalMs: 60_000 }).catch((err: Error) => {
   console.error(`cannot start the gateway: ${err.message}`);
   process.exit(1);
@@ -17,14 +19,14 @@ const gateway = await startLocalGateway({ port, metricsIntervalMs: 60_000 }).cat
 writeLocalState({
   kinesisEndpoint: gateway.kinesisEndpoint,
   streamName: gateway.streamName,
-  region: process.env.AWS_REGION ?? "us-east-1",
+  region: process.env[ENV.awsRegion] ?? "us-east-1",
   url: gateway.url,
   pid: process.pid,
 });
 
-const write = `${gateway.url}/api/v1/write`;
+const write = `${gateway.url}${REMOTE_WRITE_PATH}`;
 console.log(`Prometheus gateway listening on ${gateway.url}
-  remote_write:  ${write}  (also ${gateway.url}/receiver/prometheus/api/v1/write)
+  remote_write:  ${write}  (also ${gateway.url}${RECEIVER_PATH})
   stream:        ${gateway.streamName} (${gateway.embeddedKinesis ? `embedded Kinesis at ${gateway.kinesisEndpoint}` : (gateway.kinesisEndpoint ?? "AWS")})
   mirror:        ${gateway.url}/api/connection, /api/field/name, /api/field/value, /api/metric
   API key:       ${gateway.apiKey}${gateway.mirrorApiKey !== gateway.apiKey ? `\n  mirror key:    ${gateway.mirrorApiKey}` : ""}

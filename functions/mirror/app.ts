@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type AwsCredentialSource, sharedCredentialSource } from "../../lib/aws/credentials";
-import { sigv4Signer } from "../../lib/aws/sigv4-signer";
+import { sigv4Signer } from "../../lib/aws/sigv4";
 import { type ApiKey, type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
 import { HttpError } from "../../lib/core/errors";
 import type { Logger } from "../../lib/core/log";

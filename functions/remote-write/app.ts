@@ -32,7 +32,7 @@ type Vars = { version: ProtocolVersion; tenant: string | undefined };
 /**
  * The remote_write receiver: authenticate, negotiate the protocol version, bound the
  * body, decode and validate, write to the stream, answer with the status that makes
- * Prometheus retry exactly when a retry can succeed (see the README's status table).
+ * Prometheus retry exactly when a retry can succeed (see the status table in docs/ingest.md).
  */
 export function createRemoteWriteApp(o: RemoteWriteAppOptions): Hono<{ Variables: Vars }> {
   const app = new Hono<{ Variables: Vars }>();

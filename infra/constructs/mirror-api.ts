@@ -13,7 +13,8 @@ import type { ApiKeySecret } from "./api-key-secret";
 import { GatewayFunction, type GatewayFunctionSettings } from "./gateway-function";
 import type { MirrorNetwork } from "./mirror-network";
 
-export const MIRROR_DEFAULTS = {
+/** Deployment settings of the mirror API (the function reads its own defaults from lib/mirror/config.ts). */
+export const MIRROR_API_SETTINGS = {
   stageName: "mirror",
   /** REST API integrations time out at 29 s; StackState's requestTimeout is typically 20 s. */
   timeout: Duration.seconds(28),
@@ -100,13 +101,13 @@ export class MirrorApi extends Construct {
       entry: ENTRIES.mirror,
       description: "StackState Prometheus mirror",
       memorySize: props.memoryMb,
-      timeout: MIRROR_DEFAULTS.timeout,
+      timeout: MIRROR_API_SETTINGS.timeout,
       environment: {
         [ENV.mirrorApiKeySecretArn]: props.keySecret.secret.secretArn,
         [ENV.mirrorAllowedTargets]: this.allowedTargets.join(","),
         [ENV.mirrorRequireKey]: String(props.requireKey),
         [ENV.mirrorErrorStatus]: props.errorStatus,
-        [ENV.mirrorMaxRequestTimeoutMs]: String(MIRROR_DEFAULTS.maxPrometheusCall.toMilliseconds()),
+        [ENV.mirrorMaxRequestTimeoutMs]: String(MIRROR_API_SETTINGS.maxPrometheusCall.toMilliseconds()),
         [ENV.logLevel]: props.logLevel,
         [ENV.metricsNamespace]: props.metricsNamespace,
         [ENV.keyCacheSeconds]: String(props.keyCacheSeconds),
@@ -153,7 +154,7 @@ export class MirrorApi extends Construct {
       cloudWatchRole: props.setAccountLogsRole,
       cloudWatchRoleRemovalPolicy: props.setAccountLogsRole ? RemovalPolicy.RETAIN : undefined,
       deployOptions: {
-        stageName: MIRROR_DEFAULTS.stageName,
+        stageName: MIRROR_API_SETTINGS.stageName,
         throttlingRateLimit: props.throttleRate,
         throttlingBurstLimit: props.throttleBurst,
         tracingEnabled: true,
@@ -192,7 +193,7 @@ export class MirrorApi extends Construct {
     this.url =
       endpoint !== undefined
         ? // The endpoint-associated host name resolves without private DNS, from the VPC and networks joined to it.
-          `https://${this.api.restApiId}-${endpoint.vpcEndpointId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${MIRROR_DEFAULTS.stageName}/`
+          `https://${this.api.restApiId}-${endpoint.vpcEndpointId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${MIRROR_API_SETTINGS.stageName}/`
         : this.api.url;
 
     NagSuppressions.addResourceSuppressions(

@@ -2,7 +2,7 @@ import { Annotations, Aws, CfnRule, Fn, RemovalPolicy, Stack, Token } from "aws-
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { ConfigError, type CreatedVpc, type ImportedVpc } from "../config";
+import { type CreatedVpc, contextError, type ImportedVpc } from "../config";
 
 /** Shape of the VPC created when none is given: two isolated /27 subnets, no NAT. */
 export const CREATED_VPC_DEFAULTS = {
@@ -221,7 +221,7 @@ export class MirrorNetwork extends Construct {
 function requireStackRegion(scope: Construct, region: string): void {
   const stackRegion = Stack.of(scope).region;
   if (!Token.isUnresolved(stackRegion) && stackRegion !== region) {
-    throw new ConfigError(
+    throw contextError(
       "ampWorkspaces",
       `workspaces in ${region} cannot be reached from a stack in ${stackRegion} through the aps-workspaces endpoint; deploy in ${region}, or use mirrorNetwork=none`,
     );

@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Logger } from "../core/log";
 import { type Credential, type CredentialSource, parseCredential } from "../forwarder/auth";
+import { CachedSecret } from "./cached-secret";
 
 /**
  * The destination's credential, read from Secrets Manager and cached for `cacheSeconds`
@@ -8,47 +9,38 @@ import { type Credential, type CredentialSource, parseCredential } from "../forw
  * keeps the last good value. The value never appears in a log line or an error.
  */
 export class SecretCredentialSource implements CredentialSource {
-  private cached: Credential | undefined;
-  private fetchedAt = 0;
-  private inflight: Promise<Credential> | undefined;
+  private readonly secret: CachedSecret<Credential>;
 
   constructor(
     private readonly client: Pick<SecretsManagerClient, "send">,
     private readonly secretId: string,
-    private readonly cacheSeconds: number,
-    private readonly log: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+    cacheSeconds: number,
+    log: Logger,
+    now: () => number = Date.now,
+  ) {
+    this.secret = new CachedSecret(
+      () => this.read(),
+      cacheSeconds,
+      log,
+      {
+        keptCached: "destination secret refresh failed; keeping the cached value",
+        unreadable: "could not read the destination secret",
+      },
+      now,
+    );
+  }
 
-  async value(): Promise<Credential> {
-    if (this.cached !== undefined && this.now() - this.fetchedAt < this.cacheSeconds * 1000)
-      return this.cached;
-    this.inflight ??= this.fetch().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
+  value(): Promise<Credential> {
+    return this.secret.value();
   }
 
   refresh(): void {
-    this.fetchedAt = Number.NEGATIVE_INFINITY;
+    this.secret.invalidate();
   }
 
-  private async fetch(): Promise<Credential> {
-    try {
-      const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-      if (out.SecretString === undefined) throw new Error("the destination secret has no string value");
-      this.cached = parseCredential(out.SecretString);
-      this.fetchedAt = this.now();
-      return this.cached;
-    } catch (err) {
-      const reason = err instanceof Error ? err.name : "unknown error";
-      if (this.cached !== undefined) {
-        this.log.warn("destination secret refresh failed; keeping the cached value", { reason });
-        this.fetchedAt = this.now();
-        return this.cached;
-      }
-      this.log.error("could not read the destination secret", { reason });
-      throw new Error(`could not read the destination secret (${reason})`);
-    }
+  private async read(): Promise<Credential> {
+    const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
+    if (out.SecretString === undefined) throw new Error("the destination secret has no string value");
+    return parseCredential(out.SecretString);
   }
 }

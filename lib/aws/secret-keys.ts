@@ -5,6 +5,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { type ApiKey, type KeySource, TENANT_PATTERN } from "../core/auth";
 import type { Logger } from "../core/log";
+import { CachedSecret } from "./cached-secret";
 
 /**
  * Keys held in an AWS Secrets Manager secret. The secret string is either the key itself
@@ -13,53 +14,44 @@ import type { Logger } from "../core/log";
  * Values are cached for `cacheSeconds`; when a refresh fails the last good keys stay.
  */
 export class SecretKeySource implements KeySource {
-  private cached: readonly ApiKey[] | undefined;
-  private fetchedAt = 0;
-  private inflight: Promise<readonly ApiKey[]> | undefined;
+  private readonly secret: CachedSecret<readonly ApiKey[]>;
 
   constructor(
     private readonly client: Pick<SecretsManagerClient, "send">,
     private readonly secretId: string,
-    private readonly cacheSeconds: number,
-    private readonly log: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+    cacheSeconds: number,
+    log: Logger,
+    now: () => number = Date.now,
+  ) {
+    this.secret = new CachedSecret(
+      () => this.read(),
+      cacheSeconds,
+      log,
+      {
+        keptCached: "key refresh failed; keeping the cached keys",
+        unreadable: "could not read the API key secret",
+      },
+      now,
+    );
+  }
 
   static fromArn(secretId: string, cacheSeconds: number, log: Logger): SecretKeySource {
     return new SecretKeySource(new SecretsManagerClient({}), secretId, cacheSeconds, log);
   }
 
-  async keys(): Promise<readonly ApiKey[]> {
-    const fresh = this.cached !== undefined && this.now() - this.fetchedAt < this.cacheSeconds * 1000;
-    if (fresh) return this.cached!;
-    this.inflight ??= this.refresh().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
+  keys(): Promise<readonly ApiKey[]> {
+    return this.secret.value();
   }
 
-  private async refresh(): Promise<readonly ApiKey[]> {
-    try {
-      const current = await this.fetch("AWSCURRENT");
-      const previous = await this.fetch("AWSPREVIOUS").catch((err: unknown) => {
-        if (err instanceof ResourceNotFoundException) return undefined;
-        throw err;
-      });
-      if (current === undefined) throw new Error("secret has no AWSCURRENT string value");
-      const keys = previous !== undefined && previous.key !== current.key ? [current, previous] : [current];
-      this.cached = Object.freeze(keys);
-      this.fetchedAt = this.now();
-      return this.cached;
-    } catch (err) {
-      const reason = err instanceof Error ? err.name : "unknown error";
-      if (this.cached !== undefined) {
-        this.log.warn("key refresh failed; keeping the cached keys", { reason });
-        this.fetchedAt = this.now();
-        return this.cached;
-      }
-      this.log.error("could not read the API key secret", { reason });
-      throw new Error(`could not read the API key secret (${reason})`);
-    }
+  private async read(): Promise<readonly ApiKey[]> {
+    const current = await this.fetch("AWSCURRENT");
+    const previous = await this.fetch("AWSPREVIOUS").catch((err: unknown) => {
+      if (err instanceof ResourceNotFoundException) return undefined;
+      throw err;
+    });
+    if (current === undefined) throw new Error("secret has no AWSCURRENT string value");
+    const keys = previous !== undefined && previous.key !== current.key ? [current, previous] : [current];
+    return Object.freeze(keys);
   }
 
   private async fetch(stage: string): Promise<ApiKey | undefined> {

@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { ConfigError } from "./config";
+import { ENV } from "./env-names";
 
 /** A key that unlocks an endpoint, with the tenant whose data it writes (if any). */
 export interface ApiKey {
@@ -88,11 +90,11 @@ export function parseKeyList(variable: string, raw: string): ApiKey[] {
     const tenant = item.slice(0, eq).trim();
     const key = item.slice(eq + 1).trim();
     if (!TENANT_PATTERN.test(tenant)) {
-      throw new Error(
+      throw new ConfigError(
         `${variable}: entry ${index + 1} has an invalid tenant name (expected ${TENANT_PATTERN})`,
       );
     }
-    if (key === "") throw new Error(`${variable}: entry ${index + 1} has an empty key`);
+    if (key === "") throw new ConfigError(`${variable}: entry ${index + 1} has an empty key`);
     out.push({ key, tenant });
   });
   return out;
@@ -103,12 +105,12 @@ export function parseKeyList(variable: string, raw: string): ApiKey[] {
  * Returns undefined when neither is set.
  */
 export function keysFromEnv(env: Record<string, string | undefined>): ApiKey[] | undefined {
-  const list = env.API_KEYS?.trim();
+  const list = env[ENV.apiKeys]?.trim();
   if (list) {
-    const keys = parseKeyList("API_KEYS", list);
-    if (keys.length === 0) throw new Error("API_KEYS: no keys given");
+    const keys = parseKeyList(ENV.apiKeys, list);
+    if (keys.length === 0) throw new ConfigError(`${ENV.apiKeys}: no keys given`);
     return keys;
   }
-  const single = env.API_KEY?.trim();
+  const single = env[ENV.apiKey]?.trim();
   return single ? [{ key: single }] : undefined;
 }

@@ -4,8 +4,12 @@
  */
 export type Env = Record<string, string | undefined>;
 
+/** A missing or malformed setting; the message names it (`key` too, when the caller gives one). */
 export class ConfigError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly key?: string,
+  ) {
     super(message);
     this.name = "ConfigError";
   }

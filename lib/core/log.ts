@@ -2,7 +2,11 @@
  * Structured JSON logs, one object per line (CloudWatch Logs and `jq` read them as is).
  * Nothing here ever receives a key: callers pass reasons and counts, not credentials.
  */
-export type LogLevel = "debug" | "info" | "warn" | "error";
+import { ConfigError } from "./config";
+import { ENV } from "./env-names";
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {
@@ -15,7 +19,9 @@ export interface Logger {
 export function parseLogLevel(raw: string | undefined): LogLevel {
   const value = (raw ?? "info").toLowerCase();
   if (value in ORDER) return value as LogLevel;
-  throw new Error(`LOG_LEVEL: expected one of debug, info, warn, error (got "${value.slice(0, 20)}")`);
+  throw new ConfigError(
+    `${ENV.logLevel}: expected one of ${LOG_LEVELS.join(", ")} (got "${value.slice(0, 20)}")`,
+  );
 }
 
 export function createLogger(

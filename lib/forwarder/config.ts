@@ -1,7 +1,6 @@
 import { ConfigError, type Env, enumVar, intVar, stringVar } from "../core/config";
 import { ENV, FORWARD_ENV } from "../core/env-names";
-import { type LogLevel, parseLogLevel } from "../core/log";
-import { DEFAULT_METRICS_NAMESPACE } from "../core/metric-names";
+import { loadSharedSettings, type SharedSettings } from "../core/settings";
 
 /** How the forwarder authenticates to the destination. */
 export const AUTH_KINDS = ["none", "basic", "bearer", "header", "sigv4"] as const;
@@ -24,7 +23,7 @@ export interface AuthConfig {
   readonly secretArn?: string;
 }
 
-export interface ForwarderConfig {
+export interface ForwarderConfig extends SharedSettings {
   readonly url: string;
   readonly auth: AuthConfig;
   /** Largest uncompressed body of a request merging several v1 records. */
@@ -33,9 +32,6 @@ export interface ForwarderConfig {
   readonly timeoutMs: number;
   readonly deadLetterQueueUrl?: string;
   readonly deadLetterFile?: string;
-  readonly keyCacheSeconds: number;
-  readonly logLevel: LogLevel;
-  readonly metricsNamespace: string;
 }
 
 export const FORWARDER_DEFAULTS = {
@@ -77,9 +73,7 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
     timeoutMs: intVar(env, FORWARD_ENV.timeoutMs, FORWARDER_DEFAULTS.timeoutMs, 100, 900_000),
     deadLetterQueueUrl: stringVar(env, FORWARD_ENV.deadLetterQueueUrl),
     deadLetterFile: stringVar(env, FORWARD_ENV.deadLetterFile),
-    keyCacheSeconds: intVar(env, ENV.keyCacheSeconds, 60, 1, 3600),
-    logLevel: parseLogLevel(env[ENV.logLevel]),
-    metricsNamespace: stringVar(env, ENV.metricsNamespace) ?? DEFAULT_METRICS_NAMESPACE,
+    ...loadSharedSettings(env),
   });
 }
 

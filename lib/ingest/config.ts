@@ -1,22 +1,20 @@
 import { ConfigError, type Env, enumVar, intVar, stringVar } from "../core/config";
 import { ENV } from "../core/env-names";
-import { type LogLevel, parseLogLevel } from "../core/log";
-import { DEFAULT_METRICS_NAMESPACE } from "../core/metric-names";
+import { loadSharedSettings, type SharedSettings } from "../core/settings";
 import type { IngestSettings } from "./ingest";
+import { DEFAULT_LIMITS } from "./scan/validate";
 
 export const DEFAULTS = Object.freeze({
   maxBodyBytes: 10 * 1024 * 1024,
   maxDecodedBytes: 64 * 1024 * 1024,
   maxRecordBytes: 1024 * 1024,
   routingBuckets: 4,
-  maxLabelsPerSeries: 30,
-  maxLabelNameLength: 1024,
-  maxLabelValueLength: 2048,
+  maxLabelsPerSeries: DEFAULT_LIMITS.maxLabelsPerSeries,
+  maxLabelNameLength: DEFAULT_LIMITS.maxLabelNameLength,
+  maxLabelValueLength: DEFAULT_LIMITS.maxLabelValueLength,
   putConcurrency: 4,
   putDeadlineMs: 10_000,
   retryAfterSeconds: 5,
-  keyCacheSeconds: 300,
-  metricsNamespace: DEFAULT_METRICS_NAMESPACE,
 });
 
 export interface SinkSettings {
@@ -30,7 +28,7 @@ export interface SinkSettings {
 }
 
 /** Configuration of the remote-write function, read once at cold start. */
-export interface IngestConfig {
+export interface IngestConfig extends SharedSettings {
   readonly ingest: IngestSettings;
   readonly maxBodyBytes: number;
   /** Where records go and how hard to try (the Kinesis sink's options). */
@@ -38,9 +36,6 @@ export interface IngestConfig {
   readonly kinesisEndpoint: string | undefined;
   readonly region: string | undefined;
   readonly keySecretArn: string | undefined;
-  readonly keyCacheSeconds: number;
-  readonly logLevel: LogLevel;
-  readonly metricsNamespace: string;
 }
 
 export function loadIngestConfig(env: Env): IngestConfig {
@@ -60,19 +55,17 @@ export function loadIngestConfig(env: Env): IngestConfig {
   if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
     throw new ConfigError(`${ENV.kinesisEndpoint}: expected an http(s) URL`);
   }
-  let logLevel: LogLevel;
-  try {
-    logLevel = parseLogLevel(stringVar(env, ENV.logLevel));
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+  const shared = loadSharedSettings(env);
   return Object.freeze({
     ingest: Object.freeze({
       limits: Object.freeze({
         maxLabelsPerSeries: intVar(env, ENV.maxLabelsPerSeries, DEFAULTS.maxLabelsPerSeries, 1, 1000),
         maxLabelNameLength: intVar(env, ENV.maxLabelNameLength, DEFAULTS.maxLabelNameLength, 1, 65536),
         maxLabelValueLength: intVar(env, ENV.maxLabelValueLength, DEFAULTS.maxLabelValueLength, 1, 65536),
-        nameValidation: enumVar(env, ENV.nameValidation, "legacy", ["legacy", "utf8"] as const),
+        nameValidation: enumVar(env, ENV.nameValidation, DEFAULT_LIMITS.nameValidation, [
+          "legacy",
+          "utf8",
+        ] as const),
       }),
       routingBuckets: intVar(env, ENV.routingBuckets, DEFAULTS.routingBuckets, 1, 4096),
       maxRecordBytes,
@@ -88,8 +81,6 @@ export function loadIngestConfig(env: Env): IngestConfig {
     kinesisEndpoint: endpoint,
     region: stringVar(env, ENV.awsRegion) ?? stringVar(env, "AWS_DEFAULT_REGION"),
     keySecretArn: stringVar(env, ENV.apiKeySecretArn),
-    keyCacheSeconds: intVar(env, ENV.keyCacheSeconds, DEFAULTS.keyCacheSeconds, 0, 86_400),
-    logLevel,
-    metricsNamespace: stringVar(env, ENV.metricsNamespace) ?? DEFAULTS.metricsNamespace,
+    ...shared,
   });
 }

@@ -1,10 +1,15 @@
 import type { ApiKey } from "../core/auth";
-import { boolVar, intVar } from "../core/config";
+import { boolVar, ConfigError, intVar, stringVar } from "../core/config";
 import { ENV } from "../core/env-names";
+import { loadSharedSettings, type SharedSettings } from "../core/settings";
 import { parseTargetPatterns, type TargetPattern } from "./targets";
 
 /** The mirror's configuration, read once at cold start. */
-export interface MirrorConfig {
+export interface MirrorConfig extends SharedSettings {
+  /** MIRROR_API_KEY_SECRET_ARN: the mirror's key in Secrets Manager (else the static keys). */
+  readonly keySecretArn?: string;
+  /** MIRROR_API_KEY, else API_KEY: the static key (empty when neither is set). */
+  readonly staticKeys: readonly ApiKey[];
   /** MIRROR_REQUIRE_KEY: refuse requests that do not present a valid key (401). */
   readonly requireKey: boolean;
   /** True when MIRROR_ALLOWED_TARGETS is unset: any Prometheus may be named (warn about it). */
@@ -55,7 +60,9 @@ export function parseDuration(variable: string, raw: string): number {
     matched = re.lastIndex;
   }
   if (text === "" || matched !== text.length || total <= 0) {
-    throw new Error(`${variable}: expected a duration such as 1m, 90s or 1m30s (got "${text.slice(0, 20)}")`);
+    throw new ConfigError(
+      `${variable}: expected a duration such as 1m, 90s or 1m30s (got "${text.slice(0, 20)}")`,
+    );
   }
   return total;
 }
@@ -80,15 +87,19 @@ export function loadMirrorConfig(env: Record<string, string | undefined>): Mirro
     9_999_999,
   );
   if (defaultRequestTimeoutMs > maxRequestTimeoutMs) {
-    throw new Error(`${ENV.mirrorRequestTimeoutMs}: must not exceed ${ENV.mirrorMaxRequestTimeoutMs}`);
+    throw new ConfigError(`${ENV.mirrorRequestTimeoutMs}: must not exceed ${ENV.mirrorMaxRequestTimeoutMs}`);
   }
   const rawStatus = env[ENV.mirrorErrorStatus]?.trim().toLowerCase() || "native";
   if (!(ERROR_STATUS_MODES as readonly string[]).includes(rawStatus)) {
-    throw new Error(
+    throw new ConfigError(
       `${ENV.mirrorErrorStatus}: expected "native" or "500" (got "${(env[ENV.mirrorErrorStatus] ?? "").slice(0, 20)}")`,
     );
   }
+  const keySecretArn = stringVar(env, ENV.mirrorApiKeySecretArn);
   return Object.freeze({
+    ...loadSharedSettings(env),
+    ...(keySecretArn === undefined ? {} : { keySecretArn }),
+    staticKeys: Object.freeze(staticMirrorKeys(env)),
     errorStatus: rawStatus as ErrorStatusMode,
     ...(env[ENV.awsRegion]?.trim() ? { awsRegion: env[ENV.awsRegion]!.trim() } : {}),
     requireKey: boolVar(env, ENV.mirrorRequireKey, false),

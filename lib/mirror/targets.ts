@@ -1,3 +1,4 @@
+import { ConfigError } from "../core/config";
 import { echo } from "../core/errors";
 import { badRequest, targetNotAllowed } from "./errors";
 import type { ConnectionDetails } from "./protocol";
@@ -37,11 +38,13 @@ export function parseTargetPatterns(variable: string, raw: string): TargetPatter
     .map((s) => s.trim())
     .filter((s) => s !== "");
   if (entries.length === 0) {
-    throw new Error(`${variable}: empty; list host:port patterns, or leave it unset to allow any target`);
+    throw new ConfigError(
+      `${variable}: empty; list host:port patterns, or leave it unset to allow any target`,
+    );
   }
   return entries.map((entry, index): TargetPattern => {
     const fail = (why: string) =>
-      new Error(
+      new ConfigError(
         `${variable}: entry ${index + 1} ("${echo(entry, 60)}") ${why}; expected host:port or https://host[:port]/path/`,
       );
     if (entry.includes("://")) {

@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../infra/paths";
 import { ENV } from "../../lib/core/env-names";
+import { MIRROR_PATHS, RECEIVER_PATH } from "../../lib/core/routes";
 import { resourcesOf, synthGateway } from "./synth";
 
 const run = promisify(execFile);
@@ -107,7 +108,7 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
     const event = {
       version: "2.0",
       routeKey: "POST /receiver/prometheus/api/v1/write",
-      rawPath: "/receiver/prometheus/api/v1/write",
+      rawPath: RECEIVER_PATH,
       rawQueryString: "",
       headers: {
         "content-type": "application/x-protobuf",
@@ -122,7 +123,7 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
         domainPrefix: "api",
         http: {
           method: "POST",
-          path: "/receiver/prometheus/api/v1/write",
+          path: RECEIVER_PATH,
           protocol: "HTTP/1.1",
           sourceIp: "127.0.0.1",
           userAgent: "test",
@@ -150,8 +151,8 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
       connectionDetails: { host: "prometheus.internal", port: 9090, requestTimeout: 1000 },
     });
     const event = {
-      resource: "/api/connection",
-      path: "/api/connection",
+      resource: MIRROR_PATHS.connection,
+      path: MIRROR_PATHS.connection,
       httpMethod: "POST",
       headers: { "content-type": "application/json" },
       multiValueHeaders: { "content-type": ["application/json"] },
@@ -160,7 +161,7 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
       pathParameters: null,
       stageVariables: null,
       requestContext: {
-        resourcePath: "/api/connection",
+        resourcePath: MIRROR_PATHS.connection,
         httpMethod: "POST",
         path: "/mirror/api/connection",
         stage: "mirror",

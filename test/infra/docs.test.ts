@@ -4,13 +4,13 @@ import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS } from "../../infra/config";
 import { PROJECT_ROOT } from "../../infra/paths";
 
-const doc = readFileSync(join(PROJECT_ROOT, "README.md"), "utf8");
+const doc = readFileSync(join(PROJECT_ROOT, "docs", "deploy.md"), "utf8");
 
 function rowOf(key: string): string | undefined {
   return doc.split("\n").find((line) => line.startsWith(`| \`${key}\` |`));
 }
 
-describe("the README's deployment configuration table", () => {
+describe("the deployment configuration table (docs/deploy.md)", () => {
   it.each(Object.entries(CONFIG_KEYS))("documents %s with its default", (key, entry) => {
     const row = rowOf(key);
     expect(row, `no table row for ${key}`).toBeDefined();

@@ -2,7 +2,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { PUT_DEADLINE_MARGIN } from "../../infra/constructs/remote-write-api";
 import { ENV } from "../../lib/core/env-names";
-import { MIRROR_METHOD_PATHS, REMOTE_WRITE_PATHS } from "../../lib/core/routes";
+import { MIRROR_METHOD_PATHS, RECEIVER_PATH, REMOTE_WRITE_PATHS } from "../../lib/core/routes";
 import { type CfnResource, resourcesOf, synthGateway, warnings } from "./synth";
 
 // Two syntheses for the whole file: the defaults, and non-default values that must flow through.
@@ -486,7 +486,7 @@ describe("outputs", () => {
         "SmokeTestCommand",
       ]),
     );
-    expect(JSON.stringify(outputs.RemoteWriteUrl!.Value)).toContain("/receiver/prometheus/api/v1/write");
+    expect(JSON.stringify(outputs.RemoteWriteUrl!.Value)).toContain(RECEIVER_PATH);
     expect(JSON.stringify(outputs.MirrorUrl!.Value)).toContain(".execute-api.");
     const ingestKeyId = defaults.stack.getLogicalId(
       defaults.stack.ingestKey!.secret.node.defaultChild as never,

@@ -6,6 +6,7 @@ import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { type KeySource, StaticKeySource } from "../../lib/core/auth";
 import { createLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
+import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
@@ -45,7 +46,7 @@ function setup(opts: { deadlineMs?: number; keys?: KeySource; buckets?: number }
     metrics,
   });
   const post = () =>
-    app.request("/api/v1/write", {
+    app.request(REMOTE_WRITE_PATH, {
       method: "POST",
       headers: { "sts-api-key": KEY, "content-type": "application/x-protobuf", "content-encoding": "snappy" },
       body: snappy(v1Message(realisticSeries(400, 2))),

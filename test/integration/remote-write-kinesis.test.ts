@@ -5,6 +5,7 @@ import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
+import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import {
@@ -63,7 +64,7 @@ function post(
   body: Uint8Array,
   headers: Record<string, string>,
 ) {
-  return app.request("/api/v1/write", {
+  return app.request(REMOTE_WRITE_PATH, {
     method: "POST",
     body,
     headers: { "content-encoding": "snappy", ...headers },

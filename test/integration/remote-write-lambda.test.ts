@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
+import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { realisticSeries, snappy, v1Message, v2Message } from "../fixtures/remote-write";
 import { streamContents } from "../support/stream";
 
@@ -123,7 +124,7 @@ describe("Lambda handler", () => {
   it("HTTP API payload 2.0, v1 body: 204 and the series are in the stream", async () => {
     const before = (await streamContents(kinesis.client, "lambda")).series.length;
     const res = await handler(
-      httpApiEvent("/api/v1/write", v1Headers, snappy(v1Message(realisticSeries(30, 2)))),
+      httpApiEvent(REMOTE_WRITE_PATH, v1Headers, snappy(v1Message(realisticSeries(30, 2)))),
       context,
     );
     expect(res.statusCode, res.body).toBe(204);
@@ -137,11 +138,7 @@ describe("Lambda handler", () => {
       "content-encoding": "snappy",
       authorization: `Basic ${Buffer.from(`apikey:${KEY}`).toString("base64")}`,
     };
-    const event = restApiEvent(
-      "/receiver/prometheus/api/v1/write",
-      headers,
-      snappy(v2Message(realisticSeries(10, 3))),
-    );
+    const event = restApiEvent(RECEIVER_PATH, headers, snappy(v2Message(realisticSeries(10, 3))));
     const res = await handler(event, context);
     expect(res.statusCode, res.body).toBe(204);
     // REST API responses carry multiValueHeaders
@@ -152,7 +149,7 @@ describe("Lambda handler", () => {
   it("a wrong key: 401 with WWW-Authenticate, key not echoed", async () => {
     const res = await handler(
       httpApiEvent(
-        "/api/v1/write",
+        REMOTE_WRITE_PATH,
         { ...v1Headers, "sts-api-key": "wrong" },
         snappy(v1Message(realisticSeries(1, 1))),
       ),
@@ -166,7 +163,7 @@ describe("Lambda handler", () => {
 
   it("a body mangled to text (REST API without binary media types) is a clean 400", async () => {
     const body = snappy(v1Message(realisticSeries(5, 1)));
-    const event = restApiEvent("/api/v1/write", v1Headers, body);
+    const event = restApiEvent(REMOTE_WRITE_PATH, v1Headers, body);
     event.body = Buffer.from(body).toString("utf8");
     event.isBase64Encoded = false;
     const res = await handler(event, context);

@@ -5,6 +5,7 @@ import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/loca
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { readAll } from "../../functions/local/stream";
 import { compress } from "../../lib/codec/snappy";
+import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { realisticSeries, snappy, v1Message, v2Message } from "../fixtures/remote-write";
 
 /**
@@ -77,7 +78,7 @@ const cases: Case[] = [
   },
   {
     name: "StackState path",
-    path: "/receiver/prometheus/api/v1/write",
+    path: RECEIVER_PATH,
     headers: { ...auth, "content-type": V1, "content-encoding": "snappy" },
     body: good,
     status: 204,
@@ -302,7 +303,7 @@ async function recordCount(): Promise<number> {
 describe("remote write status matrix", () => {
   it.each(cases)("$name → $status", async (c) => {
     const before = await recordCount();
-    const res = await send(`${gateway.url}${c.path ?? "/api/v1/write"}`, {
+    const res = await send(`${gateway.url}${c.path ?? REMOTE_WRITE_PATH}`, {
       method: c.method ?? "POST",
       headers: c.headers,
       body: c.body,

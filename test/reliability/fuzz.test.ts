@@ -8,6 +8,7 @@ import { compress, nativeSnappyAvailable, type SnappyBackendName, useSnappy } fr
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
+import { MIRROR_PATHS, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { loadMirrorConfig } from "../../lib/mirror/config";
@@ -216,9 +217,9 @@ const cond = (key: string, value: unknown) => ({
   value: { _type: "StringValue", value },
 });
 const mirrorBases: [string, Record<string, unknown>][] = [
-  ["/api/connection", { _type: "TestConnectionRequest", connectionDetails: details }],
+  [MIRROR_PATHS.connection, { _type: "TestConnectionRequest", connectionDetails: details }],
   [
-    "/api/field/name",
+    MIRROR_PATHS.fieldName,
     {
       _type: "FieldNamesRequest",
       connectionDetails: details,
@@ -233,7 +234,7 @@ const mirrorBases: [string, Record<string, unknown>][] = [
     },
   ],
   [
-    "/api/field/value",
+    MIRROR_PATHS.fieldValue,
     {
       _type: "FieldValuesRequest",
       connectionDetails: details,
@@ -251,7 +252,7 @@ const mirrorBases: [string, Record<string, unknown>][] = [
     },
   ],
   [
-    "/api/metric",
+    MIRROR_PATHS.metric,
     {
       _type: "MetricsRequest",
       connectionDetails: details,
@@ -266,7 +267,7 @@ const mirrorBases: [string, Record<string, unknown>][] = [
     },
   ],
   [
-    "/api/metric",
+    MIRROR_PATHS.metric,
     {
       _type: "MetricsRequest",
       connectionDetails: details,
@@ -436,7 +437,7 @@ describe("fuzzing", () => {
         let status: number;
         let samplesHeader: string | null = null;
         try {
-          const res = await app.request("/api/v1/write", {
+          const res = await app.request(REMOTE_WRITE_PATH, {
             method: "POST",
             headers: { "sts-api-key": KEY, "content-type": c.contentType, "content-encoding": "snappy" },
             body: c.body,

@@ -3,6 +3,7 @@ import type { RecordSink } from "../../lib/aws/kinesis-sink";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
+import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { readRecord } from "../../lib/stream/consumer";
@@ -44,7 +45,7 @@ export function differentialGateway(sink?: RecordSink) {
   return {
     async post(c: Pick<DamagedBody, "version" | "body">) {
       last = [];
-      const res = await app.request("/api/v1/write", {
+      const res = await app.request(REMOTE_WRITE_PATH, {
         method: "POST",
         headers: { "sts-api-key": DIFF_KEY, "content-type": TYPES[c.version], "content-encoding": "snappy" },
         body: c.body,

@@ -1,7 +1,7 @@
 import { isUtf8 } from "node:buffer";
 
 /**
- * Per-series label rules. Reasons are stable identifiers: they appear in the 400 answer
+ * Per-series label limits and reasons; the rules themselves run in labels.ts (LabelScratch). Reasons are stable identifiers: they appear in the 400 answer
  * and are the `Reason` dimension of the SeriesRejected metric.
  */
 export type RejectReason =
@@ -42,54 +42,12 @@ export function isNameLabel(buf: Uint8Array, start: number, end: number): boolea
   return true;
 }
 
-const isAlpha = (b: number) => (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || b === 0x5f;
-const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
-
-/** Legacy label name: [a-zA-Z_][a-zA-Z0-9_]*; with `colon`, metric names also allow ':'. */
-function legacyName(buf: Uint8Array, start: number, end: number, colon: boolean): boolean {
-  if (end <= start) return false;
-  const first = buf[start]!;
-  if (!isAlpha(first) && !(colon && first === 0x3a)) return false;
-  for (let i = start + 1; i < end; i++) {
-    const b = buf[i]!;
-    if (!isAlpha(b) && !isDigit(b) && !(colon && b === 0x3a)) return false;
-  }
-  return true;
-}
-
 /** UTF-8 check with an ASCII fast path (almost every label is ASCII). */
 export function validUtf8(buf: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     if (buf[i]! >= 0x80) return isUtf8(buf.subarray(start, end));
   }
   return true;
-}
-
-/**
- * Checks one label given as byte ranges; returns a reason, or undefined when valid.
- * `name`/`value` are [start, end) offsets into `nbuf` and `vbuf`.
- */
-export function checkLabel(
-  limits: LabelLimits,
-  nbuf: Uint8Array,
-  ns: number,
-  ne: number,
-  vbuf: Uint8Array,
-  vs: number,
-  ve: number,
-): RejectReason | undefined {
-  if (ne - ns > limits.maxLabelNameLength) return "label-name-too-long";
-  if (ve - vs > limits.maxLabelValueLength) return "label-value-too-long";
-  if (ve === vs) return "label-value-empty";
-  const metricName = isNameLabel(nbuf, ns, ne);
-  if (limits.nameValidation === "legacy") {
-    if (!metricName && !legacyName(nbuf, ns, ne, false)) return "label-name-invalid";
-    if (metricName && !legacyName(vbuf, vs, ve, true)) return "metric-name-invalid";
-  } else if (ne === ns || !validUtf8(nbuf, ns, ne)) {
-    return "label-name-invalid";
-  }
-  if (!validUtf8(vbuf, vs, ve)) return metricName ? "metric-name-invalid" : "label-value-invalid-utf8";
-  return undefined;
 }
 
 /** Byte-wise comparison of two ranges (the order Prometheus sorts label names in). */

@@ -7,6 +7,7 @@ import { createMirrorApp } from "../../../functions/mirror/app";
 import { AwsCredentialSource } from "../../../lib/aws/credentials";
 import { StaticKeySource } from "../../../lib/core/auth";
 import { createLogger } from "../../../lib/core/log";
+import { MIRROR_PATHS } from "../../../lib/core/routes";
 import { loadMirrorConfig } from "../../../lib/mirror/config";
 import { hostile, openMetrics, T0 } from "../../fixtures/mirror/data";
 import {
@@ -140,7 +141,7 @@ describe.skipIf(!prometheusAvailable())("Amazon Managed Prometheus through SigV4
   };
 
   const connection = (front: string, connectionDetails: unknown): Promise<Answer> =>
-    fronts[front]!("/api/connection", { _type: "TestConnectionRequest", connectionDetails });
+    fronts[front]!(MIRROR_PATHS.connection, { _type: "TestConnectionRequest", connectionDetails });
 
   const cases = (Object.keys(SOURCES) as Source[]).flatMap((source) =>
     ["app", "local", "lambda"].map((front) => [source, front] as const),
@@ -219,7 +220,11 @@ describe.skipIf(!prometheusAvailable())("Amazon Managed Prometheus through SigV4
     );
     try {
       const ask = () =>
-        post(app.url, "/api/metric", PEER_REQUESTS["MetricsRequest/raw.basic"](details("an assumed role")));
+        post(
+          app.url,
+          MIRROR_PATHS.metric,
+          PEER_REQUESTS["MetricsRequest/raw.basic"](details("an assumed role")),
+        );
       const before = sts.calls.length;
       expect((await ask()).status).toBe(200);
       expect((await ask()).status).toBe(200);
@@ -243,7 +248,7 @@ describe.skipIf(!prometheusAvailable())("Amazon Managed Prometheus through SigV4
       expect(test.body.error._type).toBe("MetricStoreConnectionError");
       expect(test.body.error.details).toContain("HTTP 403");
       expect(test.body.error.details).toContain("signature we calculated does not match");
-      const res = await fronts[front]!("/api/metric", PEER_REQUESTS["MetricsRequest/raw.basic"](wrong));
+      const res = await fronts[front]!(MIRROR_PATHS.metric, PEER_REQUESTS["MetricsRequest/raw.basic"](wrong));
       expect(res.status).toBe(502);
       expect(res.headers.get("x-mirror-api-key")).toBe(MIRROR_KEY);
       expect(res.body._type).toBe("MetricStoreConnectionError");
@@ -277,7 +282,7 @@ describe.skipIf(!prometheusAvailable())("Amazon Managed Prometheus through SigV4
         [native, 502],
         [peerStyle, 500],
       ] as const) {
-        const res = await post(mirror.url, "/api/metric", body);
+        const res = await post(mirror.url, MIRROR_PATHS.metric, body);
         answers.push(JSON.stringify(res.body));
         expect(res.status).toBe(status);
         expect(res.headers.get("x-mirror-api-key")).toBe(MIRROR_KEY);
@@ -341,7 +346,7 @@ describe.skipIf(!prometheusAvailable())("Amazon Managed Prometheus through SigV4
     const mirror = await serveMirror({});
     try {
       const url = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/`;
-      const res = await post(mirror.url, "/api/field/name", {
+      const res = await post(mirror.url, MIRROR_PATHS.fieldName, {
         connectionDetails: { url },
         query: { conditions: [], ...RANGE },
       });
@@ -397,10 +402,10 @@ describe.skipIf(!prometheusAvailable())("Amazon Managed Prometheus through SigV4
   });
 
   const connection2 = (mirror: Served, connectionDetails: unknown) =>
-    post(mirror.url, "/api/connection", { connectionDetails });
+    post(mirror.url, MIRROR_PATHS.connection, { connectionDetails });
 
   it("gauge query through AMP with a metric that does not exist is MetricNotFoundError", async () => {
-    const res = await fronts.app!("/api/metric", {
+    const res = await fronts.app!(MIRROR_PATHS.metric, {
       connectionDetails: details("given keys"),
       query: {
         conditions: [{ key: "__gauge__", value: { value: `${PEER_METRIC}_absent` } }],

@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import { MIRROR_PATHS } from "../../../lib/core/routes";
 import { SCRAPE_MS } from "../../fixtures/mirror/data";
 import { HOUR, type PeerRequestName, RANGE, selected } from "../../fixtures/mirror/peer";
 
@@ -7,10 +8,10 @@ import { HOUR, type PeerRequestName, RANGE, selected } from "../../fixtures/mirr
 export function peerPath(name: PeerRequestName): string {
   const kind = name.split("/")[0];
   return kind === "FieldNamesRequest"
-    ? "/api/field/name"
+    ? MIRROR_PATHS.fieldName
     : kind === "FieldValuesRequest"
-      ? "/api/field/value"
-      : "/api/metric";
+      ? MIRROR_PATHS.fieldValue
+      : MIRROR_PATHS.metric;
 }
 
 const selectedValues = selected.samples.map(([, v]) => v);

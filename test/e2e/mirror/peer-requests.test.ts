@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LocalGateway } from "../../../functions/local/gateway";
+import { HEALTHCHECK_PATH, MIRROR_PATHS } from "../../../lib/core/routes";
 import { HOSTILE_VALUES, hostile, openMetrics } from "../../fixtures/mirror/data";
 import {
   goSpelt,
@@ -89,12 +90,12 @@ describe.skipIf(!prometheusAvailable())("StackState request shapes (real Prometh
 
   const url = () => ({ url: `http://127.0.0.1:${prometheus.port}/` });
   const rawQuery = (conditions: unknown[]) =>
-    post(served.url, "/api/metric", {
+    post(served.url, MIRROR_PATHS.metric, {
       connectionDetails: url(),
       query: { conditions, ...RANGE, limit: INT_MAX },
     });
   const values = (field: string, conditions: unknown[], extra: Record<string, unknown> = {}) =>
-    post(served.url, "/api/field/value", {
+    post(served.url, MIRROR_PATHS.fieldValue, {
       connectionDetails: url(),
       query: { conditions, field: { fieldName: field }, ...RANGE, limit: INT_MAX, ...extra },
     });
@@ -163,7 +164,7 @@ describe.skipIf(!prometheusAvailable())("StackState request shapes (real Prometh
 
   it("serves /healthcheck and / without a key, harmlessly, on the local server and the app", async () => {
     for (const base of [served.url, local.gateway.url]) {
-      for (const path of ["/healthcheck", "/"]) {
+      for (const path of [HEALTHCHECK_PATH, "/"]) {
         const res = await fetch(`${base}${path}`);
         expect(res.status, `${base}${path}`).toBe(200);
         expect(await res.json()).toEqual({ status: "OK" });

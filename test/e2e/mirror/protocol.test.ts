@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MIRROR_PATHS } from "../../../lib/core/routes";
 import { ALL_SERIES, MIN, SPAN_MS, T0 } from "../../fixtures/mirror/data";
 import { freePort, prometheusAvailable } from "../../support/prometheus";
 import {
@@ -74,13 +75,13 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
 
   const range = { startTime: T0, endTime: T0 + SPAN_MS };
   const fieldNames = (conditions: unknown[], limit = 100) =>
-    post(h.mirror.url, "/api/field/name", {
+    post(h.mirror.url, MIRROR_PATHS.fieldName, {
       _type: "FieldNamesRequest",
       connectionDetails: h.details,
       query: { _type: "FieldNamesQuery", conditions, ...range, limit, latestFirst: false },
     });
   const fieldValues = (fieldName: string, conditions: unknown[], extra: Record<string, unknown> = {}) =>
-    post(h.mirror.url, "/api/field/value", {
+    post(h.mirror.url, MIRROR_PATHS.fieldValue, {
       _type: "FieldValuesRequest",
       connectionDetails: h.details,
       query: {
@@ -214,7 +215,7 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
 
   describe("connection test", () => {
     const test = (details: Record<string, unknown>, base = open.url) =>
-      post(base, "/api/connection", { _type: "TestConnectionRequest", connectionDetails: details });
+      post(base, MIRROR_PATHS.connection, { _type: "TestConnectionRequest", connectionDetails: details });
 
     it("answers OK for a healthy Prometheus", async () => {
       const res = await test(h.details, h.mirror.url);
@@ -250,8 +251,8 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
         endTime: T0 + 5 * MIN,
         limit: 21,
       };
-      const proxied = await post(open.url, "/api/metric", { connectionDetails: viaProxy, query });
-      const direct = await post(h.mirror.url, "/api/metric", { connectionDetails: h.details, query });
+      const proxied = await post(open.url, MIRROR_PATHS.metric, { connectionDetails: viaProxy, query });
+      const direct = await post(h.mirror.url, MIRROR_PATHS.metric, { connectionDetails: h.details, query });
       expect(proxied.status).toBe(200);
       expect(proxied.body.telemetry.points).toHaveLength(21);
       expect(proxied.body).toEqual(direct.body);
@@ -266,7 +267,7 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
 
   describe("Prometheus failures on queries", () => {
     const query = (details: Record<string, unknown>) =>
-      post(open.url, "/api/metric", {
+      post(open.url, MIRROR_PATHS.metric, {
         _type: "MetricsRequest",
         connectionDetails: details,
         query: { conditions: [cond("__gauge__", "up")], startTime: T0, endTime: T0 + MIN, limit: 10 },
@@ -290,7 +291,7 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
   describe("targets allowlist", () => {
     it("refuses a Prometheus outside MIRROR_ALLOWED_TARGETS without connecting to it", async () => {
       const before = hangingConnections;
-      for (const path of ["/api/connection", "/api/field/name", "/api/metric"]) {
+      for (const path of [MIRROR_PATHS.connection, MIRROR_PATHS.fieldName, MIRROR_PATHS.metric]) {
         const res = await post(h.mirror.url, path, {
           connectionDetails: { host: "127.0.0.1", port: hangingPort, requestTimeout: 300 },
           query: { conditions: [cond("__gauge__", "up")], startTime: T0, endTime: T0 + MIN, limit: 10 },
@@ -305,7 +306,7 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
     });
 
     it("lets an allowed target through", async () => {
-      const res = await post(h.mirror.url, "/api/connection", { connectionDetails: h.details });
+      const res = await post(h.mirror.url, MIRROR_PATHS.connection, { connectionDetails: h.details });
       expect(res.body.status).toBe("OK");
     });
   });
@@ -314,7 +315,7 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
     const metric = (base: string, headers: Record<string, string> = {}, body?: unknown) =>
       post(
         base,
-        "/api/metric",
+        MIRROR_PATHS.metric,
         body ?? {
           connectionDetails: h.details,
           query: {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MIRROR_PATHS } from "../../../lib/core/routes";
 import {
   counterA,
   GAP_FROM,
@@ -38,7 +39,7 @@ describe.skipIf(!prometheusAvailable())("mirror metric queries (real Prometheus)
     extra: Record<string, unknown> = {},
     details: Record<string, unknown> = {},
   ) =>
-    post(h.mirror.url, "/api/metric", {
+    post(h.mirror.url, MIRROR_PATHS.metric, {
       _type: "MetricsRequest",
       connectionDetails: { ...h.details, ...details },
       query: { _type: "MetricsQuery", conditions, startTime, endTime, limit: 1000, ...extra },

@@ -4,6 +4,7 @@ import { createMirrorApp } from "../../../functions/mirror/app";
 import { type KeySource, StaticKeySource } from "../../../lib/core/auth";
 import { createLogger } from "../../../lib/core/log";
 import { createMemoryMetrics } from "../../../lib/core/metrics";
+import { HEALTHCHECK_PATH, MIRROR_PATHS } from "../../../lib/core/routes";
 import { loadMirrorConfig } from "../../../lib/mirror/config";
 
 /** The app's own behaviour without Prometheus: error mapping, key handling, logs, metrics. */
@@ -45,7 +46,7 @@ function setup(options: { keys?: KeySource; fetch?: typeof fetch; env?: Record<s
 describe("mirror app", () => {
   it("announces the first key and accepts the previous one while a rotation propagates", async () => {
     const { call } = setup();
-    const res = await call("/api/metric", { headers: { "X-MIRROR-API-KEY": "previous-key" } });
+    const res = await call(MIRROR_PATHS.metric, { headers: { "X-MIRROR-API-KEY": "previous-key" } });
     expect(res.status).toBe(502);
     expect(res.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
   });
@@ -56,21 +57,21 @@ describe("mirror app", () => {
         throw new Error("AccessDenied");
       },
     };
-    const res = await setup({ keys: broken }).call("/api/metric");
+    const res = await setup({ keys: broken }).call(MIRROR_PATHS.metric);
     expect(res.status).toBe(503);
     expect(res.headers.get("X-MIRROR-API-KEY")).toBeNull();
     expect(await res.json()).toMatchObject({ _type: "RemoteMirrorError", summary: "Mirror unavailable" });
   });
 
   it("answers 503 when no key is configured", async () => {
-    const res = await setup({ keys: new StaticKeySource([]) }).call("/api/metric");
+    const res = await setup({ keys: new StaticKeySource([]) }).call(MIRROR_PATHS.metric);
     expect(res.status).toBe(503);
   });
 
   it("answers a bug with 500, the key header, and no internals", async () => {
     const buggy = (async () => null) as unknown as typeof fetch;
     const { call, lines } = setup({ fetch: buggy });
-    const res = await call("/api/metric");
+    const res = await call(MIRROR_PATHS.metric);
     expect(res.status).toBe(500);
     expect(res.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
     const text = await res.text();
@@ -81,8 +82,8 @@ describe("mirror app", () => {
 
   it("never writes a key to the logs, even when one is presented", async () => {
     const { call, lines } = setup({ env: { MIRROR_REQUIRE_KEY: "true" } });
-    await call("/api/metric", { headers: { "sts-api-key": KEY } });
-    await call("/api/metric", { headers: { "sts-api-key": "wrong-key-presented" } });
+    await call(MIRROR_PATHS.metric, { headers: { "sts-api-key": KEY } });
+    await call(MIRROR_PATHS.metric, { headers: { "sts-api-key": "wrong-key-presented" } });
     await call("/api/nowhere");
     expect(lines.length).toBeGreaterThanOrEqual(3);
     for (const line of lines) {
@@ -98,15 +99,15 @@ describe("mirror app", () => {
       return new Response("{}");
     }) as typeof fetch;
     const { call } = setup({ fetch: counting, env: { MIRROR_ALLOWED_TARGETS: "allowed.example:9090" } });
-    const res = await call("/api/metric");
+    const res = await call(MIRROR_PATHS.metric);
     expect(res.status).toBe(403);
     expect(calls).toBe(0);
   });
 
   it("counts requests and errors by endpoint and reason", async () => {
     const { call, metrics } = setup();
-    await call("/api/metric");
-    await call("/api/metric", { body: "{" });
+    await call(MIRROR_PATHS.metric);
+    await call(MIRROR_PATHS.metric, { body: "{" });
     expect(metrics.totals.get("MirrorRequests{Endpoint=/api/metric}")).toBe(2);
     expect(metrics.totals.get("MirrorErrors{Reason=json-invalid}")).toBe(1);
     expect(metrics.totals.get("MirrorErrors{Reason=prometheus-http-error}")).toBe(1);
@@ -124,7 +125,7 @@ describe("mirror app", () => {
       env: { MIRROR_MAX_REQUEST_TIMEOUT_MS: "50", MIRROR_REQUEST_TIMEOUT_MS: "50" },
     });
     const started = Date.now();
-    const res = await app.request("/api/metric", {
+    const res = await app.request(MIRROR_PATHS.metric, {
       method: "POST",
       body: body({ host: "prom.example", port: 9090, requestTimeout: 60_000 }),
     });
@@ -143,9 +144,9 @@ describe("mirror app mounted at the root of another app (the local server)", () 
     const other = await parent.request("/healthz");
     expect(other.status).toBe(200);
     expect(other.headers.get("X-MIRROR-API-KEY")).toBeNull();
-    const unauthorized = await parent.request("/api/metric", { method: "POST", body: body() });
+    const unauthorized = await parent.request(MIRROR_PATHS.metric, { method: "POST", body: body() });
     expect(unauthorized.status).toBe(401);
-    const failed = await parent.request("/api/metric", {
+    const failed = await parent.request(MIRROR_PATHS.metric, {
       method: "POST",
       body: body(),
       headers: { "sts-api-key": KEY },
@@ -181,7 +182,7 @@ describe("MIRROR_ERROR_STATUS and the unauthenticated health check", () => {
     "%s mode: %s is answered with the mode's status and the key",
     async (mode, _, fetchImpl, init, status, type) => {
       const { call } = setup({ env: { MIRROR_ERROR_STATUS: mode }, fetch: fetchImpl });
-      const res = await call("/api/metric", init);
+      const res = await call(MIRROR_PATHS.metric, init);
       expect(res.status).toBe(status);
       expect(res.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
       const json = (await res.json()) as { _type: string };
@@ -192,15 +193,15 @@ describe("MIRROR_ERROR_STATUS and the unauthenticated health check", () => {
 
   it("500 mode keeps 401 (without the key), 404 for unknown paths and 405", async () => {
     const { call } = setup({ env: { MIRROR_ERROR_STATUS: "500", MIRROR_REQUIRE_KEY: "true" } });
-    const denied = await call("/api/metric", { headers: { "X-MIRROR-API-KEY": "wrong" } });
+    const denied = await call(MIRROR_PATHS.metric, { headers: { "X-MIRROR-API-KEY": "wrong" } });
     expect(denied.status).toBe(401);
     expect(denied.headers.get("X-MIRROR-API-KEY")).toBeNull();
     const auth = { headers: { "X-MIRROR-API-KEY": KEY } };
     expect((await call("/api/nothing", auth)).status).toBe(404);
-    expect((await call("/api/metric", { ...auth, method: "GET", body: null })).status).toBe(405);
+    expect((await call(MIRROR_PATHS.metric, { ...auth, method: "GET", body: null })).status).toBe(405);
   });
 
-  it.each(["/healthcheck", "/"])("GET %s answers OK without a key, calling no Prometheus", async (path) => {
+  it.each([HEALTHCHECK_PATH, "/"])("GET %s answers OK without a key, calling no Prometheus", async (path) => {
     let calls = 0;
     const { app } = setup({
       env: { MIRROR_REQUIRE_KEY: "true" },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AwsCredentialSource } from "../../../lib/aws/credentials";
-import { sigv4Signer } from "../../../lib/aws/sigv4-signer";
+import { sigv4Signer } from "../../../lib/aws/sigv4";
 import { type AwsSettings, regionFromHost } from "../../../lib/mirror/aws-settings";
 import { MirrorError } from "../../../lib/mirror/errors";
 

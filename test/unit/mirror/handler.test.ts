@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MIRROR_PATHS } from "../../../lib/core/routes";
 
 /** The Lambda entry: configuration from the environment at cold start, the app behind hono/aws-lambda. */
 
 const event = (body: unknown) => ({
   version: "2.0",
   routeKey: "POST /api/metric",
-  rawPath: "/api/metric",
+  rawPath: MIRROR_PATHS.metric,
   rawQueryString: "",
   headers: { "content-type": "application/json", host: "mirror.example" },
   body: Buffer.from(JSON.stringify(body)).toString("base64"),
@@ -17,7 +18,7 @@ const event = (body: unknown) => ({
     domainPrefix: "mirror",
     http: {
       method: "POST",
-      path: "/api/metric",
+      path: MIRROR_PATHS.metric,
       protocol: "HTTP/1.1",
       sourceIp: "203.0.113.1",
       userAgent: "test",

@@ -1,0 +1,33 @@
+import { createEmfMetrics } from "../../lib/aws/emf-metrics";
+import { SecretKeySource } from "../../lib/aws/secret-keys";
+import { type KeySource, StaticKeySource } from "../../lib/core/auth";
+import { ConfigError, type Env } from "../../lib/core/config";
+import { ENV } from "../../lib/core/env-names";
+import { createLogger, type Logger } from "../../lib/core/log";
+import { METRIC_SERVICES } from "../../lib/core/metric-names";
+import type { Metrics } from "../../lib/core/metrics";
+import { loadMirrorConfig, type MirrorConfig } from "../../lib/mirror/config";
+import { createMirrorApp } from "./app";
+
+/** The mirror's key source: its Secrets Manager secret, else the static key. */
+export function mirrorKeySource(config: MirrorConfig, log: Logger): KeySource {
+  if (config.keySecretArn !== undefined) {
+    return SecretKeySource.fromArn(config.keySecretArn, config.keyCacheSeconds, log);
+  }
+  if (config.staticKeys.length === 0) {
+    throw new ConfigError(
+      `${ENV.mirrorApiKeySecretArn}, ${ENV.mirrorApiKey} or ${ENV.apiKey}: one must be set`,
+      ENV.mirrorApiKeySecretArn,
+    );
+  }
+  return new StaticKeySource([...config.staticKeys]);
+}
+
+/** Builds the mirror app from environment variables (the Lambda's cold start). */
+export function mirrorAppFromEnv(env: Env, metrics?: Metrics) {
+  const config = loadMirrorConfig(env);
+  const log = createLogger(config.logLevel, undefined, { fn: METRIC_SERVICES.mirror });
+  const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.mirror);
+  const app = createMirrorApp({ config, keys: mirrorKeySource(config, log), log, metrics: m });
+  return { app, metrics: m, config };
+}
