@@ -28,7 +28,8 @@ import { streamContents } from "../support/stream";
  * the budget go on to kinesis-local, the rest come back as ProvisionedThroughputExceeded
  * partial failures, as Kinesis answers. The requests go through the real app over HTTP.
  * The bucket counts time in calls, not seconds (see shardBudget), so the run is the same
- * however busy the machine is.
+ * however busy the machine is. The 503 case saturates the shard for longer than the sink's
+ * deadline instead (see `saturate`), so some request runs out of retries on any machine.
  */
 const STREAM = "throttle-test";
 const KEY = "throttle-key-5d1e";
@@ -68,6 +69,22 @@ function throttledClient(target: KinesisClient, endpoint: string) {
   const client = createKinesisClient({ region: "us-east-1", endpoint });
   const budget = shardBudget();
   const stats = { throttled: 0, forwarded: 0, calls: 0 };
+  /**
+   * A saturated shard: from the next call on, every entry is refused for `ms` of wall time,
+   * then every entry is admitted. A window longer than the sink's deadline makes the first
+   * request refused for certain, however fast or slow the machine is.
+   */
+  let saturation: { ms: number; from?: number } | undefined;
+  let open = false;
+  const admit = (size: number): boolean => {
+    if (saturation !== undefined) {
+      saturation.from ??= Date.now();
+      if (Date.now() - saturation.from < saturation.ms) return false;
+      saturation = undefined;
+      open = true;
+    }
+    return open || budget.take(size);
+  };
   mockClient(client)
     .on(PutRecordsCommand)
     .callsFake(async (input: PutRecordsCommandInput): Promise<PutRecordsCommandOutput> => {
@@ -75,7 +92,7 @@ function throttledClient(target: KinesisClient, endpoint: string) {
       budget.tick();
       const entries = input.Records ?? [];
       const admitted = entries.map((e) =>
-        budget.take((e.Data?.length ?? 0) + Buffer.byteLength(e.PartitionKey ?? "")),
+        admit((e.Data?.length ?? 0) + Buffer.byteLength(e.PartitionKey ?? "")),
       );
       const forward = entries.filter((_, i) => admitted[i]);
       const real = forward.length
@@ -99,7 +116,13 @@ function throttledClient(target: KinesisClient, endpoint: string) {
       });
       return { $metadata: {}, Records: results, FailedRecordCount: failed };
     });
-  return { client, stats };
+  return {
+    client,
+    stats,
+    saturate(ms: number) {
+      saturation = { ms };
+    },
+  };
 }
 
 describe("a one-shard stream driven above its write limits", () => {
@@ -233,6 +256,7 @@ describe("a one-shard stream driven above its write limits", () => {
 
   it("answers 503 with Retry-After when retries run out; resent requests then get in", async () => {
     const { url } = await startApp(400);
+    throttle.saturate(1_500);
     const answers = await drive(url, "b");
     const refused = answers.filter((a) => a.status === 503);
     console.log(
