@@ -2,11 +2,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { nativeSnappyAvailable } from "../lib/codec/snappy";
+import { availableSnappyBackends, nativeSnappyAvailable } from "../lib/codec/snappy";
 import { bundleTable, measureBundles } from "./bundles";
 import { economicsTable, measureEconomics } from "./economics";
 import { forwarderPart } from "./forwarder";
-import { hotPathTable, measureHotPath } from "./hotpath";
+import { hotPathTable, measureHotPath, SNAPPY_LABEL } from "./hotpath";
 import { fmt, percentile, table } from "./measure";
 import { measureMirror, mirrorTable } from "./mirror-latency";
 import { benchPayloads, small500 } from "./payloads";
@@ -29,7 +29,7 @@ sections.push(
   "# Benchmark results",
   "",
   `${started.toISOString()} · ${cpu.length} cores (${cpu[0]?.model.trim() ?? "unknown CPU"}) · Node ${process.version} · ` +
-    `native snappy package ${nativeSnappyAvailable() ? "installed" : "absent"}` +
+    `native snappy package ${nativeSnappyAvailable() ? "installed" : "absent"} · snappy codecs here: ${availableSnappyBackends().join(", ")}` +
     (quick ? " · quick run (BENCH_QUICK=1): fewer rounds, figures rougher" : ""),
   "",
   "The machine is shared and noisy: every figure is a median over rounds, and the alternatives of a part " +
@@ -43,19 +43,32 @@ if (parts.has("hot")) {
   log("part 1: ingest hot path");
   const rows = measureHotPath(payloads, { rounds: quick ? 2 : 7, ms: quick ? 150 : 400 });
   sections.push("", "## 1. Ingest hot path, no network", "", hotPathTable(rows));
-  const ours =
-    rows.find(
-      (r) => r.payload === payloads[0]!.name && r.variant === "gateway path" && r.snappy === "native",
-    ) ?? rows.find((r) => r.payload === payloads[0]!.name && r.variant === "gateway path");
-  const js = rows.find(
-    (r) => r.payload === payloads[0]!.name && r.variant === "gateway path" && r.snappy === "js",
-  );
-  if (ours) {
+  const at = (payload: string, snappy: string) =>
+    rows.find((r) => r.payload === payload && r.variant === "gateway path" && r.snappy === snappy);
+  const v1 = payloads[0]!.name;
+  const v2 = payloads.find((p) => p.version === "v2")!.name;
+  const local = at(v1, "native") ?? at(v1, "wasm") ?? at(v1, "js");
+  if (local) {
     summary.push([
-      "hot path, 2000-sample requests",
-      "≥ 5 M samples/s per core",
-      `${fmt(ours.samplesPerCpuSecond / 1e6)} M (${ours.snappy} snappy)${js && js !== ours ? `; ${fmt(js.samplesPerCpuSecond / 1e6)} M with the JavaScript codec (Lambda)` : ""}`,
-      ours.samplesPerCpuSecond >= 5e6 ? "met" : "missed",
+      "hot path, 2000-sample v1 requests, local server's codec",
+      "(measured)",
+      `${fmt(local.samplesPerCpuSecond / 1e6)} M samples/s (${SNAPPY_LABEL[local.snappy]})`,
+      "",
+    ]);
+  }
+  // the Lambda bundle ships the WebAssembly codec (bench part 5 runs it from the bundle)
+  for (const [payload, target] of [
+    [v1, 5e6],
+    [v2, 3e6],
+  ] as const) {
+    const lambda = at(payload, "wasm");
+    const js = at(payload, "js");
+    if (!lambda) continue;
+    summary.push([
+      `Lambda path (WebAssembly snappy), ${payload.startsWith("v2") ? "v2" : "v1"} 2000-sample requests`,
+      `≥ ${target / 1e6} M samples/s per core`,
+      `${fmt(lambda.samplesPerCpuSecond / 1e6)} M${js ? ` (JavaScript codec: ${fmt(js.samplesPerCpuSecond / 1e6)} M)` : ""}`,
+      lambda.samplesPerCpuSecond >= target ? "met" : "missed",
     ]);
   }
 }
@@ -90,10 +103,10 @@ if (parts.has("bundles")) {
   sections.push("", "## 5. Lambda start cost", "", bundleTable(rows));
   for (const r of rows) {
     summary.push([
-      `${r.fn} bundle / init`,
-      "≤ 500 KB, ≤ 100 ms",
-      `${fmt(r.bytes / 1024)} KB, ${fmt(r.initMs)} ms`,
-      r.bytes <= 500 * 1024 && r.initMs <= 100 ? "met" : "missed",
+      `${r.fn} cold start (import + first invocation, keys fetched; ${r.node})`,
+      "≤ 150 ms",
+      `${fmt(r.coldMs)} ms (bundle ${fmt(r.bytes / 1024)} KB + ${fmt(r.besideBytes / 1024)} KB WebAssembly; import alone ${fmt(r.initMs)} ms)`,
+      r.coldMs <= 150 ? "met" : "missed",
     ]);
   }
 }
@@ -127,9 +140,9 @@ if (parts.has("prometheus")) {
   const pr = per("Prometheus");
   summary.push([
     "gateway CPU / M samples vs Prometheus's receiver",
-    "lower",
+    "≤ 0.5× (moonshot 0.2×)",
     `${fmt(gw)} s vs ${fmt(pr)} s (${fmt(gw / pr, 2)}×)`,
-    gw < pr ? "met" : "missed",
+    gw <= 0.5 * pr ? "met" : "missed",
   ]);
 }
 

@@ -6,6 +6,7 @@ import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import { SNAPPY_WASM_FILE, SNAPPY_WASM_PACKAGE_FILE } from "../../lib/codec/snappy-wasm-file";
 import type { LogLevel } from "../../lib/core/log";
 import { PROJECT_ROOT } from "../paths";
 
@@ -142,6 +143,14 @@ export class GatewayFunction extends Construct {
               externalModules: ["@aws-sdk/*"],
               forceDockerBundling: false,
               logLevel: nodejs.LogLevel.WARNING,
+              // the snappy codec's WebAssembly module goes beside the bundle, where lib/snappy.ts finds it
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) => [
+                  `cp "${inputDir}/${SNAPPY_WASM_PACKAGE_FILE}" "${outputDir}/${SNAPPY_WASM_FILE}"`,
+                ],
+              },
             },
           }),
     });

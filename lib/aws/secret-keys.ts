@@ -44,11 +44,14 @@ export class SecretKeySource implements KeySource {
   }
 
   private async read(): Promise<readonly ApiKey[]> {
-    const current = await this.fetch("AWSCURRENT");
-    const previous = await this.fetch("AWSPREVIOUS").catch((err: unknown) => {
+    // both versions asked at once: one round trip on a cold start instead of two
+    const previousAsked = this.fetch("AWSPREVIOUS").catch((err: unknown) => {
       if (err instanceof ResourceNotFoundException) return undefined;
       throw err;
     });
+    previousAsked.catch(() => {}); // awaited below, unless the current version fails first
+    const current = await this.fetch("AWSCURRENT");
+    const previous = await previousAsked;
     if (current === undefined) throw new Error("secret has no AWSCURRENT string value");
     const keys = previous !== undefined && previous.key !== current.key ? [current, previous] : [current];
     return Object.freeze(keys);

@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../infra/paths";
+import { SNAPPY_WASM_FILE, SNAPPY_WASM_PACKAGE_FILE } from "../../lib/codec/snappy-wasm-file";
 import { ENV } from "../../lib/core/env-names";
 import { MIRROR_PATHS, RECEIVER_PATH } from "../../lib/core/routes";
 import { resourcesOf, synthGateway } from "./synth";
@@ -35,6 +36,7 @@ function bundleOf(descriptionPrefix: string) {
   const code = readFileSync(file);
   return {
     handler: fn.Properties.Handler as string,
+    dir,
     file,
     code: code.toString("utf8"),
     bytes: code.length,
@@ -102,6 +104,15 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
     expect(bundles["remote-write"].code).toMatch(/from\s*"@aws-sdk\/client-secrets-manager"/);
     expect(bundles.mirror.code).toMatch(/from\s*"@aws-sdk\/client-secrets-manager"/);
     for (const b of Object.values(bundles)) expect(b.code).not.toContain("@aws-sdk/middleware-");
+  });
+
+  it("remote-write: the snappy codec's WebAssembly module ships beside the bundle", () => {
+    const shipped = join(bundles["remote-write"].dir, SNAPPY_WASM_FILE);
+    expect(existsSync(shipped)).toBe(true);
+    expect(readFileSync(shipped).equals(readFileSync(join(PROJECT_ROOT, SNAPPY_WASM_PACKAGE_FILE)))).toBe(
+      true,
+    );
+    expect(bundles["remote-write"].code).toContain(SNAPPY_WASM_FILE);
   });
 
   it("remote-write: the bundle loads and answers an HTTP API (payload 2.0) event through hono/aws-lambda", async () => {

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createMirrorApp } from "../../functions/mirror/app";
 import { createRemoteWriteApp } from "../../functions/remote-write/app";
 import type { RecordSink } from "../../lib/aws/kinesis-sink";
-import { compress, nativeSnappyAvailable, type SnappyBackendName, useSnappy } from "../../lib/codec/snappy";
+import { availableSnappyBackends, compress, type SnappyBackendName, useSnappy } from "../../lib/codec/snappy";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
@@ -400,7 +400,7 @@ function heapMB(): number {
   return process.memoryUsage().heapUsed / 2 ** 20;
 }
 
-const backends: SnappyBackendName[] = nativeSnappyAvailable() ? ["native", "js"] : ["js"];
+const backends: SnappyBackendName[] = availableSnappyBackends();
 
 describe("fuzzing", () => {
   afterAll(() => {

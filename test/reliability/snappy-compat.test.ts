@@ -1,7 +1,17 @@
 import { createRequire } from "node:module";
 import SnappyJS from "snappyjs";
 import { describe, expect, it } from "vitest";
-import { compressBlock, nativeSnappyAvailable, uncompressBlock } from "../../lib/codec/snappy";
+import {
+  availableSnappyBackends,
+  compress,
+  compressBlock,
+  decompress,
+  nativeSnappyAvailable,
+  SnappyError,
+  snappyBackend,
+  uncompressBlock,
+  useSnappy,
+} from "../../lib/codec/snappy";
 import { nativeHistogram, realisticSeries, v1Message, v2Message } from "../fixtures/remote-write";
 
 /**
@@ -145,5 +155,83 @@ describe("the JavaScript snappy codec", () => {
       /over the limit/,
     );
     expect(() => uncompressBlock(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01]), 1 << 30)).toThrow();
+  });
+});
+
+/**
+ * The WebAssembly codec (what the Lambda bundle ships), reached through the same
+ * `decompress`/`compress` as the ingest path: it must agree with the JavaScript codec and
+ * the reference decoder both ways, refuse what they refuse, and leave the declared-length
+ * check in front of it.
+ */
+describe("the WebAssembly snappy codec", () => {
+  const all = inputs();
+  const withWasm = <T>(fn: () => T): T => {
+    useSnappy("wasm");
+    try {
+      return fn();
+    } finally {
+      useSnappy("auto");
+    }
+  };
+
+  it("is available here (the package is a dependency)", () => {
+    expect(availableSnappyBackends()).toContain("wasm");
+  });
+
+  it(`encodes and decodes ${all.length} inputs interchangeably with the JavaScript codec and snappyjs`, () => {
+    withWasm(() => {
+      for (const x of all) {
+        const c = compress(x);
+        expect(same(uncompressBlock(c, x.length), x)).toBe(true);
+        expect(same(SnappyJS.uncompress(c), x)).toBe(true);
+        expect(same(decompress(compressBlock(x), x.length), x)).toBe(true);
+        expect(same(decompress(SnappyJS.compress(x), x.length), x)).toBe(true);
+      }
+    });
+  });
+
+  it("refuses corrupt input exactly when the JavaScript codec does, and otherwise gives the same bytes", () => {
+    const r = prng(11);
+    let refused = 0;
+    let decoded = 0;
+    withWasm(() => {
+      for (let i = 0; i < 5_000; i++) {
+        const c = compressBlock(all[i % all.length]!.subarray(0, 4000));
+        const y = r() < 0.6 ? c.slice() : c.subarray(0, Math.floor(r() * c.length));
+        if (y.length === c.length) y[Math.floor(r() * y.length)]! ^= 1 << Math.floor(r() * 8);
+        const attempt = (f: () => Uint8Array): Uint8Array | "refused" => {
+          try {
+            return f();
+          } catch {
+            return "refused";
+          }
+        };
+        const js = attempt(() => uncompressBlock(y, 1 << 24));
+        const w = attempt(() => decompress(y, 1 << 24));
+        if (js === "refused") {
+          expect(w, `case ${i}`).toBe("refused");
+          refused++;
+        } else {
+          expect(w !== "refused" && same(w, js), `case ${i}`).toBe(true);
+          decoded++;
+        }
+      }
+    });
+    expect(refused).toBeGreaterThan(500);
+    expect(decoded).toBeGreaterThan(100);
+  });
+
+  it("never sees a declared length over the limit: the check in front of it refuses first", () => {
+    withWasm(() => {
+      const bomb = Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]);
+      expect(() => decompress(bomb, 1 << 20)).toThrow(SnappyError);
+      try {
+        decompress(bomb, 1 << 20);
+      } catch (err) {
+        expect((err as SnappyError).code).toBe("decoded-too-large");
+      }
+      expect(snappyBackend()).toBe("wasm");
+    });
   });
 });
