@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { RecordSink } from "../../lib/aws/kinesis-sink";
 import { type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
 import {
+  BadRequestError,
   HttpError,
   PayloadTooLargeError,
   ServiceUnavailableError,
@@ -12,9 +12,11 @@ import type { Logger } from "../../lib/core/log";
 import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
 import { REMOTE_WRITE_PATHS } from "../../lib/core/routes";
+import { StreamWriteError, UnreadableBodyError } from "../../lib/ingest/errors";
 import type { Ingestor } from "../../lib/ingest/ingest";
 import { negotiate, type ProtocolVersion } from "../../lib/ingest/negotiate";
 import { rejectionMessage, responseHeaders } from "../../lib/ingest/respond";
+import type { RecordSink } from "../../lib/ingest/sink";
 
 export const REALM = "prometheus-remote-write";
 
@@ -37,9 +39,10 @@ type Vars = { version: ProtocolVersion; tenant: string | undefined };
 export function createRemoteWriteApp(o: RemoteWriteAppOptions): Hono<{ Variables: Vars }> {
   const app = new Hono<{ Variables: Vars }>();
 
-  app.onError((err, c) => {
+  app.onError((thrown, c) => {
     const version = c.get("version");
     const headers = responseHeaders(version);
+    const err = asHttpError(thrown);
     if (err instanceof HttpError) {
       if (err.status >= 500) o.log.warn("write failed", { status: err.status, code: err.code });
       else o.log.debug("write refused", { status: err.status, code: err.code });
@@ -96,4 +99,16 @@ export function createRemoteWriteApp(o: RemoteWriteAppOptions): Hono<{ Variables
     app.all(path, (c) => c.text("method not allowed: use POST\n", 405, { Allow: "POST" }));
   }
   return app;
+}
+
+/** The ingest path's own errors as the statuses of the table in docs/ingest.md; others unchanged. */
+function asHttpError(err: unknown): unknown {
+  if (err instanceof UnreadableBodyError) {
+    return err.tooLarge
+      ? new PayloadTooLargeError(err.code, err.message)
+      : new BadRequestError(err.code, err.message);
+  }
+  if (err instanceof StreamWriteError)
+    return new ServiceUnavailableError(err.code, err.message, err.retryAfterSeconds);
+  return err;
 }

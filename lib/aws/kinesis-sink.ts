@@ -1,13 +1,12 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from "@aws-sdk/client-kinesis";
-import { ServiceUnavailableError } from "../core/errors";
 import type { Logger } from "../core/log";
+import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
+import { StreamWriteError } from "../ingest/errors";
+import type { RecordSink } from "../ingest/sink";
 import type { StreamRecord } from "../stream/records";
 
-/** Where prepared records go. Resolves only when every record was accepted. */
-export interface RecordSink {
-  put(records: readonly StreamRecord[]): Promise<void>;
-}
+export type { RecordSink } from "../ingest/sink";
 
 export interface KinesisSinkOptions {
   readonly streamName: string;
@@ -15,7 +14,7 @@ export interface KinesisSinkOptions {
   readonly concurrency: number;
   /** Time budget for one put() including retries; keep it below the function timeout. */
   readonly deadlineMs: number;
-  /** Retry-After (seconds) sent with the 503 when the budget runs out. */
+  /** Retry-After (seconds) asked of the sender when the budget runs out (answered as 503). */
   readonly retryAfterSeconds: number;
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
@@ -102,15 +101,15 @@ export class KinesisSink implements RecordSink {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, queue.length) }, worker));
-    this.metrics.count("RecordsWritten", records.length - unwritten);
+    this.metrics.count(METRIC_NAMES.recordsWritten, records.length - unwritten);
     if (unwritten > 0) {
-      this.metrics.count("KinesisFailedPuts", unwritten);
+      this.metrics.count(METRIC_NAMES.kinesisFailedPuts, unwritten);
       this.log.warn("records not written to Kinesis", {
         unwritten,
         total: records.length,
         reason: failures[0],
       });
-      throw new ServiceUnavailableError(
+      throw new StreamWriteError(
         "kinesis-unavailable",
         `Kinesis did not accept ${unwritten} of ${records.length} records (${failures[0]}); retry later`,
         this.opts.retryAfterSeconds,
@@ -133,7 +132,7 @@ export class KinesisSink implements RecordSink {
       if (attempt > 0) {
         const delay = this.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
         if (Date.now() + delay >= deadline) return { remaining: pending.length, reason };
-        this.metrics.count("KinesisRetries", pending.length);
+        this.metrics.count(METRIC_NAMES.kinesisRetries, pending.length);
         await this.sleep(delay);
       }
       const remainingMs = deadline - Date.now();
@@ -156,13 +155,13 @@ export class KinesisSink implements RecordSink {
             reason = code ?? "missing result";
           }
         });
-        this.metrics.count("KinesisThrottled", throttled);
+        this.metrics.count(METRIC_NAMES.kinesisThrottled, throttled);
         pending = retry;
         if (pending.length === 0) return { remaining: 0, reason: "" };
       } catch (err) {
         const name = errorName(err);
         reason = name;
-        if (THROTTLES.has(name)) this.metrics.count("KinesisThrottled", pending.length);
+        if (THROTTLES.has(name)) this.metrics.count(METRIC_NAMES.kinesisThrottled, pending.length);
         if (FATAL_ERRORS.has(name)) {
           this.log.error("Kinesis refused the write", { error: name, stream: this.opts.streamName });
           return { remaining: pending.length, reason: name };

@@ -1,7 +1,7 @@
 import { decompress, SnappyError } from "../codec/snappy";
 import { WireError } from "../codec/wire";
-import { BadRequestError, PayloadTooLargeError } from "../core/errors";
 import { bucketHashKey } from "../stream/records";
+import { UnreadableBodyError } from "./errors";
 import type { ProtocolVersion } from "./negotiate";
 import type { IngestOutput } from "./scan/output";
 import type { PlanOptions } from "./scan/route";
@@ -22,8 +22,8 @@ export interface IngestSettings {
 /**
  * Turns one request body (snappy-compressed protobuf) into records ready for PutRecords,
  * with exact counts of what they carry and of what was rejected, by reason.
- * Throws BadRequestError (400) for an unreadable body and PayloadTooLargeError (413)
- * when the declared decoded size is over the limit.
+ * Throws UnreadableBodyError for an unreadable body, with `tooLarge` when the declared
+ * decoded size is over the limit (the app answers 400 and 413).
  */
 export class Ingestor {
   private readonly hashKeys: readonly string[];
@@ -35,14 +35,13 @@ export class Ingestor {
   }
 
   prepare(body: Uint8Array, version: ProtocolVersion, tenant: string | undefined): IngestOutput {
-    if (body.length === 0) throw new BadRequestError("empty-body", "empty request body");
+    if (body.length === 0) throw new UnreadableBodyError("empty-body", "empty request body");
     let decoded: Uint8Array;
     try {
       decoded = decompress(body, this.settings.maxDecodedBytes);
     } catch (err) {
       if (!(err instanceof SnappyError)) throw err;
-      if (err.code === "decoded-too-large") throw new PayloadTooLargeError(err.code, err.message);
-      throw new BadRequestError(err.code, err.message);
+      throw new UnreadableBodyError(err.code, err.message, err.code === "decoded-too-large");
     }
     const opts: PlanOptions = {
       limits: this.settings.limits,
@@ -56,7 +55,7 @@ export class Ingestor {
     } catch (err) {
       if (err instanceof WireError) {
         const schema = version === "v1" ? "prometheus.WriteRequest" : "io.prometheus.write.v2.Request";
-        throw new BadRequestError("protobuf-malformed", `malformed ${schema}: ${err.message}`);
+        throw new UnreadableBodyError("protobuf-malformed", `malformed ${schema}: ${err.message}`);
       }
       throw err;
     }

@@ -33,7 +33,7 @@ import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
  * same float64 bits, read back raw through its remote-read API (stale markers included).
  */
 const KEY = "forwarder-e2e-key";
-const OUTAGE_MS = 12_000;
+const OUTAGE_MS = 30_000;
 const run = prometheusAvailable();
 
 const senderConfig = (url: string) => `

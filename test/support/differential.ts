@@ -1,11 +1,11 @@
 import { createRemoteWriteApp } from "../../functions/remote-write/app";
-import type { RecordSink } from "../../lib/aws/kinesis-sink";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
 import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
+import type { RecordSink } from "../../lib/ingest/sink";
 import { readRecord } from "../../lib/stream/consumer";
 import type { StreamRecord } from "../../lib/stream/records";
 import type { DamagedBody } from "../fixtures/damaged-corpus";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compress } from "../../../lib/codec/snappy";
-import { BadRequestError } from "../../../lib/core/errors";
+import { UnreadableBodyError } from "../../../lib/ingest/errors";
 import { Ingestor } from "../../../lib/ingest/ingest";
 import { readRecord } from "../../../lib/stream/consumer";
 import { ingestSettings } from "../../fixtures/remote-write";
@@ -150,7 +150,7 @@ function outcome(bytes: number[], version: "v1" | "v2"): Outcome {
     expect(out.records.length).toBeGreaterThan(0);
     return "taken";
   } catch (err) {
-    if (err instanceof BadRequestError && err.code === "protobuf-malformed") return "malformed";
+    if (err instanceof UnreadableBodyError && err.code === "protobuf-malformed") return "malformed";
     throw err;
   }
 }
