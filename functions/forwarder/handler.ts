@@ -7,13 +7,6 @@ const parts = forwarderFromEnv(process.env);
 
 /** Lambda entry: Kinesis event source mapping batches → the destination. */
 export const handler = flushingHandler<KinesisStreamEvent, Context, unknown>(
-  kinesisHandler({
-    destination: parts.destination,
-    deadLetters: parts.deadLetters,
-    maxRequestBytes: parts.config.maxRequestBytes,
-    timeoutMs: parts.config.timeoutMs,
-    log: parts.log,
-    metrics: parts.metrics,
-  }),
+  kinesisHandler(parts.forward),
   parts.metrics,
 );

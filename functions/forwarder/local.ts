@@ -44,14 +44,7 @@ export async function startLocalForwarder(
     start: opts.start,
     batchSize: opts.batchSize ?? intVar(env, FORWARD_ENV.batchSize, 500, 1, 10_000),
     batchBudgetMs: intVar(env, FORWARD_ENV.batchBudgetMs, 30_000, 1_000, 900_000),
-    forward: {
-      destination: parts.destination,
-      deadLetters: parts.deadLetters,
-      maxRequestBytes: parts.config.maxRequestBytes,
-      timeoutMs: parts.config.timeoutMs,
-      log: parts.log,
-      metrics: parts.metrics,
-    },
+    forward: parts.forward,
   });
   return {
     url: parts.config.url,

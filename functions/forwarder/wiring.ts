@@ -12,7 +12,7 @@ import { credentialAuthorizer, inlineCredential, staticCredential } from "../../
 import { type ForwarderConfig, loadForwarderConfig } from "../../lib/forwarder/config";
 import { FileDeadLetters } from "../../lib/forwarder/dead-letter";
 import { type Authorizer, HttpDestination } from "../../lib/forwarder/destination";
-import type { DeadLetterSink } from "../../lib/forwarder/forward";
+import type { DeadLetterSink, ForwardOptions } from "../../lib/forwarder/forward";
 
 /** The authorizer a configuration asks for: inline credentials, a secret, or SigV4. */
 export function authorizerFor(config: ForwarderConfig, log: Logger): Authorizer {
@@ -41,17 +41,30 @@ export interface ForwarderParts {
   readonly deadLetters: DeadLetterSink;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** The options every batch is forwarded with, but for the time it has left. */
+  readonly forward: Omit<ForwardOptions, "remainingMs">;
 }
 
 /** Everything a forwarder needs, from environment variables (cold start, or the local tool). */
 export function forwarderFromEnv(env: Env, metrics?: Metrics, log?: Logger): ForwarderParts {
   const config = loadForwarderConfig(env);
   const l = log ?? createLogger(config.logLevel, undefined, { service: METRIC_SERVICES.forwarder });
+  const destination = new HttpDestination(config.url, authorizerFor(config, l));
+  const deadLetters = deadLettersFor(config, l);
+  const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.forwarder);
   return {
     config,
-    destination: new HttpDestination(config.url, authorizerFor(config, l)),
-    deadLetters: deadLettersFor(config, l),
+    destination,
+    deadLetters,
     log: l,
-    metrics: metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.forwarder),
+    metrics: m,
+    forward: {
+      destination,
+      deadLetters,
+      maxRequestBytes: config.maxRequestBytes,
+      timeoutMs: config.timeoutMs,
+      log: l,
+      metrics: m,
+    },
   };
 }

@@ -14,6 +14,7 @@ import type { RecordSink } from "../../lib/ingest/sink";
 import { loadMirrorConfig } from "../../lib/mirror/config";
 import { decodeRecord } from "../../lib/stream/consumer";
 import type { StreamRecord } from "../../lib/stream/records";
+import { prng, type Rng } from "../fixtures/damaged-corpus";
 import {
   ingestSettings,
   nativeHistogram,
@@ -36,24 +37,6 @@ const CASES = Number(process.env.FUZZ_CASES ?? 2000);
 const KEY = "fuzz-key-2b7f";
 /** Live heap may grow this much over a run (caches, JIT); a leak per request would exceed it. */
 const HEAP_GROWTH_LIMIT_MB = 64;
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
-  };
-}
-type Rng = ReturnType<typeof prng>;
 
 // ---------- remote-write corpus and mutations
 

@@ -1,9 +1,8 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Sha256 } from "@aws-crypto/sha256-js";
-import { HttpRequest } from "@smithy/protocol-http";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { header, readBody, type SigV4Failure, type StandInCredentials, verifySigV4 } from "./sigv4-verify";
+
+export type { StandInCredentials } from "./sigv4-verify";
 
 /**
  * A local stand-in for Amazon Managed Service for Prometheus: it verifies the SigV4
@@ -14,12 +13,6 @@ import { SignatureV4 } from "@smithy/signature-v4";
  * with 403, and answers unknown workspaces with 404. AMP's remote-write path
  * (`/api/v1/remote_write`) maps to Prometheus's receiver (`/api/v1/write`).
  */
-
-export interface StandInCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
 
 export interface SigV4StandInOptions {
   /** Base URL of the Prometheus requests are forwarded to, e.g. `http://127.0.0.1:9090`. */
@@ -58,10 +51,6 @@ export interface SigV4StandIn {
   close(): Promise<void>;
 }
 
-const AUTH =
-  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
-const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-
 export async function startSigV4StandIn(options: SigV4StandInOptions): Promise<SigV4StandIn> {
   const service = options.service ?? "aps";
   const workspaces = new Set(options.workspaces ?? ["ws-test"]);
@@ -79,78 +68,21 @@ export async function startSigV4StandIn(options: SigV4StandInOptions): Promise<S
       res.end(JSON.stringify({ message: reason }));
     };
 
-    const auth = header(req, "authorization");
-    if (auth === undefined) return refuse(403, "Missing Authentication Token");
-    const parts = AUTH.exec(auth);
-    if (parts === null) return refuse(403, "Authorization header is malformed");
-    const [, accessKeyId, shortDate, region, signedService, signedHeaderList, signature] =
-      parts as unknown as [string, string, string, string, string, string, string];
-    const creds = options.credentials.find((c) => c.accessKeyId === accessKeyId);
-    if (creds === undefined)
-      return refuse(403, "The security token included in the request is invalid", accessKeyId);
-    if (signedService !== service)
-      return refuse(403, `Credential should be scoped to correct service: '${service}'`, accessKeyId);
-    if (region !== options.region)
-      return refuse(403, `Credential should be scoped to a valid region: '${options.region}'`, accessKeyId);
-    const amzDate = header(req, "x-amz-date");
-    const date = amzDate === undefined ? undefined : parseAmzDate(amzDate);
-    if (date === undefined || !amzDate!.startsWith(shortDate))
-      return refuse(403, "X-Amz-Date is missing or does not match the credential scope", accessKeyId);
-    if (Math.abs(now() - date.getTime()) > maxSkewMs) return refuse(403, "Signature expired", accessKeyId);
-    if (creds.sessionToken !== undefined && header(req, "x-amz-security-token") !== creds.sessionToken) {
-      return refuse(403, "The security token included in the request is invalid", accessKeyId);
-    }
-    const contentHash = header(req, "x-amz-content-sha256");
-    if (contentHash !== undefined && contentHash !== createHash("sha256").update(body).digest("hex")) {
-      return refuse(403, "The provided x-amz-content-sha256 header does not match the body", accessKeyId);
-    }
-
-    // Recompute the signature over exactly the headers the client says it signed.
-    const signedHeaders = signedHeaderList.split(";");
-    if (!signedHeaders.includes("host") || !signedHeaders.includes("x-amz-date")) {
-      return refuse(403, "host and x-amz-date must be signed", accessKeyId);
-    }
-    const headers: Record<string, string> = {};
-    for (const name of signedHeaders) {
-      const value = header(req, name);
-      if (value === undefined) return refuse(403, `signed header ${name} is missing`, accessKeyId);
-      headers[name] = value;
-    }
-    const parsed = new URL(url, "http://stand-in");
-    const query: Record<string, string | string[]> = {};
-    for (const [k, v] of parsed.searchParams) {
-      const prev = query[k];
-      query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-    }
-    const signer = new SignatureV4({
-      credentials: creds,
-      region,
+    const verdict = await verifySigV4(req, body, {
       service,
-      sha256: Sha256,
-      applyChecksum: false,
+      region: options.region,
+      credentials: options.credentials,
+      maxSkewMs,
+      now,
     });
-    const expected = await signer.sign(
-      new HttpRequest({
-        method: req.method ?? "GET",
-        protocol: "http:",
-        hostname: headers.host!.replace(/:\d+$/, ""),
-        path: rawPath(url),
-        query,
-        headers,
-        body,
-      }),
-      { signingDate: date, signableHeaders: new Set(signedHeaders) },
-    );
-    const computed = AUTH.exec(String(expected.headers.authorization ?? ""))?.[6] ?? "";
-    const same =
-      computed.length === signature.length && timingSafeEqual(Buffer.from(computed), Buffer.from(signature));
-    if (!same) {
+    if (!verdict.ok)
       return refuse(
         403,
-        "The request signature we calculated does not match the signature you provided",
-        accessKeyId,
+        ampReason(verdict.failure, service, options.region, verdict.header),
+        verdict.accessKeyId,
       );
-    }
+    const accessKeyId = verdict.accessKeyId;
+    const parsed = new URL(url, "http://stand-in");
 
     const ws = /^\/workspaces\/([^/]+)(\/.*)?$/.exec(parsed.pathname);
     if (ws === null || !workspaces.has(ws[1]!)) return refuse(404, "Workspace not found", accessKeyId);
@@ -193,25 +125,6 @@ export async function startSigV4StandIn(options: SigV4StandInOptions): Promise<S
   };
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value.join(",") : value;
-}
-
-function parseAmzDate(text: string): Date | undefined {
-  const m = AMZ_DATE.exec(text);
-  if (m === null) return undefined;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
-  return new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-}
-
-/** The path exactly as sent (still percent-encoded), without the query. */
-function rawPath(url: string): string {
-  const q = url.indexOf("?");
-  return q < 0 ? url : url.slice(0, q);
-}
-
 function forwardHeaders(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of ["content-type", "content-encoding", "x-prometheus-remote-write-version", "accept"]) {
@@ -221,11 +134,31 @@ function forwardHeaders(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+/** How AMP words each refusal. */
+function ampReason(failure: SigV4Failure, service: string, region: string, missing?: string): string {
+  switch (failure) {
+    case "missing":
+      return "Missing Authentication Token";
+    case "malformed":
+      return "Authorization header is malformed";
+    case "unknown-key":
+    case "wrong-token":
+      return "The security token included in the request is invalid";
+    case "wrong-service":
+      return `Credential should be scoped to correct service: '${service}'`;
+    case "wrong-region":
+      return `Credential should be scoped to a valid region: '${region}'`;
+    case "bad-date":
+      return "X-Amz-Date is missing or does not match the credential scope";
+    case "expired":
+      return "Signature expired";
+    case "body-hash":
+      return "The provided x-amz-content-sha256 header does not match the body";
+    case "host-unsigned":
+      return "host and x-amz-date must be signed";
+    case "header-missing":
+      return `signed header ${missing} is missing`;
+    case "mismatch":
+      return "The request signature we calculated does not match the signature you provided";
+  }
 }

@@ -1,10 +1,7 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Sha256 } from "@aws-crypto/sha256-js";
-import { HttpRequest } from "@smithy/protocol-http";
-import { SignatureV4 } from "@smithy/signature-v4";
-import type { StandInCredentials } from "./sigv4-standin";
+import { readBody, type SigV4Failure, type StandInCredentials, verifySigV4 } from "./sigv4-verify";
 
 /**
  * A local stand-in for AWS STS's AssumeRole (query protocol: a form-encoded POST answered with
@@ -47,9 +44,6 @@ export interface StsStandIn {
   close(): Promise<void>;
 }
 
-const AUTH =
-  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
-
 export async function startStsStandIn(options: StsStandInOptions): Promise<StsStandIn> {
   const now = options.now ?? Date.now;
   const calls: AssumeRoleCall[] = [];
@@ -71,82 +65,18 @@ export async function startStsStandIn(options: StsStandInOptions): Promise<StsSt
       );
     };
 
-    const parts = AUTH.exec(header(req, "authorization") ?? "");
-    if (parts === null)
-      return fail(403, "MissingAuthenticationToken", "Request is missing Authentication Token");
-    const [, keyId, shortDate, region, service, signedList, signature] = parts as unknown as string[];
-    const caller = options.callers.find((c) => c.accessKeyId === keyId);
-    if (caller === undefined) {
-      return fail(
-        403,
-        "InvalidClientTokenId",
-        "The security token included in the request is invalid.",
-        keyId,
-      );
-    }
-    if (service !== "sts" || region !== options.region) {
-      return fail(
-        403,
-        "SignatureDoesNotMatch",
-        "Credential should be scoped to a valid region and service.",
-        keyId,
-      );
-    }
-    const amzDate = header(req, "x-amz-date") ?? "";
-    const date = parseAmzDate(amzDate);
-    if (date === undefined || !amzDate.startsWith(shortDate!)) {
-      return fail(403, "IncompleteSignature", "X-Amz-Date is missing or does not match the scope", keyId);
-    }
-    if (Math.abs(now() - date.getTime()) > 5 * 60_000)
-      return fail(403, "SignatureExpired", "Signature expired", keyId);
-    if (caller.sessionToken !== undefined && header(req, "x-amz-security-token") !== caller.sessionToken) {
-      return fail(
-        403,
-        "InvalidClientTokenId",
-        "The security token included in the request is invalid.",
-        keyId,
-      );
-    }
-    const signedHeaders = signedList!.split(";");
-    const headers: Record<string, string> = {};
-    for (const name of signedHeaders) {
-      const value = header(req, name);
-      if (value === undefined)
-        return fail(403, "IncompleteSignature", `signed header ${name} is missing`, keyId);
-      headers[name] = value;
-    }
-    const url = new URL(req.url ?? "/", "http://stand-in");
-    const query: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) query[k] = v;
-    const expected = await new SignatureV4({
-      credentials: caller,
-      region: region!,
+    const verdict = await verifySigV4(req, body, {
       service: "sts",
-      sha256: Sha256,
-    }).sign(
-      new HttpRequest({
-        method: req.method ?? "POST",
-        protocol: "http:",
-        hostname: (headers.host ?? "").replace(/:\d+$/, ""),
-        path: url.pathname,
-        query,
-        headers,
-        body,
-      }),
-      { signingDate: date, signableHeaders: new Set(signedHeaders) },
-    );
-    const computed = AUTH.exec(String(expected.headers.authorization ?? ""))?.[6] ?? "";
-    if (
-      computed.length !== signature!.length ||
-      !timingSafeEqual(Buffer.from(computed), Buffer.from(signature!))
-    ) {
-      return fail(
-        403,
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided.",
-        keyId,
-      );
+      region: options.region,
+      credentials: options.callers,
+      maxSkewMs: 5 * 60_000,
+      now,
+    });
+    if (!verdict.ok) {
+      const [status, code, message] = stsRefusal(verdict.failure, verdict.header);
+      return fail(status, code, message, verdict.accessKeyId);
     }
+    const keyId = verdict.accessKeyId;
 
     if (form.get("Action") !== "AssumeRole")
       return fail(400, "InvalidAction", "only AssumeRole is served", keyId);
@@ -203,24 +133,32 @@ function xml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value.join(",") : value;
-}
-
-function parseAmzDate(text: string): Date | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  if (m === null) return undefined;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-  return new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!));
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+/** How STS answers each refusal: status, error code, message. */
+function stsRefusal(failure: SigV4Failure, missing?: string): [number, string, string] {
+  switch (failure) {
+    case "missing":
+    case "malformed":
+      return [403, "MissingAuthenticationToken", "Request is missing Authentication Token"];
+    case "unknown-key":
+    case "wrong-token":
+      return [403, "InvalidClientTokenId", "The security token included in the request is invalid."];
+    case "wrong-service":
+    case "wrong-region":
+      return [403, "SignatureDoesNotMatch", "Credential should be scoped to a valid region and service."];
+    case "bad-date":
+      return [403, "IncompleteSignature", "X-Amz-Date is missing or does not match the scope"];
+    case "host-unsigned":
+      return [403, "IncompleteSignature", "host and x-amz-date must be signed"];
+    case "header-missing":
+      return [403, "IncompleteSignature", `signed header ${missing} is missing`];
+    case "expired":
+      return [403, "SignatureExpired", "Signature expired"];
+    case "body-hash":
+    case "mismatch":
+      return [
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided.",
+      ];
+  }
 }
