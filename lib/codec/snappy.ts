@@ -110,8 +110,13 @@ function loadWasm(): Backend | undefined {
 }
 
 const native = loadNative();
-const wasm = loadWasm();
-let backend: Backend = native ?? wasm ?? jsBackend;
+/** The WebAssembly codec, loaded the first time it is wanted (never where native serves). */
+let wasmLoaded: Backend | null | undefined;
+function wasm(): Backend | undefined {
+  if (wasmLoaded === undefined) wasmLoaded = loadWasm() ?? null;
+  return wasmLoaded ?? undefined;
+}
+let backend: Backend = native ?? wasm() ?? jsBackend;
 
 /** The implementation in use. */
 export function snappyBackend(): SnappyBackendName {
@@ -125,7 +130,7 @@ export function nativeSnappyAvailable(): boolean {
 
 /** The implementations that can run here, fastest first. */
 export function availableSnappyBackends(): SnappyBackendName[] {
-  return [...(native ? ["native" as const] : []), ...(wasm ? ["wasm" as const] : []), "js"];
+  return [...(native ? ["native" as const] : []), ...(wasm() ? ["wasm" as const] : []), "js"];
 }
 
 /**
@@ -135,16 +140,16 @@ export function availableSnappyBackends(): SnappyBackendName[] {
 export function useSnappy(name: SnappyBackendName | "auto"): SnappyBackendName {
   if (name === "native" && native === undefined)
     throw new Error("the native snappy package is not installed");
-  if (name === "wasm" && wasm === undefined)
+  if (name === "wasm" && wasm() === undefined)
     throw new Error("the WebAssembly snappy module is not available");
   backend =
     name === "js"
       ? jsBackend
       : name === "wasm"
-        ? wasm!
+        ? wasm()!
         : name === "native"
           ? native!
-          : (native ?? wasm ?? jsBackend);
+          : (native ?? wasm() ?? jsBackend);
   return backend.name;
 }
 

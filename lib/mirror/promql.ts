@@ -97,7 +97,10 @@ export function doubleSpellings(n: number): string[] {
   return [...out];
 }
 
-/** Escapes every RE2 metacharacter, as Go's regexp.QuoteMeta does: the text matches only itself. */
+/**
+ * Escapes every RE2 metacharacter, as Go's regexp.QuoteMeta does: the text matches only itself,
+ * in PromQL (RE2) and in a JavaScript RegExp alike (the allowlist patterns use it too).
+ */
 export function escapeRegex(text: string): string {
   return text.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
 }

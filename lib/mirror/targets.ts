@@ -1,6 +1,7 @@
 import { ConfigError } from "../core/config";
 import { echo } from "../core/errors";
 import { badRequest, targetNotAllowed } from "./errors";
+import { escapeRegex } from "./promql";
 import type { ConnectionDetails } from "./protocol";
 
 /**
@@ -74,13 +75,9 @@ export function parseTargetPatterns(variable: string, raw: string): TargetPatter
     else if (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535) parsedPort = Number(port);
     else throw fail("has an invalid port");
     const normal = normalizeHost(host);
-    const re = new RegExp(`^${normal.split("*").map(escapeRegExp).join(".*")}$`);
+    const re = new RegExp(`^${normal.split("*").map(escapeRegex).join(".*")}$`);
     return { kind: "host", source: entry, host: re, port: parsedPort };
   });
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Lower case, brackets and a trailing dot removed: `Prom.Example.` and `prom.example` are one host. */
