@@ -35,6 +35,8 @@ export const LAMBDA_NODE_FLAGS = ["--no-experimental-require-module", "--no-expe
 
 export interface BundleRow {
   fn: string;
+  /** Which code: "" for this checkout, else the baseline's label (bench/baseline.ts). */
+  tree: string;
   bytes: number;
   /** The files beside the bundle (the WebAssembly module), in bytes. */
   besideBytes: number;
@@ -161,7 +163,16 @@ function mirrorEvent(stub: string) {
   };
 }
 
-export async function measureBundles(runs = 7): Promise<BundleRow[]> {
+/** A tree to bundle the handlers from: this checkout, or a baseline measured beside it. */
+export interface BundleTree {
+  readonly label: string;
+  readonly root: string;
+}
+
+export async function measureBundles(
+  runs = 7,
+  trees: readonly BundleTree[] = [{ label: "", root }],
+): Promise<BundleRow[]> {
   const dir = join(tmpdir(), `gateway-bench-bundles-${process.pid}`);
   mkdirSync(join(dir, "node_modules"), { recursive: true });
   // only the SDK (and what it depends on, resolved from its real path) is reachable
@@ -169,7 +180,6 @@ export async function measureBundles(runs = 7): Promise<BundleRow[]> {
   const stub = await startStub();
   const node = node22();
   if (!node.version) node.version = (await run(node.bin, ["--version"])).stdout.trim();
-  const rows: BundleRow[] = [];
   const baseEnv = {
     PATH: process.env.PATH ?? "",
     AWS_REGION: "us-east-1",
@@ -204,88 +214,93 @@ export async function measureBundles(runs = 7): Promise<BundleRow[]> {
     },
   ];
   try {
-    for (const f of functions) {
-      const outdir = join(dir, f.fn);
-      mkdirSync(outdir, { recursive: true });
-      const outfile = join(outdir, "index.mjs");
-      await build({
-        entryPoints: [join(root, f.entry)],
-        outfile,
-        bundle: true,
-        minify: true,
-        platform: "node",
-        target: "node22",
-        format: "esm",
-        mainFields: ["module", "main"],
-        external: ["@aws-sdk/*"],
-        banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-        logLevel: "error",
-      });
-      copyFileSync(join(root, SNAPPY_WASM_PACKAGE_FILE), join(outdir, SNAPPY_WASM_FILE));
-      const bytes = statSync(outfile).size;
-      const besideBytes = statSync(join(outdir, SNAPPY_WASM_FILE)).size;
-      const sdk = [
-        ...new Set([...readFileSync(outfile, "utf8").matchAll(/from"(@aws-sdk\/[^"]+)"/g)].map((m) => m[1]!)),
-      ];
-      const env = { ...baseEnv, ...f.env };
-      const time = async (code: string, bin: string, flags: string[]) => {
-        const script = `const t0=performance.now();${code}process.stdout.write(String(performance.now()-t0));`;
-        try {
-          const res = await run(bin, [...flags, "--input-type=module", "-e", script], {
-            cwd: dir,
-            env,
-            encoding: "utf8",
-            timeout: 30_000,
-          });
-          return Number(res.stdout.trim().split("\n").pop());
-        } catch (err) {
-          const e = err as { stderr?: string; stdout?: string; message: string };
-          throw new Error(`${f.fn} bundle failed: ${(e.stderr || e.stdout || e.message).slice(0, 2000)}`);
-        }
-      };
-      const url = JSON.stringify(pathToFileURL(outfile).href);
-      const flags = node.lambdaFlags ? LAMBDA_NODE_FLAGS : [];
-      const times: number[] = [];
-      const sdkTimes: number[] = [];
-      const coldTimes: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        times.push(
-          await time(
-            `const m=await import(${url});if(typeof m.handler!=='function')throw new Error('no handler export');`,
-            node.bin,
-            flags,
+    // every bundle built first; then the fresh processes of all of them interleaved, run by run
+    const subjects: { row: BundleRow; once: () => Promise<void> }[] = [];
+    for (const f of functions)
+      for (const [t, tree] of trees.entries()) {
+        const outdir = join(dir, `${f.fn}-${t}`);
+        mkdirSync(outdir, { recursive: true });
+        const outfile = join(outdir, "index.mjs");
+        await build({
+          entryPoints: [join(tree.root, f.entry)],
+          outfile,
+          bundle: true,
+          minify: true,
+          platform: "node",
+          target: "node22",
+          format: "esm",
+          mainFields: ["module", "main"],
+          external: ["@aws-sdk/*"],
+          banner: {
+            js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+          },
+          logLevel: "error",
+        });
+        copyFileSync(join(tree.root, SNAPPY_WASM_PACKAGE_FILE), join(outdir, SNAPPY_WASM_FILE));
+        const sdk = [
+          ...new Set(
+            [...readFileSync(outfile, "utf8").matchAll(/from"(@aws-sdk\/[^"]+)"/g)].map((m) => m[1]!),
           ),
-        );
-        sdkTimes.push(
-          await time(sdk.map((p) => `await import(${JSON.stringify(p)});`).join(""), node.bin, flags),
-        );
-        coldTimes.push(
-          await time(
-            `const m=await import(${url});` +
-              `const r=await m.handler(${JSON.stringify(f.event)},{awsRequestId:'req-1',getRemainingTimeInMillis:()=>10000});` +
-              `if(r.statusCode!==${f.status})throw new Error('answered '+r.statusCode+': '+r.body);`,
-            node.bin,
-            flags,
-          ),
-        );
+        ];
+        const env = { ...baseEnv, ...f.env };
+        const flags = node.lambdaFlags ? LAMBDA_NODE_FLAGS : [];
+        const time = async (code: string) => {
+          const script = `const t0=performance.now();${code}process.stdout.write(String(performance.now()-t0));`;
+          try {
+            const res = await run(node.bin, [...flags, "--input-type=module", "-e", script], {
+              cwd: dir,
+              env,
+              encoding: "utf8",
+              timeout: 30_000,
+            });
+            return Number(res.stdout.trim().split("\n").pop());
+          } catch (err) {
+            const e = err as { stderr?: string; stdout?: string; message: string };
+            throw new Error(`${f.fn} bundle failed: ${(e.stderr || e.stdout || e.message).slice(0, 2000)}`);
+          }
+        };
+        const url = JSON.stringify(pathToFileURL(outfile).href);
+        const times: number[] = [];
+        const sdkTimes: number[] = [];
+        const coldTimes: number[] = [];
+        const row: BundleRow = {
+          fn: f.fn,
+          tree: tree.label,
+          bytes: statSync(outfile).size,
+          besideBytes: statSync(join(outdir, SNAPPY_WASM_FILE)).size,
+          initMs: Number.NaN,
+          sdkMs: Number.NaN,
+          coldMs: Number.NaN,
+          sdk,
+          runs,
+          node: `${node.version}${node.lambdaFlags ? " with Lambda's flags" : ""}`,
+        };
+        const once = async () => {
+          times.push(
+            await time(
+              `const m=await import(${url});if(typeof m.handler!=='function')throw new Error('no handler export');`,
+            ),
+          );
+          sdkTimes.push(await time(sdk.map((p) => `await import(${JSON.stringify(p)});`).join("")));
+          coldTimes.push(
+            await time(
+              `const m=await import(${url});` +
+                `const r=await m.handler(${JSON.stringify(f.event)},{awsRequestId:'req-1',getRemainingTimeInMillis:()=>10000});` +
+                `if(r.statusCode!==${f.status})throw new Error('answered '+r.statusCode+': '+r.body);`,
+            ),
+          );
+          row.initMs = median(times);
+          row.sdkMs = sdk.length > 0 ? median(sdkTimes) : 0;
+          row.coldMs = median(coldTimes);
+        };
+        subjects.push({ row, once });
       }
-      rows.push({
-        fn: f.fn,
-        bytes,
-        besideBytes,
-        initMs: median(times),
-        sdkMs: median(sdkTimes),
-        coldMs: median(coldTimes),
-        sdk,
-        runs,
-        node: `${node.version}${node.lambdaFlags ? " with Lambda's flags" : ""}`,
-      });
-    }
+    for (let i = 0; i < runs; i++) for (const s of subjects) await s.once();
+    return subjects.map((s) => s.row);
   } finally {
     await stub.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  return rows;
 }
 
 export function bundleTable(rows: readonly BundleRow[]): string {
@@ -300,7 +315,7 @@ export function bundleTable(rows: readonly BundleRow[]): string {
       "node",
     ],
     rows.map((r) => [
-      r.fn,
+      r.tree ? `${r.fn}, ${r.tree}` : r.fn,
       `${fmt(r.bytes / 1024)} KB`,
       `${fmt(r.besideBytes / 1024)} KB (${SNAPPY_WASM_FILE})`,
       `${fmt(r.initMs)} ms`,

@@ -16,6 +16,8 @@ export const PUT_UNIT_BYTES = 25 * 1024;
 
 export interface EconomicsRow {
   payload: string;
+  /** "" for this checkout's gateway and for the one-record-per-sample design; else the baseline's label. */
+  tree?: string;
   buckets: number;
   design: string;
   recordsPerM: number;
@@ -25,39 +27,49 @@ export interface EconomicsRow {
 
 const units = (bytes: number) => Math.ceil(bytes / PUT_UNIT_BYTES);
 
+/** Another tree's Ingestor (bench/baseline.ts), whose records are counted beside this one's. */
+export interface EconomicsBaseline {
+  readonly label: string;
+  readonly Ingestor: typeof Ingestor;
+}
+
 export function measureEconomics(
   payloads: readonly Payload[],
   bucketCounts: readonly number[] = [4, 1],
+  before?: EconomicsBaseline,
 ): EconomicsRow[] {
   const rows: EconomicsRow[] = [];
   const { v1 } = schemas();
+  const trees = [{ label: "", Ingestor }, ...(before ? [before] : [])];
   for (const p of payloads) {
     if (p.version !== "v1") continue;
     const perM = 1e6 / p.samples;
-    for (const buckets of bucketCounts) {
-      const ingestor = new Ingestor({
-        limits: DEFAULT_LIMITS,
-        routingBuckets: buckets,
-        maxRecordBytes: 1024 * 1024,
-        maxDecodedBytes: 64 * 1024 * 1024,
-      });
-      const out = ingestor.prepare(p.body, "v1", undefined);
-      let bytes = 0;
-      let u = 0;
-      for (const r of out.records) {
-        const size = r.data.length + Buffer.byteLength(r.partitionKey);
-        bytes += size;
-        u += units(size);
+    for (const buckets of bucketCounts)
+      for (const tree of trees) {
+        const ingestor = new tree.Ingestor({
+          limits: DEFAULT_LIMITS,
+          routingBuckets: buckets,
+          maxRecordBytes: 1024 * 1024,
+          maxDecodedBytes: 64 * 1024 * 1024,
+        });
+        const out = ingestor.prepare(p.body, "v1", undefined);
+        let bytes = 0;
+        let u = 0;
+        for (const r of out.records) {
+          const size = r.data.length + Buffer.byteLength(r.partitionKey);
+          bytes += size;
+          u += units(size);
+        }
+        rows.push({
+          payload: p.name,
+          buckets,
+          design: `gateway: snappy records, ${buckets} bucket${buckets === 1 ? "" : "s"}${tree.label ? `, ${tree.label}` : ""}`,
+          tree: tree.label,
+          recordsPerM: out.records.length * perM,
+          bytesPerM: bytes * perM,
+          unitsPerM: u * perM,
+        });
       }
-      rows.push({
-        payload: p.name,
-        buckets,
-        design: `gateway: snappy records, ${buckets} bucket${buckets === 1 ? "" : "s"}`,
-        recordsPerM: out.records.length * perM,
-        bytesPerM: bytes * perM,
-        unitsPerM: u * perM,
-      });
-    }
     // one JSON record per sample, partition key = the series' label string
     const msg = v1.toObject(v1.decode(decompress(p.body, 64 * 1024 * 1024)), TO_OBJECT) as {
       timeseries?: {

@@ -9,6 +9,7 @@ import {
 import { Ingestor } from "../lib/ingest/ingest";
 import { DEFAULT_LIMITS } from "../lib/ingest/scan/validate";
 import { schemas } from "../lib/stream/proto";
+import type { Baseline } from "./baseline";
 import { callsPerCpuSecond, fmt, median, table } from "./measure";
 import type { Payload } from "./payloads";
 
@@ -37,7 +38,32 @@ interface Variant {
 
 const MAX_DECODED = 64 * 1024 * 1024;
 
-export function hotPathVariants(): Variant[] {
+/** The baseline's ingest path (bench/baseline.ts), measured beside this one in the same rounds. */
+export interface HotPathBaseline {
+  readonly label: string;
+  readonly prepare: (p: Payload) => unknown;
+  readonly useSnappy: (name: SnappyBackendName | "auto") => unknown;
+}
+
+/** Loads the baseline tree's Ingestor and snappy selector, configured as this tree's. */
+export async function loadHotPathBaseline(b: Baseline): Promise<HotPathBaseline> {
+  const ingest = await b.load<typeof import("../lib/ingest/ingest")>("lib/ingest/ingest.ts");
+  const codec = await b.load<typeof import("../lib/codec/snappy")>("lib/codec/snappy.ts");
+  const validate = await b.load<typeof import("../lib/ingest/scan/validate")>("lib/ingest/scan/validate.ts");
+  const ingestor = new ingest.Ingestor({
+    limits: validate.DEFAULT_LIMITS,
+    routingBuckets: 4,
+    maxRecordBytes: 1024 * 1024,
+    maxDecodedBytes: MAX_DECODED,
+  });
+  return {
+    label: `gateway path, ${b.label}`,
+    prepare: (p) => ingestor.prepare(p.body, p.version, undefined),
+    useSnappy: (name) => codec.useSnappy(name),
+  };
+}
+
+export function hotPathVariants(before?: HotPathBaseline): Variant[] {
   const ingestor = new Ingestor({
     limits: DEFAULT_LIMITS,
     routingBuckets: 4,
@@ -47,6 +73,7 @@ export function hotPathVariants(): Variant[] {
   const { v1, v2 } = schemas();
   return [
     { name: "gateway path", run: (p) => ingestor.prepare(p.body, p.version, undefined) },
+    ...(before ? [{ name: before.label, run: before.prepare }] : []),
     {
       name: "naive: protobufjs decode + re-encode",
       run: (p) => {
@@ -71,20 +98,26 @@ export function hotPathVariants(): Variant[] {
 export function measureHotPath(
   payloads: readonly Payload[],
   opts: { rounds: number; ms: number },
+  before?: HotPathBaseline,
 ): HotPathRow[] {
-  const variants = hotPathVariants();
+  const variants = hotPathVariants(before);
+  // both trees' codec selectors follow the implementation under measurement
+  const select = (impl: SnappyBackendName | "auto") => {
+    useSnappy(impl);
+    before?.useSnappy(impl);
+  };
   const impls = availableSnappyBackends();
   const samples = new Map<string, number[]>();
   const key = (p: Payload, v: Variant, impl: string) => `${p.name}\u0000${v.name}\u0000${impl}`;
   // warm-up: every path compiled before anything is timed
   for (const impl of impls) {
-    useSnappy(impl);
+    select(impl);
     for (const p of payloads)
       for (const v of variants) if (!v.only || v.only === impl) callsPerCpuSecond(() => v.run(p), 150, 20);
   }
   for (let round = 0; round < opts.rounds; round++) {
     for (const impl of impls) {
-      useSnappy(impl);
+      select(impl);
       for (const p of payloads) {
         for (const v of variants) {
           if (v.only && v.only !== impl) continue;
@@ -95,7 +128,7 @@ export function measureHotPath(
       }
     }
   }
-  useSnappy("auto");
+  select("auto");
   const rows: HotPathRow[] = [];
   for (const impl of impls)
     for (const p of payloads)

@@ -3,6 +3,7 @@ import { startEmbeddedKinesis } from "../functions/local/embedded-kinesis";
 import { realisticSeries, snappy, v1Message } from "../test/fixtures/remote-write";
 import { type GatewayProcess, startGatewayProcess } from "../test/reliability/gateway-process";
 import { type RunningPrometheus, startPrometheus } from "../test/support/prometheus";
+import type { Baseline } from "./baseline";
 import { fmt, median, percentile, table } from "./measure";
 import { findPid, processCpuSeconds } from "./procstat";
 
@@ -12,7 +13,8 @@ import { findPid, processCpuSeconds } from "./procstat";
  * request bodies to each, at the same concurrency: each worker owns its series and sends
  * them in time order, so Prometheus accepts every sample. CPU is read from /proc for the
  * receiving process only: the gateway runs in its own process and writes to kinesis-local,
- * another process, which is not counted. Rounds alternate the order of the two targets.
+ * another process, which is not counted. Rounds rotate the order of the targets (with a
+ * baseline, bench/baseline.ts, its gateway is a third target).
  */
 export interface CompareRow {
   target: string;
@@ -122,20 +124,33 @@ async function drive(
   };
 }
 
+/** The local gateway's name in the rows; the baseline's carries its label after it. */
+export const GATEWAY_TARGET = "gateway (local server)";
+export const PROMETHEUS_TARGET = "Prometheus 2.42 receiver";
+
 export async function comparePrometheus(
   o: CompareOptions,
   log: (line: string) => void,
+  baseline?: Baseline,
 ): Promise<CompareRow[]> {
   const kinesis = await startEmbeddedKinesis();
   let gateway: GatewayProcess | undefined;
+  let before: GatewayProcess | undefined;
   let prom: RunningPrometheus | undefined;
   try {
     await kinesis.createStream("bench", 4);
-    gateway = await startGatewayProcess({
+    const gatewayEnv = {
       KINESIS_ENDPOINT: kinesis.endpoint,
       KINESIS_STREAM_NAME: "bench",
       LOG_LEVEL: "error",
-    });
+    };
+    gateway = await startGatewayProcess(gatewayEnv);
+    if (baseline) {
+      const other = await baseline.load<typeof import("../test/reliability/gateway-process")>(
+        "test/reliability/gateway-process.ts",
+      );
+      before = await other.startGatewayProcess(gatewayEnv);
+    }
     prom = await startPrometheus({
       configYaml: "global:\n  scrape_interval: 1m\nscrape_configs: []\n",
       extraFlags: ["--web.enable-remote-write-receiver"],
@@ -143,14 +158,22 @@ export async function comparePrometheus(
     const promPid = findPid(`--web.listen-address=127.0.0.1:${prom.port}`);
     if (promPid === undefined) throw new Error("cannot find the Prometheus process");
     const targets: Target[] = [
-      { name: "Prometheus 2.42 receiver", url: prom.url, pid: promPid, headers: {} },
+      { name: PROMETHEUS_TARGET, url: prom.url, pid: promPid, headers: {} },
       {
-        name: "gateway (local server)",
+        name: GATEWAY_TARGET,
         url: gateway.url,
         pid: gateway.pid,
         headers: { "sts-api-key": gateway.apiKey },
       },
     ];
+    if (baseline && before) {
+      targets.push({
+        name: `${GATEWAY_TARGET}, ${baseline.label}`,
+        url: before.url,
+        pid: before.pid,
+        headers: { "sts-api-key": before.apiKey },
+      });
+    }
     const rows: CompareRow[] = [];
     const samplesPerRequest = o.seriesPerRequest * o.samplesPerSeries;
     // a warm-up round, not counted: connections open, the gateway's code compiled by the JIT
@@ -159,7 +182,8 @@ export async function comparePrometheus(
     for (let round = 0; round < o.rounds; round++) {
       const base = Date.now() - 60_000;
       const work = Array.from({ length: o.concurrency }, (_, w) => bodies(o, round, w, base));
-      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      // every target goes first once in a while: rotate the order round by round
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
       for (const t of order) {
         const row = await drive(t, work, round, samplesPerRequest);
         log(
@@ -173,6 +197,7 @@ export async function comparePrometheus(
   } finally {
     await prom?.stop();
     await gateway?.stop();
+    await before?.stop();
     await kinesis.stop();
   }
 }
@@ -194,7 +219,7 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
       requests: mine.reduce((n, r) => n + r.requests, 0),
     };
   });
-  const prom = summary.find((s) => s.name.startsWith("Prometheus"));
+  const prom = summary.find((s) => s.name === PROMETHEUS_TARGET);
   return table(
     [
       "receiver",

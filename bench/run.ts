@@ -3,23 +3,27 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableSnappyBackends, nativeSnappyAvailable } from "../lib/codec/snappy";
-import { bundleTable, measureBundles } from "./bundles";
-import { economicsTable, measureEconomics } from "./economics";
+import { baselineFromEnv } from "./baseline";
+import { type BundleTree, bundleTable, measureBundles } from "./bundles";
+import { type EconomicsBaseline, economicsTable, measureEconomics } from "./economics";
 import { forwarderPart } from "./forwarder";
-import { hotPathTable, measureHotPath, SNAPPY_LABEL } from "./hotpath";
+import { hotPathTable, loadHotPathBaseline, measureHotPath, SNAPPY_LABEL } from "./hotpath";
 import { fmt, percentile, table } from "./measure";
 import { measureMirror, mirrorTable } from "./mirror-latency";
 import { benchPayloads, small500 } from "./payloads";
-import { comparePrometheus, compareTable } from "./prometheus-compare";
+import { comparePrometheus, compareTable, GATEWAY_TARGET, PROMETHEUS_TARGET } from "./prometheus-compare";
 
 /**
  * `npm run bench`: every benchmark in one process tree, one markdown report on stdout and
  * in bench/results/latest.md. BENCH_QUICK=1 shortens every part (for a smoke run);
- * BENCH_PARTS=hot,economics,bundles,prometheus,mirror picks parts.
+ * BENCH_PARTS=hot,economics,bundles,prometheus,mirror picks parts. BENCH_BASELINE=<checkout>
+ * measures another checkout's code beside this one (bench/baseline.ts): its figures go in
+ * the targets table's "before" column.
  */
 const quick = process.env.BENCH_QUICK === "1";
 const parts = new Set((process.env.BENCH_PARTS ?? "hot,economics,bundles,prometheus,mirror").split(","));
 const here = dirname(fileURLToPath(import.meta.url));
+const baseline = baselineFromEnv();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const sections: string[] = [];
@@ -30,25 +34,36 @@ sections.push(
   "",
   `${started.toISOString()} · ${cpu.length} cores (${cpu[0]?.model.trim() ?? "unknown CPU"}) · Node ${process.version} · ` +
     `native snappy package ${nativeSnappyAvailable() ? "installed" : "absent"} · snappy codecs here: ${availableSnappyBackends().join(", ")}` +
-    (quick ? " · quick run (BENCH_QUICK=1): fewer rounds, figures rougher" : ""),
+    (quick ? " · quick run (BENCH_QUICK=1): fewer rounds, figures rougher" : "") +
+    (baseline ? ` · baseline: ${baseline.label}, measured in the same run and rounds` : ""),
   "",
   "The machine is shared and noisy: every figure is a median over rounds, and the alternatives of a part " +
     "were measured side by side, interleaved, in the same run. Rates are per CPU second (user + system) of the process doing the work.",
 );
 
 const payloads = benchPayloads();
+/** Targets table rows: figure, target, measured, verdict; `before` (the baseline's figure) is kept apart. */
 const summary: string[][] = [];
+const before = new Map<string, string>();
 
 if (parts.has("hot")) {
   log("part 1: ingest hot path");
-  const rows = measureHotPath(payloads, { rounds: quick ? 2 : 7, ms: quick ? 150 : 400 });
+  const old = baseline ? await loadHotPathBaseline(baseline) : undefined;
+  const rows = measureHotPath(payloads, { rounds: quick ? 2 : 7, ms: quick ? 150 : 400 }, old);
   sections.push("", "## 1. Ingest hot path, no network", "", hotPathTable(rows));
-  const at = (payload: string, snappy: string) =>
-    rows.find((r) => r.payload === payload && r.variant === "gateway path" && r.snappy === snappy);
+  const at = (payload: string, snappy: string, variant = "gateway path") =>
+    rows.find((r) => r.payload === payload && r.variant === variant && r.snappy === snappy);
+  const atBefore = (payload: string, snappy: string) => (old ? at(payload, snappy, old.label) : undefined);
   const v1 = payloads[0]!.name;
   const v2 = payloads.find((p) => p.version === "v2")!.name;
   const local = at(v1, "native") ?? at(v1, "wasm") ?? at(v1, "js");
   if (local) {
+    const was = atBefore(v1, local.snappy);
+    if (was)
+      before.set(
+        "hot path, 2000-sample v1 requests, local server's codec",
+        `${fmt(was.samplesPerCpuSecond / 1e6)} M`,
+      );
     summary.push([
       "hot path, 2000-sample v1 requests, local server's codec",
       "(measured)",
@@ -64,8 +79,11 @@ if (parts.has("hot")) {
     const lambda = at(payload, "wasm");
     const js = at(payload, "js");
     if (!lambda) continue;
+    const figure = `Lambda path (WebAssembly snappy), ${payload.startsWith("v2") ? "v2" : "v1"} 2000-sample requests`;
+    const was = atBefore(payload, "wasm");
+    if (was) before.set(figure, `${fmt(was.samplesPerCpuSecond / 1e6)} M`);
     summary.push([
-      `Lambda path (WebAssembly snappy), ${payload.startsWith("v2") ? "v2" : "v1"} 2000-sample requests`,
+      figure,
       `≥ ${target / 1e6} M samples/s per core`,
       `${fmt(lambda.samplesPerCpuSecond / 1e6)} M${js ? ` (JavaScript codec: ${fmt(js.samplesPerCpuSecond / 1e6)} M)` : ""}`,
       lambda.samplesPerCpuSecond >= target ? "met" : "missed",
@@ -76,7 +94,14 @@ if (parts.has("hot")) {
 if (parts.has("economics")) {
   log("part 3: stream economics");
   // Prometheus 2.42 (Debian's) sends 500 samples per request by default
-  const rows = measureEconomics([...payloads.filter((p) => p.version === "v1"), small500()]);
+  const old: EconomicsBaseline | undefined = baseline
+    ? {
+        label: baseline.label,
+        Ingestor: (await baseline.load<{ Ingestor: EconomicsBaseline["Ingestor"] }>("lib/ingest/ingest.ts"))
+          .Ingestor,
+      }
+    : undefined;
+  const rows = measureEconomics([...payloads.filter((p) => p.version === "v1"), small500()], [4, 1], old);
   sections.push(
     "",
     "## 3. Stream economics",
@@ -85,7 +110,18 @@ if (parts.has("economics")) {
     "",
     economicsTable(rows),
   );
-  const g = rows.find((r) => r.payload === payloads[0]!.name && r.buckets === 4);
+  // Kinesis bytes per sample and PUT units per million samples by request size, 4 buckets
+  const sized = [small500().name, payloads[0]!.name, payloads[1]!.name];
+  const perSize = (tree: string) =>
+    sized
+      .map((name) => rows.find((r) => r.payload === name && r.buckets === 4 && (r.tree ?? "") === tree))
+      .map((r) => (r ? `${fmt(r.bytesPerM / 1e6)} B · ${fmt(r.unitsPerM)} u` : "–"))
+      .join(" / ");
+  const sizeFigure =
+    "Kinesis bytes per sample · PUT units per M samples, 500 / 2000 / 10000-sample requests (4 buckets)";
+  if (old) before.set(sizeFigure, perSize(old.label));
+  summary.push([sizeFigure, "no regression", perSize(""), ""]);
+  const g = rows.find((r) => r.payload === payloads[0]!.name && r.buckets === 4 && !r.tree);
   const b = rows.find((r) => r.payload === payloads[0]!.name && r.buckets === 0);
   if (g && b) {
     summary.push([
@@ -99,11 +135,23 @@ if (parts.has("economics")) {
 
 if (parts.has("bundles")) {
   log("part 5: bundles and initialisation");
-  const rows = await measureBundles(quick ? 3 : 9);
+  const trees: BundleTree[] = [
+    { label: "", root: join(here, "..") },
+    ...(baseline ? [{ label: baseline.label, root: baseline.dir }] : []),
+  ];
+  const rows = await measureBundles(quick ? 3 : 9, trees);
   sections.push("", "## 5. Lambda start cost", "", bundleTable(rows));
   for (const r of rows) {
+    if (r.tree) continue;
+    const was = rows.find((x) => x.fn === r.fn && x.tree);
+    const figure = `${r.fn} cold start (import + first invocation, keys fetched; ${r.node})`;
+    if (was)
+      before.set(
+        figure,
+        `${fmt(was.coldMs)} ms (bundle ${fmt(was.bytes / 1024)} KB; import ${fmt(was.initMs)} ms)`,
+      );
     summary.push([
-      `${r.fn} cold start (import + first invocation, keys fetched; ${r.node})`,
+      figure,
       "≤ 150 ms",
       `${fmt(r.coldMs)} ms (bundle ${fmt(r.bytes / 1024)} KB + ${fmt(r.besideBytes / 1024)} KB WebAssembly; import alone ${fmt(r.initMs)} ms)`,
       r.coldMs <= 150 ? "met" : "missed",
@@ -120,7 +168,7 @@ if (parts.has("prometheus")) {
     seriesPerRequest: 500,
     samplesPerSeries: 4,
   };
-  const rows = await comparePrometheus(o, log);
+  const rows = await comparePrometheus(o, log, baseline);
   sections.push(
     "",
     "## 2. Side by side with Prometheus's own receiver",
@@ -132,14 +180,19 @@ if (parts.has("prometheus")) {
     compareTable(rows, o.concurrency),
   );
   const per = (name: string) => {
-    const mine = rows.filter((r) => r.target.startsWith(name));
+    const mine = rows.filter((r) => r.target === name);
     const xs = mine.map((r) => (r.cpuSeconds / r.samples) * 1e6).sort((a, b) => a - b);
     return xs[xs.length >> 1] ?? Number.NaN;
   };
-  const gw = per("gateway");
-  const pr = per("Prometheus");
+  const gw = per(GATEWAY_TARGET);
+  const pr = per(PROMETHEUS_TARGET);
+  const figure = "gateway CPU / M samples vs Prometheus's receiver";
+  if (baseline) {
+    const was = per(`${GATEWAY_TARGET}, ${baseline.label}`);
+    before.set(figure, `${fmt(was)} s vs ${fmt(pr)} s (${fmt(was / pr, 2)}×)`);
+  }
   summary.push([
-    "gateway CPU / M samples vs Prometheus's receiver",
+    figure,
     "≤ 0.5× (moonshot 0.2×)",
     `${fmt(gw)} s vs ${fmt(pr)} s (${fmt(gw / pr, 2)}×)`,
     gw <= 0.5 * pr ? "met" : "missed",
@@ -174,7 +227,19 @@ if (parts.has("mirror")) {
 
 if (!process.env.BENCH_PARTS || parts.has("forwarder"))
   sections.push(...(await forwarderPart(quick, log, summary)));
-sections.splice(5, 0, "", "## Targets", "", table(["figure", "target", "measured", ""], summary));
+const targets = baseline
+  ? table(
+      ["figure", "target", baseline.label, "after (this checkout)", ""],
+      summary.map(([figure, target, measured, verdict]) => [
+        figure!,
+        target!,
+        before.get(figure!) ?? "–",
+        measured!,
+        verdict!,
+      ]),
+    )
+  : table(["figure", "target", "measured", ""], summary);
+sections.splice(5, 0, "", "## Targets", "", targets);
 const report = `${sections.join("\n")}\n`;
 process.stdout.write(report);
 mkdirSync(join(here, "results"), { recursive: true });
