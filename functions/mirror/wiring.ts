@@ -10,9 +10,9 @@ import { loadMirrorConfig, type MirrorConfig } from "../../lib/mirror/config";
 import { createMirrorApp } from "./app";
 
 /** The mirror's key source: its Secrets Manager secret, else the static key. */
-export function mirrorKeySource(config: MirrorConfig, log: Logger): KeySource {
+export function mirrorKeySource(config: MirrorConfig, log: Logger, env: Env = process.env): KeySource {
   if (config.keySecretArn !== undefined) {
-    return SecretKeySource.fromArn(config.keySecretArn, config.keyCacheSeconds, log);
+    return SecretKeySource.fromArn(config.keySecretArn, config.keyCacheSeconds, log, env);
   }
   if (config.staticKeys.length === 0) {
     throw new ConfigError(
@@ -28,6 +28,6 @@ export function mirrorAppFromEnv(env: Env, metrics?: Metrics) {
   const config = loadMirrorConfig(env);
   const log = createLogger(config.logLevel, undefined, { fn: METRIC_SERVICES.mirror });
   const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.mirror);
-  const app = createMirrorApp({ config, keys: mirrorKeySource(config, log), log, metrics: m });
+  const app = createMirrorApp({ config, keys: mirrorKeySource(config, log, env), log, metrics: m });
   return { app, metrics: m, config };
 }

@@ -1,5 +1,5 @@
 import { createEmfMetrics } from "../../lib/aws/emf-metrics";
-import { createKinesisClient } from "../../lib/aws/kinesis-client";
+import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { SecretKeySource } from "../../lib/aws/secret-keys";
 import { type KeySource, keysFromEnv, StaticKeySource } from "../../lib/core/auth";
@@ -15,7 +15,7 @@ import { createRemoteWriteApp } from "./app";
 /** The key source configured by the environment: a Secrets Manager secret, or static keys. */
 export function ingestKeySource(config: IngestConfig, env: Env, log: Logger): KeySource {
   if (config.keySecretArn !== undefined) {
-    return SecretKeySource.fromArn(config.keySecretArn, config.keyCacheSeconds, log);
+    return SecretKeySource.fromArn(config.keySecretArn, config.keyCacheSeconds, log, env);
   }
   const keys = keysFromEnv(env);
   if (keys === undefined) {
@@ -32,9 +32,11 @@ export function remoteWriteAppFromEnv(env: Env, metrics?: Metrics) {
   if (config.sink.streamName === undefined) throw new ConfigError(`${ENV.streamName}: not set`);
   const log = createLogger(config.logLevel, undefined, { service: METRIC_SERVICES.remoteWrite });
   const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.remoteWrite);
-  const client = createKinesisClient({
+  // the lean PutRecords client (no SDK client to import on a cold start); credentials from env
+  const client = KinesisRecordsClient.create({
     region: config.region ?? "us-east-1",
     endpoint: config.kinesisEndpoint,
+    env,
   });
   const sink = new KinesisSink(client, { ...config.sink, streamName: config.sink.streamName }, log, m);
   const app = createRemoteWriteApp({

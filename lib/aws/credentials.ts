@@ -1,9 +1,9 @@
-import { AssumeRoleCommand, type AssumeRoleCommandOutput, STSClient } from "@aws-sdk/client-sts";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import type { AssumeRoleCommandOutput, STSClient } from "@aws-sdk/client-sts";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import { echo } from "../core/errors";
 import type { AwsSettings } from "../mirror/aws-settings";
 import { MirrorError } from "../mirror/errors";
+import { defaultCredentials } from "./default-credentials";
 
 /**
  * Credentials for signing calls to Amazon Managed Prometheus, in this order:
@@ -12,9 +12,11 @@ import { MirrorError } from "../mirror/errors";
  * 2. `role_arn` (with `external_id`) assumed through STS, with the given keys if any, else
  *    the function's own credentials; cached until shortly before the temporary credentials
  *    expire, across requests and (on Lambda) across invocations of a warm instance;
- * 3. the function's own credentials (the Lambda role; locally the SDK's default chain, e.g.
- *    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+ * 3. the function's own credentials (the Lambda role's, in the environment; elsewhere the
+ *    SDK's default chain, e.g. a profile).
  * STS is reached at its regional endpoint, or at AWS_ENDPOINT_URL_STS (the SDK reads it).
+ * The STS client and the default chain are imported when first needed (dynamic imports), so
+ * a mirror that never signs for AWS, or signs with the role's keys, never loads them.
  */
 
 export type CredentialOrigin = "given keys" | "assumed role" | "function credentials";
@@ -29,7 +31,7 @@ interface Cached {
 
 export interface CredentialSourceOptions {
   readonly now?: () => number;
-  /** The function's own credentials (default: the SDK's Node provider chain). */
+  /** The function's own credentials (default: the environment's keys, else the SDK's Node provider chain). */
   readonly own?: AwsCredentialIdentityProvider;
 }
 
@@ -39,6 +41,7 @@ export class AwsCredentialSource {
   private readonly cache = new Map<string, Cached>();
   private readonly pending = new Map<string, Promise<Cached>>();
   private readonly stsClients = new Map<string, STSClient>();
+  private sts: Promise<typeof import("@aws-sdk/client-sts")> | undefined;
   /** How many AssumeRole calls were made (for the log and tests). */
   assumeRoleCalls = 0;
 
@@ -80,7 +83,7 @@ export class AwsCredentialSource {
   }
 
   private async ownCredentials(): Promise<AwsCredentialIdentity> {
-    this.own ??= fromNodeProviderChain();
+    this.own ??= defaultCredentials();
     try {
       return await this.own();
     } catch (err) {
@@ -90,12 +93,13 @@ export class AwsCredentialSource {
 
   private async assume(settings: AwsSettings, given: AwsCredentialIdentity | undefined): Promise<Cached> {
     const master = given ?? (await this.ownCredentials());
-    const client = this.stsFor(settings.region, given === undefined ? undefined : master);
     const duration = Math.min(43_200, Math.max(900, Math.round(settings.durationSeconds)));
     const started = this.now();
     this.assumeRoleCalls++;
     let out: AssumeRoleCommandOutput;
     try {
+      const { AssumeRoleCommand, STSClient } = await this.stsModule();
+      const client = this.stsFor(STSClient, settings.region, given === undefined ? undefined : master);
       out = await client.send(
         new AssumeRoleCommand({
           RoleArn: settings.roleArn,
@@ -125,11 +129,24 @@ export class AwsCredentialSource {
     };
   }
 
-  private stsFor(region: string, master: AwsCredentialIdentity | undefined): STSClient {
-    if (master !== undefined) return new STSClient({ region, credentials: master, maxAttempts: 2 });
+  /** The STS client package, imported on the first AssumeRole (a failed import is tried again next time). */
+  private stsModule(): Promise<typeof import("@aws-sdk/client-sts")> {
+    this.sts ??= import("@aws-sdk/client-sts").catch((err: unknown) => {
+      this.sts = undefined;
+      throw err;
+    });
+    return this.sts;
+  }
+
+  private stsFor(
+    Client: typeof STSClient,
+    region: string,
+    master: AwsCredentialIdentity | undefined,
+  ): STSClient {
+    if (master !== undefined) return new Client({ region, credentials: master, maxAttempts: 2 });
     let client = this.stsClients.get(region);
     if (client === undefined) {
-      client = new STSClient({ region, credentials: () => this.ownCredentials(), maxAttempts: 2 });
+      client = new Client({ region, credentials: () => this.ownCredentials(), maxAttempts: 2 });
       this.stsClients.set(region, client);
     }
     return client;

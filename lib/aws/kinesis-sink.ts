@@ -1,12 +1,18 @@
-import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from "@aws-sdk/client-kinesis";
 import type { Logger } from "../core/log";
 import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
 import { StreamWriteError } from "../ingest/errors";
 import type { RecordSink } from "../ingest/sink";
 import type { StreamRecord } from "../stream/records";
+import type { PutRecordsEntry, RecordPutter } from "./kinesis-records";
 
 export type { RecordSink } from "../ingest/sink";
+export type {
+  PutRecordsEntry,
+  PutRecordsResult,
+  PutRecordsResultEntry,
+  RecordPutter,
+} from "./kinesis-records";
 
 export interface KinesisSinkOptions {
   readonly streamName: string;
@@ -74,7 +80,7 @@ export class KinesisSink implements RecordSink {
   private readonly maxDelayMs: number;
 
   constructor(
-    private readonly client: Pick<KinesisClient, "send">,
+    private readonly client: RecordPutter,
     private readonly opts: KinesisSinkOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
@@ -122,11 +128,7 @@ export class KinesisSink implements RecordSink {
     batch: StreamRecord[],
     deadline: number,
   ): Promise<{ remaining: number; reason: string }> {
-    let pending: PutRecordsRequestEntry[] = batch.map((r) => ({
-      Data: r.data,
-      PartitionKey: r.partitionKey,
-      ExplicitHashKey: r.explicitHashKey,
-    }));
+    let pending: readonly PutRecordsEntry[] = batch;
     let reason = "";
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
@@ -138,18 +140,19 @@ export class KinesisSink implements RecordSink {
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) return { remaining: pending.length, reason: reason || "deadline exceeded" };
       try {
-        const out = await this.client.send(
-          new PutRecordsCommand({ StreamName: this.opts.streamName, Records: pending }),
-          { abortSignal: AbortSignal.timeout(remainingMs) },
+        const out = await this.client.putRecords(
+          this.opts.streamName,
+          pending,
+          AbortSignal.timeout(remainingMs),
         );
-        if (!out.FailedRecordCount) return { remaining: 0, reason: "" };
-        const results = out.Records ?? [];
-        const retry: PutRecordsRequestEntry[] = [];
+        if (!out.failedRecordCount) return { remaining: 0, reason: "" };
+        const results = out.records;
+        const retry: PutRecordsEntry[] = [];
         let throttled = 0;
         pending.forEach((entry, i) => {
-          const code = results[i]?.ErrorCode;
+          const code = results[i]?.errorCode;
           // an entry without a result is treated as failed: never assume it was written
-          if (code !== undefined || results[i]?.SequenceNumber === undefined) {
+          if (code !== undefined || results[i]?.sequenceNumber === undefined) {
             retry.push(entry);
             if (code !== undefined && THROTTLES.has(code)) throttled++;
             reason = code ?? "missing result";

@@ -1,11 +1,8 @@
-import {
-  GetSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
-} from "@aws-sdk/client-secrets-manager";
 import { type ApiKey, type KeySource, TENANT_PATTERN } from "../core/auth";
+import type { Env } from "../core/config";
 import type { Logger } from "../core/log";
 import { CachedSecret } from "./cached-secret";
+import { type SecretStringReader, SecretsManagerReader } from "./secrets-manager";
 
 /**
  * Keys held in an AWS Secrets Manager secret. The secret string is either the key itself
@@ -17,7 +14,7 @@ export class SecretKeySource implements KeySource {
   private readonly secret: CachedSecret<readonly ApiKey[]>;
 
   constructor(
-    private readonly client: Pick<SecretsManagerClient, "send">,
+    private readonly reader: SecretStringReader,
     private readonly secretId: string,
     cacheSeconds: number,
     log: Logger,
@@ -35,8 +32,19 @@ export class SecretKeySource implements KeySource {
     );
   }
 
-  static fromArn(secretId: string, cacheSeconds: number, log: Logger): SecretKeySource {
-    return new SecretKeySource(new SecretsManagerClient({}), secretId, cacheSeconds, log);
+  /** Keys read with the lean Secrets Manager client (region from the ARN; credentials from `env`). */
+  static fromArn(
+    secretId: string,
+    cacheSeconds: number,
+    log: Logger,
+    env: Env = process.env,
+  ): SecretKeySource {
+    return new SecretKeySource(
+      SecretsManagerReader.forSecret(secretId, { env }),
+      secretId,
+      cacheSeconds,
+      log,
+    );
   }
 
   keys(): Promise<readonly ApiKey[]> {
@@ -46,7 +54,7 @@ export class SecretKeySource implements KeySource {
   private async read(): Promise<readonly ApiKey[]> {
     // both versions asked at once: one round trip on a cold start instead of two
     const previousAsked = this.fetch("AWSPREVIOUS").catch((err: unknown) => {
-      if (err instanceof ResourceNotFoundException) return undefined;
+      if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
       throw err;
     });
     previousAsked.catch(() => {}); // awaited below, unless the current version fails first
@@ -58,10 +66,8 @@ export class SecretKeySource implements KeySource {
   }
 
   private async fetch(stage: string): Promise<ApiKey | undefined> {
-    const out = await this.client.send(
-      new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: stage }),
-    );
-    return out.SecretString === undefined ? undefined : parseSecret(out.SecretString);
+    const text = await this.reader.secretString(this.secretId, stage);
+    return text === undefined ? undefined : parseSecret(text);
   }
 }
 

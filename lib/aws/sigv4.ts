@@ -1,10 +1,10 @@
-import { Sha256 } from "@aws-crypto/sha256-js";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import type { Authorizer, OutgoingRequest } from "../forwarder/destination";
 import type { RequestSigner } from "../mirror/prometheus-client";
+import { defaultCredentials } from "./default-credentials";
+import { NodeSha256 } from "./node-sha256";
 
 /** The SigV4 service name of Amazon Managed Service for Prometheus. */
 export const AMP_SERVICE = "aps";
@@ -12,7 +12,7 @@ export const AMP_SERVICE = "aps";
 type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
 
 function ampSigner(credentials: Credentials, region: string, service = AMP_SERVICE): SignatureV4 {
-  return new SignatureV4({ credentials, region, service, sha256: Sha256 });
+  return new SignatureV4({ credentials, region, service, sha256: NodeSha256 });
 }
 
 /**
@@ -58,14 +58,15 @@ export function sigv4Signer(credentials: AwsCredentialIdentityProvider, region: 
 
 /**
  * The forwarder's authorizer: each remote-write POST, body included. Credentials come from
- * the default provider chain (on Lambda: the function's role), unless given.
+ * the environment (on Lambda: the function's role), else the SDK's default provider chain
+ * (imported on first use), unless given.
  */
 export function sigv4Authorizer(opts: {
   region: string;
   service?: string;
   credentials?: Credentials;
 }): Authorizer {
-  const signer = ampSigner(opts.credentials ?? fromNodeProviderChain(), opts.region, opts.service);
+  const signer = ampSigner(opts.credentials ?? defaultCredentials(), opts.region, opts.service);
   return {
     headers: (request: OutgoingRequest) =>
       signedHeaders(signer, {

@@ -1,8 +1,7 @@
-import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from "@aws-sdk/client-kinesis";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRemoteWriteApp } from "../../functions/remote-write/app";
-import { KinesisSink } from "../../lib/aws/kinesis-sink";
+import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
+import { KinesisSink, type RecordPutter } from "../../lib/aws/kinesis-sink";
 import { type KeySource, StaticKeySource } from "../../lib/core/auth";
 import { createLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
@@ -10,22 +9,53 @@ import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
+import { type AwsJsonStub, type StubAnswer, type StubCall, startAwsJsonStub } from "../support/aws-json-stub";
 
 /**
- * Faults a real Kinesis cannot be made to produce on demand, injected with
- * aws-sdk-client-mock: partial failures, throttling, outages, refusals. The rule under
- * test: never a 2xx unless every record was accepted; retry only what failed.
+ * Faults a real Kinesis cannot be made to produce on demand, answered by a Kinesis stand-in
+ * on 127.0.0.1 (test/support/aws-json-stub.ts) as Kinesis answers them: partial failures,
+ * throttling, outages, refusals. The sink talks to it through the real PutRecords client,
+ * signed and checked. The rule under test: never a 2xx unless every record was accepted;
+ * retry only what failed.
  */
 const KEY = "fault-key-91c2";
-const kinesisMock = mockClient(KinesisClient);
-afterEach(() => kinesisMock.reset());
+type Entry = { Data: string; PartitionKey: string; ExplicitHashKey?: string };
 
-function setup(opts: { deadlineMs?: number; keys?: KeySource; buckets?: number } = {}) {
+let stub: AwsJsonStub | undefined;
+let client: KinesisRecordsClient | undefined;
+let reply: (call: StubCall, records: Entry[]) => StubAnswer = () => ({ status: 500 });
+afterEach(async () => {
+  client?.destroy();
+  await stub?.close();
+  stub = undefined;
+  client = undefined;
+});
+
+/** The stand-in answers each PutRecords call with `answer` (set before posting). */
+async function kinesisStandIn(answer: typeof reply): Promise<RecordPutter> {
+  reply = answer;
+  stub = await startAwsJsonStub({
+    verify: {
+      service: "kinesis",
+      region: "us-east-1",
+      credentials: [{ accessKeyId: "local", secretAccessKey: "local" }],
+    },
+    answer: (call) => {
+      if (call.target !== "Kinesis_20131202.PutRecords")
+        return { status: 400, body: { __type: "UnknownOperationException" } };
+      return reply(call, call.body.Records as Entry[]);
+    },
+  });
+  client = KinesisRecordsClient.create({ region: "us-east-1", endpoint: stub.url });
+  return client;
+}
+
+function setup(putter: RecordPutter, opts: { deadlineMs?: number; keys?: KeySource; buckets?: number } = {}) {
   const metrics = createMemoryMetrics();
   const logs: string[] = [];
   const log = createLogger("debug", (line) => logs.push(line));
   const sink = new KinesisSink(
-    new KinesisClient({ region: "us-east-1" }),
+    putter,
     {
       streamName: "faults",
       concurrency: 2,
@@ -54,38 +84,42 @@ function setup(opts: { deadlineMs?: number; keys?: KeySource; buckets?: number }
   return { app, post, metrics, logs };
 }
 
-const ok = (entries: PutRecordsRequestEntry[]) => ({
-  FailedRecordCount: 0,
-  Records: entries.map((_, i) => ({ SequenceNumber: String(1000 + i), ShardId: "shardId-000000000000" })),
+const ok = (entries: Entry[]): StubAnswer => ({
+  body: {
+    FailedRecordCount: 0,
+    Records: entries.map((_, i) => ({ SequenceNumber: String(1000 + i), ShardId: "shardId-000000000000" })),
+  },
 });
 
-const sent = () => kinesisMock.commandCalls(PutRecordsCommand).map((c) => c.args[0].input.Records ?? []);
+/** The entries of every PutRecords call the stand-in accepted as correctly signed, in order. */
+const sent = (): Entry[][] =>
+  (stub?.calls ?? []).filter((c) => c.refused === undefined).map((c) => c.body.Records as Entry[]);
 
-function awsError(name: string) {
-  const err = new Error(`${name} injected`);
-  err.name = name;
-  return err;
-}
+/** A whole-call error as Kinesis answers it: HTTP 400 and the code in `__type`. */
+const awsError = (code: string): StubAnswer => ({
+  status: 400,
+  body: { __type: `com.amazonaws.kinesis.v20131202#${code}`, message: `${code} injected` },
+});
 
 describe("Kinesis faults", () => {
   it("retries only the failed entries of a partial failure, then answers 204", async () => {
-    let call = 0;
-    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: PutRecordsRequestEntry[] }) => {
-      call++;
-      if (call > 1) return ok(input.Records);
+    const putter = await kinesisStandIn((call, records) => {
+      if (call.n > 1) return ok(records);
       return {
-        FailedRecordCount: 2,
-        Records: input.Records.map((_, i) =>
-          i === 1 || i === 3
-            ? {
-                ErrorCode: i === 1 ? "ProvisionedThroughputExceededException" : "InternalFailure",
-                ErrorMessage: "x",
-              }
-            : { SequenceNumber: String(i), ShardId: "s" },
-        ),
+        body: {
+          FailedRecordCount: 2,
+          Records: records.map((_, i) =>
+            i === 1 || i === 3
+              ? {
+                  ErrorCode: i === 1 ? "ProvisionedThroughputExceededException" : "InternalFailure",
+                  ErrorMessage: "x",
+                }
+              : { SequenceNumber: String(i), ShardId: "s" },
+          ),
+        },
       };
     });
-    const { post, metrics } = setup();
+    const { post, metrics } = setup(putter);
     const res = await post();
     expect(res.status).toBe(204);
     const calls = sent();
@@ -101,14 +135,16 @@ describe("Kinesis faults", () => {
   });
 
   it("answers 503 with Retry-After when throttling outlasts the deadline", async () => {
-    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: PutRecordsRequestEntry[] }) => ({
-      FailedRecordCount: input.Records.length,
-      Records: input.Records.map(() => ({
-        ErrorCode: "ProvisionedThroughputExceededException",
-        ErrorMessage: "slow down",
-      })),
+    const putter = await kinesisStandIn((_call, records) => ({
+      body: {
+        FailedRecordCount: records.length,
+        Records: records.map(() => ({
+          ErrorCode: "ProvisionedThroughputExceededException",
+          ErrorMessage: "slow down",
+        })),
+      },
     }));
-    const { post, metrics } = setup({ deadlineMs: 300 });
+    const { post, metrics } = setup(putter, { deadlineMs: 300 });
     const started = Date.now();
     const res = await post();
     expect(res.status).toBe(503);
@@ -122,21 +158,25 @@ describe("Kinesis faults", () => {
   });
 
   it("retries a whole call that was throttled or failed in transit", async () => {
-    kinesisMock
-      .on(PutRecordsCommand)
-      .rejectsOnce(awsError("ProvisionedThroughputExceededException"))
-      .rejectsOnce(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }))
-      .callsFake((input: { Records: PutRecordsRequestEntry[] }) => ok(input.Records));
-    const { post } = setup({ buckets: 1 });
+    // throttled as a whole (HTTP 400), then the connection reset mid-call, then accepted
+    const putter = await kinesisStandIn((call, records) =>
+      call.n === 1
+        ? awsError("ProvisionedThroughputExceededException")
+        : call.n === 2
+          ? "reset"
+          : ok(records),
+    );
+    const { post, metrics } = setup(putter, { buckets: 1 });
     const res = await post();
     expect(res.status).toBe(204);
     expect(sent()).toHaveLength(3);
     expect(sent()[2]).toEqual(sent()[0]);
+    expect(metrics.totals.get("KinesisThrottled")).toBe(sent()[0]!.length);
   });
 
   it("gives up at once, with 503, when the stream is missing (no retry can help)", async () => {
-    kinesisMock.on(PutRecordsCommand).rejects(awsError("ResourceNotFoundException"));
-    const { post, logs } = setup({ buckets: 1 });
+    const putter = await kinesisStandIn(() => awsError("ResourceNotFoundException"));
+    const { post, logs } = setup(putter, { buckets: 1 });
     const res = await post();
     expect(res.status).toBe(503);
     expect(sent()).toHaveLength(1);
@@ -144,25 +184,24 @@ describe("Kinesis faults", () => {
   });
 
   it("answers 503 while Kinesis is unreachable, never 2xx", async () => {
-    kinesisMock
-      .on(PutRecordsCommand)
-      .rejects(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }));
-    const { post } = setup({ deadlineMs: 200 });
+    const putter = await kinesisStandIn(() => "reset");
+    const { post } = setup(putter, { deadlineMs: 200 });
     const res = await post();
     expect(res.status).toBe(503);
+    expect(sent().length).toBeGreaterThan(0);
   });
 
   it("treats an entry without a result as not written", async () => {
-    let call = 0;
-    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: PutRecordsRequestEntry[] }) => {
-      call++;
-      if (call > 1) return ok(input.Records);
+    const putter = await kinesisStandIn((call, records) => {
+      if (call.n > 1) return ok(records);
       return {
-        FailedRecordCount: 1,
-        Records: input.Records.slice(1).map((_, i) => ({ SequenceNumber: String(i) })),
+        body: {
+          FailedRecordCount: 1,
+          Records: records.slice(1).map((_, i) => ({ SequenceNumber: String(i) })),
+        },
       };
     });
-    const { post } = setup({ buckets: 2 });
+    const { post } = setup(putter, { buckets: 2 });
     expect((await post()).status).toBe(204);
     expect(sent()[1]).toHaveLength(1);
   });
@@ -171,30 +210,32 @@ describe("Kinesis faults", () => {
     const keys: KeySource = {
       keys: () => Promise.reject(new Error("secrets unreachable")),
     };
-    const { post } = setup({ keys });
+    const putter = await kinesisStandIn((_call, records) => ok(records));
+    const { post } = setup(putter, { keys });
     const res = await post();
     expect(res.status).toBe(503);
     expect(sent()).toHaveLength(0);
   });
 
   it("answers 500 for a bug, without leaking internals", async () => {
-    kinesisMock.on(PutRecordsCommand).callsFake(() => {
-      throw new TypeError(`cannot read properties of undefined (key ${KEY})`);
-    });
+    // a fault of the port itself (not a Kinesis answer)
+    const broken: RecordPutter = {
+      putRecords: () => Promise.reject(new TypeError(`cannot read properties of undefined (key ${KEY})`)),
+    };
     // a TypeError from the client is an unexpected failure, not a Kinesis answer: it is retried
     // until the deadline like any transport error, and still never reported as success
-    const { post } = setup({ deadlineMs: 100, buckets: 1 });
+    const { post } = setup(broken, { deadlineMs: 100, buckets: 1 });
     const res = await post();
     expect(res.status).toBe(503);
     expect(await res.text()).not.toContain(KEY);
 
-    const broken = setup();
-    broken.app.post("/boom", () => {
+    const buggy = setup(broken);
+    buggy.app.post("/boom", () => {
       throw new RangeError("internal detail");
     });
-    const boom = await broken.app.request("/boom", { method: "POST" });
+    const boom = await buggy.app.request("/boom", { method: "POST" });
     expect(boom.status).toBe(500);
     expect(await boom.text()).toBe("internal error\n");
-    expect(broken.logs.join("\n")).toContain("RangeError");
+    expect(buggy.logs.join("\n")).toContain("RangeError");
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { createRemoteWriteApp } from "../../functions/remote-write/app";
+import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
@@ -26,13 +27,17 @@ import { streamContents } from "../support/stream";
  * the stream, series by series, bit for bit.
  */
 let kinesis: EmbeddedKinesis;
+/** The lean PutRecords client the Lambda uses, writing to kinesis-local. */
+let putter: KinesisRecordsClient;
 let stream = 0;
 
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
+  putter = KinesisRecordsClient.create({ region: kinesis.region, endpoint: kinesis.endpoint });
 }, 90_000);
 
 afterAll(async () => {
+  putter?.destroy();
   await kinesis?.stop();
 });
 
@@ -41,7 +46,7 @@ async function freshApp(keys = [{ key: "k-secret" }, { key: "k-acme", tenant: "a
   await kinesis.createStream(streamName, 4);
   const metrics = createMemoryMetrics();
   const sink = new KinesisSink(
-    kinesis.client,
+    putter,
     { streamName, concurrency: 4, deadlineMs: 10_000, retryAfterSeconds: 5 },
     silentLogger,
     metrics,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { readAll } from "../../functions/local/stream";
+import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
@@ -29,14 +30,16 @@ const STREAM = "differential";
 const run = prometheusAvailable();
 let prometheus: RunningPrometheus;
 let kinesis: EmbeddedKinesis;
+let putter: KinesisRecordsClient | undefined;
 let gateway: DifferentialGateway;
 
 beforeAll(async () => {
   if (!run) return;
   [prometheus, kinesis] = await Promise.all([startReceiver(), startEmbeddedKinesis()]);
   await kinesis.createStream(STREAM, 2);
+  putter = KinesisRecordsClient.create({ region: kinesis.region, endpoint: kinesis.endpoint });
   const sink = new KinesisSink(
-    kinesis.client,
+    putter,
     { streamName: STREAM, concurrency: 4, deadlineMs: 20_000, retryAfterSeconds: 5 },
     silentLogger,
     createMemoryMetrics(),
@@ -46,6 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await prometheus?.stop();
+  putter?.destroy();
   await kinesis?.stop();
 });
 

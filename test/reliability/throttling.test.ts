@@ -1,18 +1,10 @@
 import type { AddressInfo } from "node:net";
-import {
-  type KinesisClient,
-  PutRecordsCommand,
-  type PutRecordsCommandInput,
-  type PutRecordsCommandOutput,
-  type PutRecordsResultEntry,
-} from "@aws-sdk/client-kinesis";
 import { serve } from "@hono/node-server";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { createRemoteWriteApp } from "../../functions/remote-write/app";
-import { createKinesisClient } from "../../lib/aws/kinesis-client";
-import { KinesisSink } from "../../lib/aws/kinesis-sink";
+import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
+import { KinesisSink, type PutRecordsResultEntry, type RecordPutter } from "../../lib/aws/kinesis-sink";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
@@ -23,10 +15,10 @@ import { streamContents } from "../support/stream";
 
 /**
  * A one-shard stream driven above its write limits (1 MiB/s and 1000 records/s per shard).
- * kinesis-local does not enforce shard limits (checked first, below), so a client in front
- * of it, stubbed with aws-sdk-client-mock, applies them as a token bucket: entries within
- * the budget go on to kinesis-local, the rest come back as ProvisionedThroughputExceeded
- * partial failures, as Kinesis answers. The requests go through the real app over HTTP.
+ * kinesis-local does not enforce shard limits (checked first, below), so the sink's PutRecords
+ * port is wrapped to apply them as a token bucket: entries within the budget go on, through
+ * the real PutRecords client, to kinesis-local, the rest come back as
+ * ProvisionedThroughputExceeded partial failures, as Kinesis answers. The requests go through the real app over HTTP.
  * The bucket counts time in calls, not seconds (see shardBudget), so the run is the same
  * however busy the machine is. The 503 case saturates the shard for longer than the sink's
  * deadline instead (see `saturate`), so some request runs out of retries on any machine.
@@ -64,9 +56,8 @@ function shardBudget() {
   };
 }
 
-/** A Kinesis client that enforces one shard's limits, then writes to the real `target`. */
-function throttledClient(target: KinesisClient, endpoint: string) {
-  const client = createKinesisClient({ region: "us-east-1", endpoint });
+/** A PutRecords port that enforces one shard's limits, then writes through the real `target`. */
+function throttledClient(target: RecordPutter) {
   const budget = shardBudget();
   const stats = { throttled: 0, forwarded: 0, calls: 0 };
   /**
@@ -85,37 +76,34 @@ function throttledClient(target: KinesisClient, endpoint: string) {
     }
     return open || budget.take(size);
   };
-  mockClient(client)
-    .on(PutRecordsCommand)
-    .callsFake(async (input: PutRecordsCommandInput): Promise<PutRecordsCommandOutput> => {
+  const client: RecordPutter = {
+    async putRecords(streamName, entries, signal) {
       stats.calls++;
       budget.tick();
-      const entries = input.Records ?? [];
-      const admitted = entries.map((e) =>
-        admit((e.Data?.length ?? 0) + Buffer.byteLength(e.PartitionKey ?? "")),
-      );
+      const admitted = entries.map((e) => admit(e.data.length + Buffer.byteLength(e.partitionKey)));
       const forward = entries.filter((_, i) => admitted[i]);
       const real = forward.length
-        ? await target.send(new PutRecordsCommand({ StreamName: input.StreamName, Records: forward }))
-        : { Records: [] as PutRecordsResultEntry[], FailedRecordCount: 0 };
+        ? await target.putRecords(streamName, forward, signal)
+        : { records: [] as PutRecordsResultEntry[], failedRecordCount: 0 };
       stats.forwarded += forward.length;
       let k = 0;
       let failed = 0;
-      const results = entries.map((_, i): PutRecordsResultEntry => {
+      const records = entries.map((_, i): PutRecordsResultEntry => {
         if (admitted[i]) {
-          const r = real.Records?.[k++] ?? { ErrorCode: "InternalFailure", ErrorMessage: "no result" };
-          if (r.ErrorCode) failed++;
+          const r = real.records[k++] ?? { errorCode: "InternalFailure", errorMessage: "no result" };
+          if (r.errorCode) failed++;
           return r;
         }
         stats.throttled++;
         failed++;
         return {
-          ErrorCode: "ProvisionedThroughputExceededException",
-          ErrorMessage: "Rate exceeded for shard shardId-000000000000 in stream under account 000000000000.",
+          errorCode: "ProvisionedThroughputExceededException",
+          errorMessage: "Rate exceeded for shard shardId-000000000000 in stream under account 000000000000.",
         };
       });
-      return { $metadata: {}, Records: results, FailedRecordCount: failed };
-    });
+      return { records, failedRecordCount: failed };
+    },
+  };
   return {
     client,
     stats,
@@ -127,18 +115,20 @@ function throttledClient(target: KinesisClient, endpoint: string) {
 
 describe("a one-shard stream driven above its write limits", () => {
   let kinesis: EmbeddedKinesis;
+  let putter: KinesisRecordsClient;
   let throttle: ReturnType<typeof throttledClient>;
   const servers: { close(): void }[] = [];
 
   beforeAll(async () => {
     kinesis = await startEmbeddedKinesis();
     await kinesis.createStream(STREAM, 1);
-    throttle = throttledClient(kinesis.client, kinesis.endpoint);
+    putter = KinesisRecordsClient.create({ region: kinesis.region, endpoint: kinesis.endpoint });
+    throttle = throttledClient(putter);
   }, 90_000);
 
   afterAll(async () => {
     for (const s of servers) s.close();
-    throttle?.client.destroy();
+    putter?.destroy();
     await kinesis?.stop();
   });
 
@@ -219,19 +209,17 @@ describe("a one-shard stream driven above its write limits", () => {
     const started = Date.now();
     await Promise.all(
       Array.from({ length: 4 }, async (_, b) => {
-        const out = await kinesis.client.send(
-          new PutRecordsCommand({
-            StreamName: "probe",
-            Records: Array.from({ length: 250 }, (_, j) => ({ Data: data, PartitionKey: `p${b}-${j}` })),
-          }),
+        const out = await putter.putRecords(
+          "probe",
+          Array.from({ length: 250 }, (_, j) => ({ data, partitionKey: `p${b}-${j}` })),
         );
-        failed += out.FailedRecordCount ?? 0;
+        failed += out.failedRecordCount;
       }),
     );
     const seconds = (Date.now() - started) / 1000;
     console.log(
       `throttling: kinesis-local accepted 2 MB / 1000 records on one shard in ${seconds.toFixed(2)} s with ${failed} failed entries; ` +
-        "shard limits are injected with aws-sdk-client-mock",
+        "shard limits are injected in front of the PutRecords client",
     );
     if (seconds >= 2)
       console.log("throttling: the probe ran below 1 MiB/s on this machine; it shows nothing");

@@ -1,11 +1,7 @@
-import {
-  GetSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
-} from "@aws-sdk/client-secrets-manager";
-import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { AwsServiceError } from "../../lib/aws/aws-json";
 import { parseSecret, SecretKeySource } from "../../lib/aws/secret-keys";
+import type { SecretStringReader } from "../../lib/aws/secrets-manager";
 import { keysFromEnv, matchKey, parseKeyList, presentedKey } from "../../lib/core/auth";
 import { createLogger } from "../../lib/core/log";
 
@@ -54,50 +50,77 @@ describe("key matching", () => {
   });
 });
 
+/**
+ * A Secrets Manager port answering by version stage; every read recorded. (The real reader
+ * over HTTP, signed and checked, is in test/integration/secret-keys.test.ts.)
+ */
+function secrets(answer: (id: string, stage?: string) => Promise<string | undefined>) {
+  const reads: { id: string; stage?: string }[] = [];
+  const reader: SecretStringReader = {
+    secretString: (id, stage) => {
+      reads.push({ id, stage });
+      return answer(id, stage);
+    },
+  };
+  return { reader, reads };
+}
+
+const awsError = (code: string) => new AwsServiceError(code, `${code} injected`, 400);
+
 describe("keys in Secrets Manager", () => {
-  const sm = mockClient(SecretsManagerClient);
-  afterEach(() => sm.reset());
   const logs: string[] = [];
   const log = createLogger("debug", (l) => logs.push(l));
 
   it("accepts AWSCURRENT and AWSPREVIOUS during a rotation, and caches", async () => {
-    sm.on(GetSecretValueCommand, { SecretId: "arn:s", VersionStage: "AWSCURRENT" }).resolves({
-      SecretString: "new-key",
-    });
-    sm.on(GetSecretValueCommand, { SecretId: "arn:s", VersionStage: "AWSPREVIOUS" }).resolves({
-      SecretString: '{"key":"old-key","tenant":"acme"}',
+    const { reader, reads } = secrets(async (id, stage) => {
+      if (id !== "arn:s") throw awsError("ResourceNotFoundException");
+      return stage === "AWSCURRENT" ? "new-key" : '{"key":"old-key","tenant":"acme"}';
     });
     let now = 0;
-    const source = new SecretKeySource(new SecretsManagerClient({}), "arn:s", 60, log, () => now);
+    const source = new SecretKeySource(reader, "arn:s", 60, log, () => now);
     expect(await source.keys()).toEqual([{ key: "new-key" }, { key: "old-key", tenant: "acme" }]);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(reads.map((r) => r.stage).sort()).toEqual(["AWSCURRENT", "AWSPREVIOUS"]);
     now = 59_000;
     await source.keys();
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(reads).toHaveLength(2);
     now = 61_000;
     await source.keys();
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(4);
+    expect(reads).toHaveLength(4);
   });
 
   it("works without a previous version, keeps the last keys when a refresh fails, never logs a key", async () => {
-    sm.on(GetSecretValueCommand, { VersionStage: "AWSCURRENT" }).resolvesOnce({ SecretString: "k-123" });
-    sm.on(GetSecretValueCommand, { VersionStage: "AWSPREVIOUS" }).rejects(
-      new ResourceNotFoundException({ message: "no previous", $metadata: {} }),
-    );
+    let currentFails = false;
+    const { reader } = secrets(async (_id, stage) => {
+      if (stage === "AWSPREVIOUS") throw awsError("ResourceNotFoundException");
+      if (currentFails) throw awsError("ThrottlingException");
+      return "k-123";
+    });
     let now = 0;
-    const source = new SecretKeySource(new SecretsManagerClient({}), "arn:s", 1, log, () => now);
+    const source = new SecretKeySource(reader, "arn:s", 1, log, () => now);
     expect(await source.keys()).toEqual([{ key: "k-123" }]);
-    sm.on(GetSecretValueCommand, { VersionStage: "AWSCURRENT" }).rejects(new Error("throttled"));
+    currentFails = true;
     now = 5_000;
     expect(await source.keys()).toEqual([{ key: "k-123" }]);
     expect(logs.join("\n")).toContain("key refresh failed");
+    expect(logs.join("\n")).toContain("ThrottlingException");
     expect(logs.join("\n")).not.toContain("k-123");
   });
 
   it("fails clearly when the secret cannot be read at all", async () => {
-    sm.on(GetSecretValueCommand).rejects(new Error("AccessDenied"));
-    const source = new SecretKeySource(new SecretsManagerClient({}), "arn:s", 60, log);
-    await expect(source.keys()).rejects.toThrow(/could not read the API key secret/);
+    const { reader } = secrets(() => Promise.reject(awsError("AccessDeniedException")));
+    const source = new SecretKeySource(reader, "arn:s", 60, log);
+    await expect(source.keys()).rejects.toThrow(
+      /could not read the API key secret \(AccessDeniedException\)/,
+    );
+  });
+
+  it("fails the read when the previous version errs otherwise than by being missing", async () => {
+    const { reader } = secrets(async (_id, stage) => {
+      if (stage === "AWSPREVIOUS") throw awsError("InternalServiceError");
+      return "k-456";
+    });
+    const source = new SecretKeySource(reader, "arn:s", 60, log);
+    await expect(source.keys()).rejects.toThrow(/could not read the API key secret \(InternalServiceError\)/);
   });
 
   it.each([

@@ -1,0 +1,330 @@
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, HttpRequest } from "@smithy/types";
+import type { Env } from "../core/config";
+import { echo } from "../core/errors";
+import { NodeSha256 } from "./node-sha256";
+
+/**
+ * A small client for AWS APIs of the JSON protocol (Kinesis, Secrets Manager): one signed
+ * POST per call, `X-Amz-Target: <prefix>.<Operation>`, `Content-Type:
+ * application/x-amz-json-1.1`, over HTTP/1.1 keep-alive connections (local Kinesis servers
+ * need HTTP/1.1). Signed with the AWS SDK's own SigV4 signer, hashing with node:crypto.
+ * An error answer becomes an AwsServiceError whose `name` is the bare error code, as the
+ * SDK names its exceptions; a transport failure is the Node error as it came.
+ */
+
+/** What the client needs to know of a service. */
+export interface AwsJsonService {
+  /** SigV4 signing name and endpoint prefix, e.g. `kinesis`. */
+  readonly signingName: string;
+  /** The service's part of the SDK's per-service endpoint variable (`AWS_ENDPOINT_URL_<ID>`). */
+  readonly endpointId: string;
+  /** The X-Amz-Target prefix, e.g. `Kinesis_20131202`. */
+  readonly targetPrefix: string;
+}
+
+export const KINESIS_SERVICE: AwsJsonService = {
+  signingName: "kinesis",
+  endpointId: "KINESIS",
+  targetPrefix: "Kinesis_20131202",
+};
+
+export const SECRETS_MANAGER_SERVICE: AwsJsonService = {
+  signingName: "secretsmanager",
+  endpointId: "SECRETS_MANAGER",
+  targetPrefix: "secretsmanager",
+};
+
+const REGION = /^[a-z0-9]+(-[a-z0-9]+)+$/;
+
+/**
+ * The service's endpoint: `AWS_ENDPOINT_URL_<ID>`, else `AWS_ENDPOINT_URL` (unless
+ * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), as the SDK reads them; else the regional
+ * endpoint, `https://<service>.<region>.amazonaws.com` (`.amazonaws.com.cn` in China).
+ */
+export function serviceEndpoint(service: AwsJsonService, region: string, env: Env = process.env): string {
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() !== "true") {
+    const configured = env[`AWS_ENDPOINT_URL_${service.endpointId}`] || env.AWS_ENDPOINT_URL;
+    if (configured) return configured;
+  }
+  if (!REGION.test(region)) throw new Error(`not an AWS region: ${echo(region, 40)}`);
+  const suffix = region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+  return `https://${service.signingName}.${region}.${suffix}`;
+}
+
+/** An error answer of an AWS API. `name` is the bare error code (e.g. `ResourceNotFoundException`). */
+export class AwsServiceError extends Error {
+  constructor(
+    name: string,
+    message: string,
+    readonly statusCode: number,
+    readonly requestId?: string,
+  ) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export interface AwsJsonClientOptions {
+  readonly service: AwsJsonService;
+  readonly region: string;
+  /** Base URL, e.g. from serviceEndpoint(). */
+  readonly endpoint: string;
+  readonly credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Upper bound for one attempt, connection to last byte (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Upper bound for opening a connection (default 2 s). */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Attempts per call (default 1). Further attempts follow a transport failure, a 5xx or
+   * throttling, after a short jittered pause; never after the caller's signal aborted.
+   */
+  readonly maxAttempts?: number;
+  /** Connections kept per host (default 64). */
+  readonly maxSockets?: number;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+const RETRYABLE_CODES = new Set([
+  "ThrottlingException",
+  "Throttling",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "ProvisionedThroughputExceededException",
+  "LimitExceededException",
+]);
+
+export class AwsJsonClient {
+  private readonly url: URL;
+  private readonly signer: SignatureV4;
+  private readonly agent: HttpAgent;
+  private readonly send: typeof httpRequest;
+  private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly path: string;
+
+  constructor(private readonly opts: AwsJsonClientOptions) {
+    this.url = new URL(opts.endpoint);
+    if (this.url.protocol !== "https:" && this.url.protocol !== "http:") {
+      throw new Error(`${opts.service.signingName} endpoint: expected an http(s) URL`);
+    }
+    this.path = this.url.pathname === "" ? "/" : this.url.pathname;
+    const https = this.url.protocol === "https:";
+    const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
+    this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.send = https ? httpsRequest : httpRequest;
+    this.signer = new SignatureV4({
+      credentials: opts.credentials,
+      region: opts.region,
+      service: opts.service.signingName,
+      sha256: NodeSha256,
+      applyChecksum: false,
+    });
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 2_000;
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 1);
+  }
+
+  /** Calls `operation` with a JSON body (already serialised) and returns the parsed answer. */
+  async call(operation: string, body: string | Uint8Array, signal?: AbortSignal): Promise<unknown> {
+    const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(operation, bytes, signal);
+      } catch (err) {
+        if (attempt >= this.maxAttempts || signal?.aborted || !retryable(err)) throw err;
+        await pause(Math.random() * Math.min(1_000, 50 * 2 ** attempt), signal);
+      }
+    }
+  }
+
+  /** Closes the kept connections. */
+  destroy(): void {
+    this.agent.destroy();
+  }
+
+  private async attempt(operation: string, body: Uint8Array, signal?: AbortSignal): Promise<unknown> {
+    const { service } = this.opts;
+    const request: HttpRequest = {
+      method: "POST",
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      path: this.path,
+      query: {},
+      headers: {
+        host: this.url.host,
+        "content-type": "application/x-amz-json-1.1",
+        "x-amz-target": `${service.targetPrefix}.${operation}`,
+      },
+      body,
+      ...(this.url.port === "" ? {} : { port: Number(this.url.port) }),
+    };
+    const signed = await this.signer.sign(request);
+    const headers: Record<string, string | number> = { ...signed.headers, "content-length": body.byteLength };
+    const answer = await this.exchange(headers, body, signal);
+    if (answer.status >= 200 && answer.status < 300) {
+      if (answer.body.length === 0) return {};
+      try {
+        return JSON.parse(answer.body.toString("utf8"));
+      } catch {
+        // the body is not echoed: it may hold a secret
+        throw new AwsServiceError(
+          "InvalidResponse",
+          `${service.signingName} answered ${operation} with a body that is not JSON`,
+          answer.status,
+        );
+      }
+    }
+    throw serviceError(answer, service.signingName, operation);
+  }
+
+  private exchange(
+    headers: Record<string, string | number>,
+    body: Uint8Array,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortReason(signal));
+      const req = this.send({
+        protocol: this.url.protocol,
+        hostname: this.url.hostname,
+        port: this.url.port,
+        path: this.path,
+        method: "POST",
+        headers,
+        agent: this.agent,
+      });
+      let done = false;
+      let connectTimer: NodeJS.Timeout | undefined;
+      const finish = () => {
+        done = true;
+        clearTimeout(timer);
+        clearTimeout(connectTimer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const fail = (err: Error) => {
+        if (done) return;
+        finish();
+        req.destroy();
+        reject(err);
+      };
+      const onAbort = () => fail(abortReason(signal!));
+      const timer = setTimeout(
+        () => fail(named("TimeoutError", `no answer from ${this.url.host} within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      signal?.addEventListener("abort", onAbort, { once: true });
+      req.once("socket", (socket) => {
+        if (!socket.connecting) return;
+        connectTimer = setTimeout(
+          () =>
+            fail(
+              named(
+                "TimeoutError",
+                `could not connect to ${this.url.host} within ${this.connectTimeoutMs} ms`,
+              ),
+            ),
+          this.connectTimeoutMs,
+        );
+        socket.once("connect", () => clearTimeout(connectTimer));
+      });
+      req.on("error", fail);
+      req.on("response", (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", fail);
+        res.on("close", () => {
+          if (!res.complete) fail(new Error(`the connection to ${this.url.host} closed mid-answer`));
+        });
+        res.on("end", () => {
+          if (done) return;
+          finish();
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+          });
+        });
+      });
+      req.end(body);
+    });
+  }
+}
+
+/** The error of an answer that is not 2xx, named by its error code. */
+function serviceError(answer: Answer, service: string, operation: string): AwsServiceError {
+  let parsed: Record<string, unknown> = {};
+  try {
+    const value: unknown = JSON.parse(answer.body.toString("utf8"));
+    if (value !== null && typeof value === "object") parsed = value as Record<string, unknown>;
+  } catch {
+    // not JSON (e.g. a proxy's page): named by the status below
+  }
+  const header = answer.headers["x-amzn-errortype"];
+  const raw = [header, parsed.code, parsed.Code, parsed.__type].find(
+    (v): v is string => typeof v === "string" && v !== "",
+  );
+  const code = raw === undefined ? `Http${answer.status}` : errorCode(raw);
+  const text = [parsed.message, parsed.Message, parsed.errorMessage].find(
+    (v): v is string => typeof v === "string",
+  );
+  const requestId = answer.headers["x-amzn-requestid"];
+  return new AwsServiceError(
+    code,
+    text === undefined ? `${service} answered ${operation} with HTTP ${answer.status}` : echo(text, 300),
+    answer.status,
+    typeof requestId === "string" ? requestId : undefined,
+  );
+}
+
+/**
+ * The bare code of `x-amzn-ErrorType` or `__type`: `Code:http://...` and
+ * `com.amazonaws.kinesis.v20131202#Code` both become `Code`.
+ */
+export function errorCode(raw: string): string {
+  let code = raw.split(",")[0]!.split(":")[0]!;
+  const hash = code.lastIndexOf("#");
+  if (hash >= 0) code = code.slice(hash + 1);
+  return code.trim() || raw;
+}
+
+function retryable(err: unknown): boolean {
+  if (err instanceof AwsServiceError) return err.statusCode >= 500 || RETRYABLE_CODES.has(err.name);
+  return err instanceof Error && err.name !== "AbortError";
+}
+
+function named(name: string, message: string): Error {
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : named("AbortError", "the call was aborted");
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

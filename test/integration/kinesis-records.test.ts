@@ -1,0 +1,109 @@
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
+import { readAll } from "../../functions/local/stream";
+import { AwsServiceError } from "../../lib/aws/aws-json";
+import { KinesisRecordsClient, type PutRecordsEntry, type RecordPutter } from "../../lib/aws/kinesis-records";
+import { KinesisSink } from "../../lib/aws/kinesis-sink";
+import { createLogger } from "../../lib/core/log";
+import { createMemoryMetrics } from "../../lib/core/metrics";
+import { StreamWriteError } from "../../lib/ingest/errors";
+import { bucketHashKey } from "../../lib/stream/records";
+
+/**
+ * The lean PutRecords client against a real Kinesis API (kinesis-local): what it writes is
+ * read back (with the SDK, as a consumer would) byte for byte, in the shard its hash key
+ * names; a missing stream is refused as Kinesis refuses it, and the sink gives up at once.
+ */
+let kinesis: EmbeddedKinesis;
+let client: KinesisRecordsClient;
+
+beforeAll(async () => {
+  kinesis = await startEmbeddedKinesis();
+  client = KinesisRecordsClient.create({ region: kinesis.region, endpoint: kinesis.endpoint });
+}, 90_000);
+
+afterAll(async () => {
+  client?.destroy();
+  await kinesis?.stop();
+});
+
+/** Deterministic bytes of every value (a counter hashed, so no seed is needed). */
+function bytes(n: number, salt: string): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 32) {
+    const block = createHash("sha256").update(`${salt}:${i}`).digest();
+    out.set(block.subarray(0, Math.min(32, n - i)), i);
+  }
+  return out;
+}
+
+describe("PutRecords on kinesis-local", () => {
+  it("writes records that read back identical, each in the shard its hash key names", async () => {
+    await kinesis.createStream("lean-roundtrip", 4);
+    const entries: PutRecordsEntry[] = [
+      { data: bytes(1, "a"), partitionKey: "k-1" },
+      { data: bytes(1000, "b"), partitionKey: 'ключ ✓ "quoted" \\', explicitHashKey: bucketHashKey(0, 4) },
+      { data: bytes(65_536, "c"), partitionKey: "k-3", explicitHashKey: bucketHashKey(3, 4) },
+      // a view into a larger buffer: only its own bytes go out
+      {
+        data: bytes(300, "d").subarray(17, 230),
+        partitionKey: "k-4",
+        explicitHashKey: bucketHashKey(1, 4),
+      },
+      ...Array.from({ length: 96 }, (_, i) => ({ data: bytes(200 + i, `e${i}`), partitionKey: `bulk-${i}` })),
+    ];
+    const out = await client.putRecords("lean-roundtrip", entries);
+    expect(out.failedRecordCount).toBe(0);
+    expect(out.records).toHaveLength(entries.length);
+    for (const r of out.records) expect(r.sequenceNumber).toMatch(/^\d+$/);
+
+    const read = await readAll(kinesis.client, "lean-roundtrip");
+    expect(read).toHaveLength(entries.length);
+    const bySequence = new Map(read.map((r) => [r.record.SequenceNumber!, r]));
+    entries.forEach((entry, i) => {
+      const got = bySequence.get(out.records[i]!.sequenceNumber!);
+      expect(got, `entry ${i}`).toBeDefined();
+      expect(got!.record.PartitionKey).toBe(entry.partitionKey);
+      expect(Buffer.from(got!.record.Data!).equals(Buffer.from(entry.data))).toBe(true);
+      expect(got!.shardId).toBe(out.records[i]!.shardId);
+    });
+    // the explicit hash keys put buckets 0, 3 and 1 of 4 into shards 0, 3 and 1
+    expect([1, 2, 3].map((i) => out.records[i]!.shardId)).toEqual([
+      "shardId-000000000000",
+      "shardId-000000000003",
+      "shardId-000000000001",
+    ]);
+  });
+
+  it("a missing stream: ResourceNotFoundException, and the sink gives up at once (no retry can help)", async () => {
+    const err = await client
+      .putRecords("no-such-stream", [{ data: bytes(10, "x"), partitionKey: "p" }])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AwsServiceError);
+    expect((err as AwsServiceError).name).toBe("ResourceNotFoundException");
+    expect((err as AwsServiceError).statusCode).toBe(400);
+
+    let calls = 0;
+    const counted: RecordPutter = {
+      putRecords: (...args) => {
+        calls++;
+        return client.putRecords(...args);
+      },
+    };
+    const logs: string[] = [];
+    const sink = new KinesisSink(
+      counted,
+      { streamName: "no-such-stream", concurrency: 2, deadlineMs: 10_000, retryAfterSeconds: 3 },
+      createLogger("debug", (l) => logs.push(l)),
+      createMemoryMetrics(),
+    );
+    const failure = await sink
+      .put([{ data: bytes(10, "y"), partitionKey: "p", explicitHashKey: bucketHashKey(0, 1) }])
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(StreamWriteError);
+    expect((failure as StreamWriteError).message).toMatch(/\(ResourceNotFoundException\)/);
+    expect(calls).toBe(1);
+    expect(logs.join("\n")).toMatch(/Kinesis refused the write.*ResourceNotFoundException/);
+  });
+});

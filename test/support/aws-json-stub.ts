@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { readBody, type SigV4Failure, type StandInCredentials, verifySigV4 } from "./sigv4-verify";
+
+/**
+ * A local stand-in for an AWS API of the JSON protocol (Kinesis, Secrets Manager) on
+ * 127.0.0.1. With `verify`, every request's SigV4 signature is checked with the AWS signing
+ * library first and refused as AWS refuses it (HTTP 400, `UnrecognizedClientException` for an
+ * unknown key or token, `InvalidSignatureException` otherwise). Then `answer` decides, per
+ * call: a JSON answer with any status and headers, a connection reset, or no answer at all.
+ * Used to inject the error shapes a real service returns but kinesis-local cannot produce.
+ */
+
+export interface StubCall {
+  /** `X-Amz-Target`, e.g. `Kinesis_20131202.PutRecords`. */
+  readonly target: string;
+  readonly contentType: string;
+  // biome-ignore lint/suspicious/noExplicitAny: the parsed JSON body, read freely by tests
+  readonly body: any;
+  readonly accessKeyId?: string;
+  /** Why the signature was refused, when it was. */
+  readonly refused?: SigV4Failure;
+  /** 1-based number of this call. */
+  readonly n: number;
+}
+
+export type StubAnswer =
+  | { readonly status?: number; readonly body?: unknown; readonly headers?: Record<string, string> }
+  | "reset"
+  | "hang";
+
+export interface AwsJsonStubOptions {
+  readonly answer: (call: StubCall) => StubAnswer | Promise<StubAnswer>;
+  readonly verify?: {
+    readonly service: string;
+    readonly region: string;
+    readonly credentials: readonly StandInCredentials[];
+  };
+}
+
+export interface AwsJsonStub {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly calls: StubCall[];
+  close(): Promise<void>;
+}
+
+export async function startAwsJsonStub(opts: AwsJsonStubOptions): Promise<AwsJsonStub> {
+  const calls: StubCall[] = [];
+  const sockets = new Set<Socket>();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const raw = await readBody(req);
+    const target = String(req.headers["x-amz-target"] ?? "");
+    const contentType = String(req.headers["content-type"] ?? "");
+    const body = raw.length ? JSON.parse(raw.toString("utf8")) : {};
+    let accessKeyId: string | undefined;
+    if (opts.verify !== undefined) {
+      const verdict = await verifySigV4(req, raw, { ...opts.verify, maxSkewMs: 5 * 60_000, now: Date.now });
+      accessKeyId = verdict.accessKeyId;
+      if (!verdict.ok) {
+        calls.push({ target, contentType, body, accessKeyId, refused: verdict.failure, n: calls.length + 1 });
+        const unknown = verdict.failure === "unknown-key" || verdict.failure === "wrong-token";
+        return send(res, 400, {
+          __type: unknown ? "UnrecognizedClientException" : "InvalidSignatureException",
+          message: unknown
+            ? "The security token included in the request is invalid."
+            : `Signature refused (${verdict.failure})`,
+        });
+      }
+    }
+    const call: StubCall = { target, contentType, body, accessKeyId, n: calls.length + 1 };
+    calls.push(call);
+    const answer = await opts.answer(call);
+    if (answer === "reset") return req.socket.destroy();
+    if (answer === "hang") return;
+    send(res, answer.status ?? 200, answer.body ?? {}, answer.headers);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end(`stub failed: ${err.message}`);
+    });
+  });
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/x-amz-json-1.1",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
