@@ -5,7 +5,7 @@ import type { IngestOutput } from "./output";
 import { RangeList } from "./range-list";
 import { bucketOf, type PlanOptions } from "./route";
 import { checkMessage, SCHEMA } from "./schema";
-import { checkSample, isCanonicalSample } from "./series-checks";
+import { checkSample, isCanonicalSample, varintEndsAt } from "./series-checks";
 import { emptyTally, Rejections } from "./tally";
 
 const F_TIMESERIES = 1;
@@ -20,12 +20,14 @@ const F_METADATA = 3;
 export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   const seed = tenantSeed(opts.tenant);
   const limit = chunkLimit(opts.maxRecordBytes);
-  const series: RangeList[] = Array.from({ length: opts.buckets }, () => new RangeList(64));
-  const metadata: RangeList[] = Array.from({ length: opts.buckets }, () => new RangeList(4));
+  const series = cleared(seriesLists, opts.buckets, 64);
+  const metadata = cleared(metadataLists, opts.buckets, 4);
   const rewritten: Uint8Array[] = [];
   const written = emptyTally();
   const rejected = new Rejections();
-  const labels = new LabelScratch();
+  // a request with a huge series grew it: let that go rather than keep it
+  if (labelScratch.ns.length > SCRATCH_KEEP) labelScratch = new LabelScratch();
+  const labels = labelScratch;
   const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0, utf8: true };
   const top = new Reader(buf);
   const inner = new Reader(buf);
@@ -93,6 +95,27 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   return { records, written, rejected };
 }
 
+/**
+ * Scratch reused by every request (the scan is synchronous, and nothing in it outlives
+ * the call: records are compressed copies).
+ */
+let labelScratch = new LabelScratch();
+const seriesLists: RangeList[] = [];
+const metadataLists: RangeList[] = [];
+
+/** Scratch grown past this many entries by a large request is replaced, not kept. */
+const SCRATCH_KEEP = 1 << 14;
+
+/** The first `n` lists of `pool`, emptied (created as needed). */
+function cleared(pool: RangeList[], n: number, capacity: number): RangeList[] {
+  while (pool.length < n) pool.push(new RangeList(capacity));
+  for (let b = 0; b < n; b++) {
+    if (pool[b]!.data.length > 2 * SCRATCH_KEEP) pool[b] = new RangeList(capacity);
+    pool[b]!.length = 0;
+  }
+  return pool;
+}
+
 interface SeriesCounts {
   samples: number;
   histograms: number;
@@ -115,8 +138,42 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
   const end = r.end;
   while (r.pos < end) {
     const entryStart = r.pos;
-    // fast path: a one-byte tag of a length-delimited field 1..4 and a one-byte length
     const tag = buf[entryStart]!;
+    // fast paths: a label `0a L 0a n <name> 12 m <value>` and a sample `12 L 09 <8 bytes> 10 <varint>`,
+    // every length one byte; anything else takes the general path below
+    if (tag === 0x0a && entryStart + 4 < end) {
+      const ms = entryStart + 2;
+      const me = ms + buf[entryStart + 1]!;
+      const nameEnd = ms + 2 + buf[ms + 1]!;
+      if (
+        buf[entryStart + 1]! < 0x80 &&
+        me <= end &&
+        buf[ms] === 0x0a &&
+        buf[ms + 1]! < 0x80 &&
+        nameEnd + 2 <= me &&
+        buf[nameEnd] === 0x12 &&
+        nameEnd + 2 + buf[nameEnd + 1]! === me
+      ) {
+        labels.push(ms + 2, nameEnd, nameEnd + 2, me, entryStart, me);
+        r.pos = me;
+        continue;
+      }
+    } else if (tag === 0x12 && entryStart + 12 < end) {
+      const ms = entryStart + 2;
+      const me = ms + buf[entryStart + 1]!;
+      if (
+        buf[entryStart + 1]! < 0x80 &&
+        me <= end &&
+        buf[ms] === 0x09 &&
+        buf[ms + 9] === 0x10 &&
+        varintEndsAt(buf, ms + 10, me)
+      ) {
+        counts.samples++;
+        r.pos = me;
+        continue;
+      }
+    }
+    // a one-byte tag of a length-delimited field 1..4 and a one-byte length
     let msgStart: number;
     let msgEnd: number;
     let field: number;
