@@ -1,14 +1,23 @@
-import { Reader, varintSize, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "../../codec/wire";
+import {
+  copyBytes,
+  putVarint32,
+  Reader,
+  varintSize,
+  WIRE_LEN,
+  WIRE_VARINT,
+  WireError,
+  Writer,
+} from "../../codec/wire";
 import { chunkLimit, type StreamRecord, sealRecord } from "../../stream/records";
 import { LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
-import { RangeList } from "./range-list";
+import { IntList, RangeList } from "./range-list";
 import { bucketOf, type PlanOptions } from "./route";
 import { checkMessage, SCHEMA } from "./schema";
 import { checkSample, isCanonicalSample } from "./series-checks";
 import { emptyTally, Rejections } from "./tally";
 import type { RejectReason } from "./validate";
-import { validUtf8 } from "./validate";
+import { isUtf8Range, validUtf8 } from "./validate";
 
 /**
  * Remote-Write 2.0: io.prometheus.write.v2.Request. Strings live once in `symbols` and
@@ -29,6 +38,60 @@ interface Accepted {
   bound: number;
   /** whether exemplars or metadata refer to symbols too (besides the labels) */
   otherRefs: boolean;
+  /**
+   * Where the fields after the labels start when every labels_refs field comes first and
+   * the rest runs to the end of the series (they are then copied in one go), else -1.
+   */
+  restStart: number;
+}
+
+/** Scratch reused by every request (the scan is synchronous; records are compressed copies). */
+let labelScratch = new LabelScratch();
+const refScratch = new IntList(64);
+/** Scratch grown past this many entries by a large request is replaced, not kept. */
+const SCRATCH_KEEP = 1 << 14;
+
+/**
+ * Whether a symbol reference is in range and its string valid UTF-8, each symbol checked at
+ * most once per request. Runs of adjacent symbols whose framing is single bytes (`22 len`,
+ * both below 0x80) are checked in one native call first: every byte ≥ 0x80 of such a run is
+ * inside a symbol, and a multi-byte UTF-8 sequence cannot span an ASCII byte, so the run is
+ * valid exactly when each of its symbols is. A run that fails is left to the per-symbol check.
+ */
+class SymbolCheck {
+  /** 0 unknown, 1 valid UTF-8, 2 invalid */
+  private readonly state: Uint8Array;
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly symbols: RangeList,
+    runs: RangeList,
+  ) {
+    this.state = new Uint8Array(symbols.length);
+    let k = 0;
+    for (let i = 0; i < runs.length; i++) {
+      const s = runs.start(i);
+      const e = runs.end(i);
+      while (k < symbols.length && symbols.start(k) < s) k++;
+      if (!isUtf8Range(buf, s, e)) continue;
+      for (; k < symbols.length && symbols.end(k) <= e; k++) this.state[k] = 1;
+    }
+  }
+
+  ok(ref: number): boolean {
+    if (ref >= this.state.length) return false;
+    let st = this.state[ref]!;
+    if (st === 0) {
+      st = validUtf8(this.buf, this.symbols.start(ref), this.symbols.end(ref)) ? 1 : 2;
+      this.state[ref] = st;
+    }
+    return st === 1;
+  }
+
+  /** Whether every reference in list[from, to) is valid. */
+  all(list: Int32Array, from: number, to: number): boolean {
+    for (let k = from; k < to; k++) if (!this.ok(list[k]!)) return false;
+    return true;
+  }
 }
 
 export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
@@ -36,8 +99,11 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   const limit = chunkLimit(opts.maxRecordBytes);
   const symbols = new RangeList(256);
   const seriesRanges = new RangeList(256);
+  // runs of adjacent symbols framed in single bytes (`22 len`), for one UTF-8 check per run
+  const symbolRuns = new RangeList(4);
   const top = new Reader(buf);
   while (!top.done()) {
+    const entryStart = top.pos;
     const tag = top.tag();
     const field = tag >>> 3;
     if (field !== F_SYMBOLS && field !== F_TIMESERIES) {
@@ -50,39 +116,40 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     const end = top.lengthEnd();
     const start = top.pos;
     (field === F_SYMBOLS ? symbols : seriesRanges).push(start, end);
+    if (field === F_SYMBOLS && start === entryStart + 2) {
+      const runs = symbolRuns.length;
+      if (runs > 0 && symbolRuns.end(runs - 1) === entryStart) symbolRuns.data[2 * runs - 1] = end;
+      else symbolRuns.push(entryStart, end);
+    }
     top.pos = end;
   }
   if (symbols.length > 0 && symbols.end(0) !== symbols.start(0)) {
     throw new WireError('symbols[0] must be the empty string ""');
   }
 
-  const checkedSymbol = new Uint8Array(symbols.length); // 0 unknown, 1 valid UTF-8, 2 invalid
-  const symbolOk = (ref: number): boolean => {
-    if (ref >= symbols.length) return false;
-    if (checkedSymbol[ref] === 0) {
-      checkedSymbol[ref] = validUtf8(buf, symbols.start(ref), symbols.end(ref)) ? 1 : 2;
-    }
-    return checkedSymbol[ref] === 1;
-  };
+  const symbolOk = new SymbolCheck(buf, symbols, symbolRuns);
 
   const written = emptyTally();
   const rejected = new Rejections();
-  const labels = new LabelScratch();
-  const refs: number[] = [];
+  if (labelScratch.ns.length > SCRATCH_KEEP) labelScratch = new LabelScratch();
+  const labels = labelScratch;
+  const refs = refScratch;
   const refPool: number[] = [];
   const buckets: Accepted[][] = Array.from({ length: opts.buckets }, () => []);
   const r = new Reader(buf);
+  const scan = seriesScan;
 
   for (let i = 0; i < seriesRanges.length; i++) {
     const start = seriesRanges.start(i);
     const end = seriesRanges.end(i);
-    const scan = scanSeries(r.at(start, end), refs, symbolOk);
+    scanSeries(r.at(start, end), refs, symbolOk, scan);
     let reason: RejectReason | undefined = scan.badRef ? "symbol-ref-invalid" : undefined;
     if (reason === undefined) {
       labels.reset();
+      const rd = refs.data;
       for (let k = 0; k + 1 < refs.length; k += 2) {
-        const n = refs[k]!;
-        const v = refs[k + 1]!;
+        const n = rd[k]!;
+        const v = rd[k + 1]!;
         labels.push(symbols.start(n), symbols.end(n), symbols.start(v), symbols.end(v), n, v);
       }
       reason = labels.validate(buf, opts.limits, seed);
@@ -109,6 +176,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
       refsLen: labels.count * 2,
       bound,
       otherRefs,
+      restStart: scan.restStart,
     });
     written.series++;
     written.samples += scan.samples;
@@ -120,6 +188,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   const builder = new RecordBuilder(buf, symbols, refPool, limit);
   const records: StreamRecord[] = [];
   for (let b = 0; b < opts.buckets; b++) {
+    // each body lives in the builder's scratch: sealed (compressed) before the next is built
     for (const body of builder.build(buckets[b]!)) {
       records.push(sealRecord(body, "v2", opts.tenant, b, opts.buckets, opts.hashKeys));
     }
@@ -134,29 +203,73 @@ interface SeriesScan {
   metadata: number;
   refCount: number;
   badRef: boolean;
+  restStart: number;
 }
 
+const seriesScan: SeriesScan = {
+  samples: 0,
+  histograms: 0,
+  exemplars: 0,
+  metadata: 0,
+  refCount: 0,
+  badRef: false,
+  restStart: -1,
+};
+
 /** Reads labels_refs (packed or not) into `refs` and checks every other reference. */
-function scanSeries(r: Reader, refs: number[], symbolOk: (ref: number) => boolean): SeriesScan {
+function scanSeries(r: Reader, refs: IntList, symbols: SymbolCheck, out: SeriesScan): void {
   refs.length = 0;
-  const out: SeriesScan = {
-    samples: 0,
-    histograms: 0,
-    exemplars: 0,
-    metadata: 0,
-    refCount: 0,
-    badRef: false,
-  };
+  out.samples = 0;
+  out.histograms = 0;
+  out.exemplars = 0;
+  out.metadata = 0;
+  out.refCount = 0;
+  out.badRef = false;
   const end = r.end;
   const buf = r.buf;
+  // labels_refs first, then everything else: restStart is where the rest begins
+  let labelsFirst = true;
+  let restStart = r.pos;
   while (r.pos < end) {
+    const entryStart = r.pos;
+    const first = buf[entryStart]!;
+    if (first === 0x0a && entryStart + 1 < end && buf[entryStart + 1]! < 0x80) {
+      // packed labels_refs with a one-byte length: one-byte refs read here
+      const e = entryStart + 2 + buf[entryStart + 1]!;
+      if (e > end) throw new WireError("length runs past the end of the message");
+      let p = entryStart + 2;
+      while (p < e && buf[p]! < 0x80) refs.push(buf[p++]!);
+      if (p < e) {
+        r.pos = p;
+        r.end = e;
+        while (r.pos < e) refs.push(r.uint32());
+        r.end = end;
+      }
+      r.pos = e;
+      if (labelsFirst) restStart = e;
+      else restStart = -1;
+      continue;
+    }
+    if (first === 0x12 && entryStart + 12 < end) {
+      const ms = entryStart + 2;
+      const me = ms + buf[entryStart + 1]!;
+      if (buf[entryStart + 1]! < 0x80 && me <= end && isCanonicalSample(buf, ms, me)) {
+        out.samples++;
+        r.pos = me;
+        labelsFirst = false;
+        continue;
+      }
+    }
     const tag = r.tag();
     const field = tag >>> 3;
     const wt = tag & 7;
     if (field === 1) {
       readRefs(r, wt, refs);
+      if (labelsFirst) restStart = r.pos;
+      else restStart = -1;
       continue;
     }
+    labelsFirst = false;
     if (field < 2 || field > 5) {
       // created_timestamp (int64), from senders before Prometheus 3.8
       if (field === 6) r.expect(wt, WIRE_VARINT, "created_timestamp");
@@ -176,13 +289,13 @@ function scanSeries(r: Reader, refs: number[], symbolOk: (ref: number) => boolea
       checkMessage(buf, s, e, SCHEMA.v2.exemplar);
       const exemplarRefs: number[] = [];
       forEachRef(buf, s, e, 1, (ref) => exemplarRefs.push(ref));
-      if (exemplarRefs.length % 2 !== 0 || !exemplarRefs.every(symbolOk)) out.badRef = true;
+      if (exemplarRefs.length % 2 !== 0 || !exemplarRefs.every((ref) => symbols.ok(ref))) out.badRef = true;
       out.refCount += exemplarRefs.length;
       out.exemplars++;
     } else {
       checkMessage(buf, s, e, SCHEMA.v2.metadata);
       forEachRef(buf, s, e, 0, (ref) => {
-        if (!symbolOk(ref)) out.badRef = true;
+        if (!symbols.ok(ref)) out.badRef = true;
         out.refCount++;
       });
       out.metadata++;
@@ -190,12 +303,12 @@ function scanSeries(r: Reader, refs: number[], symbolOk: (ref: number) => boolea
     r.pos = e;
     r.end = end;
   }
-  if (refs.length % 2 !== 0 || !refs.every(symbolOk)) out.badRef = true;
+  if (refs.length % 2 !== 0 || !symbols.all(refs.data, 0, refs.length)) out.badRef = true;
   out.refCount += refs.length;
-  return out;
+  out.restStart = restStart;
 }
 
-function readRefs(r: Reader, wt: number, into: number[]): void {
+function readRefs(r: Reader, wt: number, into: { push(n: number): unknown }): void {
   if (wt === WIRE_VARINT) {
     into.push(r.uint32());
     return;
@@ -236,6 +349,10 @@ function forEachRef(
   refs.forEach(fn);
 }
 
+/** Where a record's series, then its whole body, are assembled (shared by every request). */
+const seriesScratch = new Writer(64 * 1024);
+const bodyScratch = new Writer(64 * 1024);
+
 /** Builds self-contained v2 Requests: a symbol table per record, references renumbered. */
 class RecordBuilder {
   private readonly remap: Int32Array;
@@ -255,24 +372,27 @@ class RecordBuilder {
     this.reader.buf = buf;
   }
 
-  build(series: Accepted[]): Uint8Array[] {
-    const bodies: Uint8Array[] = [];
-    let out = new Writer(4096);
+  /**
+   * The record bodies of one bucket's series. Each body lives in scratch shared by every
+   * request: use it (compress it) before asking for the next.
+   */
+  *build(series: Accepted[]): Generator<Uint8Array> {
+    const out = seriesScratch;
+    out.pos = 0;
     let count = 0;
     this.startTable();
     for (const s of series) {
       const extra = this.newSymbolBytes(s);
       if (count > 0 && out.pos + this.tableBytes + extra + s.bound > this.limit) {
-        bodies.push(this.finish(out));
-        out = new Writer(4096);
+        yield this.finish(out);
+        out.pos = 0;
         count = 0;
         this.startTable();
       }
       this.writeSeries(out, s);
       count++;
     }
-    if (count > 0) bodies.push(this.finish(out));
-    return bodies;
+    if (count > 0) yield this.finish(out);
   }
 
   private startTable(): void {
@@ -347,7 +467,33 @@ class RecordBuilder {
   private readonly packed = new Writer(256);
   private readonly reader = new Reader(new Uint8Array(0));
 
+  /** Renumbered label refs of the series being written. */
+  private mapped = new Int32Array(64);
+
   private writeSeries(out: Writer, s: Accepted): void {
+    if (!s.otherRefs && s.restStart >= 0) {
+      // the usual shape: labels_refs, then fields copied in one go (samples, histograms)
+      if (this.mapped.length < s.refsLen) this.mapped = new Int32Array(2 * s.refsLen);
+      const mapped = this.mapped;
+      let packedLen = 0;
+      for (let k = 0; k < s.refsLen; k++) {
+        const m = this.ref(this.refPool[s.refsAt + k]!);
+        mapped[k] = m;
+        packedLen += varintSize(m);
+      }
+      const restLen = s.end - s.restStart;
+      const bodyLen = 1 + varintSize(packedLen) + packedLen + restLen;
+      out.reserve(1 + 5 + bodyLen);
+      const o = out.buf;
+      let p = out.pos;
+      o[p++] = (F_TIMESERIES << 3) | WIRE_LEN;
+      p = putVarint32(o, p, bodyLen);
+      o[p++] = (1 << 3) | WIRE_LEN;
+      p = putVarint32(o, p, packedLen);
+      for (let k = 0; k < s.refsLen; k++) p = putVarint32(o, p, mapped[k]!);
+      out.pos = copyBytes(this.buf, s.restStart, s.end, o, p);
+      return;
+    }
     const body = this.body;
     const packed = this.packed;
     body.pos = 0;
@@ -421,10 +567,23 @@ class RecordBuilder {
     return w.finish();
   }
 
+  /** The symbol table, then the series: a whole Request, in the shared body scratch. */
   private finish(series: Writer): Uint8Array {
-    const w = new Writer(this.tableBytes + series.pos + 8);
-    for (const ref of this.table)
-      w.lenField(F_SYMBOLS, this.buf, this.symbols.start(ref), this.symbols.end(ref));
-    return w.bytes(series.finish()).finish();
+    const w = bodyScratch;
+    w.pos = 0;
+    w.reserve(this.tableBytes + series.pos);
+    const o = w.buf;
+    let p = 0;
+    const { buf, symbols, table } = this;
+    for (let i = 0; i < table.length; i++) {
+      const ref = table[i]!;
+      const s = symbols.start(ref);
+      const e = symbols.end(ref);
+      o[p++] = (F_SYMBOLS << 3) | WIRE_LEN;
+      p = putVarint32(o, p, e - s);
+      p = copyBytes(buf, s, e, o, p);
+    }
+    w.pos = copyBytes(series.buf, 0, series.pos, o, p);
+    return w.finish();
   }
 }
