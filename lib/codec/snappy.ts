@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { compress_raw, decompress_raw, initSync } from "snappy-wasm";
 import { SNAPPY_WASM_FILE } from "./snappy-wasm-file";
 import { CodecError } from "./wire";
 
@@ -36,6 +35,8 @@ export class SnappyError extends CodecError {
 interface Backend {
   readonly name: SnappyBackendName;
   uncompress(compressed: Uint8Array, maxLength: number): Uint8Array;
+  /** The same into a buffer the next call reuses (where the codec has one). */
+  uncompressScratch(compressed: Uint8Array, maxLength: number): Uint8Array;
   compress(data: Uint8Array): Uint8Array;
 }
 
@@ -47,6 +48,7 @@ interface NativeSnappy {
 const jsBackend: Backend = {
   name: "js",
   uncompress: (compressed, maxLength) => uncompressBlock(compressed, maxLength),
+  uncompressScratch: (compressed, maxLength) => uncompressBlock(compressed, maxLength),
   compress: (data) => compressBlock(data),
 };
 
@@ -61,14 +63,16 @@ function loadNative(): Backend | undefined {
     return undefined;
   }
   // copyOutputData: a plain heap buffer is cheaper than an external one for our sizes
+  const uncompress = (compressed: Uint8Array, maxLength: number) => {
+    const out = mod.uncompressSync(compressed, { asBuffer: true, copyOutputData: true });
+    if (out.length > maxLength) throw new Error("decoded length over the limit");
+    // a plain view: Buffer's own subarray is slower than the typed array's
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  };
   return {
     name: "native",
-    uncompress: (compressed, maxLength) => {
-      const out = mod.uncompressSync(compressed, { asBuffer: true, copyOutputData: true });
-      if (out.length > maxLength) throw new Error("decoded length over the limit");
-      // a plain view: Buffer's own subarray is slower than the typed array's
-      return new Uint8Array(out.buffer, out.byteOffset, out.length);
-    },
+    uncompress,
+    uncompressScratch: uncompress,
     compress: (data) => mod.compressSync(data, { copyOutputData: true }),
   };
 }
@@ -89,24 +93,90 @@ function wasmModuleBytes(): Uint8Array | undefined {
   }
 }
 
-/** The WebAssembly codec, or undefined when its module cannot be found or instantiated. */
+/**
+ * The WebAssembly codec, or undefined when its module cannot be found or instantiated.
+ * The module is driven through its exports directly rather than the package's JavaScript
+ * bindings: the same calls (input copied into the module's memory, which the call takes
+ * over; output read and freed), but the decoded bytes can go into a reused buffer instead
+ * of a fresh one per request, and an error leaves nothing behind in a bindings table.
+ */
 function loadWasm(): Backend | undefined {
   const bytes = wasmModuleBytes();
   if (bytes === undefined) return undefined;
+  let exports: SnappyWasmExports;
   try {
-    initSync(bytes);
+    const { Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    // the module's one import builds the error value it returns; the value is not needed
+    const imports = { wbg: { __wbindgen_error_new: () => 0 } };
+    exports = new Instance(new Module(bytes), imports).exports as SnappyWasmExports;
+    if (typeof exports.decompress_raw !== "function" || typeof exports.compress_raw !== "function")
+      return undefined;
   } catch {
     return undefined;
   }
+  let scratch = new Uint8Array(0);
+  /** Runs `fn` (compress_raw or decompress_raw) over `input`; calls `take` with the output in the module's memory. */
+  const call = <T>(
+    fn: (ret: number, ptr: number, len: number) => void,
+    input: Uint8Array,
+    take: (memory: ArrayBuffer, ptr: number, len: number) => T,
+  ): T => {
+    const ret = exports.__wbindgen_add_to_stack_pointer(-16);
+    try {
+      const ptr = exports.__wbindgen_malloc(input.length);
+      new Uint8Array(exports.memory.buffer, ptr, input.length).set(input);
+      fn(ret, ptr, input.length);
+      const [outPtr, outLen, , failed] = new Int32Array(exports.memory.buffer, ret, 4);
+      if (failed) throw new Error("snappy: corrupt input");
+      try {
+        return take(exports.memory.buffer, outPtr!, outLen!);
+      } finally {
+        exports.__wbindgen_free(outPtr!, outLen!);
+      }
+    } finally {
+      exports.__wbindgen_add_to_stack_pointer(16);
+    }
+  };
+  const fresh = (memory: ArrayBuffer, ptr: number, len: number) => new Uint8Array(memory, ptr, len).slice();
+  const reused = (memory: ArrayBuffer, ptr: number, len: number) => {
+    if (scratch.length < len || scratch.length > 4 * len + SCRATCH_SLACK)
+      scratch = new Uint8Array(len + (len >>> 2));
+    scratch.set(new Uint8Array(memory, ptr, len));
+    return scratch.subarray(0, len);
+  };
   return {
     name: "wasm",
     uncompress: (compressed, maxLength) => {
-      const out = decompress_raw(compressed);
+      const out = call(exports.decompress_raw, compressed, fresh);
       if (out.length > maxLength) throw new Error("decoded length over the limit");
       return out;
     },
-    compress: (data) => compress_raw(data),
+    uncompressScratch: (compressed, maxLength) => {
+      const out = call(exports.decompress_raw, compressed, reused);
+      if (out.length > maxLength) throw new Error("decoded length over the limit");
+      return out;
+    },
+    compress: (data) => call(exports.compress_raw, data, fresh),
   };
+}
+
+/** A decode scratch buffer much larger than the request that needs it is given back. */
+const SCRATCH_SLACK = 1 << 20;
+
+/** The slice of the WebAssembly API used here (the project's type libraries leave it out). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+/** The exports of the `snappy-wasm` module (wasm-bindgen's calling convention). */
+interface SnappyWasmExports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  compress_raw(ret: number, ptr: number, len: number): void;
+  decompress_raw(ret: number, ptr: number, len: number): void;
+  __wbindgen_add_to_stack_pointer(delta: number): number;
+  __wbindgen_malloc(size: number): number;
+  __wbindgen_free(ptr: number, size: number): void;
 }
 
 const native = loadNative();
@@ -164,6 +234,19 @@ export function declaredLength(compressed: Uint8Array): number {
 }
 
 export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uint8Array {
+  return decompressWith(compressed, maxDecodedBytes, false);
+}
+
+/**
+ * `decompress`, into a buffer the next call may reuse (the WebAssembly codec has one; the
+ * others return a fresh buffer): for a caller done with the bytes before it decompresses
+ * again, and that keeps no view of them.
+ */
+export function decompressTransient(compressed: Uint8Array, maxDecodedBytes: number): Uint8Array {
+  return decompressWith(compressed, maxDecodedBytes, true);
+}
+
+function decompressWith(compressed: Uint8Array, maxDecodedBytes: number, reuse: boolean): Uint8Array {
   const length = declaredLength(compressed);
   if (length > maxDecodedBytes) {
     throw new SnappyError(
@@ -172,7 +255,9 @@ export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uin
     );
   }
   try {
-    return backend.uncompress(compressed, maxDecodedBytes);
+    return reuse
+      ? backend.uncompressScratch(compressed, maxDecodedBytes)
+      : backend.uncompress(compressed, maxDecodedBytes);
   } catch {
     throw new SnappyError("snappy-corrupt", "snappy: corrupt compressed body");
   }

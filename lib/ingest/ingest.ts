@@ -1,4 +1,4 @@
-import { decompress, SnappyError } from "../codec/snappy";
+import { decompressTransient, SnappyError } from "../codec/snappy";
 import { WireError } from "../codec/wire";
 import { bucketHashKey } from "../stream/records";
 import { UnreadableBodyError } from "./errors";
@@ -38,7 +38,8 @@ export class Ingestor {
     if (body.length === 0) throw new UnreadableBodyError("empty-body", "empty request body");
     let decoded: Uint8Array;
     try {
-      decoded = decompress(body, this.settings.maxDecodedBytes);
+      // the decoded bytes are done with when prepare returns: records are compressed copies
+      decoded = decompressTransient(body, this.settings.maxDecodedBytes);
     } catch (err) {
       if (!(err instanceof SnappyError)) throw err;
       throw new UnreadableBodyError(err.code, err.message, err.code === "decoded-too-large");
