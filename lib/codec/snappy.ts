@@ -35,8 +35,8 @@ export class SnappyError extends CodecError {
 interface Backend {
   readonly name: SnappyBackendName;
   uncompress(compressed: Uint8Array, maxLength: number): Uint8Array;
-  /** The same into a buffer the next call reuses (where the codec has one). */
-  uncompressScratch(compressed: Uint8Array, maxLength: number): Uint8Array;
+  /** The same at the start of the shared work buffer, with `room` bytes free after it. */
+  uncompressToWork(compressed: Uint8Array, maxLength: number, room: number): Uint8Array;
   compress(data: Uint8Array): Uint8Array;
 }
 
@@ -48,7 +48,8 @@ interface NativeSnappy {
 const jsBackend: Backend = {
   name: "js",
   uncompress: (compressed, maxLength) => uncompressBlock(compressed, maxLength),
-  uncompressScratch: (compressed, maxLength) => uncompressBlock(compressed, maxLength),
+  uncompressToWork: (compressed, maxLength, room) =>
+    uncompressBlock(compressed, maxLength, (n) => workBuffer(n + room)),
   compress: (data) => compressBlock(data),
 };
 
@@ -72,7 +73,12 @@ function loadNative(): Backend | undefined {
   return {
     name: "native",
     uncompress,
-    uncompressScratch: uncompress,
+    uncompressToWork: (compressed, maxLength, room) => {
+      const out = uncompress(compressed, maxLength);
+      const work = workBuffer(out.length + room);
+      work.set(out);
+      return work.subarray(0, out.length);
+    },
     compress: (data) => mod.compressSync(data, { copyOutputData: true }),
   };
 }
@@ -114,7 +120,6 @@ function loadWasm(): Backend | undefined {
   } catch {
     return undefined;
   }
-  let scratch = new Uint8Array(0);
   /** Runs `fn` (compress_raw or decompress_raw) over `input`; calls `take` with the output in the module's memory. */
   const call = <T>(
     fn: (ret: number, ptr: number, len: number) => void,
@@ -138,11 +143,11 @@ function loadWasm(): Backend | undefined {
     }
   };
   const fresh = (memory: ArrayBuffer, ptr: number, len: number) => new Uint8Array(memory, ptr, len).slice();
-  const reused = (memory: ArrayBuffer, ptr: number, len: number) => {
-    if (scratch.length < len || scratch.length > 4 * len + SCRATCH_SLACK)
-      scratch = new Uint8Array(len + (len >>> 2));
-    scratch.set(new Uint8Array(memory, ptr, len));
-    return scratch.subarray(0, len);
+  let room = 0;
+  const toWork = (memory: ArrayBuffer, ptr: number, len: number) => {
+    const work = workBuffer(len + room);
+    work.set(new Uint8Array(memory, ptr, len));
+    return work.subarray(0, len);
   };
   return {
     name: "wasm",
@@ -151,8 +156,9 @@ function loadWasm(): Backend | undefined {
       if (out.length > maxLength) throw new Error("decoded length over the limit");
       return out;
     },
-    uncompressScratch: (compressed, maxLength) => {
-      const out = call(exports.decompress_raw, compressed, reused);
+    uncompressToWork: (compressed, maxLength, spare) => {
+      room = spare;
+      const out = call(exports.decompress_raw, compressed, toWork);
       if (out.length > maxLength) throw new Error("decoded length over the limit");
       return out;
     },
@@ -160,8 +166,17 @@ function loadWasm(): Backend | undefined {
   };
 }
 
-/** A decode scratch buffer much larger than the request that needs it is given back. */
-const SCRATCH_SLACK = 1 << 20;
+/**
+ * The buffer `decompressTransient` decodes into, shared by every codec and reused by every
+ * call; one much larger than the request that needs it is given back.
+ */
+let work = new Uint8Array(0);
+const WORK_SLACK = 1 << 20;
+
+function workBuffer(size: number): Uint8Array {
+  if (work.length < size || work.length > 4 * size + WORK_SLACK) work = new Uint8Array(size + (size >>> 2));
+  return work;
+}
 
 /** The slice of the WebAssembly API used here (the project's type libraries leave it out). */
 interface WasmApi {
@@ -234,19 +249,37 @@ export function declaredLength(compressed: Uint8Array): number {
 }
 
 export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uint8Array {
-  return decompressWith(compressed, maxDecodedBytes, false);
+  return decompressWith(compressed, maxDecodedBytes, undefined);
+}
+
+/** Decoded bytes at the start of a work buffer: `work[0, decoded.length)` is `decoded`. */
+export interface TransientDecode {
+  readonly decoded: Uint8Array;
+  /** At least `room` bytes after the decoded ones, the caller's until its next call. */
+  readonly work: Uint8Array;
 }
 
 /**
- * `decompress`, into a buffer the next call may reuse (the WebAssembly codec has one; the
- * others return a fresh buffer): for a caller done with the bytes before it decompresses
- * again, and that keeps no view of them.
+ * `decompress` into a work buffer that the next call reuses, with `room` bytes free after
+ * the decoded ones (same buffer, so the caller can assemble output there with
+ * `copyWithin`): for a caller done with both before it decompresses again, that keeps no
+ * view of them. With the WebAssembly and JavaScript codecs the bytes are decoded straight
+ * into it; the native one's output is copied there.
  */
-export function decompressTransient(compressed: Uint8Array, maxDecodedBytes: number): Uint8Array {
-  return decompressWith(compressed, maxDecodedBytes, true);
+export function decompressTransient(
+  compressed: Uint8Array,
+  maxDecodedBytes: number,
+  room: number,
+): TransientDecode {
+  const decoded = decompressWith(compressed, maxDecodedBytes, room);
+  return { decoded, work: work.subarray(0, Math.min(work.length, decoded.length + room)) };
 }
 
-function decompressWith(compressed: Uint8Array, maxDecodedBytes: number, reuse: boolean): Uint8Array {
+function decompressWith(
+  compressed: Uint8Array,
+  maxDecodedBytes: number,
+  room: number | undefined,
+): Uint8Array {
   const length = declaredLength(compressed);
   if (length > maxDecodedBytes) {
     throw new SnappyError(
@@ -255,9 +288,9 @@ function decompressWith(compressed: Uint8Array, maxDecodedBytes: number, reuse: 
     );
   }
   try {
-    return reuse
-      ? backend.uncompressScratch(compressed, maxDecodedBytes)
-      : backend.uncompress(compressed, maxDecodedBytes);
+    return room === undefined
+      ? backend.uncompress(compressed, maxDecodedBytes)
+      : backend.uncompressToWork(compressed, maxDecodedBytes, room);
   } catch {
     throw new SnappyError("snappy-corrupt", "snappy: corrupt compressed body");
   }
@@ -392,7 +425,11 @@ function emitCopyUpTo64(out: Uint8Array, op: number, offset: number, len: number
  * `maxLength` before the output is allocated, every literal and copy is bounds-checked,
  * and the output must come out at exactly the declared length. Throws on anything else.
  */
-export function uncompressBlock(input: Uint8Array, maxLength: number): Uint8Array {
+export function uncompressBlock(
+  input: Uint8Array,
+  maxLength: number,
+  into?: (length: number) => Uint8Array,
+): Uint8Array {
   const inLen = input.length;
   let ip = 0;
   let n = 0;
@@ -403,7 +440,8 @@ export function uncompressBlock(input: Uint8Array, maxLength: number): Uint8Arra
     if (b < 0x80) break;
   }
   if (n > maxLength || n > 0xffffffff) throw new Error("snappy: declared length over the limit");
-  const out = new Uint8Array(n);
+  // every byte of [0, n) is written below (the output must come out at exactly n bytes)
+  const out = into === undefined ? new Uint8Array(n) : into(n);
   let op = 0;
   while (ip < inLen) {
     const tag = input[ip++]!;
@@ -456,5 +494,5 @@ export function uncompressBlock(input: Uint8Array, maxLength: number): Uint8Arra
     op += len;
   }
   if (op !== n) throw new Error("snappy: output shorter than declared");
-  return out;
+  return into === undefined ? out : out.subarray(0, n);
 }

@@ -1,4 +1,4 @@
-import { Reader, varintSize, WIRE_LEN, WireError, Writer } from "../../codec/wire";
+import { putVarint32, Reader, varintSize, WIRE_LEN, WireError, Writer } from "../../codec/wire";
 import { chunkLimit, type StreamRecord, sealRecord } from "../../stream/records";
 import { fmix32, fnv1a, LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
@@ -17,7 +17,11 @@ const F_METADATA = 3;
  * are then carried into records as they came (re-ordered only when the sender did not
  * sort its labels). Each record's body is itself a WriteRequest.
  */
-export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
+/**
+ * `work`, when given, is a buffer whose first `buf.length` bytes are `buf` and whose rest
+ * is free: record bodies are then assembled right after the request with `copyWithin`.
+ */
+export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array): IngestOutput {
   const seed = tenantSeed(opts.tenant);
   const limit = chunkLimit(opts.maxRecordBytes);
   const series = cleared(seriesLists, opts.buckets, 64);
@@ -88,7 +92,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
 
   const records: StreamRecord[] = [];
   for (let b = 0; b < opts.buckets; b++) {
-    for (const body of packRecords(buf, rewritten, series[b]!, metadata[b]!, limit)) {
+    for (const body of packRecords(buf, rewritten, series[b]!, metadata[b]!, limit, work)) {
       records.push(sealRecord(body, "v1", opts.tenant, b, opts.buckets, opts.hashKeys));
     }
   }
@@ -358,6 +362,7 @@ function* packRecords(
   series: RangeList,
   meta: RangeList,
   limit: number,
+  work: Uint8Array | undefined,
 ): Generator<Uint8Array> {
   const n = series.length + meta.length;
   const startOf = (k: number) => (k < series.length ? series.start(k) : meta.start(k - series.length));
@@ -377,6 +382,33 @@ function* packRecords(
       if (size + entry > limit && to > from) break;
       size += entry;
       to++;
+    }
+    if (
+      work !== undefined &&
+      work.buffer === buf.buffer &&
+      work.byteOffset === buf.byteOffset &&
+      buf.length + size <= work.length
+    ) {
+      // in the work room after the request: ranges moved within one buffer, no views made
+      let p = buf.length;
+      for (let k = from; k < to; k++) {
+        const s = startOf(k);
+        if (s < 0) {
+          const body = rewritten[-s - 1]!;
+          work[p++] = (F_TIMESERIES << 3) | WIRE_LEN;
+          p = putVarint32(work, p, body.length);
+          work.set(body, p);
+          p += body.length;
+          continue;
+        }
+        let e = endOf(k);
+        while (k + 1 < to && startOf(k + 1) === e) e = endOf(++k);
+        work.copyWithin(p, s, e);
+        p += e - s;
+      }
+      yield work.subarray(buf.length, p);
+      from = to;
+      continue;
     }
     const w = packScratch;
     w.pos = 0;
