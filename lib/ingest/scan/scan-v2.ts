@@ -48,6 +48,7 @@ interface Accepted {
 /** Scratch reused by every request (the scan is synchronous; records are compressed copies). */
 let labelScratch = new LabelScratch();
 const refScratch = new IntList(64);
+const refPoolScratch = new IntList(4096);
 /** Scratch grown past this many entries by a large request is replaced, not kept. */
 const SCRATCH_KEEP = 1 << 14;
 
@@ -102,8 +103,35 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   // runs of adjacent symbols framed in single bytes (`22 len`), for one UTF-8 check per run
   const symbolRuns = new RangeList(4);
   const top = new Reader(buf);
+  const n = buf.length;
   while (!top.done()) {
     const entryStart = top.pos;
+    // fast path: a symbol (`22 len`) or a series (`2a len len`) with a one- or two-byte length
+    const t = buf[entryStart]!;
+    if ((t === 0x22 || t === 0x2a) && entryStart + 2 < n) {
+      let len = buf[entryStart + 1]!;
+      let start = entryStart + 2;
+      if (len >= 0x80) {
+        const b2 = buf[entryStart + 2]!;
+        len = b2 < 0x80 ? (len & 0x7f) | (b2 << 7) : -1;
+        start++;
+      }
+      const end = start + len;
+      if (len >= 0 && end <= n) {
+        if (t === 0x2a) {
+          seriesRanges.push(start, end);
+        } else {
+          symbols.push(start, end);
+          if (start === entryStart + 2) {
+            const runs = symbolRuns.length;
+            if (runs > 0 && symbolRuns.end(runs - 1) === entryStart) symbolRuns.data[2 * runs - 1] = end;
+            else symbolRuns.push(entryStart, end);
+          }
+        }
+        top.pos = end;
+        continue;
+      }
+    }
     const tag = top.tag();
     const field = tag >>> 3;
     if (field !== F_SYMBOLS && field !== F_TIMESERIES) {
@@ -134,7 +162,8 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   if (labelScratch.ns.length > SCRATCH_KEEP) labelScratch = new LabelScratch();
   const labels = labelScratch;
   const refs = refScratch;
-  const refPool: number[] = [];
+  const refPool = refPoolScratch;
+  refPool.length = 0;
   const buckets: Accepted[][] = Array.from({ length: opts.buckets }, () => []);
   const r = new Reader(buf);
   const scan = seriesScan;
@@ -161,7 +190,8 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     const refsAt = refPool.length;
     for (let k = 0; k < labels.count; k++) {
       const l = labels.order[k]!;
-      refPool.push(labels.aux[l]!, labels.aux2[l]!);
+      refPool.push(labels.aux[l]!);
+      refPool.push(labels.aux2[l]!);
     }
     const bound = end - start + 5 * scan.refCount + 16;
     if (bound > limit) {
@@ -185,7 +215,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     written.metadata += scan.metadata;
   }
 
-  const builder = new RecordBuilder(buf, symbols, refPool, limit);
+  const builder = new RecordBuilder(buf, symbols, refPool.data, limit);
   const records: StreamRecord[] = [];
   for (let b = 0; b < opts.buckets; b++) {
     // each body lives in the builder's scratch: sealed (compressed) before the next is built
@@ -238,7 +268,18 @@ function scanSeries(r: Reader, refs: IntList, symbols: SymbolCheck, out: SeriesS
       const e = entryStart + 2 + buf[entryStart + 1]!;
       if (e > end) throw new WireError("length runs past the end of the message");
       let p = entryStart + 2;
-      while (p < e && buf[p]! < 0x80) refs.push(buf[p++]!);
+      while (p < e) {
+        const b = buf[p]!;
+        if (b < 0x80) {
+          refs.push(b);
+          p++;
+        } else if (p + 1 < e && buf[p + 1]! < 0x80) {
+          refs.push((b & 0x7f) | (buf[p + 1]! << 7));
+          p += 2;
+        } else {
+          break;
+        }
+      }
       if (p < e) {
         r.pos = p;
         r.end = e;
@@ -364,7 +405,7 @@ class RecordBuilder {
   constructor(
     private readonly buf: Uint8Array,
     private readonly symbols: RangeList,
-    private readonly refPool: number[],
+    private readonly refPool: Int32Array,
     private readonly limit: number,
   ) {
     this.remap = new Int32Array(symbols.length).fill(-1);
