@@ -15,9 +15,9 @@ import { IntList, RangeList } from "./range-list";
 import { bucketOf, type PlanOptions } from "./route";
 import { checkMessage, SCHEMA } from "./schema";
 import { checkSample, isCanonicalSample } from "./series-checks";
+import { noteSymbolRun, SymbolCheck } from "./symbols";
 import { emptyTally, Rejections } from "./tally";
 import type { RejectReason } from "./validate";
-import { isUtf8Range, validUtf8 } from "./validate";
 
 /**
  * Remote-Write 2.0: io.prometheus.write.v2.Request. Strings live once in `symbols` and
@@ -52,49 +52,6 @@ const refPoolScratch = new IntList(4096);
 /** Scratch grown past this many entries by a large request is replaced, not kept. */
 const SCRATCH_KEEP = 1 << 14;
 
-/**
- * Whether a symbol reference is in range and its string valid UTF-8, each symbol checked at
- * most once per request. Runs of adjacent symbols whose framing is single bytes (`22 len`,
- * both below 0x80) are checked in one native call first: every byte ≥ 0x80 of such a run is
- * inside a symbol, and a multi-byte UTF-8 sequence cannot span an ASCII byte, so the run is
- * valid exactly when each of its symbols is. A run that fails is left to the per-symbol check.
- */
-class SymbolCheck {
-  /** 0 unknown, 1 valid UTF-8, 2 invalid */
-  private readonly state: Uint8Array;
-  constructor(
-    private readonly buf: Uint8Array,
-    private readonly symbols: RangeList,
-    runs: RangeList,
-  ) {
-    this.state = new Uint8Array(symbols.length);
-    let k = 0;
-    for (let i = 0; i < runs.length; i++) {
-      const s = runs.start(i);
-      const e = runs.end(i);
-      while (k < symbols.length && symbols.start(k) < s) k++;
-      if (!isUtf8Range(buf, s, e)) continue;
-      for (; k < symbols.length && symbols.end(k) <= e; k++) this.state[k] = 1;
-    }
-  }
-
-  ok(ref: number): boolean {
-    if (ref >= this.state.length) return false;
-    let st = this.state[ref]!;
-    if (st === 0) {
-      st = validUtf8(this.buf, this.symbols.start(ref), this.symbols.end(ref)) ? 1 : 2;
-      this.state[ref] = st;
-    }
-    return st === 1;
-  }
-
-  /** Whether every reference in list[from, to) is valid. */
-  all(list: Int32Array, from: number, to: number): boolean {
-    for (let k = from; k < to; k++) if (!this.ok(list[k]!)) return false;
-    return true;
-  }
-}
-
 export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
   const seed = tenantSeed(opts.tenant);
   const limit = chunkLimit(opts.maxRecordBytes);
@@ -122,11 +79,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
           seriesRanges.push(start, end);
         } else {
           symbols.push(start, end);
-          if (start === entryStart + 2) {
-            const runs = symbolRuns.length;
-            if (runs > 0 && symbolRuns.end(runs - 1) === entryStart) symbolRuns.data[2 * runs - 1] = end;
-            else symbolRuns.push(entryStart, end);
-          }
+          noteSymbolRun(symbolRuns, entryStart, start, end);
         }
         top.pos = end;
         continue;
@@ -144,11 +97,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     const end = top.lengthEnd();
     const start = top.pos;
     (field === F_SYMBOLS ? symbols : seriesRanges).push(start, end);
-    if (field === F_SYMBOLS && start === entryStart + 2) {
-      const runs = symbolRuns.length;
-      if (runs > 0 && symbolRuns.end(runs - 1) === entryStart) symbolRuns.data[2 * runs - 1] = end;
-      else symbolRuns.push(entryStart, end);
-    }
+    if (field === F_SYMBOLS) noteSymbolRun(symbolRuns, entryStart, start, end);
     top.pos = end;
   }
   if (symbols.length > 0 && symbols.end(0) !== symbols.start(0)) {
