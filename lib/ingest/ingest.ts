@@ -27,7 +27,7 @@ export interface IngestSettings {
  */
 export class Ingestor {
   private readonly hashKeys: readonly string[];
-  /** Room after the decoded bytes for assembling one record body (v1). */
+  /** Room after the decoded bytes for assembling one record body. */
   private readonly room: number;
 
   constructor(private readonly settings: IngestSettings) {
@@ -56,7 +56,7 @@ export class Ingestor {
       hashKeys: this.hashKeys,
     };
     try {
-      return version === "v1" ? ingestV1(decoded, opts, work) : ingestV2(decoded, opts);
+      return version === "v1" ? ingestV1(decoded, opts, work) : ingestV2(decoded, opts, work);
     } catch (err) {
       if (err instanceof WireError) {
         const schema = version === "v1" ? "prometheus.WriteRequest" : "io.prometheus.write.v2.Request";

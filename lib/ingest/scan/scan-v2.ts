@@ -52,11 +52,19 @@ const refPoolScratch = new IntList(4096);
 /** Scratch grown past this many entries by a large request is replaced, not kept. */
 const SCRATCH_KEEP = 1 << 14;
 
-export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
+/**
+ * `work`, when given, is a buffer whose first `buf.length` bytes are `buf` and whose rest
+ * is free: record bodies are then assembled right after the request.
+ */
+export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array): IngestOutput {
   const seed = tenantSeed(opts.tenant);
   const limit = chunkLimit(opts.maxRecordBytes);
-  const symbols = new RangeList(256);
-  const seriesRanges = new RangeList(256);
+  if (symbolScratch.data.length > 2 * SCRATCH_KEEP) symbolScratch = new RangeList(1024);
+  if (seriesRangeScratch.data.length > 2 * SCRATCH_KEEP) seriesRangeScratch = new RangeList(1024);
+  const symbols = symbolScratch;
+  const seriesRanges = seriesRangeScratch;
+  symbols.length = 0;
+  seriesRanges.length = 0;
   // runs of adjacent symbols framed in single bytes (`22 len`), for one UTF-8 check per run
   const symbolRuns = new RangeList(4);
   const top = new Reader(buf);
@@ -164,7 +172,9 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions): IngestOutput {
     written.metadata += scan.metadata;
   }
 
-  const builder = new RecordBuilder(buf, symbols, refPool.data, limit);
+  const room =
+    work !== undefined && work.buffer === buf.buffer && work.byteOffset === buf.byteOffset ? work : undefined;
+  const builder = new RecordBuilder(buf, symbols, refPool.data, limit, room);
   const records: StreamRecord[] = [];
   for (let b = 0; b < opts.buckets; b++) {
     // each body lives in the builder's scratch: sealed (compressed) before the next is built
@@ -339,6 +349,16 @@ function forEachRef(
   refs.forEach(fn);
 }
 
+/** Copies work[start, end) to `at` in the same buffer (no view made); returns the end. */
+function moveWithin(work: Uint8Array, start: number, end: number, at: number): number {
+  work.copyWithin(at, start, end);
+  return at + end - start;
+}
+
+/** Symbol and series ranges, reused by every request (let go when a huge one grew them). */
+let symbolScratch = new RangeList(1024);
+let seriesRangeScratch = new RangeList(1024);
+
 /** Where a record's series, then its whole body, are assembled (shared by every request). */
 const seriesScratch = new Writer(64 * 1024);
 const bodyScratch = new Writer(64 * 1024);
@@ -356,6 +376,7 @@ class RecordBuilder {
     private readonly symbols: RangeList,
     private readonly refPool: Int32Array,
     private readonly limit: number,
+    private readonly work: Uint8Array | undefined,
   ) {
     this.remap = new Int32Array(symbols.length).fill(-1);
     this.seen = new Int32Array(symbols.length);
@@ -559,6 +580,37 @@ class RecordBuilder {
 
   /** The symbol table, then the series: a whole Request, in the shared body scratch. */
   private finish(series: Writer): Uint8Array {
+    const work = this.work;
+    const base = this.buf.length;
+    if (work !== undefined && base + this.tableBytes + series.pos <= work.length) {
+      // in the work room after the request: symbol entries framed in single bytes are
+      // moved as they came (`22 len bytes`), adjacent ones in one go
+      const { buf, symbols, table } = this;
+      let p = base;
+      let runStart = 0;
+      let runEnd = 0;
+      for (let i = 0; i < table.length; i++) {
+        const ref = table[i]!;
+        const s = symbols.start(ref);
+        const e = symbols.end(ref);
+        if (e - s < 0x80 && s >= 2 && buf[s - 2] === (F_SYMBOLS << 3) + WIRE_LEN && buf[s - 1] === e - s) {
+          if (s - 2 !== runEnd) {
+            if (runEnd > runStart) p = moveWithin(work, runStart, runEnd, p);
+            runStart = s - 2;
+          }
+          runEnd = e;
+          continue;
+        }
+        if (runEnd > runStart) p = moveWithin(work, runStart, runEnd, p);
+        runStart = runEnd = 0;
+        work[p++] = (F_SYMBOLS << 3) | WIRE_LEN;
+        p = putVarint32(work, p, e - s);
+        p = moveWithin(work, s, e, p);
+      }
+      if (runEnd > runStart) p = moveWithin(work, runStart, runEnd, p);
+      work.set(series.buf.subarray(0, series.pos), p);
+      return work.subarray(base, p + series.pos);
+    }
     const w = bodyScratch;
     w.pos = 0;
     w.reserve(this.tableBytes + series.pos);
