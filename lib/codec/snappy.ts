@@ -104,7 +104,7 @@ function wasmModuleBytes(): Uint8Array | undefined {
  * The module is driven through its exports directly rather than the package's JavaScript
  * bindings: the same calls (input copied into the module's memory, which the call takes
  * over; output read and freed), but the decoded bytes can go into a reused buffer instead
- * of a fresh one per request, and an error leaves nothing behind in a bindings table.
+ * of a fresh one per request.
  */
 function loadWasm(): Backend | undefined {
   const bytes = wasmModuleBytes();
