@@ -214,9 +214,11 @@ export function fmix32(h: number): number {
   return h >>> 0;
 }
 
+const utf8 = new TextEncoder();
+
 /** The hash seed for a tenant, so tenants' equal series spread independently. */
 export function tenantSeed(tenant: string | undefined): number {
   if (tenant === undefined) return FNV_OFFSET;
-  const bytes = new TextEncoder().encode(tenant);
+  const bytes = utf8.encode(tenant);
   return fnv1a(bytes, 0, bytes.length, FNV_OFFSET);
 }
