@@ -43,19 +43,13 @@ async function loadTree(name: string, dir: string): Promise<Tree> {
   };
 }
 
-/** Garbage-collection time (ms) reported since the last call. */
-let gcMs = 0;
+/** Garbage collections seen (start and duration, ms); charged to the window they started in. */
+const collections: { start: number; duration: number }[] = [];
 const observer = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcMs += e.duration;
+  for (const e of list.getEntries()) collections.push({ start: e.startTime, duration: e.duration });
 });
 observer.observe({ entryTypes: ["gc"] });
 const fullGc = (globalThis as { gc?: () => void }).gc;
-const flushGc = async (): Promise<number> => {
-  await new Promise((r) => setImmediate(r));
-  const ms = gcMs;
-  gcMs = 0;
-  return ms;
-};
 
 async function main(): Promise<void> {
   const baseline = process.argv[2];
@@ -67,30 +61,26 @@ async function main(): Promise<void> {
   const codecs = process.env.HOTPATH_CODECS?.split(",") ?? common;
   const payloads = benchPayloads();
   const rates = new Map<string, number[]>();
-  const gc = new Map<string, { gc: number; wall: number }>();
+  const windows: { key: string; start: number; end: number }[] = [];
   const key = (t: Tree, c: string, p: Payload) => `${t.name}|${c}|${p.name}`;
   for (const t of trees)
     for (const c of codecs) {
       t.useSnappy(c);
       for (const p of payloads) callsPerCpuSecond(() => t.prepare(p), 200, 20);
     }
-  await flushGc();
   for (let round = 0; round < rounds; round++) {
     for (const c of codecs)
       for (const p of payloads)
         for (const t of round % 2 === 0 ? trees : [...trees].reverse()) {
           t.useSnappy(c);
           fullGc?.();
-          await flushGc();
           const w0 = performance.now();
           const rate = callsPerCpuSecond(() => t.prepare(p), ms) * p.samples;
-          const wall = performance.now() - w0;
+          windows.push({ key: `${t.name}|${c}`, start: w0, end: performance.now() });
+          // let the observer hear of this window's collections
+          await new Promise((r) => setTimeout(r, 5));
           const k = key(t, c, p);
           rates.set(k, [...(rates.get(k) ?? []), rate]);
-          const g = gc.get(`${t.name}|${c}`) ?? { gc: 0, wall: 0 };
-          g.gc += await flushGc();
-          g.wall += wall;
-          gc.set(`${t.name}|${c}`, g);
         }
     process.stderr.write(`round ${round + 1}/${rounds}\n`);
   }
@@ -103,10 +93,17 @@ async function main(): Promise<void> {
     }
   console.log(table(["snappy", "request", "before M/s", "after M/s", "gain"], rows));
   console.log();
+  await new Promise((r) => setTimeout(r, 50));
   const gcRows = codecs.map((c) => {
     const share = (t: Tree) => {
-      const g = gc.get(`${t.name}|${c}`)!;
-      return `${fmt((100 * g.gc) / g.wall, 2)}%`;
+      let gcMs = 0;
+      let wallMs = 0;
+      for (const w of windows) {
+        if (w.key !== `${t.name}|${c}`) continue;
+        wallMs += w.end - w.start;
+        for (const g of collections) if (g.start >= w.start && g.start < w.end) gcMs += g.duration;
+      }
+      return `${fmt((100 * gcMs) / wallMs, 2)}%`;
     };
     return [c, share(trees[0]!), share(trees[1]!)];
   });
