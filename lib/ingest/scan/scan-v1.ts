@@ -16,8 +16,7 @@ const F_METADATA = 3;
  * Labels are read as byte ranges to validate and route each series; the series' bytes
  * are then carried into records as they came (re-ordered only when the sender did not
  * sort its labels). Each record's body is itself a WriteRequest.
- */
-/**
+ *
  * `work`, when given, is a buffer whose first `buf.length` bytes are `buf` and whose rest
  * is free: record bodies are then assembled right after the request with `copyWithin`.
  */
