@@ -129,16 +129,22 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
     const start = seriesRanges.start(i);
     const end = seriesRanges.end(i);
     scanSeries(r.at(start, end), refs, symbolOk, scan);
-    let reason: RejectReason | undefined = scan.badRef ? "symbol-ref-invalid" : undefined;
+    // labels_refs must come in pairs, each naming a symbol in range and valid UTF-8
+    let reason: RejectReason | undefined =
+      scan.badRef || refs.length % 2 !== 0 ? "symbol-ref-invalid" : undefined;
     if (reason === undefined) {
       labels.reset();
       const rd = refs.data;
       for (let k = 0; k + 1 < refs.length; k += 2) {
         const n = rd[k]!;
         const v = rd[k + 1]!;
+        if (!symbolOk.ok(n) || !symbolOk.ok(v)) {
+          reason = "symbol-ref-invalid";
+          break;
+        }
         labels.push(symbols.start(n), symbols.end(n), symbols.start(v), symbols.end(v), n, v);
       }
-      reason = labels.validate(buf, opts.limits, seed);
+      reason ??= labels.validate(buf, opts.limits, seed);
     }
     if (reason !== undefined) {
       rejected.add(reason);
@@ -303,7 +309,7 @@ function scanSeries(r: Reader, refs: IntList, symbols: SymbolCheck, out: SeriesS
     r.pos = e;
     r.end = end;
   }
-  if (refs.length % 2 !== 0 || !symbols.all(refs.data, 0, refs.length)) out.badRef = true;
+  // the label refs themselves are checked by the caller, as it reads their symbols
   out.refCount += refs.length;
   out.restStart = restStart;
 }

@@ -36,12 +36,6 @@ export class SymbolCheck {
     }
     return st === 1;
   }
-
-  /** Whether every reference in list[from, to) is valid. */
-  all(list: Int32Array, from: number, to: number): boolean {
-    for (let k = from; k < to; k++) if (!this.ok(list[k]!)) return false;
-    return true;
-  }
 }
 
 /**
