@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { compress_raw, decompress_raw, initSync } from "snappy-wasm";
 import { SNAPPY_WASM_FILE } from "./snappy-wasm-file";
 import { CodecError } from "./wire";
 
@@ -36,6 +35,8 @@ export class SnappyError extends CodecError {
 interface Backend {
   readonly name: SnappyBackendName;
   uncompress(compressed: Uint8Array, maxLength: number): Uint8Array;
+  /** The same at the start of the shared work buffer, with `room` bytes free after it. */
+  uncompressToWork(compressed: Uint8Array, maxLength: number, room: number): Uint8Array;
   compress(data: Uint8Array): Uint8Array;
 }
 
@@ -47,6 +48,8 @@ interface NativeSnappy {
 const jsBackend: Backend = {
   name: "js",
   uncompress: (compressed, maxLength) => uncompressBlock(compressed, maxLength),
+  uncompressToWork: (compressed, maxLength, room) =>
+    uncompressBlock(compressed, maxLength, (n) => workBuffer(n + room)),
   compress: (data) => compressBlock(data),
 };
 
@@ -61,13 +64,20 @@ function loadNative(): Backend | undefined {
     return undefined;
   }
   // copyOutputData: a plain heap buffer is cheaper than an external one for our sizes
+  const uncompress = (compressed: Uint8Array, maxLength: number) => {
+    const out = mod.uncompressSync(compressed, { asBuffer: true, copyOutputData: true });
+    if (out.length > maxLength) throw new Error("decoded length over the limit");
+    // a plain view: Buffer's own subarray is slower than the typed array's
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  };
   return {
     name: "native",
-    uncompress: (compressed, maxLength) => {
-      const out = mod.uncompressSync(compressed, { asBuffer: true, copyOutputData: true });
-      if (out.length > maxLength) throw new Error("decoded length over the limit");
-      // a plain view: Buffer's own subarray is slower than the typed array's
-      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    uncompress,
+    uncompressToWork: (compressed, maxLength, room) => {
+      const out = uncompress(compressed, maxLength);
+      const work = workBuffer(out.length + room);
+      work.set(out);
+      return work.subarray(0, out.length);
     },
     compress: (data) => mod.compressSync(data, { copyOutputData: true }),
   };
@@ -89,24 +99,99 @@ function wasmModuleBytes(): Uint8Array | undefined {
   }
 }
 
-/** The WebAssembly codec, or undefined when its module cannot be found or instantiated. */
+/**
+ * The WebAssembly codec, or undefined when its module cannot be found or instantiated.
+ * The module is driven through its exports directly rather than the package's JavaScript
+ * bindings: the same calls (input copied into the module's memory, which the call takes
+ * over; output read and freed), but the decoded bytes can go into a reused buffer instead
+ * of a fresh one per request.
+ */
 function loadWasm(): Backend | undefined {
   const bytes = wasmModuleBytes();
   if (bytes === undefined) return undefined;
+  let exports: SnappyWasmExports;
   try {
-    initSync(bytes);
+    const { Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    // the module's one import builds the error value it returns; the value is not needed
+    const imports = { wbg: { __wbindgen_error_new: () => 0 } };
+    exports = new Instance(new Module(bytes), imports).exports as SnappyWasmExports;
+    if (typeof exports.decompress_raw !== "function" || typeof exports.compress_raw !== "function")
+      return undefined;
   } catch {
     return undefined;
   }
+  /** Runs `fn` (compress_raw or decompress_raw) over `input`; calls `take` with the output in the module's memory. */
+  const call = <T>(
+    fn: (ret: number, ptr: number, len: number) => void,
+    input: Uint8Array,
+    take: (memory: ArrayBuffer, ptr: number, len: number) => T,
+  ): T => {
+    const ret = exports.__wbindgen_add_to_stack_pointer(-16);
+    try {
+      const ptr = exports.__wbindgen_malloc(input.length);
+      new Uint8Array(exports.memory.buffer, ptr, input.length).set(input);
+      fn(ret, ptr, input.length);
+      const [outPtr, outLen, , failed] = new Int32Array(exports.memory.buffer, ret, 4);
+      if (failed) throw new Error("snappy: corrupt input");
+      try {
+        return take(exports.memory.buffer, outPtr!, outLen!);
+      } finally {
+        exports.__wbindgen_free(outPtr!, outLen!);
+      }
+    } finally {
+      exports.__wbindgen_add_to_stack_pointer(16);
+    }
+  };
+  const fresh = (memory: ArrayBuffer, ptr: number, len: number) => new Uint8Array(memory, ptr, len).slice();
+  let room = 0;
+  const toWork = (memory: ArrayBuffer, ptr: number, len: number) => {
+    const work = workBuffer(len + room);
+    work.set(new Uint8Array(memory, ptr, len));
+    return work.subarray(0, len);
+  };
   return {
     name: "wasm",
     uncompress: (compressed, maxLength) => {
-      const out = decompress_raw(compressed);
+      const out = call(exports.decompress_raw, compressed, fresh);
       if (out.length > maxLength) throw new Error("decoded length over the limit");
       return out;
     },
-    compress: (data) => compress_raw(data),
+    uncompressToWork: (compressed, maxLength, spare) => {
+      room = spare;
+      const out = call(exports.decompress_raw, compressed, toWork);
+      if (out.length > maxLength) throw new Error("decoded length over the limit");
+      return out;
+    },
+    compress: (data) => call(exports.compress_raw, data, fresh),
   };
+}
+
+/**
+ * The buffer `decompressTransient` decodes into, shared by every codec and reused by every
+ * call; one much larger than the request that needs it is given back.
+ */
+let work = new Uint8Array(0);
+const WORK_SLACK = 1 << 20;
+
+function workBuffer(size: number): Uint8Array {
+  if (work.length < size || work.length > 4 * size + WORK_SLACK) work = new Uint8Array(size + (size >>> 2));
+  return work;
+}
+
+/** The slice of the WebAssembly API used here (the project's type libraries leave it out). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+/** The exports of the `snappy-wasm` module (wasm-bindgen's calling convention). */
+interface SnappyWasmExports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  compress_raw(ret: number, ptr: number, len: number): void;
+  decompress_raw(ret: number, ptr: number, len: number): void;
+  __wbindgen_add_to_stack_pointer(delta: number): number;
+  __wbindgen_malloc(size: number): number;
+  __wbindgen_free(ptr: number, size: number): void;
 }
 
 const native = loadNative();
@@ -164,6 +249,37 @@ export function declaredLength(compressed: Uint8Array): number {
 }
 
 export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uint8Array {
+  return decompressWith(compressed, maxDecodedBytes, undefined);
+}
+
+/** Decoded bytes at the start of a work buffer: `work[0, decoded.length)` is `decoded`. */
+export interface TransientDecode {
+  readonly decoded: Uint8Array;
+  /** At least `room` bytes after the decoded ones, the caller's until its next call. */
+  readonly work: Uint8Array;
+}
+
+/**
+ * `decompress` into a work buffer that the next call reuses, with `room` bytes free after
+ * the decoded ones (same buffer, so the caller can assemble output there with
+ * `copyWithin`): for a caller done with both before it decompresses again, that keeps no
+ * view of them. With the WebAssembly and JavaScript codecs the bytes are decoded straight
+ * into it; the native one's output is copied there.
+ */
+export function decompressTransient(
+  compressed: Uint8Array,
+  maxDecodedBytes: number,
+  room: number,
+): TransientDecode {
+  const decoded = decompressWith(compressed, maxDecodedBytes, room);
+  return { decoded, work: work.subarray(0, Math.min(work.length, decoded.length + room)) };
+}
+
+function decompressWith(
+  compressed: Uint8Array,
+  maxDecodedBytes: number,
+  room: number | undefined,
+): Uint8Array {
   const length = declaredLength(compressed);
   if (length > maxDecodedBytes) {
     throw new SnappyError(
@@ -172,7 +288,9 @@ export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uin
     );
   }
   try {
-    return backend.uncompress(compressed, maxDecodedBytes);
+    return room === undefined
+      ? backend.uncompress(compressed, maxDecodedBytes)
+      : backend.uncompressToWork(compressed, maxDecodedBytes, room);
   } catch {
     throw new SnappyError("snappy-corrupt", "snappy: corrupt compressed body");
   }
@@ -307,7 +425,11 @@ function emitCopyUpTo64(out: Uint8Array, op: number, offset: number, len: number
  * `maxLength` before the output is allocated, every literal and copy is bounds-checked,
  * and the output must come out at exactly the declared length. Throws on anything else.
  */
-export function uncompressBlock(input: Uint8Array, maxLength: number): Uint8Array {
+export function uncompressBlock(
+  input: Uint8Array,
+  maxLength: number,
+  into?: (length: number) => Uint8Array,
+): Uint8Array {
   const inLen = input.length;
   let ip = 0;
   let n = 0;
@@ -318,7 +440,8 @@ export function uncompressBlock(input: Uint8Array, maxLength: number): Uint8Arra
     if (b < 0x80) break;
   }
   if (n > maxLength || n > 0xffffffff) throw new Error("snappy: declared length over the limit");
-  const out = new Uint8Array(n);
+  // every byte of [0, n) is written below (the output must come out at exactly n bytes)
+  const out = into === undefined ? new Uint8Array(n) : into(n);
   let op = 0;
   while (ip < inLen) {
     const tag = input[ip++]!;
@@ -371,5 +494,5 @@ export function uncompressBlock(input: Uint8Array, maxLength: number): Uint8Arra
     op += len;
   }
   if (op !== n) throw new Error("snappy: output shorter than declared");
-  return out;
+  return into === undefined ? out : out.subarray(0, n);
 }

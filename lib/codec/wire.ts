@@ -144,12 +144,41 @@ export function varintSize(n: number): number {
   return size;
 }
 
+/**
+ * Copies src[start, end) to dst at `at` and returns the position after it. Short ranges are
+ * copied in a loop: a view and a native call cost more than a few dozen byte moves.
+ */
+export function copyBytes(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): number {
+  const n = end - start;
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[start + i]!;
+  } else {
+    dst.set(src.subarray(start, end), at);
+  }
+  return at + n;
+}
+
+/** Writes `n` (< 2^31) as a varint at buf[at] (room for 5 bytes assumed); returns the position after it. */
+export function putVarint32(buf: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[at++] = n;
+  return at;
+}
+
 /** A growable output buffer for building messages. */
 export class Writer {
   buf: Uint8Array;
   pos = 0;
   constructor(capacity = 1024) {
     this.buf = new Uint8Array(capacity);
+  }
+
+  /** Makes room for `n` more bytes at `pos` (callers may then write into `buf` directly). */
+  reserve(n: number): void {
+    this.ensure(n);
   }
 
   private ensure(n: number): void {
@@ -176,9 +205,9 @@ export class Writer {
   }
 
   bytes(src: Uint8Array, start = 0, end = src.length): this {
-    this.ensure(end - start);
-    this.buf.set(src.subarray(start, end), this.pos);
-    this.pos += end - start;
+    const n = end - start;
+    this.ensure(n);
+    this.pos = copyBytes(src, start, end, this.buf, this.pos);
     return this;
   }
 

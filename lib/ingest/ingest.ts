@@ -1,6 +1,6 @@
-import { decompress, SnappyError } from "../codec/snappy";
+import { decompressTransient, SnappyError } from "../codec/snappy";
 import { WireError } from "../codec/wire";
-import { bucketHashKey } from "../stream/records";
+import { bucketHashKey, chunkLimit } from "../stream/records";
 import { UnreadableBodyError } from "./errors";
 import type { ProtocolVersion } from "./negotiate";
 import type { IngestOutput } from "./scan/output";
@@ -27,8 +27,11 @@ export interface IngestSettings {
  */
 export class Ingestor {
   private readonly hashKeys: readonly string[];
+  /** Room after the decoded bytes for assembling one record body. */
+  private readonly room: number;
 
   constructor(private readonly settings: IngestSettings) {
+    this.room = chunkLimit(settings.maxRecordBytes);
     this.hashKeys = Array.from({ length: settings.routingBuckets }, (_, b) =>
       bucketHashKey(b, settings.routingBuckets),
     );
@@ -37,8 +40,10 @@ export class Ingestor {
   prepare(body: Uint8Array, version: ProtocolVersion, tenant: string | undefined): IngestOutput {
     if (body.length === 0) throw new UnreadableBodyError("empty-body", "empty request body");
     let decoded: Uint8Array;
+    let work: Uint8Array;
     try {
-      decoded = decompress(body, this.settings.maxDecodedBytes);
+      // decoded bytes and work room are done with when prepare returns: records are compressed copies
+      ({ decoded, work } = decompressTransient(body, this.settings.maxDecodedBytes, this.room));
     } catch (err) {
       if (!(err instanceof SnappyError)) throw err;
       throw new UnreadableBodyError(err.code, err.message, err.code === "decoded-too-large");
@@ -51,7 +56,7 @@ export class Ingestor {
       hashKeys: this.hashKeys,
     };
     try {
-      return version === "v1" ? ingestV1(decoded, opts) : ingestV2(decoded, opts);
+      return version === "v1" ? ingestV1(decoded, opts, work) : ingestV2(decoded, opts, work);
     } catch (err) {
       if (err instanceof WireError) {
         const schema = version === "v1" ? "prometheus.WriteRequest" : "io.prometheus.write.v2.Request";

@@ -88,9 +88,16 @@ export class LabelScratch {
       if (d === c) return "label-value-empty";
       order[i] = i;
       if (i > 0 && sorted) {
-        const cmp = compareBytes(buf, ns[i - 1]!, ne[i - 1]!, buf, a, b);
-        if (cmp > 0) sorted = false;
-        else if (cmp === 0) duplicate = true;
+        const pa = ns[i - 1]!;
+        const pb = ne[i - 1]!;
+        if (pb > pa && b > a && buf[pa] !== buf[a]) {
+          // the first bytes decide (the usual case): no call
+          if (buf[pa]! > buf[a]!) sorted = false;
+        } else {
+          const cmp = compareBytes(buf, pa, pb, buf, a, b);
+          if (cmp > 0) sorted = false;
+          else if (cmp === 0) duplicate = true;
+        }
       }
       // name: character classes (legacy) or UTF-8, and the hash, in one loop
       let nameOk = b > a ? 1 : 0;
@@ -110,20 +117,27 @@ export class LabelScratch {
       h = Math.imul(h ^ 0xff, FNV_PRIME);
       const metricName = b - a === 8 && isNameLabel(buf, a, b);
       if (metricName) hasName = true;
-      // value: the metric-name classes when it is __name__, ASCII or UTF-8, and the hash
-      const v0 = buf[c]!;
-      let valueHigh = v0;
-      let metricOk = METRIC_FIRST[v0]!;
-      h = Math.imul(h ^ v0, FNV_PRIME);
-      for (let k = c + 1; k < d; k++) {
-        const x = buf[k]!;
-        valueHigh |= x;
-        metricOk &= METRIC_REST[x]!;
-        h = Math.imul(h ^ x, FNV_PRIME);
+      // value: the hash, whether it is all ASCII, and for a legacy metric name its classes
+      let valueHigh = 0;
+      let metricOk = 1;
+      if (metricName && legacy) {
+        metricOk = METRIC_FIRST[buf[c]!]!;
+        for (let k = c; k < d; k++) {
+          const x = buf[k]!;
+          metricOk &= METRIC_REST[x]!;
+          h = Math.imul(h ^ x, FNV_PRIME);
+        }
+      } else {
+        for (let k = c; k < d; k++) {
+          const x = buf[k]!;
+          valueHigh |= x;
+          h = Math.imul(h ^ x, FNV_PRIME);
+        }
       }
       h = Math.imul(h ^ 0xfe, FNV_PRIME);
       if (legacy) {
         if (!metricName && nameOk === 0) return "label-name-invalid";
+        // the metric-name classes are ASCII: a name passing them is valid UTF-8 too
         if (metricName && metricOk === 0) return "metric-name-invalid";
       } else if (b === a || (high >= 0x80 && !validUtf8(buf, a, b))) {
         return "label-name-invalid";
@@ -200,9 +214,11 @@ export function fmix32(h: number): number {
   return h >>> 0;
 }
 
+const utf8 = new TextEncoder();
+
 /** The hash seed for a tenant, so tenants' equal series spread independently. */
 export function tenantSeed(tenant: string | undefined): number {
   if (tenant === undefined) return FNV_OFFSET;
-  const bytes = new TextEncoder().encode(tenant);
+  const bytes = utf8.encode(tenant);
   return fnv1a(bytes, 0, bytes.length, FNV_OFFSET);
 }

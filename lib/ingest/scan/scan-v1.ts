@@ -1,11 +1,11 @@
-import { Reader, varintSize, WIRE_LEN, WireError, Writer } from "../../codec/wire";
+import { putVarint32, Reader, varintSize, WIRE_LEN, WireError, Writer } from "../../codec/wire";
 import { chunkLimit, type StreamRecord, sealRecord } from "../../stream/records";
 import { fmix32, fnv1a, LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
 import { RangeList } from "./range-list";
 import { bucketOf, type PlanOptions } from "./route";
 import { checkMessage, SCHEMA } from "./schema";
-import { checkSample, isCanonicalSample } from "./series-checks";
+import { checkSample, isCanonicalSample, varintEndsAt } from "./series-checks";
 import { emptyTally, Rejections } from "./tally";
 
 const F_TIMESERIES = 1;
@@ -16,16 +16,21 @@ const F_METADATA = 3;
  * Labels are read as byte ranges to validate and route each series; the series' bytes
  * are then carried into records as they came (re-ordered only when the sender did not
  * sort its labels). Each record's body is itself a WriteRequest.
+ *
+ * `work`, when given, is a buffer whose first `buf.length` bytes are `buf` and whose rest
+ * is free: record bodies are then assembled right after the request with `copyWithin`.
  */
-export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
+export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array): IngestOutput {
   const seed = tenantSeed(opts.tenant);
   const limit = chunkLimit(opts.maxRecordBytes);
-  const series: RangeList[] = Array.from({ length: opts.buckets }, () => new RangeList(64));
-  const metadata: RangeList[] = Array.from({ length: opts.buckets }, () => new RangeList(4));
+  const series = cleared(seriesLists, opts.buckets, 64);
+  const metadata = cleared(metadataLists, opts.buckets, 4);
   const rewritten: Uint8Array[] = [];
   const written = emptyTally();
   const rejected = new Rejections();
-  const labels = new LabelScratch();
+  // a request with a huge series grew it: let that go rather than keep it
+  if (labelScratch.ns.length > SCRATCH_KEEP) labelScratch = new LabelScratch();
+  const labels = labelScratch;
   const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0, utf8: true };
   const top = new Reader(buf);
   const inner = new Reader(buf);
@@ -86,11 +91,32 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions): IngestOutput {
 
   const records: StreamRecord[] = [];
   for (let b = 0; b < opts.buckets; b++) {
-    for (const body of packRecords(buf, rewritten, series[b]!, metadata[b]!, limit)) {
+    for (const body of packRecords(buf, rewritten, series[b]!, metadata[b]!, limit, work)) {
       records.push(sealRecord(body, "v1", opts.tenant, b, opts.buckets, opts.hashKeys));
     }
   }
   return { records, written, rejected };
+}
+
+/**
+ * Scratch reused by every request (the scan is synchronous, and nothing in it outlives
+ * the call: records are compressed copies).
+ */
+let labelScratch = new LabelScratch();
+const seriesLists: RangeList[] = [];
+const metadataLists: RangeList[] = [];
+
+/** Scratch grown past this many entries by a large request is replaced, not kept. */
+const SCRATCH_KEEP = 1 << 14;
+
+/** The first `n` lists of `pool`, emptied (created as needed). */
+function cleared(pool: RangeList[], n: number, capacity: number): RangeList[] {
+  while (pool.length < n) pool.push(new RangeList(capacity));
+  for (let b = 0; b < n; b++) {
+    if (pool[b]!.data.length > 2 * SCRATCH_KEEP) pool[b] = new RangeList(capacity);
+    pool[b]!.length = 0;
+  }
+  return pool;
 }
 
 interface SeriesCounts {
@@ -115,8 +141,42 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
   const end = r.end;
   while (r.pos < end) {
     const entryStart = r.pos;
-    // fast path: a one-byte tag of a length-delimited field 1..4 and a one-byte length
     const tag = buf[entryStart]!;
+    // fast paths: a label `0a L 0a n <name> 12 m <value>` and a sample `12 L 09 <8 bytes> 10 <varint>`,
+    // every length one byte; anything else takes the general path below
+    if (tag === 0x0a && entryStart + 4 < end) {
+      const ms = entryStart + 2;
+      const me = ms + buf[entryStart + 1]!;
+      const nameEnd = ms + 2 + buf[ms + 1]!;
+      if (
+        buf[entryStart + 1]! < 0x80 &&
+        me <= end &&
+        buf[ms] === 0x0a &&
+        buf[ms + 1]! < 0x80 &&
+        nameEnd + 2 <= me &&
+        buf[nameEnd] === 0x12 &&
+        nameEnd + 2 + buf[nameEnd + 1]! === me
+      ) {
+        labels.push(ms + 2, nameEnd, nameEnd + 2, me, entryStart, me);
+        r.pos = me;
+        continue;
+      }
+    } else if (tag === 0x12 && entryStart + 12 < end) {
+      const ms = entryStart + 2;
+      const me = ms + buf[entryStart + 1]!;
+      if (
+        buf[entryStart + 1]! < 0x80 &&
+        me <= end &&
+        buf[ms] === 0x09 &&
+        buf[ms + 9] === 0x10 &&
+        varintEndsAt(buf, ms + 10, me)
+      ) {
+        counts.samples++;
+        r.pos = me;
+        continue;
+      }
+    }
+    // a one-byte tag of a length-delimited field 1..4 and a one-byte length
     let msgStart: number;
     let msgEnd: number;
     let field: number;
@@ -301,6 +361,7 @@ function* packRecords(
   series: RangeList,
   meta: RangeList,
   limit: number,
+  work: Uint8Array | undefined,
 ): Generator<Uint8Array> {
   const n = series.length + meta.length;
   const startOf = (k: number) => (k < series.length ? series.start(k) : meta.start(k - series.length));
@@ -320,6 +381,33 @@ function* packRecords(
       if (size + entry > limit && to > from) break;
       size += entry;
       to++;
+    }
+    if (
+      work !== undefined &&
+      work.buffer === buf.buffer &&
+      work.byteOffset === buf.byteOffset &&
+      buf.length + size <= work.length
+    ) {
+      // in the work room after the request: ranges moved within one buffer, no views made
+      let p = buf.length;
+      for (let k = from; k < to; k++) {
+        const s = startOf(k);
+        if (s < 0) {
+          const body = rewritten[-s - 1]!;
+          work[p++] = (F_TIMESERIES << 3) | WIRE_LEN;
+          p = putVarint32(work, p, body.length);
+          work.set(body, p);
+          p += body.length;
+          continue;
+        }
+        let e = endOf(k);
+        while (k + 1 < to && startOf(k + 1) === e) e = endOf(++k);
+        work.copyWithin(p, s, e);
+        p += e - s;
+      }
+      yield work.subarray(buf.length, p);
+      from = to;
+      continue;
     }
     const w = packScratch;
     w.pos = 0;

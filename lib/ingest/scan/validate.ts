@@ -50,6 +50,15 @@ export function validUtf8(buf: Uint8Array, start: number, end: number): boolean 
   return true;
 }
 
+/**
+ * Whether buf[start, end) is valid UTF-8, in one native call. Over a range holding several
+ * strings and the framing between them, this says whether every string is valid only when
+ * every framing byte is below 0x80 (a multi-byte sequence cannot span an ASCII byte).
+ */
+export function isUtf8Range(buf: Uint8Array, start: number, end: number): boolean {
+  return isUtf8(buf.subarray(start, end));
+}
+
 /** Byte-wise comparison of two ranges (the order Prometheus sorts label names in). */
 export function compareBytes(
   a: Uint8Array,
