@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
+import { type HotPathBaseline, loadIngestPath } from "./hotpath";
 import { callsPerCpuSecond, fmt, median, table } from "./measure";
 import { benchPayloads, type Payload } from "./payloads";
 
@@ -15,32 +16,13 @@ import { benchPayloads, type Payload } from "./payloads";
  * HOTPATH_ROUNDS and HOTPATH_MS change the rounds and their length; HOTPATH_CODECS picks
  * codecs (e.g. "wasm,js").
  */
-interface Tree {
-  name: string;
-  prepare: (p: Payload) => unknown;
-  useSnappy: (name: string) => unknown;
-  backends: () => string[];
-}
+type Tree = HotPathBaseline;
 
-async function loadTree(name: string, dir: string): Promise<Tree> {
-  const url = (rel: string) => pathToFileURL(resolve(dir, rel)).href;
-  const ingest = (await import(url("lib/ingest/ingest.ts"))) as typeof import("../lib/ingest/ingest");
-  const snappy = (await import(url("lib/codec/snappy.ts"))) as typeof import("../lib/codec/snappy");
-  const limits = (await import(
-    url("lib/ingest/scan/validate.ts")
-  )) as typeof import("../lib/ingest/scan/validate");
-  const ingestor = new ingest.Ingestor({
-    limits: limits.DEFAULT_LIMITS,
-    routingBuckets: 4,
-    maxRecordBytes: 1024 * 1024,
-    maxDecodedBytes: 64 * 1024 * 1024,
-  });
-  return {
+function loadTree(name: string, dir: string): Promise<Tree> {
+  return loadIngestPath(
     name,
-    prepare: (p) => ingestor.prepare(p.body, p.version, undefined),
-    useSnappy: (codec) => snappy.useSnappy(codec as "wasm"),
-    backends: () => snappy.availableSnappyBackends(),
-  };
+    <T>(rel: string) => import(pathToFileURL(resolve(dir, rel)).href) as Promise<T>,
+  );
 }
 
 /** Garbage collections seen (start and duration, ms); charged to the window they started in. */
@@ -62,21 +44,21 @@ async function main(): Promise<void> {
   const payloads = benchPayloads();
   const rates = new Map<string, number[]>();
   const windows: { key: string; start: number; end: number }[] = [];
-  const key = (t: Tree, c: string, p: Payload) => `${t.name}|${c}|${p.name}`;
+  const key = (t: Tree, c: string, p: Payload) => `${t.label}|${c}|${p.name}`;
   for (const t of trees)
     for (const c of codecs) {
-      t.useSnappy(c);
+      t.useSnappy(c as "wasm");
       for (const p of payloads) callsPerCpuSecond(() => t.prepare(p), 200, 20);
     }
   for (let round = 0; round < rounds; round++) {
     for (const c of codecs)
       for (const p of payloads)
         for (const t of round % 2 === 0 ? trees : [...trees].reverse()) {
-          t.useSnappy(c);
+          t.useSnappy(c as "wasm");
           fullGc?.();
           const w0 = performance.now();
           const rate = callsPerCpuSecond(() => t.prepare(p), ms) * p.samples;
-          windows.push({ key: `${t.name}|${c}`, start: w0, end: performance.now() });
+          windows.push({ key: `${t.label}|${c}`, start: w0, end: performance.now() });
           // let the observer hear of this window's collections
           await new Promise((r) => setTimeout(r, 5));
           const k = key(t, c, p);
@@ -99,7 +81,7 @@ async function main(): Promise<void> {
       let gcMs = 0;
       let wallMs = 0;
       for (const w of windows) {
-        if (w.key !== `${t.name}|${c}`) continue;
+        if (w.key !== `${t.label}|${c}`) continue;
         wallMs += w.end - w.start;
         for (const g of collections) if (g.start >= w.start && g.start < w.end) gcMs += g.duration;
       }

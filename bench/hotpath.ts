@@ -38,18 +38,25 @@ interface Variant {
 
 const MAX_DECODED = 64 * 1024 * 1024;
 
-/** The baseline's ingest path (bench/baseline.ts), measured beside this one in the same rounds. */
+/** Another tree's ingest path (bench/baseline.ts), measured beside this one in the same rounds. */
 export interface HotPathBaseline {
   readonly label: string;
   readonly prepare: (p: Payload) => unknown;
   readonly useSnappy: (name: SnappyBackendName | "auto") => unknown;
+  readonly backends: () => SnappyBackendName[];
 }
 
-/** Loads the baseline tree's Ingestor and snappy selector, configured as this tree's. */
-export async function loadHotPathBaseline(b: Baseline): Promise<HotPathBaseline> {
-  const ingest = await b.load<typeof import("../lib/ingest/ingest")>("lib/ingest/ingest.ts");
-  const codec = await b.load<typeof import("../lib/codec/snappy")>("lib/codec/snappy.ts");
-  const validate = await b.load<typeof import("../lib/ingest/scan/validate")>("lib/ingest/scan/validate.ts");
+/**
+ * Loads a tree's Ingestor and snappy selector, configured as this benchmark's, through
+ * `load` (an import of a module by its path inside that tree).
+ */
+export async function loadIngestPath(
+  label: string,
+  load: <T>(path: string) => Promise<T>,
+): Promise<HotPathBaseline> {
+  const ingest = await load<typeof import("../lib/ingest/ingest")>("lib/ingest/ingest.ts");
+  const codec = await load<typeof import("../lib/codec/snappy")>("lib/codec/snappy.ts");
+  const validate = await load<typeof import("../lib/ingest/scan/validate")>("lib/ingest/scan/validate.ts");
   const ingestor = new ingest.Ingestor({
     limits: validate.DEFAULT_LIMITS,
     routingBuckets: 4,
@@ -57,10 +64,16 @@ export async function loadHotPathBaseline(b: Baseline): Promise<HotPathBaseline>
     maxDecodedBytes: MAX_DECODED,
   });
   return {
-    label: `gateway path, ${b.label}`,
+    label,
     prepare: (p) => ingestor.prepare(p.body, p.version, undefined),
     useSnappy: (name) => codec.useSnappy(name),
+    backends: () => codec.availableSnappyBackends(),
   };
+}
+
+/** The baseline's ingest path as a part 1 variant. */
+export function loadHotPathBaseline(b: Baseline): Promise<HotPathBaseline> {
+  return loadIngestPath(`gateway path, ${b.label}`, b.load);
 }
 
 export function hotPathVariants(before?: HotPathBaseline): Variant[] {
