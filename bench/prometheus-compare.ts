@@ -1,4 +1,8 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startEmbeddedKinesis } from "../functions/local/embedded-kinesis";
 import { realisticSeries, snappy, v1Message } from "../test/fixtures/remote-write";
 import { type GatewayProcess, startGatewayProcess } from "../test/reliability/gateway-process";
@@ -13,6 +17,8 @@ import { findPid, processCpuSeconds } from "./procstat";
  * them in time order, so Prometheus accepts every sample. CPU is read from /proc for the
  * receiving process only: the gateway runs in its own process and writes to kinesis-local,
  * another process, which is not counted. Rounds alternate the order of the two targets.
+ * The gateway's garbage-collection pauses are summed inside it (gc-meter.mjs, preloaded)
+ * and read around each round, as a share of its CPU in that round.
  */
 export interface CompareRow {
   target: string;
@@ -22,6 +28,8 @@ export interface CompareRow {
   errors: number;
   wallSeconds: number;
   cpuSeconds: number;
+  /** Garbage-collection pauses of the receiving process in the round (gateway only). */
+  gcSeconds?: number;
   latenciesMs: number[];
 }
 
@@ -38,6 +46,41 @@ interface Target {
   url: string;
   pid: number;
   headers: Record<string, string>;
+  /** The process's garbage-collection pauses so far, in seconds, where they can be read. */
+  gcSeconds?: () => Promise<number>;
+}
+
+const GC_METER = join(dirname(fileURLToPath(import.meta.url)), "gc-meter.mjs");
+
+/**
+ * The environment that preloads gc-meter.mjs into a Node child, and a reader of its totals:
+ * SIGUSR2 makes the child write them to a file of its own, which is awaited.
+ */
+function gcMeter(): { env: Record<string, string>; read: (pid: number) => Promise<number>; dispose(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "gc-meter-"));
+  const file = join(dir, "gc.json");
+  return {
+    env: {
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${GC_METER}`.trim(),
+      GC_METER_FILE: file,
+    },
+    async read(pid) {
+      rmSync(file, { force: true });
+      process.kill(pid, "SIGUSR2");
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(file)) {
+        if (Date.now() > deadline) throw new Error("the gateway did not report its GC totals");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      // the file is written in one call; a read racing the write sees it empty
+      for (;;) {
+        const text = readFileSync(file, "utf8");
+        if (text !== "") return (JSON.parse(text) as { ms: number }).ms / 1000;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 function bodies(o: CompareOptions, round: number, worker: number, base: number): Buffer[] {
@@ -94,6 +137,7 @@ async function drive(
   const latencies: number[] = [];
   let errors = 0;
   // one warm-up request per worker on a fresh connection, not counted
+  const gc0 = await target.gcSeconds?.();
   const cpu0 = processCpuSeconds(target.pid);
   const t0 = performance.now();
   await Promise.all(
@@ -108,6 +152,7 @@ async function drive(
   );
   const wallSeconds = (performance.now() - t0) / 1000;
   const cpuSeconds = processCpuSeconds(target.pid) - cpu0;
+  const gc1 = await target.gcSeconds?.();
   agent.destroy();
   const requests = work.reduce((n, l) => n + l.length, 0);
   return {
@@ -118,6 +163,7 @@ async function drive(
     errors,
     wallSeconds,
     cpuSeconds,
+    ...(gc0 !== undefined && gc1 !== undefined ? { gcSeconds: gc1 - gc0 } : {}),
     latenciesMs: latencies,
   };
 }
@@ -129,13 +175,16 @@ export async function comparePrometheus(
   const kinesis = await startEmbeddedKinesis();
   let gateway: GatewayProcess | undefined;
   let prom: RunningPrometheus | undefined;
+  const gc = gcMeter();
   try {
     await kinesis.createStream("bench", 4);
     gateway = await startGatewayProcess({
       KINESIS_ENDPOINT: kinesis.endpoint,
       KINESIS_STREAM_NAME: "bench",
       LOG_LEVEL: "error",
+      ...gc.env,
     });
+    const gatewayPid = gateway.pid;
     prom = await startPrometheus({
       configYaml: "global:\n  scrape_interval: 1m\nscrape_configs: []\n",
       extraFlags: ["--web.enable-remote-write-receiver"],
@@ -149,6 +198,7 @@ export async function comparePrometheus(
         url: gateway.url,
         pid: gateway.pid,
         headers: { "sts-api-key": gateway.apiKey },
+        gcSeconds: () => gc.read(gatewayPid),
       },
     ];
     const rows: CompareRow[] = [];
@@ -174,6 +224,7 @@ export async function comparePrometheus(
     await prom?.stop();
     await gateway?.stop();
     await kinesis.stop();
+    gc.dispose();
   }
 }
 
@@ -184,9 +235,11 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
     const cpuPerM = median(mine.map((r) => (r.cpuSeconds / r.samples) * 1e6));
     const rps = median(mine.map((r) => r.requests / r.wallSeconds));
     const all = mine.flatMap((r) => r.latenciesMs);
+    const gcShares = mine.filter((r) => r.gcSeconds !== undefined).map((r) => r.gcSeconds! / r.cpuSeconds);
     return {
       name,
       cpuPerM,
+      gcShare: gcShares.length > 0 ? median(gcShares) : undefined,
       rps,
       p50: percentile(all, 50),
       p99: percentile(all, 99),
@@ -200,6 +253,7 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
       "receiver",
       "CPU s / M samples",
       "vs Prometheus",
+      "GC pauses / CPU",
       "requests/s",
       "p50 ms",
       "p99 ms",
@@ -210,6 +264,7 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
       s.name,
       fmt(s.cpuPerM),
       prom ? `${fmt(s.cpuPerM / prom.cpuPerM, 2)}×` : "–",
+      s.gcShare === undefined ? "–" : `${fmt(s.gcShare * 100)} %`,
       fmt(s.rps),
       fmt(s.p50),
       fmt(s.p99),
