@@ -18,7 +18,9 @@ import { findPid, processCpuSeconds } from "./procstat";
  * receiving process only: the gateway runs in its own process and writes to kinesis-local,
  * another process, which is not counted. Rounds alternate the order of the two targets.
  * The gateway's garbage-collection pauses are summed inside it (gc-meter.mjs, preloaded)
- * and read around each round, as a share of its CPU in that round.
+ * and read around each round: their wall time as a share of its CPU in that round (an upper
+ * bound on a busy machine, where a pause also lasts while the process waits for a core), and
+ * how many collections of each kind there were.
  */
 export interface CompareRow {
   target: string;
@@ -28,8 +30,8 @@ export interface CompareRow {
   errors: number;
   wallSeconds: number;
   cpuSeconds: number;
-  /** Garbage-collection pauses of the receiving process in the round (gateway only). */
-  gcSeconds?: number;
+  /** Garbage collection in the receiving process during the round (gateway only). */
+  gc?: GcTotals;
   latenciesMs: number[];
 }
 
@@ -46,8 +48,15 @@ interface Target {
   url: string;
   pid: number;
   headers: Record<string, string>;
-  /** The process's garbage-collection pauses so far, in seconds, where they can be read. */
-  gcSeconds?: () => Promise<number>;
+  /** The process's garbage collection so far, where it can be read. */
+  gc?: () => Promise<GcTotals>;
+}
+
+/** Garbage-collection pauses (wall time, seconds) and how many there were, by kind. */
+export interface GcTotals {
+  seconds: number;
+  minor: number;
+  major: number;
 }
 
 const GC_METER = join(dirname(fileURLToPath(import.meta.url)), "gc-meter.mjs");
@@ -56,7 +65,11 @@ const GC_METER = join(dirname(fileURLToPath(import.meta.url)), "gc-meter.mjs");
  * The environment that preloads gc-meter.mjs into a Node child, and a reader of its totals:
  * SIGUSR2 makes the child write them to a file of its own, which is awaited.
  */
-function gcMeter(): { env: Record<string, string>; read: (pid: number) => Promise<number>; dispose(): void } {
+function gcMeter(): {
+  env: Record<string, string>;
+  read: (pid: number) => Promise<GcTotals>;
+  dispose(): void;
+} {
   const dir = mkdtempSync(join(tmpdir(), "gc-meter-"));
   const file = join(dir, "gc.json");
   return {
@@ -75,7 +88,10 @@ function gcMeter(): { env: Record<string, string>; read: (pid: number) => Promis
       // the file is written in one call; a read racing the write sees it empty
       for (;;) {
         const text = readFileSync(file, "utf8");
-        if (text !== "") return (JSON.parse(text) as { ms: number }).ms / 1000;
+        if (text !== "") {
+          const totals = JSON.parse(text) as { ms: number; minor: number; major: number };
+          return { seconds: totals.ms / 1000, minor: totals.minor, major: totals.major };
+        }
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     },
@@ -137,7 +153,7 @@ async function drive(
   const latencies: number[] = [];
   let errors = 0;
   // one warm-up request per worker on a fresh connection, not counted
-  const gc0 = await target.gcSeconds?.();
+  const gc0 = await target.gc?.();
   const cpu0 = processCpuSeconds(target.pid);
   const t0 = performance.now();
   await Promise.all(
@@ -152,7 +168,7 @@ async function drive(
   );
   const wallSeconds = (performance.now() - t0) / 1000;
   const cpuSeconds = processCpuSeconds(target.pid) - cpu0;
-  const gc1 = await target.gcSeconds?.();
+  const gc1 = await target.gc?.();
   agent.destroy();
   const requests = work.reduce((n, l) => n + l.length, 0);
   return {
@@ -163,7 +179,15 @@ async function drive(
     errors,
     wallSeconds,
     cpuSeconds,
-    ...(gc0 !== undefined && gc1 !== undefined ? { gcSeconds: gc1 - gc0 } : {}),
+    ...(gc0 !== undefined && gc1 !== undefined
+      ? {
+          gc: {
+            seconds: gc1.seconds - gc0.seconds,
+            minor: gc1.minor - gc0.minor,
+            major: gc1.major - gc0.major,
+          },
+        }
+      : {}),
     latenciesMs: latencies,
   };
 }
@@ -198,7 +222,7 @@ export async function comparePrometheus(
         url: gateway.url,
         pid: gateway.pid,
         headers: { "sts-api-key": gateway.apiKey },
-        gcSeconds: () => gc.read(gatewayPid),
+        gc: () => gc.read(gatewayPid),
       },
     ];
     const rows: CompareRow[] = [];
@@ -235,11 +259,15 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
     const cpuPerM = median(mine.map((r) => (r.cpuSeconds / r.samples) * 1e6));
     const rps = median(mine.map((r) => r.requests / r.wallSeconds));
     const all = mine.flatMap((r) => r.latenciesMs);
-    const gcShares = mine.filter((r) => r.gcSeconds !== undefined).map((r) => r.gcSeconds! / r.cpuSeconds);
+    const measured = mine.filter((r) => r.gc !== undefined);
+    const gcShares = measured.map((r) => r.gc!.seconds / r.cpuSeconds);
+    const per100 = (count: (g: GcTotals) => number) =>
+      (100 * measured.reduce((n, r) => n + count(r.gc!), 0)) / measured.reduce((n, r) => n + r.requests, 0);
     return {
       name,
       cpuPerM,
       gcShare: gcShares.length > 0 ? median(gcShares) : undefined,
+      gcPer100: measured.length > 0 ? `${fmt(per100((g) => g.minor))} / ${fmt(per100((g) => g.major))}` : "–",
       rps,
       p50: percentile(all, 50),
       p99: percentile(all, 99),
@@ -254,6 +282,7 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
       "CPU s / M samples",
       "vs Prometheus",
       "GC pauses / CPU",
+      "GCs per 100 requests (minor / major)",
       "requests/s",
       "p50 ms",
       "p99 ms",
@@ -265,6 +294,7 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
       fmt(s.cpuPerM),
       prom ? `${fmt(s.cpuPerM / prom.cpuPerM, 2)}×` : "–",
       s.gcShare === undefined ? "–" : `${fmt(s.gcShare * 100)} %`,
+      s.gcPer100,
       fmt(s.rps),
       fmt(s.p50),
       fmt(s.p99),

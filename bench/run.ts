@@ -145,8 +145,8 @@ if (parts.has("prometheus")) {
     gw <= 0.5 * pr ? "met" : "missed",
   ]);
   const gcShares = rows
-    .filter((r) => r.gcSeconds !== undefined)
-    .map((r) => r.gcSeconds! / r.cpuSeconds)
+    .filter((r) => r.gc !== undefined)
+    .map((r) => r.gc!.seconds / r.cpuSeconds)
     .sort((a, b) => a - b);
   const gcShare = gcShares[gcShares.length >> 1];
   if (gcShare !== undefined) {

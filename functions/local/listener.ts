@@ -50,7 +50,8 @@ async function serveWrite(
   // end() with the whole body sets Content-Length (no chunked framing); HEAD sends none
   if (answer.body === null) res.end();
   else res.end(answer.body);
-  if (!req.complete) discardRest(req);
+  // a body answered before it was read to its end: what is left must not block the connection
+  if (!req.readableEnded) discardRest(req);
 }
 
 const nodeReader: RequestReader<IncomingMessage> = {

@@ -36,7 +36,7 @@ const eventReader: RequestReader<EventRequest> = {
 };
 
 function isHttpApiEvent(event: ApiGatewayEvent): event is APIGatewayProxyEventV2 {
-  return (event as APIGatewayProxyEventV2).version === "2.0" || "rawPath" in event;
+  return "rawPath" in event && typeof event.requestContext === "object" && "http" in event.requestContext;
 }
 
 /** The event's headers under lower-case names; multi-value headers joined with ", ". */
@@ -68,8 +68,8 @@ function lowerCaseHeaders(event: ApiGatewayEvent): Record<string, string> {
 export function apiGatewayHandler(endpoint: RemoteWriteEndpoint) {
   return async (event: ApiGatewayEvent): Promise<ApiGatewayResult> => {
     const v2 = isHttpApiEvent(event);
-    const method = v2 ? event.requestContext.http.method : event.httpMethod;
-    const path = v2 ? event.rawPath : event.path;
+    const method = (v2 ? event.requestContext.http.method : event.httpMethod) ?? "";
+    const path = (v2 ? event.rawPath : event.path) ?? "";
     const req: EventRequest = {
       headers: lowerCaseHeaders(event),
       body: event.body ?? undefined,

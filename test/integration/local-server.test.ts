@@ -50,7 +50,14 @@ interface Answer {
 
 function send(
   path: string,
-  init: { method?: string; headers?: Record<string, string | number>; body?: Uint8Array; agent?: Agent },
+  init: {
+    method?: string;
+    headers?: Record<string, string | number>;
+    body?: Uint8Array;
+    agent?: Agent;
+    /** Send the body chunked (no Content-Length), in two pieces. */
+    chunked?: boolean;
+  },
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -71,7 +78,11 @@ function send(
       },
     );
     req.on("error", reject);
-    req.end(init.body);
+    if (init.chunked && init.body) {
+      const half = init.body.length >> 1;
+      req.write(init.body.subarray(0, half));
+      req.end(init.body.subarray(half));
+    } else req.end(init.body);
   });
 }
 
@@ -178,6 +189,12 @@ describe("local server: remote-write front", () => {
       const accepted = await send(REMOTE_WRITE_PATH, { headers: auth, body: good, agent });
       expect(accepted.status).toBe(204);
       expect(accepted.reused).toBe(true);
+      // chunked, over the limit: reading stops in the middle; the rest is dropped, not left blocking
+      const chunked = await send(REMOTE_WRITE_PATH, { headers: auth, body: over, agent, chunked: true });
+      expect(chunked.status).toBe(413);
+      const next = await send(REMOTE_WRITE_PATH, { headers: auth, body: good, agent, chunked: true });
+      expect(next.status).toBe(204);
+      expect(next.reused).toBe(true);
     } finally {
       agent.destroy();
     }
