@@ -115,7 +115,7 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
     expect(bundles["remote-write"].code).toContain(SNAPPY_WASM_FILE);
   });
 
-  it("remote-write: the bundle loads and answers an HTTP API (payload 2.0) event through hono/aws-lambda", async () => {
+  it("remote-write: the bundle loads and answers an HTTP API (payload 2.0) event", async () => {
     const event = {
       version: "2.0",
       routeKey: "POST /receiver/prometheus/api/v1/write",
