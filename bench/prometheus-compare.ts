@@ -1,4 +1,8 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startEmbeddedKinesis } from "../functions/local/embedded-kinesis";
 import { realisticSeries, snappy, v1Message } from "../test/fixtures/remote-write";
 import { type GatewayProcess, startGatewayProcess } from "../test/reliability/gateway-process";
@@ -14,7 +18,10 @@ import { findPid, processCpuSeconds } from "./procstat";
  * them in time order, so Prometheus accepts every sample. CPU is read from /proc for the
  * receiving process only: the gateway runs in its own process and writes to kinesis-local,
  * another process, which is not counted. Rounds rotate the order of the targets (with a
- * baseline, bench/baseline.ts, its gateway is a third target).
+ * baseline, bench/baseline.ts, its gateway is a third target). The gateway's garbage-collection pauses are summed inside it (gc-meter.mjs, preloaded)
+ * and read around each round: their wall time as a share of its CPU in that round (an upper
+ * bound on a busy machine, where a pause also lasts while the process waits for a core), and
+ * how many collections of each kind there were.
  */
 export interface CompareRow {
   target: string;
@@ -24,6 +31,8 @@ export interface CompareRow {
   errors: number;
   wallSeconds: number;
   cpuSeconds: number;
+  /** Garbage collection in the receiving process during the round (gateway only). */
+  gc?: GcTotals;
   latenciesMs: number[];
 }
 
@@ -40,6 +49,55 @@ interface Target {
   url: string;
   pid: number;
   headers: Record<string, string>;
+  /** The process's garbage collection so far, where it can be read. */
+  gc?: () => Promise<GcTotals>;
+}
+
+/** Garbage-collection pauses (wall time, seconds) and how many there were, by kind. */
+export interface GcTotals {
+  seconds: number;
+  minor: number;
+  major: number;
+}
+
+const GC_METER = join(dirname(fileURLToPath(import.meta.url)), "gc-meter.mjs");
+
+/**
+ * The environment that preloads gc-meter.mjs into a Node child, and a reader of its totals:
+ * SIGUSR2 makes the child write them to a file of its own, which is awaited.
+ */
+function gcMeter(): {
+  env: Record<string, string>;
+  read: (pid: number) => Promise<GcTotals>;
+  dispose(): void;
+} {
+  const dir = mkdtempSync(join(tmpdir(), "gc-meter-"));
+  const file = join(dir, "gc.json");
+  return {
+    env: {
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${GC_METER}`.trim(),
+      GC_METER_FILE: file,
+    },
+    async read(pid) {
+      rmSync(file, { force: true });
+      process.kill(pid, "SIGUSR2");
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(file)) {
+        if (Date.now() > deadline) throw new Error("the gateway did not report its GC totals");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      // the file is written in one call; a read racing the write sees it empty
+      for (;;) {
+        const text = readFileSync(file, "utf8");
+        if (text !== "") {
+          const totals = JSON.parse(text) as { ms: number; minor: number; major: number };
+          return { seconds: totals.ms / 1000, minor: totals.minor, major: totals.major };
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 function bodies(o: CompareOptions, round: number, worker: number, base: number): Buffer[] {
@@ -96,6 +154,7 @@ async function drive(
   const latencies: number[] = [];
   let errors = 0;
   // one warm-up request per worker on a fresh connection, not counted
+  const gc0 = await target.gc?.();
   const cpu0 = processCpuSeconds(target.pid);
   const t0 = performance.now();
   await Promise.all(
@@ -110,6 +169,7 @@ async function drive(
   );
   const wallSeconds = (performance.now() - t0) / 1000;
   const cpuSeconds = processCpuSeconds(target.pid) - cpu0;
+  const gc1 = await target.gc?.();
   agent.destroy();
   const requests = work.reduce((n, l) => n + l.length, 0);
   return {
@@ -120,6 +180,15 @@ async function drive(
     errors,
     wallSeconds,
     cpuSeconds,
+    ...(gc0 !== undefined && gc1 !== undefined
+      ? {
+          gc: {
+            seconds: gc1.seconds - gc0.seconds,
+            minor: gc1.minor - gc0.minor,
+            major: gc1.major - gc0.major,
+          },
+        }
+      : {}),
     latenciesMs: latencies,
   };
 }
@@ -137,14 +206,17 @@ export async function comparePrometheus(
   let gateway: GatewayProcess | undefined;
   let before: GatewayProcess | undefined;
   let prom: RunningPrometheus | undefined;
+  const gc = gcMeter();
   try {
     await kinesis.createStream("bench", 4);
     const gatewayEnv = {
       KINESIS_ENDPOINT: kinesis.endpoint,
       KINESIS_STREAM_NAME: "bench",
       LOG_LEVEL: "error",
+      ...gc.env,
     };
     gateway = await startGatewayProcess(gatewayEnv);
+    const gatewayPid = gateway.pid;
     if (baseline) {
       const other = await baseline.load<typeof import("../test/reliability/gateway-process")>(
         "test/reliability/gateway-process.ts",
@@ -164,14 +236,17 @@ export async function comparePrometheus(
         url: gateway.url,
         pid: gateway.pid,
         headers: { "sts-api-key": gateway.apiKey },
+        gc: () => gc.read(gatewayPid),
       },
     ];
     if (baseline && before) {
+      const beforePid = before.pid;
       targets.push({
         name: `${GATEWAY_TARGET}, ${baseline.label}`,
         url: before.url,
         pid: before.pid,
         headers: { "sts-api-key": before.apiKey },
+        gc: () => gc.read(beforePid),
       });
     }
     const rows: CompareRow[] = [];
@@ -199,6 +274,7 @@ export async function comparePrometheus(
     await gateway?.stop();
     await before?.stop();
     await kinesis.stop();
+    gc.dispose();
   }
 }
 
@@ -209,9 +285,15 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
     const cpuPerM = median(mine.map((r) => (r.cpuSeconds / r.samples) * 1e6));
     const rps = median(mine.map((r) => r.requests / r.wallSeconds));
     const all = mine.flatMap((r) => r.latenciesMs);
+    const measured = mine.filter((r) => r.gc !== undefined);
+    const gcShares = measured.map((r) => r.gc!.seconds / r.cpuSeconds);
+    const per100 = (count: (g: GcTotals) => number) =>
+      (100 * measured.reduce((n, r) => n + count(r.gc!), 0)) / measured.reduce((n, r) => n + r.requests, 0);
     return {
       name,
       cpuPerM,
+      gcShare: gcShares.length > 0 ? median(gcShares) : undefined,
+      gcPer100: measured.length > 0 ? `${fmt(per100((g) => g.minor))} / ${fmt(per100((g) => g.major))}` : "–",
       rps,
       p50: percentile(all, 50),
       p99: percentile(all, 99),
@@ -225,6 +307,8 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
       "receiver",
       "CPU s / M samples",
       "vs Prometheus",
+      "GC pauses / CPU",
+      "GCs per 100 requests (minor / major)",
       "requests/s",
       "p50 ms",
       "p99 ms",
@@ -235,6 +319,8 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
       s.name,
       fmt(s.cpuPerM),
       prom ? `${fmt(s.cpuPerM / prom.cpuPerM, 2)}×` : "–",
+      s.gcShare === undefined ? "–" : `${fmt(s.gcShare * 100)} %`,
+      s.gcPer100,
       fmt(s.rps),
       fmt(s.p50),
       fmt(s.p99),

@@ -199,6 +199,19 @@ if (parts.has("prometheus")) {
     `${fmt(gw)} s vs ${fmt(pr)} s (${fmt(gw / pr, 2)}×)`,
     gw <= 0.5 * pr ? "met" : "missed",
   ]);
+  const gcShares = rows
+    .filter((r) => r.gc !== undefined)
+    .map((r) => r.gc!.seconds / r.cpuSeconds)
+    .sort((a, b) => a - b);
+  const gcShare = gcShares[gcShares.length >> 1];
+  if (gcShare !== undefined) {
+    summary.push([
+      "garbage-collection pauses, share of the gateway's CPU (part 2)",
+      "< 10 %",
+      `${fmt(gcShare * 100)} %`,
+      gcShare < 0.1 ? "met" : "missed",
+    ]);
+  }
 }
 
 if (parts.has("mirror")) {

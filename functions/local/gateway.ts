@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
-import type { Server as HttpServer } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
   ResourceNotFoundException,
 } from "@aws-sdk/client-kinesis";
-import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { createEmfMetrics } from "../../lib/aws/emf-metrics";
 import { createKinesisClient } from "../../lib/aws/kinesis-client";
@@ -20,8 +19,9 @@ import { loadSharedSettings } from "../../lib/core/settings";
 import { loadMirrorConfig } from "../../lib/mirror/config";
 import { type LocalForwarder, startLocalForwarder } from "../forwarder/local";
 import { createMirrorApp } from "../mirror/app";
-import { remoteWriteAppFromEnv } from "../remote-write/wiring";
+import { remoteWriteEndpointFromEnv } from "../remote-write/wiring";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
+import { localRequestListener } from "./listener";
 import { waitFor } from "./ports";
 
 export const DEFAULT_STREAM = "prometheus-remote-write";
@@ -69,9 +69,10 @@ function hasAwsConfig(env: Env): boolean {
 }
 
 /**
- * The local gateway: the same Hono apps as the Lambda functions, on one Node HTTP server
- * on 127.0.0.1. Without KINESIS_ENDPOINT and without AWS configuration it starts an
- * embedded Kinesis and creates the stream.
+ * The local gateway: the same apps as the Lambda functions, on one Node HTTP server on
+ * 127.0.0.1. The remote-write paths are answered by the endpoint directly from Node's
+ * request (./listener.ts); everything else by the Hono apps. Without KINESIS_ENDPOINT and
+ * without AWS configuration it starts an embedded Kinesis and creates the stream.
  */
 export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise<LocalGateway> {
   const env: Env = { ...process.env, ...opts.env };
@@ -103,7 +104,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     timer = setInterval(() => metrics?.flush(), opts.metricsIntervalMs);
     timer.unref();
   }
-  const { app: remoteWrite } = remoteWriteAppFromEnv(env, metrics);
+  const { endpoint: remoteWrite } = remoteWriteEndpointFromEnv(env, metrics);
   const mirrorConfig = loadMirrorConfig(env);
   if (mirrorConfig.allowAnyTarget) {
     notes.push("MIRROR_ALLOWED_TARGETS is not set: the mirror will query any Prometheus a request names");
@@ -116,20 +117,15 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   });
   const root = new Hono();
   root.get("/healthz", (c) => c.text("ok\n"));
-  root.route("/", remoteWrite);
   root.route("/", mirror);
 
   const hostname = env[ENV.host] ?? "127.0.0.1";
-  const server = serve({
-    fetch: root.fetch,
-    port: opts.port ?? Number(env[ENV.port] ?? DEFAULT_PORT),
-    hostname,
-  });
+  const server = createServer(localRequestListener(remoteWrite, root.fetch));
   // Keep idle connections longer than any client keeps them (Go's transport: 90 s), so the
   // server never closes a socket a client is about to reuse; headers may take a bit longer.
-  const http1 = server as HttpServer;
-  http1.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  http1.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
+  server.listen(opts.port ?? Number(env[ENV.port] ?? DEFAULT_PORT), hostname);
   try {
     await new Promise<void>((resolve, reject) => {
       if (server.listening) resolve();
@@ -181,8 +177,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
       metrics?.flush();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        if ("closeAllConnections" in server)
-          (server as { closeAllConnections(): void }).closeAllConnections();
+        server.closeAllConnections();
       });
       await embedded?.stop();
     },

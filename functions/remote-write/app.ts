@@ -1,114 +1,64 @@
-import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
-import {
-  BadRequestError,
-  HttpError,
-  PayloadTooLargeError,
-  ServiceUnavailableError,
-  UnauthorizedError,
-} from "../../lib/core/errors";
-import type { Logger } from "../../lib/core/log";
-import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
-import type { Metrics } from "../../lib/core/metrics";
+import { type Context, Hono } from "hono";
 import { REMOTE_WRITE_PATHS } from "../../lib/core/routes";
-import { StreamWriteError, UnreadableBodyError } from "../../lib/ingest/errors";
-import type { Ingestor } from "../../lib/ingest/ingest";
-import { negotiate, type ProtocolVersion } from "../../lib/ingest/negotiate";
-import { rejectionMessage, responseHeaders } from "../../lib/ingest/respond";
-import type { RecordSink } from "../../lib/ingest/sink";
+import {
+  createRemoteWriteEndpoint,
+  type RemoteWriteEndpoint,
+  type RemoteWriteOptions,
+  type RequestReader,
+  type WriteAnswer,
+} from "./endpoint";
 
-export const REALM = "prometheus-remote-write";
+export { REALM } from "./endpoint";
 
-export interface RemoteWriteAppOptions {
-  readonly ingestor: Ingestor;
-  readonly maxBodyBytes: number;
-  readonly keys: KeySource;
-  readonly sink: RecordSink;
-  readonly log: Logger;
-  readonly metrics: Metrics;
-}
+export type RemoteWriteAppOptions = RemoteWriteOptions;
 
-type Vars = { version: ProtocolVersion; tenant: string | undefined };
+/** The Hono app, and the endpoint it serves (for fronts that call it without Hono). */
+export type RemoteWriteApp = Hono & { readonly endpoint: RemoteWriteEndpoint };
+
+/** A Hono request as the endpoint reads it. */
+const honoReader: RequestReader<Context> = {
+  header: (c, name) => c.req.header(name),
+  body: (c, maxBytes) => readWebBody(c.req.raw.body, maxBytes),
+};
 
 /**
- * The remote_write receiver: authenticate, negotiate the protocol version, bound the
- * body, decode and validate, write to the stream, answer with the status that makes
- * Prometheus retry exactly when a retry can succeed (see the status table in docs/ingest.md).
+ * The remote_write receiver as a Hono app: a thin wrapper over the framework-neutral
+ * endpoint (./endpoint.ts), which holds the behaviour. The local server and the Lambda
+ * handler call the endpoint directly (./wiring.ts builds it without Hono); the app is for
+ * composing the receiver into a Hono application, and is tested as such.
  */
-export function createRemoteWriteApp(o: RemoteWriteAppOptions): Hono<{ Variables: Vars }> {
-  const app = new Hono<{ Variables: Vars }>();
-
-  app.onError((thrown, c) => {
-    const version = c.get("version");
-    const headers = responseHeaders(version);
-    const err = asHttpError(thrown);
-    if (err instanceof HttpError) {
-      if (err.status >= 500) o.log.warn("write failed", { status: err.status, code: err.code });
-      else o.log.debug("write refused", { status: err.status, code: err.code });
-      return c.text(`${err.message}\n`, err.status as 400, { ...headers, ...err.headers });
-    }
-    o.log.error("unexpected error in remote write", {
-      error: err instanceof Error ? err.name : "unknown",
-      stack: err instanceof Error ? err.stack?.split("\n").slice(0, 6).join(" | ") : undefined,
-    });
-    return c.text("internal error\n", 500, headers);
-  });
-
+export function createRemoteWriteApp(o: RemoteWriteAppOptions): RemoteWriteApp {
+  const endpoint = createRemoteWriteEndpoint(o);
+  const app = new Hono();
+  app.onError((err) => toResponse(endpoint.errorAnswer(err)));
   for (const path of REMOTE_WRITE_PATHS) {
-    app.post(
-      path,
-      async (c, next) => {
-        const key = presentedKey((name) => c.req.header(name));
-        if (key === undefined) throw new UnauthorizedError(REALM);
-        let valid: Awaited<ReturnType<KeySource["keys"]>>;
-        try {
-          valid = await o.keys.keys();
-        } catch {
-          throw new ServiceUnavailableError("keys-unavailable", "cannot check credentials right now", 5);
-        }
-        const match = matchKey(key, valid);
-        if (match === undefined) throw new UnauthorizedError(REALM);
-        c.set("tenant", match.tenant);
-        c.set("version", negotiate(c.req.header("content-type"), c.req.header("content-encoding")));
-        await next();
-      },
-      bodyLimit({
-        maxSize: o.maxBodyBytes,
-        onError: () => {
-          throw new PayloadTooLargeError("body-too-large", `request body exceeds ${o.maxBodyBytes} bytes`);
-        },
-      }),
-      async (c) => {
-        const version = c.get("version");
-        const body = new Uint8Array(await c.req.arrayBuffer());
-        if (body.length > o.maxBodyBytes) {
-          throw new PayloadTooLargeError("body-too-large", `request body exceeds ${o.maxBodyBytes} bytes`);
-        }
-        const out = o.ingestor.prepare(body, version, c.get("tenant"));
-        o.metrics.count(METRIC_NAMES.samplesReceived, out.written.samples + out.written.histograms);
-        for (const [reason, n] of out.rejected.byReason) {
-          o.metrics.count(METRIC_NAMES.seriesRejected, n, { name: METRIC_DIMENSIONS.reason, value: reason });
-        }
-        await o.sink.put(out.records);
-        const headers = responseHeaders(version, out.written);
-        if (out.rejected.total > 0) return c.text(`${rejectionMessage(out)}\n`, 400, headers);
-        return c.body(null, 204, headers);
-      },
-    );
-    app.all(path, (c) => c.text("method not allowed: use POST\n", 405, { Allow: "POST" }));
+    app.all(path, async (c) => toResponse(await endpoint.answer(c.req.method, path, c, honoReader)));
   }
-  return app;
+  return Object.assign(app, { endpoint });
 }
 
-/** The ingest path's own errors as the statuses of the table in docs/ingest.md; others unchanged. */
-function asHttpError(err: unknown): unknown {
-  if (err instanceof UnreadableBodyError) {
-    return err.tooLarge
-      ? new PayloadTooLargeError(err.code, err.message)
-      : new BadRequestError(err.code, err.message);
+function toResponse(answer: WriteAnswer): Response {
+  return new Response(answer.body, { status: answer.status, headers: answer.headers });
+}
+
+/** Reads a Web stream body, counting bytes, stopping (and cancelling it) past `maxBytes`. */
+async function readWebBody(
+  stream: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
   }
-  if (err instanceof StreamWriteError)
-    return new ServiceUnavailableError(err.code, err.message, err.retryAfterSeconds);
-  return err;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }

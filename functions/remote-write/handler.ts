@@ -1,8 +1,11 @@
-import { handle } from "hono/aws-lambda";
 import { flushingHandler } from "../../lib/aws/emf-metrics";
-import { remoteWriteAppFromEnv } from "./wiring";
+import { apiGatewayHandler } from "./api-gateway";
+import { remoteWriteEndpointFromEnv } from "./wiring";
 
-const { app, metrics } = remoteWriteAppFromEnv(process.env);
+const { endpoint, metrics } = remoteWriteEndpointFromEnv(process.env);
 
-/** Lambda entry: API Gateway (HTTP API payload 2.0, or REST API) → the Hono app. */
-export const handler = flushingHandler(handle(app), metrics);
+/**
+ * Lambda entry: API Gateway (HTTP API payload 2.0, or REST API) → the remote-write endpoint,
+ * without Web Request and Response objects in between; the invocation's metrics are flushed as EMF.
+ */
+export const handler = flushingHandler(apiGatewayHandler(endpoint), metrics);

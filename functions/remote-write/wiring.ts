@@ -10,7 +10,7 @@ import { METRIC_SERVICES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
 import { type IngestConfig, loadIngestConfig } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
-import { createRemoteWriteApp } from "./app";
+import { createRemoteWriteEndpoint } from "./endpoint";
 
 /** The key source configured by the environment: a Secrets Manager secret, or static keys. */
 export function ingestKeySource(config: IngestConfig, env: Env, log: Logger): KeySource {
@@ -26,8 +26,12 @@ export function ingestKeySource(config: IngestConfig, env: Env, log: Logger): Ke
   return new StaticKeySource(keys);
 }
 
-/** Builds the remote-write app from environment variables (the Lambda's cold start). */
-export function remoteWriteAppFromEnv(env: Env, metrics?: Metrics) {
+/**
+ * Builds the remote-write endpoint from environment variables (the Lambda's cold start, and
+ * the local server). It is framework-neutral: the fronts (API Gateway events, node:http)
+ * call it directly, so neither loads Hono for it.
+ */
+export function remoteWriteEndpointFromEnv(env: Env, metrics?: Metrics) {
   const config = loadIngestConfig(env);
   if (config.sink.streamName === undefined) throw new ConfigError(`${ENV.streamName}: not set`);
   const log = createLogger(config.logLevel, undefined, { service: METRIC_SERVICES.remoteWrite });
@@ -39,7 +43,7 @@ export function remoteWriteAppFromEnv(env: Env, metrics?: Metrics) {
     env,
   });
   const sink = new KinesisSink(client, { ...config.sink, streamName: config.sink.streamName }, log, m);
-  const app = createRemoteWriteApp({
+  const endpoint = createRemoteWriteEndpoint({
     ingestor: new Ingestor(config.ingest),
     maxBodyBytes: config.maxBodyBytes,
     keys: ingestKeySource(config, env, log),
@@ -47,5 +51,5 @@ export function remoteWriteAppFromEnv(env: Env, metrics?: Metrics) {
     log,
     metrics: m,
   });
-  return { app, metrics: m, config };
+  return { endpoint, metrics: m, config };
 }

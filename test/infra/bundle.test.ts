@@ -158,7 +158,7 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
     expect(bundles["remote-write"].code).toContain(SNAPPY_WASM_FILE);
   });
 
-  it("remote-write: the bundle loads and answers an HTTP API (payload 2.0) event through hono/aws-lambda", async () => {
+  it("remote-write: the bundle loads and answers an HTTP API (payload 2.0) event", async () => {
     const result = await invoke(
       bundles["remote-write"].file,
       writeEvent("not-checked-keys-unavailable", new Uint8Array([0])),

@@ -169,4 +169,64 @@ describe("Lambda handler", () => {
     const res = await handler(event, context);
     expect(res.statusCode).toBe(400);
   });
+
+  it("a body sent as plain text (isBase64Encoded false) is read as its UTF-8 bytes", async () => {
+    // a small request whose snappy form (one literal) is plain ASCII, so it survives as text
+    const message = v1Message([{ labels: [["__name__", "up"]], samples: [{ value: 0, timestamp: 1 }] }]);
+    const literal = Uint8Array.from([message.length, (message.length - 1) << 2, ...message]);
+    expect(literal.every((b) => b < 0x80)).toBe(true);
+    const before = (await streamContents(kinesis.client, "lambda")).series.length;
+    const event = httpApiEvent(REMOTE_WRITE_PATH, v1Headers, literal);
+    event.body = Buffer.from(literal).toString("latin1");
+    event.isBase64Encoded = false;
+    const res = await handler(event, context);
+    expect(res.statusCode, res.body).toBe(204);
+    expect((await streamContents(kinesis.client, "lambda")).series.length - before).toBe(1);
+  });
+
+  it("REST API headers in any case, single and multi-value, are found", async () => {
+    const headers = {
+      "Content-Type": "application/x-protobuf",
+      "CONTENT-ENCODING": "snappy",
+      "Sts-Api-Key": KEY,
+    };
+    const event = restApiEvent(REMOTE_WRITE_PATH, headers, snappy(v1Message(realisticSeries(4, 1))));
+    const res = await handler(event, context);
+    expect(res.statusCode, res.body).toBe(204);
+    expect(res.multiValueHeaders?.["x-prometheus-remote-write-version"]).toEqual(["0.1.0"]);
+    // only the single-value map (as a test console sends it)
+    const single = restApiEvent(REMOTE_WRITE_PATH, headers, snappy(v1Message(realisticSeries(4, 1))));
+    single.multiValueHeaders = {};
+    expect((await handler(single, context)).statusCode).toBe(204);
+  });
+
+  it("HTTP API answers: lower-case header names, text bodies, never base64", async () => {
+    const res = await handler(
+      httpApiEvent(
+        REMOTE_WRITE_PATH,
+        { ...v1Headers, "content-type": "application/json" },
+        new Uint8Array(1),
+      ),
+      context,
+    );
+    expect(res).toMatchObject({ statusCode: 415, isBase64Encoded: false });
+    expect(res.headers?.["content-type"]).toBe("text/plain; charset=UTF-8");
+    expect(res.body).toMatch(/^unsupported Content-Type/);
+    expect(res.multiValueHeaders).toBeUndefined();
+  });
+
+  it.each(["GET", "HEAD"])("%s on a write path: 405 with Allow: POST", async (method) => {
+    const event = httpApiEvent(REMOTE_WRITE_PATH, v1Headers, new Uint8Array(0));
+    event.requestContext.http.method = method;
+    delete event.body;
+    const res = await handler(event, context);
+    expect(res.statusCode).toBe(405);
+    expect(res.headers?.allow).toBe("POST");
+    expect(res.body).toBe(method === "HEAD" ? "" : "method not allowed: use POST\n");
+  });
+
+  it("another path: 404", async () => {
+    const res = await handler(httpApiEvent("/api/v1/writes", v1Headers, new Uint8Array(1)), context);
+    expect(res.statusCode).toBe(404);
+  });
 });

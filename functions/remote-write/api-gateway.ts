@@ -1,0 +1,98 @@
+import type {
+  APIGatewayProxyEvent,
+  APIGatewayProxyEventV2,
+  APIGatewayProxyResult,
+  APIGatewayProxyStructuredResultV2,
+} from "aws-lambda";
+import type { RemoteWriteEndpoint, RequestReader, WriteAnswer } from "./endpoint";
+
+/**
+ * The API Gateway event adapter of the remote-write endpoint: REST API (payload 1.0) and
+ * HTTP API (payload 2.0) proxy events in, proxy results out, without building Web Request
+ * and Response objects. Headers are looked up case-insensitively (REST API keeps the
+ * sender's case; several values of one header are joined with ", " as HTTP does); bodies
+ * are base64 when `isBase64Encoded`, else the UTF-8 bytes of the string. Results carry
+ * lower-case header names, as `multiValueHeaders` for a REST API event.
+ */
+export type ApiGatewayEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
+export type ApiGatewayResult = APIGatewayProxyResult | APIGatewayProxyStructuredResultV2;
+
+/** One event's request: lower-cased headers and the still-encoded body. */
+interface EventRequest {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | undefined;
+  readonly base64: boolean;
+}
+
+const eventReader: RequestReader<EventRequest> = {
+  header: (req, name) => req.headers[name],
+  body: async (req, maxBytes) => {
+    if (!req.body) return new Uint8Array(0);
+    // a body certainly over the limit is refused undecoded (base64: 4 characters per 3 bytes;
+    // UTF-8: at least one byte per character)
+    if ((req.base64 ? req.body.length * 0.75 - 2 : req.body.length) > maxBytes) return undefined;
+    return Buffer.from(req.body, req.base64 ? "base64" : "utf8");
+  },
+};
+
+function isHttpApiEvent(event: ApiGatewayEvent): event is APIGatewayProxyEventV2 {
+  return "rawPath" in event && typeof event.requestContext === "object" && "http" in event.requestContext;
+}
+
+/** The event's headers under lower-case names; multi-value headers joined with ", ". */
+function lowerCaseHeaders(event: ApiGatewayEvent): Record<string, string> {
+  const out: Record<string, string> = {};
+  const multi = "multiValueHeaders" in event ? event.multiValueHeaders : undefined;
+  if (multi) {
+    for (const name in multi) {
+      const values = multi[name];
+      if (!values || values.length === 0) continue;
+      const key = name.toLowerCase();
+      const joined = values.join(", ");
+      out[key] = out[key] === undefined ? joined : `${out[key]}, ${joined}`;
+    }
+  }
+  const single = event.headers;
+  if (single) {
+    for (const name in single) {
+      const value = single[name];
+      if (!value) continue;
+      const key = name.toLowerCase();
+      if (out[key] === undefined) out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** A Lambda handler answering API Gateway events through the endpoint. */
+export function apiGatewayHandler(endpoint: RemoteWriteEndpoint) {
+  return async (event: ApiGatewayEvent): Promise<ApiGatewayResult> => {
+    const v2 = isHttpApiEvent(event);
+    const method = (v2 ? event.requestContext.http.method : event.httpMethod) ?? "";
+    const path = (v2 ? event.rawPath : event.path) ?? "";
+    const req: EventRequest = {
+      headers: lowerCaseHeaders(event),
+      body: event.body ?? undefined,
+      base64: event.isBase64Encoded === true,
+    };
+    let answer: WriteAnswer;
+    try {
+      answer = await endpoint.answer(method, path, req, eventReader);
+    } catch (err) {
+      answer = endpoint.errorAnswer(err);
+    }
+    return toResult(answer, method, "multiValueHeaders" in event && Boolean(event.multiValueHeaders));
+  };
+}
+
+function toResult(answer: WriteAnswer, method: string, multiValue: boolean): ApiGatewayResult {
+  const body = answer.body === null || method === "HEAD" ? "" : answer.body;
+  if (multiValue) {
+    const multiValueHeaders: Record<string, string[]> = {};
+    for (const name in answer.headers) multiValueHeaders[name.toLowerCase()] = [answer.headers[name]!];
+    return { statusCode: answer.status, multiValueHeaders, body, isBase64Encoded: false };
+  }
+  const headers: Record<string, string> = {};
+  for (const name in answer.headers) headers[name.toLowerCase()] = answer.headers[name]!;
+  return { statusCode: answer.status, headers, body, isBase64Encoded: false };
+}

@@ -1,0 +1,193 @@
+import { type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
+import {
+  BadRequestError,
+  HttpError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+} from "../../lib/core/errors";
+import type { Logger } from "../../lib/core/log";
+import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
+import type { Metrics } from "../../lib/core/metrics";
+import { REMOTE_WRITE_PATHS } from "../../lib/core/routes";
+import { StreamWriteError, UnreadableBodyError } from "../../lib/ingest/errors";
+import type { IngestOutput, Ingestor } from "../../lib/ingest/ingest";
+import { negotiate, type ProtocolVersion } from "../../lib/ingest/negotiate";
+import { rejectionMessage, responseHeaders } from "../../lib/ingest/respond";
+import type { RecordSink } from "../../lib/ingest/sink";
+
+export const REALM = "prometheus-remote-write";
+
+/** The content type of every text answer (Hono's `c.text` sends the same). */
+export const TEXT_PLAIN = "text/plain; charset=UTF-8";
+
+export interface RemoteWriteOptions {
+  readonly ingestor: Ingestor;
+  readonly maxBodyBytes: number;
+  readonly keys: KeySource;
+  readonly sink: RecordSink;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+/**
+ * How a front (node:http, API Gateway events, Hono) lets the endpoint read one request of
+ * type R. One object per front, shared by every request: no closure per request.
+ */
+export interface RequestReader<R> {
+  /** A header's value; `name` is lower case, the lookup is case-insensitive. */
+  header(req: R, name: string): string | undefined;
+  /**
+   * The whole body in one piece, or undefined as soon as more than `maxBytes` arrived (the
+   * rest is left unread). Rejects when the body cannot be read (the client went away).
+   */
+  body(req: R, maxBytes: number): Promise<Uint8Array | undefined>;
+}
+
+/** An answer ready for any front: status, headers (canonical case) and a text body or none. */
+export interface WriteAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | null;
+}
+
+export interface RemoteWriteEndpoint {
+  /**
+   * Answers one request to `path`: authenticate, negotiate the protocol version, bound and
+   * read the body, decode and validate, write to the stream. Never rejects: every failure is
+   * an answer (the status table in docs/ingest.md).
+   */
+  answer<R>(method: string, path: string, req: R, reader: RequestReader<R>): Promise<WriteAnswer>;
+  /** The answer to an error thrown outside `answer` (a front's own failure): 500 unless it is an HttpError. */
+  errorAnswer(err: unknown, version?: ProtocolVersion): WriteAnswer;
+}
+
+const WRITE_PATHS: ReadonlySet<string> = new Set(REMOTE_WRITE_PATHS);
+
+/** True for the two remote-write paths (lib/core/routes.ts). */
+export function isRemoteWritePath(path: string): boolean {
+  return WRITE_PATHS.has(path);
+}
+
+const NOT_FOUND: WriteAnswer = Object.freeze({
+  status: 404,
+  headers: Object.freeze({ "Content-Type": TEXT_PLAIN }),
+  body: "404 Not Found",
+});
+
+const METHOD_NOT_ALLOWED: WriteAnswer = Object.freeze({
+  status: 405,
+  headers: Object.freeze({ "Content-Type": TEXT_PLAIN, Allow: "POST" }),
+  body: "method not allowed: use POST\n",
+});
+
+function text(status: number, message: string, headers: Record<string, string>): WriteAnswer {
+  headers["Content-Type"] = TEXT_PLAIN;
+  return { status, headers, body: `${message}\n` };
+}
+
+function tooLarge(maxBodyBytes: number): PayloadTooLargeError {
+  return new PayloadTooLargeError("body-too-large", `request body exceeds ${maxBodyBytes} bytes`);
+}
+
+/**
+ * The remote_write receiver without a web framework: the one implementation of its
+ * behaviour, which the local server's node:http listener, the Lambda handler and the Hono
+ * app all call. It answers with the status that makes Prometheus retry exactly when a retry
+ * can succeed (see the status table in docs/ingest.md).
+ */
+export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEndpoint {
+  const { ingestor, maxBodyBytes, keys, sink, log, metrics } = o;
+
+  function errorAnswer(thrown: unknown, version?: ProtocolVersion): WriteAnswer {
+    const err = asHttpError(thrown);
+    const headers = responseHeaders(version);
+    if (err instanceof HttpError) {
+      if (err.status >= 500) log.warn("write failed", { status: err.status, code: err.code });
+      else log.debug("write refused", { status: err.status, code: err.code });
+      return text(err.status, err.message, Object.assign(headers, err.headers));
+    }
+    log.error("unexpected error in remote write", {
+      error: err instanceof Error ? err.name : "unknown",
+      stack: err instanceof Error ? err.stack?.split("\n").slice(0, 6).join(" | ") : undefined,
+    });
+    return text(500, "internal error", headers);
+  }
+
+  /** The presented key checked against the valid ones; the matching key's tenant. */
+  async function authenticate<R>(req: R, reader: RequestReader<R>): Promise<string | undefined> {
+    const key = presentedKey((name) => reader.header(req, name));
+    if (key === undefined) throw new UnauthorizedError(REALM);
+    let valid: Awaited<ReturnType<KeySource["keys"]>>;
+    try {
+      valid = await keys.keys();
+    } catch {
+      throw new ServiceUnavailableError("keys-unavailable", "cannot check credentials right now", 5);
+    }
+    const match = matchKey(key, valid);
+    if (match === undefined) throw new UnauthorizedError(REALM);
+    return match.tenant;
+  }
+
+  /**
+   * Reads the body within the limit and turns it into records. The body is referenced
+   * only here, so it can be collected while the records are written to the stream.
+   */
+  async function prepare<R>(
+    req: R,
+    reader: RequestReader<R>,
+    version: ProtocolVersion,
+    tenant: string | undefined,
+  ): Promise<IngestOutput> {
+    const declared = reader.header(req, "content-length");
+    if (declared !== undefined && Number(declared) > maxBodyBytes) throw tooLarge(maxBodyBytes);
+    let body: Uint8Array | undefined;
+    try {
+      body = await reader.body(req, maxBodyBytes);
+    } catch {
+      throw new BadRequestError("body-incomplete", "the request body could not be read to its end");
+    }
+    if (body === undefined || body.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
+    return ingestor.prepare(body, version, tenant);
+  }
+
+  async function answer<R>(
+    method: string,
+    path: string,
+    req: R,
+    reader: RequestReader<R>,
+  ): Promise<WriteAnswer> {
+    if (!WRITE_PATHS.has(path)) return NOT_FOUND;
+    if (method !== "POST") return METHOD_NOT_ALLOWED;
+    let version: ProtocolVersion | undefined;
+    try {
+      const tenant = await authenticate(req, reader);
+      version = negotiate(reader.header(req, "content-type"), reader.header(req, "content-encoding"));
+      const out = await prepare(req, reader, version, tenant);
+      metrics.count(METRIC_NAMES.samplesReceived, out.written.samples + out.written.histograms);
+      for (const [reason, n] of out.rejected.byReason) {
+        metrics.count(METRIC_NAMES.seriesRejected, n, { name: METRIC_DIMENSIONS.reason, value: reason });
+      }
+      await sink.put(out.records);
+      const headers = responseHeaders(version, out.written);
+      if (out.rejected.total > 0) return text(400, rejectionMessage(out), headers);
+      return { status: 204, headers, body: null };
+    } catch (err) {
+      return errorAnswer(err, version);
+    }
+  }
+
+  return { answer, errorAnswer };
+}
+
+/** The ingest path's own errors as the statuses of the table in docs/ingest.md; others unchanged. */
+function asHttpError(err: unknown): unknown {
+  if (err instanceof UnreadableBodyError) {
+    return err.tooLarge
+      ? new PayloadTooLargeError(err.code, err.message)
+      : new BadRequestError(err.code, err.message);
+  }
+  if (err instanceof StreamWriteError)
+    return new ServiceUnavailableError(err.code, err.message, err.retryAfterSeconds);
+  return err;
+}
