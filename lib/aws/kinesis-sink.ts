@@ -164,10 +164,16 @@ export class KinesisSink implements RecordSink {
       const call = this.take();
       if (call === undefined) return;
       this.inFlight++;
-      void this.send(call).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
+      this.send(call)
+        .catch((err: unknown) => {
+          // a fault of the sink itself: the puts of this call are answered, never left waiting
+          this.log.error("Kinesis write failed", { error: errorName(err) });
+          for (const owner of call.owners) this.fail(owner, errorName(err));
+        })
+        .finally(() => {
+          this.inFlight--;
+          this.pump();
+        });
     }
   }
 

@@ -346,6 +346,34 @@ describe("KinesisSink group commit", () => {
     expect(calls).toHaveLength(4);
   });
 
+  it("answers the puts of a call when the sink itself fails, and frees the slot", async () => {
+    const { putter, calls } = handPutter();
+    const logs: string[] = [];
+    let broken = true;
+    const sink = new KinesisSink(
+      putter,
+      { streamName: "s", concurrency: 1, deadlineMs: 10_000, retryAfterSeconds: 3 },
+      createLogger("debug", (l) => logs.push(l)),
+      createMemoryMetrics(),
+      () => Promise.resolve(),
+      () => {
+        if (broken) throw new RangeError("no entropy");
+        return 0.5;
+      },
+    );
+    const a = track(sink.put(records("a", 2)));
+    calls[0]!.answer(partly(calls[0]!.entries, [1], "InternalFailure"));
+    await settle();
+    expect(a.error).toBeInstanceOf(StreamWriteError);
+    expect((a.error as Error).message).toMatch(/did not accept 1 of 2 records \(RangeError\)/);
+    expect(logs.join("\n")).toMatch(/Kinesis write failed.*RangeError/);
+    broken = false;
+    const b = track(sink.put(records("b", 1)));
+    calls[1]!.answer(accepted(calls[1]!.entries));
+    await settle();
+    expect(b).toEqual({ done: true });
+  });
+
   it("treats an entry without a result as not written", async () => {
     const { putter, calls } = handPutter();
     const { sink } = setup(putter);
