@@ -1,0 +1,389 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  KinesisSink,
+  type KinesisSinkOptions,
+  MAX_BYTES_PER_CALL,
+  MAX_RECORDS_PER_CALL,
+  type PutRecordsEntry,
+  type PutRecordsResult,
+  type RecordPutter,
+} from "../../../lib/aws/kinesis-sink";
+import { createLogger } from "../../../lib/core/log";
+import { createMemoryMetrics } from "../../../lib/core/metrics";
+import { StreamWriteError } from "../../../lib/ingest/errors";
+import type { StreamRecord } from "../../../lib/stream/records";
+
+/**
+ * Group commit in the sink, against a PutRecords port whose calls the test answers by hand:
+ * which records share a call, what is retried, and whose put() is answered how and when.
+ */
+interface PendingCall {
+  entries: readonly PutRecordsEntry[];
+  answer(result: PutRecordsResult): void;
+  fail(err: Error): void;
+}
+
+function handPutter() {
+  const calls: PendingCall[] = [];
+  const putter: RecordPutter = {
+    putRecords: (_stream, entries) =>
+      new Promise((resolve, reject) => {
+        calls.push({ entries: [...entries], answer: resolve, fail: reject });
+      }),
+  };
+  return { putter, calls };
+}
+
+const accepted = (entries: readonly PutRecordsEntry[]): PutRecordsResult => ({
+  failedRecordCount: 0,
+  records: entries.map((_, i) => ({ sequenceNumber: String(i), shardId: "shardId-000000000000" })),
+});
+
+/** Entries at `failed` answered with `code`, the rest accepted. */
+const partly = (entries: readonly PutRecordsEntry[], failed: number[], code: string): PutRecordsResult => ({
+  failedRecordCount: failed.length,
+  records: entries.map((_, i) =>
+    failed.includes(i) ? { errorCode: code, errorMessage: "injected" } : { sequenceNumber: String(i) },
+  ),
+});
+
+const awsError = (name: string): Error => Object.assign(new Error(`${name} injected`), { name });
+
+function records(owner: string, n: number, size = 10): StreamRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    data: new Uint8Array(size).fill(i % 251),
+    partitionKey: `${owner}-${i}`,
+    explicitHashKey: "0",
+  }));
+}
+
+const keys = (entries: readonly PutRecordsEntry[]) => entries.map((e) => e.partitionKey);
+
+/** Lets promise continuations run (no timer is involved). */
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+/** A put's outcome, readable without awaiting it. */
+function track(p: Promise<void>) {
+  const state: { done: boolean; error?: unknown } = { done: false };
+  p.then(
+    () => {
+      state.done = true;
+    },
+    (error: unknown) => {
+      state.done = true;
+      state.error = error;
+    },
+  );
+  return state;
+}
+
+function setup(putter: RecordPutter, opts: Partial<KinesisSinkOptions> = {}) {
+  const metrics = createMemoryMetrics();
+  const logs: string[] = [];
+  const sink = new KinesisSink(
+    putter,
+    {
+      streamName: "s",
+      concurrency: 1,
+      deadlineMs: 10_000,
+      retryAfterSeconds: 3,
+      baseDelayMs: 5,
+      maxDelayMs: 40,
+      ...opts,
+    },
+    createLogger("debug", (l) => logs.push(l)),
+    metrics,
+    () => Promise.resolve(),
+    () => 0.5,
+  );
+  return { sink, metrics, logs };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("KinesisSink group commit", () => {
+  it("resolves a put with no records at once, without a call", async () => {
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter);
+    await sink.put([]);
+    expect(calls).toHaveLength(0);
+  });
+
+  it("sends a put at once while a slot is free, and coalesces puts that arrive while it is busy", async () => {
+    const { putter, calls } = handPutter();
+    const { sink, metrics } = setup(putter, { concurrency: 1 });
+    const a = track(sink.put(records("a", 4)));
+    expect(calls).toHaveLength(1);
+    const b = track(sink.put(records("b", 3)));
+    const c = track(sink.put(records("c", 2)));
+    expect(calls).toHaveLength(1);
+    calls[0]!.answer(accepted(calls[0]!.entries));
+    await settle();
+    expect(a).toEqual({ done: true });
+    expect(b.done).toBe(false);
+    // one next call carries both waiting puts, in arrival order, each in its own order
+    expect(calls).toHaveLength(2);
+    expect(keys(calls[1]!.entries)).toEqual([...keys(records("b", 3)), ...keys(records("c", 2))]);
+    calls[1]!.answer(accepted(calls[1]!.entries));
+    await settle();
+    expect(b).toEqual({ done: true });
+    expect(c).toEqual({ done: true });
+    expect(calls).toHaveLength(2);
+    expect(metrics.totals.get("RecordsWritten")).toBe(9);
+  });
+
+  it("bounds the calls in flight for the whole sink by concurrency", async () => {
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter, { concurrency: 2 });
+    const puts = ["a", "b", "c", "d"].map((o) => track(sink.put(records(o, 2))));
+    expect(calls.map((c) => keys(c.entries))).toEqual([keys(records("a", 2)), keys(records("b", 2))]);
+    calls[1]!.answer(accepted(calls[1]!.entries));
+    await settle();
+    expect(calls).toHaveLength(3);
+    expect(keys(calls[2]!.entries)).toEqual([...keys(records("c", 2)), ...keys(records("d", 2))]);
+    calls[0]!.answer(accepted(calls[0]!.entries));
+    calls[2]!.answer(accepted(calls[2]!.entries));
+    await settle();
+    expect(puts.every((p) => p.done && p.error === undefined)).toBe(true);
+  });
+
+  it("retries only the failed entries of a coalesced call; each owner resolves when its own are in", async () => {
+    const { putter, calls } = handPutter();
+    const { sink, metrics } = setup(putter, { concurrency: 1 });
+    const first = track(sink.put(records("x", 1)));
+    const a = track(sink.put(records("a", 3)));
+    const b = track(sink.put(records("b", 3)));
+    calls[0]!.answer(accepted(calls[0]!.entries));
+    await settle();
+    expect(first.done).toBe(true);
+    // a-0 a-1 a-2 b-0 b-1 b-2: a-1 throttled, b-2 failed inside Kinesis
+    const shared = calls[1]!;
+    shared.answer({
+      failedRecordCount: 2,
+      records: shared.entries.map((_, i) =>
+        i === 1
+          ? { errorCode: "ProvisionedThroughputExceededException", errorMessage: "slow down" }
+          : i === 5
+            ? { errorCode: "InternalFailure", errorMessage: "x" }
+            : { sequenceNumber: String(i) },
+      ),
+    });
+    await settle();
+    expect(calls).toHaveLength(3);
+    expect(keys(calls[2]!.entries)).toEqual(["a-1", "b-2"]);
+    expect(a.done || b.done).toBe(false);
+    // a put arriving now waits for the slot the retry holds
+    const late = track(sink.put(records("c", 1)));
+    expect(calls).toHaveLength(3);
+    calls[2]!.answer(partly(calls[2]!.entries, [1], "InternalFailure"));
+    await settle();
+    expect(a).toEqual({ done: true });
+    expect(b.done).toBe(false);
+    expect(keys(calls[3]!.entries)).toEqual(["b-2"]);
+    calls[3]!.answer(accepted(calls[3]!.entries));
+    await settle();
+    expect(b).toEqual({ done: true });
+    expect(keys(calls[4]!.entries)).toEqual(["c-0"]);
+    calls[4]!.answer(accepted(calls[4]!.entries));
+    await settle();
+    expect(late).toEqual({ done: true });
+    expect(metrics.totals.get("RecordsWritten")).toBe(8);
+    expect(metrics.totals.get("KinesisRetries")).toBe(3);
+    expect(metrics.totals.get("KinesisThrottled")).toBe(1);
+    expect(metrics.totals.get("KinesisFailedPuts")).toBeUndefined();
+  });
+
+  it("rejects only the owner whose deadline passed; the others still succeed", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const { putter, calls } = handPutter();
+    const { sink, metrics } = setup(putter, { concurrency: 1, deadlineMs: 1_000 });
+    const early = sink.put(records("early", 2));
+    const earlyState = track(early);
+    vi.advanceTimersByTime(600);
+    const later = track(sink.put(records("later", 2)));
+    // both wait on the first call; the early owner's deadline passes while it is in flight
+    vi.advanceTimersByTime(500);
+    await settle();
+    expect(earlyState.done).toBe(true);
+    expect(earlyState.error).toBeInstanceOf(StreamWriteError);
+    expect((earlyState.error as StreamWriteError).message).toMatch(
+      /Kinesis did not accept 2 of 2 records \(deadline exceeded\)/,
+    );
+    expect((earlyState.error as StreamWriteError).retryAfterSeconds).toBe(3);
+    expect(later.done).toBe(false);
+    // the late answer comes: the early owner's records are not sent again
+    calls[0]!.answer(partly(calls[0]!.entries, [0], "InternalFailure"));
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(keys(calls[1]!.entries)).toEqual(keys(records("later", 2)));
+    calls[1]!.answer(accepted(calls[1]!.entries));
+    await settle();
+    expect(later).toEqual({ done: true });
+    expect(metrics.totals.get("KinesisFailedPuts")).toBe(2);
+    expect(metrics.totals.get("RecordsWritten")).toBe(2);
+  });
+
+  it("gives up an owner whose next backoff would outlast its deadline, keeping the others' retries", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter, { concurrency: 1, deadlineMs: 1_000, baseDelayMs: 200 });
+    const first = track(sink.put(records("first", 1)));
+    vi.advanceTimersByTime(900);
+    const second = track(sink.put(records("second", 1)));
+    const third = track(sink.put(records("third", 1)));
+    calls[0]!.answer(accepted(calls[0]!.entries));
+    await settle();
+    expect(first).toEqual({ done: true });
+    // the backoff before a retry is 0.5 × 200 ms: past "first"'s deadline, within the others'
+    calls[1]!.answer(partly(calls[1]!.entries, [0, 1], "ProvisionedThroughputExceededException"));
+    await settle();
+    expect(keys(calls[2]!.entries)).toEqual(["second-0", "third-0"]);
+    calls[2]!.answer(accepted(calls[2]!.entries));
+    await settle();
+    expect(second).toEqual({ done: true });
+    expect(third).toEqual({ done: true });
+  });
+
+  it("fails at once exactly the owners whose records were in a fatally refused call", async () => {
+    const { putter, calls } = handPutter();
+    const { sink, metrics, logs } = setup(putter, { concurrency: 1 });
+    const a = track(sink.put(records("a", 2)));
+    const b = track(sink.put(records("b", 2)));
+    const c = track(sink.put(records("c", 2)));
+    calls[0]!.fail(awsError("ResourceNotFoundException"));
+    await settle();
+    expect(a.error).toBeInstanceOf(StreamWriteError);
+    expect((a.error as Error).message).toMatch(/did not accept 2 of 2 records \(ResourceNotFoundException\)/);
+    expect(b.done || c.done).toBe(false);
+    expect(keys(calls[1]!.entries)).toEqual([...keys(records("b", 2)), ...keys(records("c", 2))]);
+    calls[1]!.fail(awsError("AccessDeniedException"));
+    await settle();
+    expect((b.error as Error).message).toMatch(/\(AccessDeniedException\)/);
+    expect((c.error as Error).message).toMatch(/\(AccessDeniedException\)/);
+    expect(calls).toHaveLength(2);
+    expect(metrics.totals.get("KinesisFailedPuts")).toBe(6);
+    expect(logs.join("\n")).toMatch(/Kinesis refused the write.*ResourceNotFoundException/);
+  });
+
+  it("fails an owner at once when part of its records were refused, dropping the rest it had queued", async () => {
+    const { putter, calls } = handPutter();
+    const { sink, metrics } = setup(putter, { concurrency: 1 });
+    const x = track(sink.put(records("x", 1)));
+    const big = track(sink.put(records("big", MAX_RECORDS_PER_CALL + 20)));
+    const after = track(sink.put(records("after", 1)));
+    calls[0]!.fail(awsError("KMSAccessDeniedException"));
+    await settle();
+    expect(x.error).toBeInstanceOf(StreamWriteError);
+    expect(calls[1]!.entries).toHaveLength(MAX_RECORDS_PER_CALL);
+    calls[1]!.fail(awsError("ValidationException"));
+    await settle();
+    expect((big.error as Error).message).toMatch(/did not accept 520 of 520 records/);
+    // the 20 records "big" still had queued are not sent
+    expect(keys(calls[2]!.entries)).toEqual(["after-0"]);
+    calls[2]!.answer(accepted(calls[2]!.entries));
+    await settle();
+    expect(after).toEqual({ done: true });
+    expect(metrics.totals.get("KinesisFailedPuts")).toBe(521);
+    expect(metrics.totals.get("RecordsWritten")).toBe(1);
+  });
+
+  it("retries a whole call that was throttled, counting every entry of it once per throttle", async () => {
+    const { putter, calls } = handPutter();
+    const { sink, metrics } = setup(putter, { concurrency: 1 });
+    track(sink.put(records("x", 1)));
+    const a = track(sink.put(records("a", 2)));
+    const b = track(sink.put(records("b", 1)));
+    calls[0]!.answer(accepted(calls[0]!.entries));
+    await settle();
+    calls[1]!.fail(awsError("ProvisionedThroughputExceededException"));
+    await settle();
+    expect(keys(calls[2]!.entries)).toEqual(["a-0", "a-1", "b-0"]);
+    calls[2]!.answer(accepted(calls[2]!.entries));
+    await settle();
+    expect(a).toEqual({ done: true });
+    expect(b).toEqual({ done: true });
+    expect(metrics.totals.get("KinesisThrottled")).toBe(3);
+    expect(metrics.totals.get("KinesisRetries")).toBe(3);
+    expect(metrics.totals.get("RecordsWritten")).toBe(4);
+  });
+
+  it("splits what is queued across calls by count (500) and by size (5 MiB), in order", async () => {
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter, { concurrency: 1 });
+    track(sink.put(records("x", 1)));
+    const many = track(sink.put(records("n", 300)));
+    const more = track(sink.put(records("m", 300)));
+    const big = 1024 * 1024;
+    const large = track(sink.put(records("L", 6, big)));
+    const answerNext = async (k: number) => {
+      calls[k]!.answer(accepted(calls[k]!.entries));
+      await settle();
+    };
+    await answerNext(0);
+    // 300 + 200 = 500 entries
+    expect(keys(calls[1]!.entries)).toEqual([...keys(records("n", 300)), ...keys(records("m", 200))]);
+    await answerNext(1);
+    expect(many).toEqual({ done: true });
+    expect(more.done).toBe(false);
+    // m-200..m-299 (100 × 14 bytes) and four 1 MiB records: a fifth would pass 5 MiB
+    expect(keys(calls[2]!.entries)).toEqual([
+      ...keys(records("m", 300)).slice(200),
+      "L-0",
+      "L-1",
+      "L-2",
+      "L-3",
+    ]);
+    const bytes = calls[2]!.entries.reduce((n, e) => n + e.data.length + e.partitionKey.length, 0);
+    expect(bytes).toBeLessThanOrEqual(MAX_BYTES_PER_CALL);
+    expect(bytes + big).toBeGreaterThan(MAX_BYTES_PER_CALL);
+    await answerNext(2);
+    expect(more).toEqual({ done: true });
+    expect(keys(calls[3]!.entries)).toEqual(["L-4", "L-5"]);
+    await answerNext(3);
+    expect(large).toEqual({ done: true });
+    expect(calls).toHaveLength(4);
+  });
+
+  it("answers the puts of a call when the sink itself fails, and frees the slot", async () => {
+    const { putter, calls } = handPutter();
+    const logs: string[] = [];
+    let broken = true;
+    const sink = new KinesisSink(
+      putter,
+      { streamName: "s", concurrency: 1, deadlineMs: 10_000, retryAfterSeconds: 3 },
+      createLogger("debug", (l) => logs.push(l)),
+      createMemoryMetrics(),
+      () => Promise.resolve(),
+      () => {
+        if (broken) throw new RangeError("no entropy");
+        return 0.5;
+      },
+    );
+    const a = track(sink.put(records("a", 2)));
+    calls[0]!.answer(partly(calls[0]!.entries, [1], "InternalFailure"));
+    await settle();
+    expect(a.error).toBeInstanceOf(StreamWriteError);
+    expect((a.error as Error).message).toMatch(/did not accept 1 of 2 records \(RangeError\)/);
+    expect(logs.join("\n")).toMatch(/Kinesis write failed.*RangeError/);
+    broken = false;
+    const b = track(sink.put(records("b", 1)));
+    calls[1]!.answer(accepted(calls[1]!.entries));
+    await settle();
+    expect(b).toEqual({ done: true });
+  });
+
+  it("treats an entry without a result as not written", async () => {
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter);
+    const a = track(sink.put(records("a", 3)));
+    calls[0]!.answer({ failedRecordCount: 0, records: [{ sequenceNumber: "1" }, { sequenceNumber: "2" }] });
+    await settle();
+    expect(a.done).toBe(false);
+    expect(keys(calls[1]!.entries)).toEqual(["a-2"]);
+    calls[1]!.answer(accepted(calls[1]!.entries));
+    await settle();
+    expect(a).toEqual({ done: true });
+  });
+});
