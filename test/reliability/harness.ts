@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { readAll } from "../../functions/local/stream";
 import { decodeRecord } from "../../lib/stream/consumer";
 import { floatBits } from "../fixtures/remote-write";
+import { type Listening, listenOnLoopback } from "../support/listen";
 import { PROMETHEUS_BIN } from "../support/prometheus";
 
 /**
@@ -22,26 +22,9 @@ export function prometheusPresent(suite: string): boolean {
   return false;
 }
 
-export interface Listening {
-  readonly url: string;
-  close(): Promise<void>;
-}
+export type { Listening };
 
-async function listen(server: Server): Promise<Listening> {
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
+const listen = listenOnLoopback;
 
 /**
  * A /metrics endpoint with `series` gauges (`reliability_gauge{shard, idx}`) whose values

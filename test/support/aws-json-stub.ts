@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./listen";
 import { readBody, type SigV4Failure, type StandInCredentials, verifySigV4 } from "./sigv4-verify";
 
 /**
@@ -47,7 +47,6 @@ export interface AwsJsonStub {
 
 export async function startAwsJsonStub(opts: AwsJsonStubOptions): Promise<AwsJsonStub> {
   const calls: StubCall[] = [];
-  const sockets = new Set<Socket>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const raw = await readBody(req);
@@ -83,24 +82,8 @@ export async function startAwsJsonStub(opts: AwsJsonStubOptions): Promise<AwsJso
       res.end(`stub failed: ${err.message}`);
     });
   });
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    calls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
+  const { url, close } = await listenOnLoopback(server);
+  return { url, calls, close };
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./listen";
 import { header, readBody, type SigV4Failure, type StandInCredentials, verifySigV4 } from "./sigv4-verify";
 
 export type { StandInCredentials } from "./sigv4-verify";
@@ -107,21 +107,12 @@ export async function startSigV4StandIn(options: SigV4StandInOptions): Promise<S
       res.end(`stand-in failed: ${err.message}`);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const { url, close } = await listenOnLoopback(server);
   return {
     url,
     workspaceUrl: (id = [...workspaces][0]!) => `${url}/workspaces/${id}/`,
     requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close,
   };
 }
 
