@@ -1,7 +1,7 @@
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createEmfMetrics } from "../../lib/aws/emf-metrics";
 import { SecretCredentialSource } from "../../lib/aws/secret-credential";
+import { SecretsManagerReader } from "../../lib/aws/secrets-manager";
 import { sigv4Authorizer } from "../../lib/aws/sigv4";
 import { SqsDeadLetters } from "../../lib/aws/sqs-dead-letters";
 import type { Env } from "../../lib/core/config";
@@ -21,7 +21,12 @@ export function authorizerFor(config: ForwarderConfig, log: Logger): Authorizer 
   if (auth.kind === "none") return credentialAuthorizer(auth, undefined);
   const source =
     auth.secretArn !== undefined
-      ? new SecretCredentialSource(new SecretsManagerClient({}), auth.secretArn, config.keyCacheSeconds, log)
+      ? new SecretCredentialSource(
+          SecretsManagerReader.forSecret(auth.secretArn),
+          auth.secretArn,
+          config.keyCacheSeconds,
+          log,
+        )
       : staticCredential(inlineCredential(auth)!);
   return credentialAuthorizer(auth, source);
 }

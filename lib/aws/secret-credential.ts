@@ -1,10 +1,11 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Logger } from "../core/log";
 import { type Credential, type CredentialSource, parseCredential } from "../forwarder/auth";
 import { CachedSecret } from "./cached-secret";
+import type { SecretStringReader } from "./secrets-manager";
 
 /**
- * The destination's credential, read from Secrets Manager and cached for `cacheSeconds`
+ * The destination's credential, read from Secrets Manager (through the same lean reader as
+ * the API keys, ./secrets-manager.ts) and cached for `cacheSeconds`
  * (refresh() forgets it, e.g. after the destination answered 401). A failed refresh
  * keeps the last good value. The value never appears in a log line or an error.
  */
@@ -12,7 +13,7 @@ export class SecretCredentialSource implements CredentialSource {
   private readonly secret: CachedSecret<Credential>;
 
   constructor(
-    private readonly client: Pick<SecretsManagerClient, "send">,
+    private readonly reader: SecretStringReader,
     private readonly secretId: string,
     cacheSeconds: number,
     log: Logger,
@@ -39,8 +40,8 @@ export class SecretCredentialSource implements CredentialSource {
   }
 
   private async read(): Promise<Credential> {
-    const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-    if (out.SecretString === undefined) throw new Error("the destination secret has no string value");
-    return parseCredential(out.SecretString);
+    const text = await this.reader.secretString(this.secretId);
+    if (text === undefined) throw new Error("the destination secret has no string value");
+    return parseCredential(text);
   }
 }

@@ -1,5 +1,3 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { SecretCredentialSource } from "../../lib/aws/secret-credential";
 import { compress, decompress } from "../../lib/codec/snappy";
@@ -400,24 +398,22 @@ describe("configuration and credentials", () => {
   });
 
   it("reads the secret from Secrets Manager once per cache period, again after refresh", async () => {
-    const sm = mockClient(SecretsManagerClient);
-    sm.on(GetSecretValueCommand).resolves({ SecretString: '{"password":"p1"}' });
+    const reads: { secretId: string; stage: string | undefined }[] = [];
+    const reader = {
+      secretString: async (secretId: string, stage?: string) => {
+        reads.push({ secretId, stage });
+        return '{"password":"p1"}';
+      },
+    };
     let now = 0;
-    const source = new SecretCredentialSource(
-      new SecretsManagerClient({}),
-      "arn:secret",
-      60,
-      silentLogger,
-      () => now,
-    );
+    const source = new SecretCredentialSource(reader, "arn:secret", 60, silentLogger, () => now);
     expect(await source.value()).toEqual({ secret: "p1" });
     now = 30_000;
     await source.value();
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(reads).toEqual([{ secretId: "arn:secret", stage: undefined }]);
     source.refresh();
     await source.value();
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
-    sm.restore();
+    expect(reads).toHaveLength(2);
   });
 
   it.each([
