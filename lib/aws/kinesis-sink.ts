@@ -49,25 +49,6 @@ const THROTTLES = new Set([
   "KMSThrottlingException",
 ]);
 
-/** Splits records into PutRecords batches within the count and size limits, in order. */
-export function batchRecords(records: readonly StreamRecord[]): StreamRecord[][] {
-  const batches: StreamRecord[][] = [];
-  let batch: StreamRecord[] = [];
-  let bytes = 0;
-  for (const record of records) {
-    const size = record.data.length + Buffer.byteLength(record.partitionKey);
-    if (batch.length > 0 && (batch.length === MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(record);
-    bytes += size;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
-}
-
 /** One put() in progress: its records' fate, and how its caller is answered. */
 interface Owner {
   readonly records: readonly StreamRecord[];
