@@ -9,6 +9,8 @@ import { promisify } from "node:util";
 import { build } from "esbuild";
 import { SNAPPY_WASM_FILE, SNAPPY_WASM_PACKAGE_FILE } from "../lib/codec/snappy-wasm-file";
 import { ENV } from "../lib/core/env-names";
+import { MIRROR_PATHS, RECEIVER_PATH } from "../lib/core/routes";
+import { httpApiEvent, restEvent } from "../test/fixtures/api-gateway";
 import { fmt, median, table } from "./measure";
 import { default2k } from "./payloads";
 
@@ -115,54 +117,25 @@ async function startStub(): Promise<{ url: string; close: () => Promise<void> }>
 }
 
 function writeEvent(body: Uint8Array) {
-  const path = "/receiver/prometheus/api/v1/write";
-  return {
-    version: "2.0",
-    routeKey: `POST ${path}`,
-    rawPath: path,
-    rawQueryString: "",
-    headers: {
+  return httpApiEvent(
+    RECEIVER_PATH,
+    {
       "content-type": "application/x-protobuf",
       "content-encoding": "snappy",
       "x-prometheus-remote-write-version": "0.1.0",
       "sts-api-key": KEY,
     },
-    requestContext: {
-      http: { method: "POST", path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "bench" },
-      requestId: "req-1",
-      routeKey: `POST ${path}`,
-      stage: "$default",
-      timeEpoch: 0,
-    },
-    body: Buffer.from(body).toString("base64"),
-    isBase64Encoded: true,
-  };
+    body,
+  );
 }
 
 function mirrorEvent(stub: string) {
   const u = new URL(stub);
-  return {
-    resource: "/api/connection",
-    path: "/api/connection",
-    httpMethod: "POST",
-    headers: { "content-type": "application/json" },
-    multiValueHeaders: { "content-type": ["application/json"] },
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    requestContext: {
-      resourcePath: "/api/connection",
-      httpMethod: "POST",
-      path: "/api/connection",
-      stage: "m",
-    },
-    body: JSON.stringify({
-      _type: "TestConnectionRequest",
-      connectionDetails: { host: u.hostname, port: Number(u.port), requestTimeout: 5000 },
-    }),
-    isBase64Encoded: false,
-  };
+  const body = JSON.stringify({
+    _type: "TestConnectionRequest",
+    connectionDetails: { host: u.hostname, port: Number(u.port), requestTimeout: 5000 },
+  });
+  return restEvent(MIRROR_PATHS.connection, body, { "content-type": "application/json" });
 }
 
 /** A tree to bundle the handlers from: this checkout, or a baseline measured beside it. */

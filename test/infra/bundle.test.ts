@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from "../../infra/paths";
 import { SNAPPY_WASM_FILE, SNAPPY_WASM_PACKAGE_FILE } from "../../lib/codec/snappy-wasm-file";
 import { ENV } from "../../lib/core/env-names";
 import { MIRROR_PATHS, RECEIVER_PATH } from "../../lib/core/routes";
+import { httpApiEvent, restEvent } from "../fixtures/api-gateway";
 import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 import { startAwsJsonStub } from "../support/aws-json-stub";
 import { resourcesOf, synthGateway } from "./synth";
@@ -83,38 +84,16 @@ async function invoke(file: string, event: unknown, env: Record<string, string>)
 
 /** An API Gateway HTTP API (payload 2.0) event of a remote-write POST. */
 function writeEvent(key: string, body: Uint8Array) {
-  return {
-    version: "2.0",
-    routeKey: "POST /receiver/prometheus/api/v1/write",
-    rawPath: RECEIVER_PATH,
-    rawQueryString: "",
-    headers: {
+  return httpApiEvent(
+    RECEIVER_PATH,
+    {
       "content-type": "application/x-protobuf",
       "content-encoding": "snappy",
       "x-prometheus-remote-write-version": "0.1.0",
       "sts-api-key": key,
     },
-    requestContext: {
-      accountId: "123456789012",
-      apiId: "api",
-      domainName: "api.example.com",
-      domainPrefix: "api",
-      http: {
-        method: "POST",
-        path: RECEIVER_PATH,
-        protocol: "HTTP/1.1",
-        sourceIp: "127.0.0.1",
-        userAgent: "test",
-      },
-      requestId: "req-1",
-      routeKey: "POST /receiver/prometheus/api/v1/write",
-      stage: "$default",
-      time: "01/Jan/2026:00:00:00 +0000",
-      timeEpoch: 0,
-    },
-    body: Buffer.from(body).toString("base64"),
-    isBase64Encoded: true,
-  };
+    body,
+  );
 }
 
 describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
@@ -227,27 +206,7 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
       _type: "TestConnectionRequest",
       connectionDetails: { host: "prometheus.internal", port: 9090, requestTimeout: 1000 },
     });
-    const event = {
-      resource: MIRROR_PATHS.connection,
-      path: MIRROR_PATHS.connection,
-      httpMethod: "POST",
-      headers: { "content-type": "application/json" },
-      multiValueHeaders: { "content-type": ["application/json"] },
-      queryStringParameters: null,
-      multiValueQueryStringParameters: null,
-      pathParameters: null,
-      stageVariables: null,
-      requestContext: {
-        resourcePath: MIRROR_PATHS.connection,
-        httpMethod: "POST",
-        path: "/mirror/api/connection",
-        stage: "mirror",
-        requestId: "req-1",
-        identity: { sourceIp: "127.0.0.1" },
-      },
-      body,
-      isBase64Encoded: false,
-    };
+    const event = restEvent(MIRROR_PATHS.connection, body, { "content-type": "application/json" });
     const result = await invoke(bundles.mirror.file, event, {
       [ENV.mirrorApiKeySecretArn]: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mirror",
       [ENV.mirrorAllowedTargets]: "prometheus.internal:9090",

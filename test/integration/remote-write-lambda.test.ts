@@ -1,7 +1,8 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from "aws-lambda";
+import type { APIGatewayProxyEvent, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
+import { httpApiEvent } from "../fixtures/api-gateway";
 import { realisticSeries, snappy, v1Message, v2Message } from "../fixtures/remote-write";
 import { streamContents } from "../support/stream";
 
@@ -49,40 +50,6 @@ afterAll(async () => {
 });
 
 const context = { awsRequestId: "test", getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
-
-function httpApiEvent(
-  path: string,
-  headers: Record<string, string>,
-  body: Uint8Array,
-): APIGatewayProxyEventV2 {
-  return {
-    version: "2.0",
-    routeKey: `POST ${path}`,
-    rawPath: path,
-    rawQueryString: "",
-    headers,
-    body: Buffer.from(body).toString("base64"),
-    isBase64Encoded: true,
-    requestContext: {
-      accountId: "123456789012",
-      apiId: "api",
-      domainName: "api.example.test",
-      domainPrefix: "api",
-      http: {
-        method: "POST",
-        path,
-        protocol: "HTTP/1.1",
-        sourceIp: "192.0.2.1",
-        userAgent: "Prometheus/2.42.0",
-      },
-      requestId: "r1",
-      routeKey: `POST ${path}`,
-      stage: "$default",
-      time: "22/Nov/2026:00:00:00 +0000",
-      timeEpoch: 0,
-    },
-  };
-}
 
 function restApiEvent(path: string, headers: Record<string, string>, body: Uint8Array): APIGatewayProxyEvent {
   return {

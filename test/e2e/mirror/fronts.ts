@@ -1,5 +1,6 @@
 import { vi } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../../functions/local/gateway";
+import { restEvent } from "../../fixtures/api-gateway";
 import { type Answer, MIRROR_KEY, post } from "./harness";
 
 /**
@@ -8,36 +9,6 @@ import { type Answer, MIRROR_KEY, post } from "./harness";
  */
 
 export type Send = (path: string, body: unknown, headers?: Record<string, string>) => Promise<Answer>;
-
-/** An API Gateway REST API (payload 1.0) proxy event. */
-export function restEvent(path: string, body: string, headers: Record<string, string>, method = "POST") {
-  return {
-    resource: "/{proxy+}",
-    path,
-    httpMethod: method,
-    headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: { proxy: path.slice(1) },
-    stageVariables: null,
-    requestContext: {
-      accountId: "123456789012",
-      apiId: "api",
-      resourceId: "res",
-      resourcePath: "/{proxy+}",
-      httpMethod: method,
-      path: `/prod${path}`,
-      stage: "prod",
-      requestId: "req-1",
-      requestTimeEpoch: 0,
-      protocol: "HTTP/1.1",
-      identity: { sourceIp: "203.0.113.1", userAgent: "test" },
-    },
-    body,
-    isBase64Encoded: false,
-  };
-}
 
 type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
 
