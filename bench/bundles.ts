@@ -1,7 +1,6 @@
 import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -11,6 +10,7 @@ import { SNAPPY_WASM_FILE, SNAPPY_WASM_PACKAGE_FILE } from "../lib/codec/snappy-
 import { ENV } from "../lib/core/env-names";
 import { MIRROR_PATHS, RECEIVER_PATH } from "../lib/core/routes";
 import { httpApiEvent, restEvent } from "../test/fixtures/api-gateway";
+import { type Listening, listenOnLoopback } from "../test/support/listen";
 import { fmt, median, table } from "./measure";
 import { default2k } from "./payloads";
 
@@ -68,7 +68,7 @@ export function node22(): { bin: string; version: string; lambdaFlags: boolean }
 }
 
 /** Secrets Manager, Kinesis and Prometheus's health endpoints, just enough for a first invocation. */
-async function startStub(): Promise<{ url: string; close: () => Promise<void> }> {
+async function startStub(): Promise<Listening> {
   const answer = (
     res: ServerResponse,
     status: number,
@@ -104,16 +104,7 @@ async function startStub(): Promise<{ url: string; close: () => Promise<void> }>
       answer(res, 404, { __type: "UnknownOperationException" });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnLoopback(server);
 }
 
 function writeEvent(body: Uint8Array) {
