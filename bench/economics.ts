@@ -50,6 +50,7 @@ export function measureEconomics(
           limits: DEFAULT_LIMITS,
           routingBuckets: buckets,
           maxRecordBytes: 1024 * 1024,
+          maxMetadataLength: 16 * 1024,
           maxDecodedBytes: 64 * 1024 * 1024,
         });
         const out = ingestor.prepare(p.body, "v1", undefined);

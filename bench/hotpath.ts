@@ -61,6 +61,7 @@ export async function loadIngestPath(
     limits: validate.DEFAULT_LIMITS,
     routingBuckets: 4,
     maxRecordBytes: 1024 * 1024,
+    maxMetadataLength: 16 * 1024,
     maxDecodedBytes: MAX_DECODED,
   });
   return {
@@ -81,6 +82,7 @@ export function hotPathVariants(before?: HotPathBaseline): Variant[] {
     limits: DEFAULT_LIMITS,
     routingBuckets: 4,
     maxRecordBytes: 1024 * 1024,
+    maxMetadataLength: 16 * 1024,
     maxDecodedBytes: MAX_DECODED,
   });
   const { v1, v2 } = schemas();

@@ -64,9 +64,28 @@ function lowerCaseHeaders(event: ApiGatewayEvent): Record<string, string> {
   return out;
 }
 
-/** A Lambda handler answering API Gateway events through the endpoint. */
+/** What the handler reads of the invocation's context. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/**
+ * Time kept, before the invocation's own end, to abort a Kinesis call still in flight and
+ * answer: the request's deadline is the remaining time less this.
+ */
+export const ANSWER_MARGIN_MS = 1_000;
+
+/**
+ * A Lambda handler answering API Gateway events through the endpoint. The request's
+ * deadline (key check and stream write) ends `ANSWER_MARGIN_MS` before the invocation's.
+ */
 export function apiGatewayHandler(endpoint: RemoteWriteEndpoint) {
-  return async (event: ApiGatewayEvent): Promise<ApiGatewayResult> => {
+  return async (event: ApiGatewayEvent, context?: InvocationContext): Promise<ApiGatewayResult> => {
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const deadline =
+      typeof remaining === "number" && Number.isFinite(remaining)
+        ? Date.now() + remaining - ANSWER_MARGIN_MS
+        : undefined;
     const v2 = isHttpApiEvent(event);
     const method = (v2 ? event.requestContext.http.method : event.httpMethod) ?? "";
     const path = (v2 ? event.rawPath : event.path) ?? "";
@@ -77,7 +96,7 @@ export function apiGatewayHandler(endpoint: RemoteWriteEndpoint) {
     };
     let answer: WriteAnswer;
     try {
-      answer = await endpoint.answer(method, path, req, eventReader);
+      answer = await endpoint.answer(method, path, req, eventReader, deadline);
     } catch (err) {
       answer = endpoint.errorAnswer(err);
     }

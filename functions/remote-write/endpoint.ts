@@ -2,6 +2,7 @@ import { type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
 import {
   BadRequestError,
   HttpError,
+  InternalServerError,
   PayloadTooLargeError,
   ServiceUnavailableError,
   UnauthorizedError,
@@ -10,7 +11,12 @@ import type { Logger } from "../../lib/core/log";
 import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
 import { REMOTE_WRITE_PATHS } from "../../lib/core/routes";
-import { StreamWriteError, UnreadableBodyError } from "../../lib/ingest/errors";
+import {
+  RecordsRefusedError,
+  StreamUnusableError,
+  StreamWriteError,
+  UnreadableBodyError,
+} from "../../lib/ingest/errors";
 import type { IngestOutput, Ingestor } from "../../lib/ingest/ingest";
 import { negotiate, type ProtocolVersion } from "../../lib/ingest/negotiate";
 import { rejectionMessage, responseHeaders } from "../../lib/ingest/respond";
@@ -28,6 +34,13 @@ export interface RemoteWriteOptions {
   readonly sink: RecordSink;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /**
+   * Time budget of one request from its arrival, key check and stream write included
+   * (PUT_DEADLINE_MS); a front's own deadline (Lambda's remaining time) may end it sooner.
+   */
+  readonly deadlineMs?: number;
+  /** Retry-After (seconds) of a 503 for the key check (default 5). */
+  readonly retryAfterSeconds?: number;
 }
 
 /**
@@ -57,7 +70,13 @@ export interface RemoteWriteEndpoint {
    * read the body, decode and validate, write to the stream. Never rejects: every failure is
    * an answer (the status table in docs/ingest.md).
    */
-  answer<R>(method: string, path: string, req: R, reader: RequestReader<R>): Promise<WriteAnswer>;
+  answer<R>(
+    method: string,
+    path: string,
+    req: R,
+    reader: RequestReader<R>,
+    deadline?: number,
+  ): Promise<WriteAnswer>;
   /** The answer to an error thrown outside `answer` (a front's own failure): 500 unless it is an HttpError. */
   errorAnswer(err: unknown, version?: ProtocolVersion): WriteAnswer;
 }
@@ -98,6 +117,8 @@ function tooLarge(maxBodyBytes: number): PayloadTooLargeError {
  */
 export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEndpoint {
   const { ingestor, maxBodyBytes, keys, sink, log, metrics } = o;
+  const deadlineMs = o.deadlineMs ?? 10_000;
+  const keysRetryAfter = o.retryAfterSeconds ?? 5;
 
   function errorAnswer(thrown: unknown, version?: ProtocolVersion): WriteAnswer {
     const err = asHttpError(thrown);
@@ -115,14 +136,22 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
   }
 
   /** The presented key checked against the valid ones; the matching key's tenant. */
-  async function authenticate<R>(req: R, reader: RequestReader<R>): Promise<string | undefined> {
+  async function authenticate<R>(
+    req: R,
+    reader: RequestReader<R>,
+    deadline: number,
+  ): Promise<string | undefined> {
     const key = presentedKey((name) => reader.header(req, name));
     if (key === undefined) throw new UnauthorizedError(REALM);
     let valid: Awaited<ReturnType<KeySource["keys"]>>;
     try {
-      valid = await keys.keys();
+      valid = await beforeDeadline(keys.keys(), deadline);
     } catch {
-      throw new ServiceUnavailableError("keys-unavailable", "cannot check credentials right now", 5);
+      throw new ServiceUnavailableError(
+        "keys-unavailable",
+        "cannot check credentials right now",
+        keysRetryAfter,
+      );
     }
     const match = matchKey(key, valid);
     if (match === undefined) throw new UnauthorizedError(REALM);
@@ -156,19 +185,22 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
     path: string,
     req: R,
     reader: RequestReader<R>,
+    frontDeadline?: number,
   ): Promise<WriteAnswer> {
     if (!WRITE_PATHS.has(path)) return NOT_FOUND;
     if (method !== "POST") return METHOD_NOT_ALLOWED;
+    const own = Date.now() + deadlineMs;
+    const deadline = frontDeadline !== undefined && frontDeadline < own ? frontDeadline : own;
     let version: ProtocolVersion | undefined;
     try {
-      const tenant = await authenticate(req, reader);
+      const tenant = await authenticate(req, reader, deadline);
       version = negotiate(reader.header(req, "content-type"), reader.header(req, "content-encoding"));
       const out = await prepare(req, reader, version, tenant);
       metrics.count(METRIC_NAMES.samplesReceived, out.written.samples + out.written.histograms);
       for (const [reason, n] of out.rejected.byReason) {
         metrics.count(METRIC_NAMES.seriesRejected, n, { name: METRIC_DIMENSIONS.reason, value: reason });
       }
-      await sink.put(out.records);
+      await sink.put(out.records, deadline);
       const headers = responseHeaders(version, out.written);
       if (out.rejected.total > 0) return text(400, rejectionMessage(out), headers);
       return { status: 204, headers, body: null };
@@ -189,5 +221,20 @@ function asHttpError(err: unknown): unknown {
   }
   if (err instanceof StreamWriteError)
     return new ServiceUnavailableError(err.code, err.message, err.retryAfterSeconds);
+  // no resend can cure it: a 4xx, so the sender drops it rather than stall its queue
+  if (err instanceof RecordsRefusedError) return new BadRequestError(err.code, err.message);
+  // an operator must act (the stream is missing, access is denied); once fixed a resend succeeds
+  if (err instanceof StreamUnusableError) return new InternalServerError(err.code, err.message);
   return err;
+}
+
+/** Settles as `work` does, or rejects once `deadline` (epoch ms) passes. */
+function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  const wait = deadline - Date.now();
+  if (wait <= 0) return Promise.reject(new Error("deadline exceeded"));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("deadline exceeded")), wait);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

@@ -42,7 +42,12 @@ export function remoteWriteEndpointFromEnv(env: Env, metrics?: Metrics) {
     endpoint: config.kinesisEndpoint,
     env,
   });
-  const sink = new KinesisSink(client, { ...config.sink, streamName: config.sink.streamName }, log, m);
+  const sink = new KinesisSink(
+    client,
+    { ...config.sink, streamName: config.sink.streamName, maxRecordBytes: config.ingest.maxRecordBytes },
+    log,
+    m,
+  );
   const endpoint = createRemoteWriteEndpoint({
     ingestor: new Ingestor(config.ingest),
     maxBodyBytes: config.maxBodyBytes,
@@ -50,6 +55,8 @@ export function remoteWriteEndpointFromEnv(env: Env, metrics?: Metrics) {
     sink,
     log,
     metrics: m,
+    deadlineMs: config.sink.deadlineMs,
+    retryAfterSeconds: config.sink.retryAfterSeconds,
   });
   return { endpoint, metrics: m, config };
 }

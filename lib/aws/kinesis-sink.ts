@@ -1,12 +1,15 @@
 import type { Logger } from "../core/log";
 import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
-import { StreamWriteError } from "../ingest/errors";
+import { RecordsRefusedError, StreamUnusableError, StreamWriteError } from "../ingest/errors";
 import type { RecordSink } from "../ingest/sink";
+import { MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL, recordLimitBroken } from "../stream/limits";
 import type { StreamRecord } from "../stream/records";
+import { classifyCallError, classifyEntryError, refusedIndexes } from "./kinesis-errors";
 import type { RecordPutter } from "./kinesis-records";
 
 export type { RecordSink } from "../ingest/sink";
+export { MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL } from "../stream/limits";
 export type {
   PutRecordsEntry,
   PutRecordsResult,
@@ -18,47 +21,34 @@ export interface KinesisSinkOptions {
   readonly streamName: string;
   /** PutRecords calls in flight at once for the whole sink (shared by concurrent puts). */
   readonly concurrency: number;
-  /** Time budget for one put() including retries; keep it below the function timeout. */
+  /** Time budget for one put() including retries, when the caller gives no deadline. */
   readonly deadlineMs: number;
-  /** Retry-After (seconds) asked of the sender when the budget runs out (answered as 503). */
+  /** Retry-After (seconds) asked of the sender when the budget runs out (answered as 503); jittered up by half. */
   readonly retryAfterSeconds: number;
+  /** The stream's largest record, data plus partition key (default 1 MiB, Kinesis's default). */
+  readonly maxRecordBytes?: number;
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
 }
 
-/** Kinesis limits per PutRecords call. */
-export const MAX_RECORDS_PER_CALL = 500;
-export const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
-
-/** Errors after which a retry cannot help (the stream or the permissions are wrong). */
-const FATAL_ERRORS = new Set([
-  "ResourceNotFoundException",
-  "AccessDeniedException",
-  "ValidationException",
-  "InvalidArgumentException",
-  "KMSAccessDeniedException",
-  "KMSDisabledException",
-  "KMSNotFoundException",
-  "KMSInvalidStateException",
-  "UnrecognizedClientException",
-]);
-
-const THROTTLES = new Set([
-  "ProvisionedThroughputExceededException",
-  "LimitExceededException",
-  "KMSThrottlingException",
-]);
-
 /** One put() in progress: its records' fate, and how its caller is answered. */
-interface Owner {
+interface PendingPut {
+  /** The records to send (those the stream could take), in order. */
   readonly records: readonly StreamRecord[];
+  /** All the records the put was given. */
+  readonly total: number;
   readonly deadline: number;
   /** Records Kinesis confirmed. */
   written: number;
-  /** The last failure seen for one of its records (for the answer). */
+  /** Records that can never be written (refused for what they are), and why. */
+  refused: number;
+  refusal: string;
+  /** The last transient failure seen for one of its records (for the answer). */
   reason: string;
   /** Records taken from the queue into calls so far (the rest wait, in order). */
   taken: number;
+  /** Of its records, how many are in a PutRecords call now in flight. */
+  inFlight: number;
   settled: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
   resolve: () => void;
@@ -68,24 +58,32 @@ interface Owner {
 /** The entries of one PutRecords call and, index by index, whose they are. */
 interface Call {
   entries: StreamRecord[];
-  owners: Owner[];
+  puts: PendingPut[];
 }
 
 /**
  * Writes records with PutRecords, sharing calls between concurrent put()s (group commit):
  * at most `concurrency` calls are in flight for the whole sink; a put() whose records arrive
  * while every slot is busy waits in a queue, and the next free slot takes everything queued
- * then, in arrival order, into one call (up to 500 records / 5 MiB; more goes to the next
- * free slot). Nothing waits on a timer to gather records: with a slot free, a put's records
- * go out at once (on Lambda, one request per instance, every call carries one request).
+ * then, in arrival order, into one call (up to 500 records / 5 MiB). Nothing waits on a
+ * timer to gather records (on Lambda, one request per instance, every call carries one put).
  *
- * On a partial failure only the failed entries are sent again, by the slot that sent them,
- * after exponential backoff with full jitter, in a call of their own; a fatal error fails the
- * records of that call. Each put() has its own deadline from when it was called: if any of
- * its records is still unwritten then (or cannot be written: fatal, or its next backoff
- * would outlast it), it throws a 503 with Retry-After, so the sender retries the whole
- * request (records are deterministic: resends are duplicates a consumer can recognise by
- * partition key); its records still queued are dropped, none is sent again for it.
+ * What no retry can cure never occupies a slot: a record the stream could never take (over
+ * the record limit, a bad partition or hash key) is refused before it is queued; an entry
+ * refused by Kinesis for what it is is not sent again; a whole call refused as invalid is
+ * taken apart (the entries AWS names, else each put's entries alone, else halves) so the
+ * records of the other puts in it are written and only the offending put is refused
+ * (RecordsRefusedError: the sender must not resend). A refusal of the stream itself
+ * (missing, access denied, KMS key unusable) fails the puts of that call at once
+ * (StreamUnusableError: an operator must act). Credential refusals end the call at once too
+ * (StreamWriteError: a resend may succeed once the credentials are renewed).
+ *
+ * Transient failures (throttling, internal failures, timeouts, transport) are retried, only
+ * the failed entries, after exponential backoff with full jitter, within each put's
+ * deadline. A put is answered only when each of its records is written, refused, or can no
+ * longer be written: a call in flight is aborted at the earliest deadline among its puts,
+ * and the put is answered once the call has ended, so none of its records lands after the
+ * answer. A put with unwritten records then throws a 503 with a jittered Retry-After.
  *
  * Order: a put's records keep their relative order in the queue and within each call; a
  * put's records split over several calls may be written in any order between the calls, and
@@ -96,8 +94,10 @@ interface Call {
 export class KinesisSink implements RecordSink {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly maxRecordBytes: number;
+  private readonly maxCallBytes: number;
   /** Puts with records not yet taken into a call, in arrival order (from `head`). */
-  private queue: Owner[] = [];
+  private queue: PendingPut[] = [];
   private head = 0;
   private inFlight = 0;
 
@@ -111,30 +111,63 @@ export class KinesisSink implements RecordSink {
   ) {
     this.baseDelayMs = opts.baseDelayMs ?? 50;
     this.maxDelayMs = opts.maxDelayMs ?? 2_000;
+    this.maxRecordBytes = opts.maxRecordBytes ?? 1024 * 1024;
+    // a stream raised to larger records takes calls as large as one record
+    this.maxCallBytes = Math.max(MAX_BYTES_PER_CALL, this.maxRecordBytes);
   }
 
-  put(records: readonly StreamRecord[]): Promise<void> {
+  put(records: readonly StreamRecord[], deadline?: number): Promise<void> {
     if (records.length === 0) return Promise.resolve();
+    let sendable = records;
+    let refused = 0;
+    let refusal = "";
+    for (const record of records) {
+      const broken = recordLimitBroken(record, this.maxRecordBytes);
+      if (broken === undefined) continue;
+      refused++;
+      refusal = broken;
+    }
+    if (refused > 0) {
+      // a backstop: the ingest path bounds every record, so this is a bug worth an error line
+      sendable = records.filter((r) => recordLimitBroken(r, this.maxRecordBytes) === undefined);
+      this.log.error("records over the stream's limits refused before sending", {
+        refused,
+        total: records.length,
+        reason: refusal,
+      });
+    }
     return new Promise<void>((resolve, reject) => {
-      const owner: Owner = {
-        records,
-        deadline: Date.now() + this.opts.deadlineMs,
+      const put: PendingPut = {
+        records: sendable,
+        total: records.length,
+        deadline: deadline ?? Date.now() + this.opts.deadlineMs,
         written: 0,
+        refused,
+        refusal,
         reason: "",
         taken: 0,
+        inFlight: 0,
         settled: false,
         timer: undefined,
         resolve,
         reject,
       };
-      // the deadline holds even while the records wait in the queue or ride in a call
-      // shared with later puts (whose deadlines are later)
-      owner.timer = setTimeout(
-        () => this.fail(owner, owner.reason || "deadline exceeded"),
-        this.opts.deadlineMs,
-      );
-      owner.timer.unref?.();
-      this.queue.push(owner);
+      if (sendable.length === 0) {
+        this.conclude(put);
+        return;
+      }
+      const wait = put.deadline - Date.now();
+      if (wait <= 0) {
+        this.fail(put, "deadline exceeded");
+        return;
+      }
+      // the deadline holds while the records wait in the queue or a backoff; while some ride
+      // in a call, that call is aborted at this deadline and the put is answered when it ends
+      put.timer = setTimeout(() => {
+        if (put.inFlight === 0) this.fail(put, put.reason || "deadline exceeded");
+      }, wait);
+      put.timer.unref?.();
+      this.queue.push(put);
       this.pump();
     });
   }
@@ -149,7 +182,10 @@ export class KinesisSink implements RecordSink {
         .catch((err: unknown) => {
           // a fault of the sink itself: the puts of this call are answered, never left waiting
           this.log.error("Kinesis write failed", { error: errorName(err) });
-          for (const owner of call.owners) this.fail(owner, errorName(err));
+          for (const put of call.puts) {
+            put.inFlight = 0;
+            this.fail(put, errorName(err));
+          }
         })
         .finally(() => {
           this.inFlight--;
@@ -163,15 +199,15 @@ export class KinesisSink implements RecordSink {
     let call: Call | undefined;
     let bytes = 0;
     while (this.head < this.queue.length) {
-      const owner = this.queue[this.head]!;
-      if (!owner.settled) {
-        const { records } = owner;
-        while (owner.taken < records.length) {
-          const record = records[owner.taken]!;
+      const put = this.queue[this.head]!;
+      if (!put.settled) {
+        const { records } = put;
+        while (put.taken < records.length) {
+          const record = records[put.taken]!;
           const size = record.data.length + Buffer.byteLength(record.partitionKey);
-          if (call === undefined) call = { entries: [], owners: [] };
-          else if (call.entries.length === MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL) {
-            // under steady load the queue may never drain: drop the passed owners now and then
+          if (call === undefined) call = { entries: [], puts: [] };
+          else if (call.entries.length === MAX_RECORDS_PER_CALL || bytes + size > this.maxCallBytes) {
+            // under steady load the queue may never drain: drop the passed puts now and then
             if (this.head > 1024) {
               this.queue = this.queue.slice(this.head);
               this.head = 0;
@@ -179,120 +215,286 @@ export class KinesisSink implements RecordSink {
             return call;
           }
           call.entries.push(record);
-          call.owners.push(owner);
+          call.puts.push(put);
           bytes += size;
-          owner.taken++;
+          put.taken++;
         }
       }
-      this.queue[this.head++] = undefined as unknown as Owner;
+      this.queue[this.head++] = undefined as unknown as PendingPut;
     }
     this.queue.length = 0;
     this.head = 0;
     return call;
   }
 
-  /** Sends one call's entries until each is in, fatally refused, or its owner gave up. */
+  /** Sends one call's entries until each is in, refused, or its put gave up. */
   private async send(call: Call): Promise<void> {
-    let { entries, owners } = call;
+    let { entries, puts } = call;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
         const delay = this.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
         const until = Date.now() + delay;
-        // an owner whose deadline comes before the retry gives up now, as a whole
-        for (const owner of owners) if (owner.deadline <= until) this.fail(owner, owner.reason);
-        ({ entries, owners } = live(entries, owners));
+        // a put whose deadline comes before the retry gives up now, as a whole
+        for (const put of puts) if (put.deadline <= until) this.fail(put, put.reason || "deadline exceeded");
+        ({ entries, puts } = live(entries, puts));
         if (entries.length === 0) return;
         this.metrics.count(METRIC_NAMES.kinesisRetries, entries.length);
         await this.sleep(delay);
-        ({ entries, owners } = live(entries, owners));
+        ({ entries, puts } = live(entries, puts));
         if (entries.length === 0) return;
       }
-      let deadline = 0;
-      for (const owner of owners) if (owner.deadline > deadline) deadline = owner.deadline;
-      const remainingMs = deadline - Date.now();
-      if (remainingMs <= 0) {
-        for (const owner of owners) this.fail(owner, owner.reason || "deadline exceeded");
-        return;
+      const next = await this.attempt(entries, puts);
+      if (next === undefined) return;
+      if (next.retryNow) {
+        // entries set apart from refused ones go again at once, without a backoff
+        attempt--;
       }
-      try {
-        const out = await this.client.putRecords(
-          this.opts.streamName,
-          entries,
-          AbortSignal.timeout(remainingMs),
-        );
-        const results = out.records;
-        const retry: Call = { entries: [], owners: [] };
-        let throttled = 0;
-        for (let i = 0; i < entries.length; i++) {
-          const owner = owners[i]!;
-          const result = results[i];
-          const code = result?.errorCode;
-          // an entry without a result is treated as failed: never assume it was written
-          if (code === undefined && result?.sequenceNumber !== undefined) {
-            if (++owner.written === owner.records.length) this.succeed(owner);
-            continue;
-          }
-          if (code !== undefined && THROTTLES.has(code)) throttled++;
-          owner.reason = code ?? "missing result";
-          retry.entries.push(entries[i]!);
-          retry.owners.push(owner);
-        }
-        if (throttled > 0) this.metrics.count(METRIC_NAMES.kinesisThrottled, throttled);
-        if (retry.entries.length === 0) return;
-        ({ entries, owners } = retry);
-      } catch (err) {
-        const name = errorName(err);
-        if (THROTTLES.has(name)) this.metrics.count(METRIC_NAMES.kinesisThrottled, entries.length);
-        for (const owner of owners) owner.reason = name;
-        if (FATAL_ERRORS.has(name)) {
-          this.log.error("Kinesis refused the write", { error: name, stream: this.opts.streamName });
-          for (const owner of owners) this.fail(owner, name);
-          return;
-        }
+      ({ entries, puts } = next.call);
+      if (next.parts !== undefined) {
+        for (const part of next.parts) await this.send(part);
+        return;
       }
     }
   }
 
-  private succeed(owner: Owner): void {
-    if (owner.settled) return;
-    owner.settled = true;
-    clearTimeout(owner.timer);
-    this.metrics.count(METRIC_NAMES.recordsWritten, owner.written);
-    owner.resolve();
+  /**
+   * One PutRecords call. Returns what is left to send: the entries to retry (after a
+   * backoff, or at once), or the parts a refused call was taken apart into.
+   */
+  private async attempt(
+    entries: StreamRecord[],
+    puts: PendingPut[],
+  ): Promise<{ call: Call; retryNow?: boolean; parts?: Call[] } | undefined> {
+    // aborted at the earliest deadline among its puts: each is answered at its own deadline,
+    // and only once this call has ended
+    let deadline = Number.POSITIVE_INFINITY;
+    for (const put of puts) if (put.deadline < deadline) deadline = put.deadline;
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0) {
+      for (const put of puts)
+        if (put.deadline <= Date.now()) this.fail(put, put.reason || "deadline exceeded");
+      const left = live(entries, puts);
+      return left.entries.length === 0 ? undefined : { call: left };
+    }
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DeadlineAbort()), remainingMs);
+    timer.unref?.();
+    for (const put of puts) put.inFlight++;
+    let answer: Awaited<ReturnType<RecordPutter["putRecords"]>> | undefined;
+    let error: unknown;
+    try {
+      answer = await this.client.putRecords(this.opts.streamName, entries, abort.signal);
+    } catch (err) {
+      error = err;
+    } finally {
+      clearTimeout(timer);
+      for (const put of puts) put.inFlight--;
+    }
+    if (answer === undefined) return this.callFailed(entries, puts, error, abort.signal.aborted);
+    const results = answer.records;
+    const retry: Call = { entries: [], puts: [] };
+    let throttled = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const put = puts[i]!;
+      const result = results[i];
+      const code = result?.errorCode;
+      // an entry without a result is treated as failed: never assume it was written
+      if (code === undefined && result?.sequenceNumber !== undefined) {
+        put.written++;
+        this.conclude(put);
+        continue;
+      }
+      const kind = code === undefined ? "transient" : classifyEntryError(code);
+      if (kind === "refused") {
+        this.refuse(put, code!);
+        continue;
+      }
+      if (kind === "unusable") {
+        this.unusable(put, code!);
+        continue;
+      }
+      if (kind === "throttled") throttled++;
+      put.reason = code ?? "missing result";
+      retry.entries.push(entries[i]!);
+      retry.puts.push(put);
+    }
+    if (throttled > 0) this.metrics.count(METRIC_NAMES.kinesisThrottled, throttled);
+    this.expireOverdue(puts);
+    const left = live(retry.entries, retry.puts);
+    return left.entries.length === 0 ? undefined : { call: left };
+  }
+
+  /** A call that failed as a whole: refused, unusable stream, credentials, or transient. */
+  private callFailed(
+    entries: StreamRecord[],
+    puts: PendingPut[],
+    err: unknown,
+    aborted: boolean,
+  ): { call: Call; retryNow?: boolean; parts?: Call[] } | undefined {
+    const name = aborted ? "deadline exceeded" : errorName(err);
+    const kind = aborted ? "transient" : classifyCallError(name);
+    if (kind === "refused") {
+      this.log.error("Kinesis refused a call as invalid", {
+        error: name,
+        records: entries.length,
+        puts: new Set(puts).size,
+      });
+      const named = refusedIndexes(err instanceof Error ? err.message : "", entries.length);
+      if (named.size > 0) {
+        const rest: Call = { entries: [], puts: [] };
+        for (let i = 0; i < entries.length; i++) {
+          if (named.has(i)) this.refuse(puts[i]!, name);
+          else {
+            rest.entries.push(entries[i]!);
+            rest.puts.push(puts[i]!);
+          }
+        }
+        const left = live(rest.entries, rest.puts);
+        return left.entries.length === 0 ? undefined : { call: left, retryNow: true };
+      }
+      if (entries.length === 1) {
+        this.refuse(puts[0]!, name);
+        return undefined;
+      }
+      return { call: { entries: [], puts: [] }, parts: split(entries, puts) };
+    }
+    if (kind === "unusable") {
+      this.log.error("Kinesis refused the write", { error: name, stream: this.opts.streamName });
+      for (const put of new Set(puts)) this.unusable(put, name);
+      return undefined;
+    }
+    if (kind === "credentials") {
+      this.log.error("Kinesis refused the credentials", { error: name });
+      for (const put of new Set(puts)) this.fail(put, name);
+      return undefined;
+    }
+    if (kind === "throttled") this.metrics.count(METRIC_NAMES.kinesisThrottled, entries.length);
+    for (const put of puts) put.reason = name;
+    this.expireOverdue(puts);
+    const left = live(entries, puts);
+    return left.entries.length === 0 ? undefined : { call: left };
+  }
+
+  /** Puts whose deadline passed while their records were in flight are answered now. */
+  private expireOverdue(puts: PendingPut[]): void {
+    const now = Date.now();
+    for (const put of puts) {
+      if (!put.settled && put.inFlight === 0 && put.deadline <= now)
+        this.fail(put, put.reason || "deadline exceeded");
+    }
+  }
+
+  /** One record of the put can never be written: counted, the put goes on with the rest. */
+  private refuse(put: PendingPut, reason: string): void {
+    if (put.settled) return;
+    put.refused++;
+    put.refusal = reason;
+    this.conclude(put);
+  }
+
+  /** Answers the put once every record is written or refused. */
+  private conclude(put: PendingPut): void {
+    if (put.settled || put.written + put.refused < put.total) return;
+    put.settled = true;
+    clearTimeout(put.timer);
+    this.metrics.count(METRIC_NAMES.recordsWritten, put.written);
+    if (put.refused === 0) {
+      put.resolve();
+      return;
+    }
+    this.metrics.count(METRIC_NAMES.recordsRefused, put.refused);
+    this.log.error("records refused by the stream", {
+      refused: put.refused,
+      total: put.total,
+      reason: put.refusal,
+    });
+    put.reject(new RecordsRefusedError(put.refused, put.total, put.refusal));
+  }
+
+  /** The stream refuses this writer: the put is answered at once; nothing of it is sent again. */
+  private unusable(put: PendingPut, reason: string): void {
+    if (put.settled) return;
+    put.settled = true;
+    clearTimeout(put.timer);
+    const unwritten = put.total - put.written;
+    this.metrics.count(METRIC_NAMES.recordsWritten, put.written);
+    this.metrics.count(METRIC_NAMES.kinesisFailedPuts, unwritten);
+    this.metrics.count(METRIC_NAMES.streamUnusable, 1);
+    put.reject(new StreamUnusableError(reason, unwritten, put.total));
   }
 
   /** Answers the put with a 503 naming its records not (yet) confirmed; none is sent again. */
-  private fail(owner: Owner, reason: string): void {
-    if (owner.settled) return;
-    owner.settled = true;
-    clearTimeout(owner.timer);
-    const total = owner.records.length;
-    const unwritten = total - owner.written;
-    this.metrics.count(METRIC_NAMES.recordsWritten, owner.written);
+  private fail(put: PendingPut, reason: string): void {
+    if (put.settled) return;
+    put.settled = true;
+    clearTimeout(put.timer);
+    const unwritten = put.total - put.written;
+    this.metrics.count(METRIC_NAMES.recordsWritten, put.written);
     this.metrics.count(METRIC_NAMES.kinesisFailedPuts, unwritten);
-    this.log.warn("records not written to Kinesis", { unwritten, total, reason });
-    owner.reject(
+    this.log.warn("records not written to Kinesis", { unwritten, total: put.total, reason });
+    put.reject(
       new StreamWriteError(
         "kinesis-unavailable",
-        `Kinesis did not accept ${unwritten} of ${total} records (${reason}); retry later`,
-        this.opts.retryAfterSeconds,
+        `Kinesis did not accept ${unwritten} of ${put.total} records (${reason}); retry later`,
+        this.retryAfter(),
       ),
     );
   }
+
+  /** The configured Retry-After plus up to half of it again, so throttled senders do not return in step. */
+  private retryAfter(): number {
+    const base = this.opts.retryAfterSeconds;
+    let jitter = 0;
+    try {
+      jitter = Math.floor(this.random() * (Math.floor(base / 2) + 1));
+    } catch {
+      // the answer of a put never depends on the jitter: the base alone then
+    }
+    return base + jitter;
+  }
 }
 
-/** The entries whose owners still wait for them (the same arrays when all do). */
-function live(entries: StreamRecord[], owners: Owner[]): Call {
+/** The abort reason of a call that reached its earliest put's deadline. */
+class DeadlineAbort extends Error {
+  constructor() {
+    super("deadline exceeded");
+    this.name = "DeadlineAbort";
+  }
+}
+
+/** The entries whose puts still wait for them (the same arrays when all do). */
+function live(entries: StreamRecord[], puts: PendingPut[]): Call {
   let i = 0;
-  while (i < owners.length && !owners[i]!.settled) i++;
-  if (i === owners.length) return { entries, owners };
-  const out: Call = { entries: entries.slice(0, i), owners: owners.slice(0, i) };
-  for (; i < owners.length; i++) {
-    if (owners[i]!.settled) continue;
+  while (i < puts.length && !puts[i]!.settled) i++;
+  if (i === puts.length) return { entries, puts };
+  const out: Call = { entries: entries.slice(0, i), puts: puts.slice(0, i) };
+  for (; i < puts.length; i++) {
+    if (puts[i]!.settled) continue;
     out.entries.push(entries[i]!);
-    out.owners.push(owners[i]!);
+    out.puts.push(puts[i]!);
   }
   return out;
+}
+
+/** A refused call taken apart: each put's entries alone, or (one put) its halves. */
+function split(entries: StreamRecord[], puts: PendingPut[]): Call[] {
+  const byPut = new Map<PendingPut, Call>();
+  for (let i = 0; i < entries.length; i++) {
+    const put = puts[i]!;
+    let part = byPut.get(put);
+    if (part === undefined) {
+      part = { entries: [], puts: [] };
+      byPut.set(put, part);
+    }
+    part.entries.push(entries[i]!);
+    part.puts.push(put);
+  }
+  if (byPut.size > 1) return [...byPut.values()];
+  const half = Math.ceil(entries.length / 2);
+  return [
+    { entries: entries.slice(0, half), puts: puts.slice(0, half) },
+    { entries: entries.slice(half), puts: puts.slice(half) },
+  ];
 }
 
 function errorName(err: unknown): string {

@@ -17,6 +17,7 @@ export const ENV = {
   maxBodyBytes: "MAX_BODY_BYTES",
   maxDecodedBytes: "MAX_DECODED_BYTES",
   maxRecordBytes: "MAX_RECORD_BYTES",
+  maxMetadataLength: "MAX_METADATA_LENGTH",
   routingBuckets: "ROUTING_BUCKETS",
   maxLabelsPerSeries: "MAX_LABELS_PER_SERIES",
   maxLabelNameLength: "MAX_LABEL_NAME_LENGTH",

@@ -40,6 +40,13 @@ export class UnsupportedMediaTypeError extends HttpError {
   }
 }
 
+/** A failure an operator must fix (answered 500, retried by senders; alarmed). */
+export class InternalServerError extends HttpError {
+  constructor(code: string, message: string) {
+    super(500, code, message);
+  }
+}
+
 export class ServiceUnavailableError extends HttpError {
   constructor(code: string, message: string, retryAfterSeconds: number) {
     super(503, code, message, { "Retry-After": String(retryAfterSeconds) });

@@ -13,6 +13,10 @@ export const METRIC_NAMES = {
   kinesisRetries: "KinesisRetries",
   kinesisThrottled: "KinesisThrottled",
   kinesisFailedPuts: "KinesisFailedPuts",
+  /** Records the stream refused for what they are (answered 400: never resent). */
+  recordsRefused: "RecordsRefused",
+  /** Requests answered 500 because the stream refuses this writer (missing, access, KMS). */
+  streamUnusable: "StreamUnusable",
   // mirror
   mirrorRequests: "MirrorRequests",
   mirrorErrors: "MirrorErrors",

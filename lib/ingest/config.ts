@@ -1,13 +1,15 @@
 import { ConfigError, type Env, enumVar, intVar, stringVar } from "../core/config";
 import { ENV } from "../core/env-names";
 import { loadSharedSettings, type SharedSettings } from "../core/settings";
+import { DEFAULT_MAX_RECORD_BYTES, LARGEST_MAX_RECORD_BYTES } from "../stream/limits";
 import type { IngestSettings } from "./ingest";
 import { DEFAULT_LIMITS } from "./scan/validate";
 
 export const DEFAULTS = Object.freeze({
   maxBodyBytes: 10 * 1024 * 1024,
   maxDecodedBytes: 64 * 1024 * 1024,
-  maxRecordBytes: 1024 * 1024,
+  maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
+  maxMetadataLength: 16 * 1024,
   routingBuckets: 4,
   maxLabelsPerSeries: DEFAULT_LIMITS.maxLabelsPerSeries,
   maxLabelNameLength: DEFAULT_LIMITS.maxLabelNameLength,
@@ -39,7 +41,13 @@ export interface IngestConfig extends SharedSettings {
 }
 
 export function loadIngestConfig(env: Env): IngestConfig {
-  const maxRecordBytes = intVar(env, ENV.maxRecordBytes, DEFAULTS.maxRecordBytes, 1024, 1024 * 1024);
+  const maxRecordBytes = intVar(
+    env,
+    ENV.maxRecordBytes,
+    DEFAULTS.maxRecordBytes,
+    64 * 1024,
+    LARGEST_MAX_RECORD_BYTES,
+  );
   const maxBodyBytes = intVar(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 256 * 1024 * 1024);
   const maxDecodedBytes = intVar(
     env,
@@ -70,6 +78,7 @@ export function loadIngestConfig(env: Env): IngestConfig {
       routingBuckets: intVar(env, ENV.routingBuckets, DEFAULTS.routingBuckets, 1, 4096),
       maxRecordBytes,
       maxDecodedBytes,
+      maxMetadataLength: intVar(env, ENV.maxMetadataLength, DEFAULTS.maxMetadataLength, 64, 256 * 1024),
     }),
     maxBodyBytes,
     sink: Object.freeze({

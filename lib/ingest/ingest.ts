@@ -1,5 +1,6 @@
 import { decompressTransient, SnappyError } from "../codec/snappy";
 import { WireError } from "../codec/wire";
+import { MAX_PARTITION_KEY_LENGTH } from "../stream/limits";
 import { bucketHashKey, chunkLimit } from "../stream/records";
 import { UnreadableBodyError } from "./errors";
 import type { ProtocolVersion } from "./negotiate";
@@ -15,8 +16,11 @@ export type { IngestOutput } from "./scan/output";
 export interface IngestSettings {
   readonly limits: LabelLimits;
   readonly routingBuckets: number;
+  /** The stream's record limit: data plus partition key (MAX_RECORD_BYTES). */
   readonly maxRecordBytes: number;
   readonly maxDecodedBytes: number;
+  /** Longest metadata help, unit and metric family name, in bytes (MAX_METADATA_LENGTH). */
+  readonly maxMetadataLength: number;
 }
 
 /**
@@ -29,9 +33,12 @@ export class Ingestor {
   private readonly hashKeys: readonly string[];
   /** Room after the decoded bytes for assembling one record body. */
   private readonly room: number;
+  /** The largest record data: the record limit less the longest partition key. */
+  private readonly maxDataBytes: number;
 
   constructor(private readonly settings: IngestSettings) {
-    this.room = chunkLimit(settings.maxRecordBytes);
+    this.maxDataBytes = settings.maxRecordBytes - MAX_PARTITION_KEY_LENGTH;
+    this.room = chunkLimit(this.maxDataBytes);
     this.hashKeys = Array.from({ length: settings.routingBuckets }, (_, b) =>
       bucketHashKey(b, settings.routingBuckets),
     );
@@ -51,7 +58,8 @@ export class Ingestor {
     const opts: PlanOptions = {
       limits: this.settings.limits,
       buckets: this.settings.routingBuckets,
-      maxRecordBytes: this.settings.maxRecordBytes,
+      maxRecordBytes: this.maxDataBytes,
+      maxMetadataLength: this.settings.maxMetadataLength,
       tenant,
       hashKeys: this.hashKeys,
     };

@@ -34,9 +34,13 @@ export function rejectionMessage(out: IngestOutput): string {
     .sort((a, b) => b[1] - a[1])
     .map(([reason, n]) => `${reason}: ${n}`)
     .join(", ");
-  const total = out.rejected.total + out.written.series;
+  const series = out.rejected.total - out.rejected.metadata;
+  const refused =
+    out.rejected.metadata === 0
+      ? `rejected ${series} of ${series + out.written.series} series`
+      : `rejected ${series} of ${series + out.written.series} series and ${out.rejected.metadata} metadata`;
   return (
-    `rejected ${out.rejected.total} of ${total} series (${reasons}); ` +
+    `${refused} (${reasons}); ` +
     `wrote ${out.written.series} series, ${out.written.samples} samples; do not resend the rejected series`
   );
 }

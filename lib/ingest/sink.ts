@@ -1,9 +1,12 @@
 import type { StreamRecord } from "../stream/records";
 
 /**
- * Where prepared records go. Resolves only when every record was accepted; otherwise
- * rejects with a StreamWriteError (./errors) saying how many were not, and when to retry.
+ * Where prepared records go. Resolves only when every record was accepted. Otherwise it
+ * rejects, once each record is written or can no longer be written, with a StreamWriteError
+ * (retry later), a RecordsRefusedError (some records can never be written; the rest were)
+ * or a StreamUnusableError (the stream refuses this writer) from ./errors.
  */
 export interface RecordSink {
-  put(records: readonly StreamRecord[]): Promise<void>;
+  /** `deadline`: epoch milliseconds by which the put is answered (else the sink's own budget). */
+  put(records: readonly StreamRecord[], deadline?: number): Promise<void>;
 }

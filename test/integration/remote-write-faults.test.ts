@@ -74,6 +74,7 @@ function setup(putter: RecordPutter, opts: { deadlineMs?: number; keys?: KeySour
     sink,
     log,
     metrics,
+    deadlineMs: opts.deadlineMs ?? 2_000,
   });
   const post = () =>
     app.request(REMOTE_WRITE_PATH, {
@@ -148,7 +149,9 @@ describe("Kinesis faults", () => {
     const started = Date.now();
     const res = await post();
     expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBe("7");
+    // Retry-After 7 s, jittered up by at most half again
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(7);
+    expect(Number(res.headers.get("retry-after"))).toBeLessThanOrEqual(10);
     expect(await res.text()).toMatch(
       /Kinesis did not accept \d+ of \d+ records \(ProvisionedThroughputExceededException\)/,
     );
@@ -174,11 +177,13 @@ describe("Kinesis faults", () => {
     expect(metrics.totals.get("KinesisThrottled")).toBe(sent()[0]!.length);
   });
 
-  it("gives up at once, with 503, when the stream is missing (no retry can help)", async () => {
+  it("gives up at once, with 500 for an operator, when the stream is missing (no retry within)", async () => {
     const putter = await kinesisStandIn(() => awsError("ResourceNotFoundException"));
-    const { post, logs } = setup(putter, { buckets: 1 });
+    const { post, logs, metrics } = setup(putter, { buckets: 1 });
     const res = await post();
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(500);
+    expect(await res.text()).toMatch(/the stream cannot be written \(ResourceNotFoundException\)/);
+    expect(metrics.totals.get("StreamUnusable")).toBe(1);
     expect(sent()).toHaveLength(1);
     expect(logs.join("\n")).toContain("ResourceNotFoundException");
   });

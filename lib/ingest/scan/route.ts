@@ -5,8 +5,10 @@ export interface PlanOptions {
   readonly limits: LabelLimits;
   /** Number of routing buckets (one ExplicitHashKey each). */
   readonly buckets: number;
-  /** Largest record data (after compression). */
+  /** Largest record data (after compression), the partition key's room already taken off. */
   readonly maxRecordBytes: number;
+  /** Longest metadata help, unit and metric family name, in bytes. */
+  readonly maxMetadataLength: number;
   readonly tenant: string | undefined;
   /** Precomputed bucketHashKey(b, buckets) for every b. */
   readonly hashKeys: readonly string[];

@@ -52,7 +52,11 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
     const start = top.pos;
     top.pos = end;
     if (field === F_METADATA) {
-      const nameHash = scanMetadata(inner.at(start, end), seed);
+      const nameHash = scanMetadata(inner.at(start, end), seed, opts.maxMetadataLength);
+      if (nameHash < 0) {
+        rejected.addMetadata("metadata-too-long");
+        continue;
+      }
       metadata[bucketOf(nameHash, opts.buckets)]!.push(entryStart, end);
       written.metadata++;
       continue;
@@ -276,24 +280,30 @@ function readLabel(
   labels.push(ns, ne, vs, ve, entryStart, end);
 }
 
-/** Checks a MetricMetadata and returns the routing hash of its metric family name. */
-function scanMetadata(r: Reader, seed: number): number {
+/**
+ * Checks a MetricMetadata and returns the routing hash of its metric family name, or -1
+ * when its family name, help or unit is longer than `maxLength` bytes.
+ */
+function scanMetadata(r: Reader, seed: number, maxLength: number): number {
   if (!checkMessage(r.buf, r.pos, r.end, SCHEMA.v1.metadata))
     throw new WireError("metadata: a string is not valid UTF-8");
   let h = seed;
+  let tooLong = false;
   while (!r.done()) {
     const tag = r.tag();
-    if (tag >>> 3 === 2) {
-      r.expect(tag & 7, WIRE_LEN, "metric family name");
+    const field = tag >>> 3;
+    if (field === 2 || field === 4 || field === 5) {
+      r.expect(tag & 7, WIRE_LEN, "metadata string");
       const e = r.lengthEnd();
       const s = r.pos;
-      h = fnv1a(r.buf, s, e, seed);
+      if (e - s > maxLength) tooLong = true;
+      if (field === 2) h = fnv1a(r.buf, s, e, seed);
       r.pos = e;
     } else {
       r.skip(tag & 7);
     }
   }
-  return fmix32(h);
+  return tooLong ? -1 : fmix32(h);
 }
 
 /** The series re-encoded with its labels in name order and every other field as it came. */
@@ -331,6 +341,8 @@ function splitSeries(body: Uint8Array, limit: number): Uint8Array[] | undefined 
   const headBytes = head.finish();
   // room per chunk, leaving space for the record-level tag and length of the series
   const room = limit - 16 - headBytes.length;
+  // labels alone that cannot fit one record
+  if (room <= 0) return undefined;
   const out: Uint8Array[] = [];
   let w: Writer | undefined;
   for (const [s, e] of rest) {

@@ -38,6 +38,8 @@ interface Accepted {
   bound: number;
   /** whether exemplars or metadata refer to symbols too (besides the labels) */
   otherRefs: boolean;
+  /** whether the series' metadata is left out of its record (a help or unit too long) */
+  dropMetadata: boolean;
   /**
    * Where the fields after the labels start when every labels_refs field comes first and
    * the rest runs to the end of the series (they are then copied in one go), else -1.
@@ -128,7 +130,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
   for (let i = 0; i < seriesRanges.length; i++) {
     const start = seriesRanges.start(i);
     const end = seriesRanges.end(i);
-    scanSeries(r.at(start, end), refs, symbolOk, scan);
+    scanSeries(r.at(start, end), refs, symbolOk, scan, opts.maxMetadataLength);
     // labels_refs must come in pairs, each naming a symbol in range and valid UTF-8
     let reason: RejectReason | undefined =
       scan.badRef || refs.length % 2 !== 0 ? "symbol-ref-invalid" : undefined;
@@ -156,11 +158,18 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
       refPool.push(labels.aux[l]!);
       refPool.push(labels.aux2[l]!);
     }
+    // the series re-encoded, with every symbol it refers to: it must fit one record alone
+    let symbolBytes = 2 + scan.exemplarSymbolBytes;
+    if (!scan.metadataTooLong) symbolBytes += scan.metadataSymbolBytes;
+    for (let k = 0; k < labels.count; k++) {
+      symbolBytes += 12 + labels.ne[k]! - labels.ns[k]! + labels.ve[k]! - labels.vs[k]!;
+    }
     const bound = end - start + 5 * scan.refCount + 16;
-    if (bound > limit) {
+    if (bound + symbolBytes > limit) {
       rejected.add("series-too-large");
       continue;
     }
+    if (scan.metadataTooLong) rejected.addMetadata("metadata-too-long");
     const otherRefs = scan.exemplars > 0 || scan.metadata > 0;
     buckets[bucketOf(labels.hash, opts.buckets)]!.push({
       start,
@@ -169,13 +178,14 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
       refsLen: labels.count * 2,
       bound,
       otherRefs,
+      dropMetadata: scan.metadataTooLong,
       restStart: scan.restStart,
     });
     written.series++;
     written.samples += scan.samples;
     written.histograms += scan.histograms;
     written.exemplars += scan.exemplars;
-    written.metadata += scan.metadata;
+    if (!scan.metadataTooLong) written.metadata += scan.metadata;
   }
 
   const room =
@@ -199,6 +209,11 @@ interface SeriesScan {
   refCount: number;
   badRef: boolean;
   restStart: number;
+  /** Bytes of the symbols exemplar labels and metadata refer to (framing included). */
+  exemplarSymbolBytes: number;
+  metadataSymbolBytes: number;
+  /** A metadata help or unit longer than the limit. */
+  metadataTooLong: boolean;
 }
 
 const seriesScan: SeriesScan = {
@@ -209,11 +224,23 @@ const seriesScan: SeriesScan = {
   refCount: 0,
   badRef: false,
   restStart: -1,
+  exemplarSymbolBytes: 0,
+  metadataSymbolBytes: 0,
+  metadataTooLong: false,
 };
 
 /** Reads labels_refs (packed or not) into `refs` and checks every other reference. */
-function scanSeries(r: Reader, refs: IntList, symbols: SymbolCheck, out: SeriesScan): void {
+function scanSeries(
+  r: Reader,
+  refs: IntList,
+  symbols: SymbolCheck,
+  out: SeriesScan,
+  maxMetadataLength: number,
+): void {
   refs.length = 0;
+  out.exemplarSymbolBytes = 0;
+  out.metadataSymbolBytes = 0;
+  out.metadataTooLong = false;
   out.samples = 0;
   out.histograms = 0;
   out.exemplars = 0;
@@ -296,13 +323,20 @@ function scanSeries(r: Reader, refs: IntList, symbols: SymbolCheck, out: SeriesS
       const exemplarRefs: number[] = [];
       forEachRef(buf, s, e, 1, (ref) => exemplarRefs.push(ref));
       if (exemplarRefs.length % 2 !== 0 || !exemplarRefs.every((ref) => symbols.ok(ref))) out.badRef = true;
+      else for (const ref of exemplarRefs) out.exemplarSymbolBytes += 6 + symbols.length(ref);
       out.refCount += exemplarRefs.length;
       out.exemplars++;
     } else {
       checkMessage(buf, s, e, SCHEMA.v2.metadata);
       forEachRef(buf, s, e, 0, (ref) => {
-        if (!symbols.ok(ref)) out.badRef = true;
         out.refCount++;
+        if (!symbols.ok(ref)) {
+          out.badRef = true;
+          return;
+        }
+        const length = symbols.length(ref);
+        if (length > maxMetadataLength) out.metadataTooLong = true;
+        out.metadataSymbolBytes += 6 + length;
       });
       out.metadata++;
     }
@@ -456,7 +490,7 @@ class RecordBuilder {
     while (!r.done()) {
       const tag = r.tag();
       const field = tag >>> 3;
-      if (field === 4 || field === 5) {
+      if (field === 4 || (field === 5 && !s.dropMetadata)) {
         r.expect(tag & 7, WIRE_LEN, "timeseries field");
         const e = r.lengthEnd();
         const st = r.pos;
@@ -526,6 +560,10 @@ class RecordBuilder {
       const tag = r.tag();
       const field = tag >>> 3;
       if (field === 1) {
+        r.skip(tag & 7);
+      } else if (field === 5 && s.dropMetadata) {
+        if (runEnd > runStart) body.bytes(this.buf, runStart, runEnd);
+        runStart = runEnd = 0;
         r.skip(tag & 7);
       } else if (field === 4 || field === 5) {
         if (runEnd > runStart) body.bytes(this.buf, runStart, runEnd);

@@ -27,6 +27,11 @@ export class SymbolCheck {
     }
   }
 
+  /** The byte length of a symbol in range. */
+  length(ref: number): number {
+    return this.symbols.end(ref) - this.symbols.start(ref);
+  }
+
   ok(ref: number): boolean {
     if (ref >= this.state.length) return false;
     let st = this.state[ref]!;

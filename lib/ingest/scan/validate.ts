@@ -16,7 +16,8 @@ export type RejectReason =
   | "label-value-too-long"
   | "too-many-labels"
   | "symbol-ref-invalid"
-  | "series-too-large";
+  | "series-too-large"
+  | "metadata-too-long";
 
 export interface LabelLimits {
   readonly maxLabelsPerSeries: number;

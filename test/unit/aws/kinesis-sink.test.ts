@@ -10,7 +10,7 @@ import {
 } from "../../../lib/aws/kinesis-sink";
 import { createLogger } from "../../../lib/core/log";
 import { createMemoryMetrics } from "../../../lib/core/metrics";
-import { StreamWriteError } from "../../../lib/ingest/errors";
+import { RecordsRefusedError, StreamUnusableError, StreamWriteError } from "../../../lib/ingest/errors";
 import type { StreamRecord } from "../../../lib/stream/records";
 
 /**
@@ -19,6 +19,8 @@ import type { StreamRecord } from "../../../lib/stream/records";
  */
 interface PendingCall {
   entries: readonly PutRecordsEntry[];
+  /** The call's abort signal: the test decides when an aborted call ends. */
+  signal: AbortSignal | undefined;
   answer(result: PutRecordsResult): void;
   fail(err: Error): void;
 }
@@ -26,13 +28,16 @@ interface PendingCall {
 function handPutter() {
   const calls: PendingCall[] = [];
   const putter: RecordPutter = {
-    putRecords: (_stream, entries) =>
+    putRecords: (_stream, entries, signal) =>
       new Promise((resolve, reject) => {
-        calls.push({ entries: [...entries], answer: resolve, fail: reject });
+        calls.push({ entries: [...entries], signal, answer: resolve, fail: reject });
       }),
   };
   return { putter, calls };
 }
+
+/** What an HTTP client throws for an aborted call. */
+const aborted = (): Error => Object.assign(new Error("This operation was aborted"), { name: "AbortError" });
 
 const accepted = (entries: readonly PutRecordsEntry[]): PutRecordsResult => ({
   failedRecordCount: 0,
@@ -195,34 +200,72 @@ describe("KinesisSink group commit", () => {
     expect(metrics.totals.get("KinesisFailedPuts")).toBeUndefined();
   });
 
-  it("rejects only the owner whose deadline passed; the others still succeed", async () => {
+  it("aborts a call at its put's deadline and answers the put only once the call has ended", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     const { putter, calls } = handPutter();
     const { sink, metrics } = setup(putter, { concurrency: 1, deadlineMs: 1_000 });
-    const early = sink.put(records("early", 2));
-    const earlyState = track(early);
+    const early = track(sink.put(records("early", 2)));
     vi.advanceTimersByTime(600);
     const later = track(sink.put(records("later", 2)));
-    // both wait on the first call; the early owner's deadline passes while it is in flight
+    // the early put's deadline passes while its call is in flight: the call is aborted ...
     vi.advanceTimersByTime(500);
     await settle();
-    expect(earlyState.done).toBe(true);
-    expect(earlyState.error).toBeInstanceOf(StreamWriteError);
-    expect((earlyState.error as StreamWriteError).message).toMatch(
+    expect(calls[0]!.signal?.aborted).toBe(true);
+    // ... and the put is not answered while the call might still write its records
+    expect(early.done).toBe(false);
+    calls[0]!.fail(aborted());
+    await settle();
+    expect(early.error).toBeInstanceOf(StreamWriteError);
+    expect((early.error as StreamWriteError).message).toMatch(
       /Kinesis did not accept 2 of 2 records \(deadline exceeded\)/,
     );
-    expect((earlyState.error as StreamWriteError).retryAfterSeconds).toBe(3);
+    // Retry-After 3 s plus jitter (random 0.5 of up to half again)
+    expect((early.error as StreamWriteError).retryAfterSeconds).toBe(4);
     expect(later.done).toBe(false);
-    // the late answer comes: the early owner's records are not sent again
-    calls[0]!.answer(partly(calls[0]!.entries, [0], "InternalFailure"));
-    await settle();
+    // the early put's records are not sent again; the later put's go in a call of their own
     expect(calls).toHaveLength(2);
     expect(keys(calls[1]!.entries)).toEqual(keys(records("later", 2)));
+    expect(calls[1]!.signal?.aborted).toBe(false);
     calls[1]!.answer(accepted(calls[1]!.entries));
     await settle();
     expect(later).toEqual({ done: true });
     expect(metrics.totals.get("KinesisFailedPuts")).toBe(2);
     expect(metrics.totals.get("RecordsWritten")).toBe(2);
+  });
+
+  it("aborts a shared call at the earliest deadline among its puts; the others' entries go again", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter, { concurrency: 1, deadlineMs: 1_000 });
+    const first = track(sink.put(records("first", 1)));
+    const early = track(sink.put(records("early", 1), Date.now() + 300));
+    const late = track(sink.put(records("late", 1)));
+    calls[0]!.answer(accepted(calls[0]!.entries));
+    await settle();
+    expect(first).toEqual({ done: true });
+    expect(keys(calls[1]!.entries)).toEqual(["early-0", "late-0"]);
+    vi.advanceTimersByTime(300);
+    await settle();
+    expect(calls[1]!.signal?.aborted).toBe(true);
+    calls[1]!.fail(aborted());
+    await settle();
+    expect(early.error).toBeInstanceOf(StreamWriteError);
+    expect(late.done).toBe(false);
+    vi.advanceTimersByTime(50);
+    await settle();
+    expect(keys(calls[2]!.entries)).toEqual(["late-0"]);
+    calls[2]!.answer(accepted(calls[2]!.entries));
+    await settle();
+    expect(late).toEqual({ done: true });
+  });
+
+  it("answers at once, without a call, a put whose deadline has already passed", async () => {
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter);
+    const late = track(sink.put(records("late", 2), Date.now() - 1));
+    await settle();
+    expect(late.error).toBeInstanceOf(StreamWriteError);
+    expect(calls).toHaveLength(0);
   });
 
   it("gives up an owner whose next backoff would outlast its deadline, keeping the others' retries", async () => {
@@ -254,8 +297,8 @@ describe("KinesisSink group commit", () => {
     const c = track(sink.put(records("c", 2)));
     calls[0]!.fail(awsError("ResourceNotFoundException"));
     await settle();
-    expect(a.error).toBeInstanceOf(StreamWriteError);
-    expect((a.error as Error).message).toMatch(/did not accept 2 of 2 records \(ResourceNotFoundException\)/);
+    expect(a.error).toBeInstanceOf(StreamUnusableError);
+    expect((a.error as Error).message).toMatch(/\(ResourceNotFoundException\): 2 of 2 records not written/);
     expect(b.done || c.done).toBe(false);
     expect(keys(calls[1]!.entries)).toEqual([...keys(records("b", 2)), ...keys(records("c", 2))]);
     calls[1]!.fail(awsError("AccessDeniedException"));
@@ -264,29 +307,31 @@ describe("KinesisSink group commit", () => {
     expect((c.error as Error).message).toMatch(/\(AccessDeniedException\)/);
     expect(calls).toHaveLength(2);
     expect(metrics.totals.get("KinesisFailedPuts")).toBe(6);
+    expect(metrics.totals.get("StreamUnusable")).toBe(3);
     expect(logs.join("\n")).toMatch(/Kinesis refused the write.*ResourceNotFoundException/);
   });
 
-  it("fails an owner at once when part of its records were refused, dropping the rest it had queued", async () => {
+  it("fails a put at once when the stream refuses it, dropping the rest it had queued", async () => {
     const { putter, calls } = handPutter();
     const { sink, metrics } = setup(putter, { concurrency: 1 });
     const x = track(sink.put(records("x", 1)));
     const big = track(sink.put(records("big", MAX_RECORDS_PER_CALL + 20)));
     const after = track(sink.put(records("after", 1)));
-    calls[0]!.fail(awsError("KMSAccessDeniedException"));
+    calls[0]!.answer(accepted(calls[0]!.entries));
     await settle();
-    expect(x.error).toBeInstanceOf(StreamWriteError);
+    expect(x).toEqual({ done: true });
     expect(calls[1]!.entries).toHaveLength(MAX_RECORDS_PER_CALL);
-    calls[1]!.fail(awsError("ValidationException"));
+    calls[1]!.fail(awsError("KMSAccessDeniedException"));
     await settle();
-    expect((big.error as Error).message).toMatch(/did not accept 520 of 520 records/);
+    expect(big.error).toBeInstanceOf(StreamUnusableError);
+    expect((big.error as Error).message).toMatch(/520 of 520 records not written/);
     // the 20 records "big" still had queued are not sent
     expect(keys(calls[2]!.entries)).toEqual(["after-0"]);
     calls[2]!.answer(accepted(calls[2]!.entries));
     await settle();
     expect(after).toEqual({ done: true });
-    expect(metrics.totals.get("KinesisFailedPuts")).toBe(521);
-    expect(metrics.totals.get("RecordsWritten")).toBe(1);
+    expect(metrics.totals.get("KinesisFailedPuts")).toBe(520);
+    expect(metrics.totals.get("RecordsWritten")).toBe(2);
   });
 
   it("retries a whole call that was throttled, counting every entry of it once per throttle", async () => {
@@ -315,7 +360,8 @@ describe("KinesisSink group commit", () => {
     track(sink.put(records("x", 1)));
     const many = track(sink.put(records("n", 300)));
     const more = track(sink.put(records("m", 300)));
-    const big = 1024 * 1024;
+    // data plus partition key ("L-0") at most 1 MiB: the largest record a stream takes by default
+    const big = 1024 * 1024 - 8;
     const large = track(sink.put(records("L", 6, big)));
     const answerNext = async (k: number) => {
       calls[k]!.answer(accepted(calls[k]!.entries));
@@ -366,6 +412,7 @@ describe("KinesisSink group commit", () => {
     await settle();
     expect(a.error).toBeInstanceOf(StreamWriteError);
     expect((a.error as Error).message).toMatch(/did not accept 1 of 2 records \(RangeError\)/);
+    expect((a.error as StreamWriteError).retryAfterSeconds).toBe(3);
     expect(logs.join("\n")).toMatch(/Kinesis write failed.*RangeError/);
     broken = false;
     const b = track(sink.put(records("b", 1)));
@@ -385,5 +432,137 @@ describe("KinesisSink group commit", () => {
     calls[1]!.answer(accepted(calls[1]!.entries));
     await settle();
     expect(a).toEqual({ done: true });
+  });
+});
+
+describe("KinesisSink refusals: what no retry can cure", () => {
+  const validation = (message: string) => Object.assign(new Error(message), { name: "ValidationException" });
+
+  it("takes a call refused as a whole apart, so only the put that caused it is refused", async () => {
+    const { putter, calls } = handPutter();
+    const { sink, metrics } = setup(putter, { concurrency: 1 });
+    const first = track(sink.put(records("first", 1)));
+    const a = track(sink.put(records("a", 2)));
+    const b = track(sink.put(records("b", 2)));
+    const c = track(sink.put(records("c", 1)));
+    calls[0]!.answer(accepted(calls[0]!.entries));
+    await settle();
+    expect(first).toEqual({ done: true });
+    // a, b and c share a call, which AWS refuses without naming an entry
+    expect(keys(calls[1]!.entries)).toEqual(["a-0", "a-1", "b-0", "b-1", "c-0"]);
+    calls[1]!.fail(validation("1 validation error detected"));
+    await settle();
+    // each put's entries alone, in order
+    expect(keys(calls[2]!.entries)).toEqual(["a-0", "a-1"]);
+    calls[2]!.answer(accepted(calls[2]!.entries));
+    await settle();
+    expect(a).toEqual({ done: true });
+    expect(keys(calls[3]!.entries)).toEqual(["b-0", "b-1"]);
+    calls[3]!.fail(validation("Value at 'records.2.member.data' failed to satisfy constraint"));
+    await settle();
+    // AWS named b-1: b-0 goes again at once, alone
+    expect(keys(calls[4]!.entries)).toEqual(["b-0"]);
+    calls[4]!.answer(accepted(calls[4]!.entries));
+    await settle();
+    expect(b.error).toBeInstanceOf(RecordsRefusedError);
+    expect((b.error as Error).message).toMatch(
+      /refused 1 of 2 records of this request \(ValidationException\)/,
+    );
+    expect(keys(calls[5]!.entries)).toEqual(["c-0"]);
+    calls[5]!.answer(accepted(calls[5]!.entries));
+    await settle();
+    expect(c).toEqual({ done: true });
+    expect(metrics.totals.get("RecordsRefused")).toBe(1);
+    expect(metrics.totals.get("RecordsWritten")).toBe(5);
+    // nothing waited on a backoff
+    expect(metrics.totals.get("KinesisRetries")).toBeUndefined();
+  });
+
+  it("halves a refused call of one put until the refused entry stands alone; the rest is written", async () => {
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter, { concurrency: 1 });
+    const p = track(sink.put(records("p", 4)));
+    const refuseIfBad = async (k: number) => {
+      const call = calls[k]!;
+      if (keys(call.entries).includes("p-2")) call.fail(validation("refused"));
+      else call.answer(accepted(call.entries));
+      await settle();
+    };
+    for (let k = 0; k < 5; k++) await refuseIfBad(k);
+    expect(calls.map((c) => keys(c.entries))).toEqual([
+      ["p-0", "p-1", "p-2", "p-3"],
+      ["p-0", "p-1"],
+      ["p-2", "p-3"],
+      ["p-2"],
+      ["p-3"],
+    ]);
+    expect(p.error).toBeInstanceOf(RecordsRefusedError);
+    expect((p.error as RecordsRefusedError).refused).toBe(1);
+  });
+
+  it("does not send again an entry refused for what it is (a per-entry InvalidArgumentException)", async () => {
+    const { putter, calls } = handPutter();
+    const { sink, metrics } = setup(putter, { concurrency: 1 });
+    const p = track(sink.put(records("p", 3)));
+    calls[0]!.answer(partly(calls[0]!.entries, [1], "InvalidArgumentException"));
+    await settle();
+    expect(calls).toHaveLength(1);
+    expect(p.error).toBeInstanceOf(RecordsRefusedError);
+    expect(metrics.totals.get("RecordsWritten")).toBe(2);
+    expect(metrics.totals.get("KinesisRetries")).toBeUndefined();
+  });
+
+  it("refuses before any call the records Kinesis would refuse, and sends the others", async () => {
+    const { putter, calls } = handPutter();
+    const { sink, logs } = setup(putter, { concurrency: 1, maxRecordBytes: 1024 });
+    const fine = records("ok", 2);
+    const over = { data: new Uint8Array(1024), partitionKey: "over", explicitHashKey: "0" };
+    const badKey = { data: new Uint8Array(8), partitionKey: "k".repeat(257), explicitHashKey: "0" };
+    const p = track(sink.put([fine[0]!, over, badKey, fine[1]!]));
+    expect(keys(calls[0]!.entries)).toEqual(["ok-0", "ok-1"]);
+    calls[0]!.answer(accepted(calls[0]!.entries));
+    await settle();
+    expect(p.error).toBeInstanceOf(RecordsRefusedError);
+    expect((p.error as RecordsRefusedError).refused).toBe(2);
+    expect(logs.join("\n")).toMatch(/records over the stream's limits refused before sending/);
+    const none = track(sink.put([over]));
+    await settle();
+    expect(none.error).toBeInstanceOf(RecordsRefusedError);
+    expect(calls).toHaveLength(1);
+  });
+
+  it.each([["ExpiredTokenException"], ["UnrecognizedClientException"], ["InvalidSignatureException"]])(
+    "ends the put at once, retryable, when the credentials are refused (%s)",
+    async (code) => {
+      const { putter, calls } = handPutter();
+      const { sink, logs } = setup(putter, { concurrency: 1 });
+      const p = track(sink.put(records("p", 2)));
+      calls[0]!.fail(awsError(code));
+      await settle();
+      expect(calls).toHaveLength(1);
+      expect(p.error).toBeInstanceOf(StreamWriteError);
+      expect((p.error as Error).message).toContain(code);
+      expect(logs.join("\n")).toMatch(/Kinesis refused the credentials/);
+    },
+  );
+
+  it.each([
+    [0, 4],
+    [0.99, 6],
+  ])("jitters Retry-After: random %s over a base of 4 s gives %s s", async (random, expected) => {
+    const { putter, calls } = handPutter();
+    const sink = new KinesisSink(
+      putter,
+      { streamName: "s", concurrency: 1, deadlineMs: 10_000, retryAfterSeconds: 4 },
+      createLogger("error", () => {}),
+      createMemoryMetrics(),
+      () => Promise.resolve(),
+      () => random,
+    );
+    const p = track(sink.put(records("p", 1), Date.now() - 1));
+    await settle();
+    expect(calls).toHaveLength(0);
+    expect(p.error).toBeInstanceOf(StreamWriteError);
+    expect((p.error as StreamWriteError).retryAfterSeconds).toBe(expected);
   });
 });

@@ -179,6 +179,7 @@ describe("v1: record bodies assembled in the work room against the general write
         limits: DEFAULT_LIMITS,
         buckets: 3,
         maxRecordBytes,
+        maxMetadataLength: 16 * 1024,
         tenant: "t",
         hashKeys: [0, 1, 2].map((b) => bucketHashKey(b, 3)),
       };
@@ -225,6 +226,7 @@ describe("v2: record bodies assembled in the work room against the general write
         limits: DEFAULT_LIMITS,
         buckets: 3,
         maxRecordBytes,
+        maxMetadataLength: 16 * 1024,
         tenant: undefined,
         hashKeys: [0, 1, 2].map((b) => bucketHashKey(b, 3)),
       };

@@ -17,6 +17,7 @@ const make = (l: LabelLimits = limits) =>
     limits: l,
     routingBuckets: 2,
     maxRecordBytes: DEFAULTS.maxRecordBytes,
+    maxMetadataLength: DEFAULTS.maxMetadataLength,
     maxDecodedBytes: 1 << 20,
   });
 
