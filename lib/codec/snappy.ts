@@ -144,21 +144,34 @@ function wasmModuleBytes(): Uint8Array | undefined {
 }
 
 /**
- * The exports of the `snappy-wasm` module that `loadWasm` calls: wasm-bindgen's internals
- * of version SNAPPY_WASM_VERSION, which another version may rename or change.
+ * The exports of the `snappy-wasm` module that `loadWasm` calls, with the number of
+ * parameters of each function: wasm-bindgen's internals of version SNAPPY_WASM_VERSION,
+ * which another version may rename or change (later wasm-bindgen releases give malloc and
+ * free an alignment parameter, for one).
  */
-export const SNAPPY_WASM_EXPORTS = [
-  "memory",
-  "compress_raw",
-  "decompress_raw",
-  "__wbindgen_add_to_stack_pointer",
-  "__wbindgen_malloc",
-  "__wbindgen_free",
-] as const;
+export const SNAPPY_WASM_EXPORTS = {
+  memory: "memory",
+  compress_raw: 3,
+  decompress_raw: 3,
+  __wbindgen_add_to_stack_pointer: 1,
+  __wbindgen_malloc: 1,
+  __wbindgen_free: 2,
+} as const;
+
+/** What is not as SNAPPY_WASM_EXPORTS says in a module's exports (empty when all is). */
+function wasmExportProblems(exports: Record<string, unknown>): string[] {
+  return Object.entries(SNAPPY_WASM_EXPORTS).flatMap(([name, shape]) => {
+    const value = exports[name];
+    if (shape === "memory")
+      return (value as { buffer?: unknown } | undefined)?.buffer instanceof ArrayBuffer ? [] : [`no ${name}`];
+    if (typeof value !== "function") return [`no ${name}`];
+    return value.length === shape ? [] : [`${name} takes ${value.length} parameters, not ${shape}`];
+  });
+}
 
 /**
- * The WebAssembly codec, or a failure when its module cannot be found, instantiated, or
- * lacks the exports used here. The module is driven through its exports directly rather
+ * The WebAssembly codec, or a failure when its module cannot be found or instantiated, its
+ * exports are not SNAPPY_WASM_EXPORTS, or a round trip through them fails. The module is driven through its exports directly rather
  * than the package's JavaScript bindings: the same calls (input copied into the module's
  * memory, which the call takes over; output read and freed), but the decoded bytes can go
  * into a reused buffer instead of a fresh one per request.
@@ -177,13 +190,9 @@ function loadWasm(): Backend | LoadFailure {
   } catch (err) {
     return { failed: `${of}: the module does not instantiate: ${reasonOf(err)}` };
   }
-  const missing = SNAPPY_WASM_EXPORTS.filter((name) =>
-    name === "memory"
-      ? !(exports.memory?.buffer instanceof ArrayBuffer)
-      : typeof exports[name] !== "function",
-  );
-  if (missing.length > 0)
-    return { failed: `${of}: the module lacks the exports driven here (${missing.join(", ")})` };
+  const problems = wasmExportProblems(exports as unknown as Record<string, unknown>);
+  if (problems.length > 0)
+    return { failed: `${of}: the module's exports are not the ones driven here (${problems.join(", ")})` };
   /** Runs `fn` (compress_raw or decompress_raw) over `input`; calls `take` with the output in the module's memory. */
   const call = <T>(
     fn: (ret: number, ptr: number, len: number) => void,

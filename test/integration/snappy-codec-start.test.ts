@@ -165,7 +165,7 @@ describe("the snappy codec at a cold start of the bundled remote-write handler",
       expect.objectContaining({
         level: "warn",
         codec: "js",
-        reason: `snappy-wasm ${SNAPPY_WASM_VERSION}: the module lacks the exports driven here (memory, compress_raw, decompress_raw, __wbindgen_add_to_stack_pointer, __wbindgen_malloc, __wbindgen_free)`,
+        reason: `snappy-wasm ${SNAPPY_WASM_VERSION}: the module's exports are not the ones driven here (no memory, no compress_raw, no decompress_raw, no __wbindgen_add_to_stack_pointer, no __wbindgen_malloc, no __wbindgen_free)`,
       }),
       expect.objectContaining(info("js", "built-in")),
     ]);
