@@ -2,6 +2,7 @@ import { createEmfMetrics } from "../../lib/aws/emf-metrics";
 import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { SecretKeySource } from "../../lib/aws/secret-keys";
+import { type SnappyCodecInfo, snappyCodec } from "../../lib/codec/snappy";
 import { type KeySource, keysFromEnv, StaticKeySource } from "../../lib/core/auth";
 import { ConfigError, type Env } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
@@ -27,14 +28,30 @@ export function ingestKeySource(config: IngestConfig, env: Env, log: Logger): Ke
 }
 
 /**
+ * Says which snappy codec compresses the records (once, at start), and as a warning when a
+ * preferred one is there but could not load, with the reason.
+ */
+export function logSnappyCodec(log: Logger, codec: SnappyCodecInfo = snappyCodec()): void {
+  if (codec.fallbackReason !== undefined) {
+    log.warn("snappy codec fallback", {
+      codec: codec.name,
+      version: codec.version,
+      reason: codec.fallbackReason,
+    });
+  }
+  log.info("snappy codec", { codec: codec.name, version: codec.version });
+}
+
+/**
  * Builds the remote-write endpoint from environment variables (the Lambda's cold start, and
- * the local server). It is framework-neutral: the fronts (API Gateway events, node:http)
+ * the local server), and logs the snappy codec in use. It is framework-neutral: the fronts (API Gateway events, node:http)
  * call it directly, so neither loads Hono for it.
  */
 export function remoteWriteEndpointFromEnv(env: Env, metrics?: Metrics) {
   const config = loadIngestConfig(env);
   if (config.sink.streamName === undefined) throw new ConfigError(`${ENV.streamName}: not set`);
   const log = createLogger(config.logLevel, undefined, { service: METRIC_SERVICES.remoteWrite });
+  logSnappyCodec(log);
   const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.remoteWrite);
   // the lean PutRecords client (no SDK client to import on a cold start); credentials from env
   const client = KinesisRecordsClient.create({

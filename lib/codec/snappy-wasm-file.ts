@@ -5,3 +5,9 @@
  */
 export const SNAPPY_WASM_PACKAGE_FILE = "node_modules/snappy-wasm/es/snappy_bg.wasm";
 export const SNAPPY_WASM_FILE = "snappy_bg.wasm";
+/**
+ * The `snappy-wasm` version whose module exports lib/codec/snappy.ts drives (wasm-bindgen
+ * internals, not a public API): package.json pins exactly this version, and
+ * test/unit/codec/snappy-wasm-interface.test.ts holds the module to it.
+ */
+export const SNAPPY_WASM_VERSION = "0.3.0";

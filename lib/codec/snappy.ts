@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { SNAPPY_WASM_FILE } from "./snappy-wasm-file";
+import { SNAPPY_WASM_FILE, SNAPPY_WASM_VERSION } from "./snappy-wasm-file";
 import { CodecError } from "./wire";
 
 /**
@@ -13,11 +13,25 @@ import { CodecError } from "./wire";
  * native `snappy` package when it is installed (the local server), the Rust codec of
  * `snappy-wasm` compiled to WebAssembly (what the Lambda bundle ships: its 31 KB module
  * is copied beside the bundle, and it runs at 2–3× the JavaScript codec's speed), and a
- * JavaScript codec (below), always present. `snappyBackend()` says which is in use.
+ * JavaScript codec (below), always present. `snappyCodec()` says which is in use, its
+ * version, and why a preferred one is not (the functions log it at start).
  * Every one of them is reached through `decompress`, which checks the declared length
  * against the caller's limit before any codec allocates.
  */
 export type SnappyBackendName = "native" | "wasm" | "js";
+
+/** The codec in use, for the start log. */
+export interface SnappyCodecInfo {
+  readonly name: SnappyBackendName;
+  /** The package's version (`snappy`, `snappy-wasm`); "built-in" for the JavaScript codec. */
+  readonly version: string;
+  /**
+   * Set when a codec preferred to this one could not load (the native package installed
+   * but not loadable here, or the WebAssembly module missing or not what this code drives):
+   * why, in one line.
+   */
+  readonly fallbackReason?: string;
+}
 
 /**
  * A body that is not a snappy block (`snappy-corrupt`), or whose declared decoded length
@@ -34,10 +48,22 @@ export class SnappyError extends CodecError {
 
 interface Backend {
   readonly name: SnappyBackendName;
+  readonly version: string;
   uncompress(compressed: Uint8Array, maxLength: number): Uint8Array;
   /** The same at the start of the shared work buffer, with `room` bytes free after it. */
   uncompressToWork(compressed: Uint8Array, maxLength: number, room: number): Uint8Array;
   compress(data: Uint8Array): Uint8Array;
+}
+
+/** A codec that is there but could not be loaded, and why (one line, no stack). */
+interface LoadFailure {
+  readonly failed: string;
+}
+
+/** The first line of an error's message, bounded (module errors append their require stack). */
+function reasonOf(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return (message.split("\n")[0] ?? "").slice(0, 200);
 }
 
 interface NativeSnappy {
@@ -47,21 +73,38 @@ interface NativeSnappy {
 
 const jsBackend: Backend = {
   name: "js",
+  version: "built-in",
   uncompress: (compressed, maxLength) => uncompressBlock(compressed, maxLength),
   uncompressToWork: (compressed, maxLength, room) =>
     uncompressBlock(compressed, maxLength, (n) => workBuffer(n + room)),
   compress: (data) => compressBlock(data),
 };
 
-/** The native package, or undefined when it is absent or fails to load on this platform. */
-function loadNative(): Backend | undefined {
-  let mod: NativeSnappy;
+/**
+ * The native package; undefined when it is not installed (the Lambda bundle leaves it
+ * out), a failure when it is installed but does not load on this platform.
+ */
+function loadNative(): Backend | LoadFailure | undefined {
+  // a runtime require: bundlers leave it alone, so a bundle without the package still loads
+  const require = createRequire(import.meta.url);
   try {
-    // a runtime require: bundlers leave it alone, so a bundle without the package still loads
-    mod = createRequire(import.meta.url)("snappy") as NativeSnappy;
-    if (typeof mod.uncompressSync !== "function" || typeof mod.compressSync !== "function") return undefined;
+    require.resolve("snappy");
   } catch {
     return undefined;
+  }
+  let mod: NativeSnappy;
+  try {
+    mod = require("snappy") as NativeSnappy;
+  } catch (err) {
+    return { failed: `the native snappy package does not load here: ${reasonOf(err)}` };
+  }
+  if (typeof mod.uncompressSync !== "function" || typeof mod.compressSync !== "function")
+    return { failed: "the native snappy package has no uncompressSync/compressSync" };
+  let version = "unknown";
+  try {
+    version = String((require("snappy/package.json") as { version: unknown }).version);
+  } catch {
+    // the codec works all the same; only the log line lacks its version
   }
   // copyOutputData: a plain heap buffer is cheaper than an external one for our sizes
   const uncompress = (compressed: Uint8Array, maxLength: number) => {
@@ -72,6 +115,7 @@ function loadNative(): Backend | undefined {
   };
   return {
     name: "native",
+    version,
     uncompress,
     uncompressToWork: (compressed, maxLength, room) => {
       const out = uncompress(compressed, maxLength);
@@ -100,26 +144,55 @@ function wasmModuleBytes(): Uint8Array | undefined {
 }
 
 /**
- * The WebAssembly codec, or undefined when its module cannot be found or instantiated.
- * The module is driven through its exports directly rather than the package's JavaScript
- * bindings: the same calls (input copied into the module's memory, which the call takes
- * over; output read and freed), but the decoded bytes can go into a reused buffer instead
- * of a fresh one per request.
+ * The exports of the `snappy-wasm` module that `loadWasm` calls, with the number of
+ * parameters of each function: wasm-bindgen's internals of version SNAPPY_WASM_VERSION,
+ * which another version may rename or change (later wasm-bindgen releases give malloc and
+ * free an alignment parameter, for one).
  */
-function loadWasm(): Backend | undefined {
+export const SNAPPY_WASM_EXPORTS = {
+  memory: "memory",
+  compress_raw: 3,
+  decompress_raw: 3,
+  __wbindgen_add_to_stack_pointer: 1,
+  __wbindgen_malloc: 1,
+  __wbindgen_free: 2,
+} as const;
+
+/** What is not as SNAPPY_WASM_EXPORTS says in a module's exports (empty when all is). */
+function wasmExportProblems(exports: Record<string, unknown>): string[] {
+  return Object.entries(SNAPPY_WASM_EXPORTS).flatMap(([name, shape]) => {
+    const value = exports[name];
+    if (shape === "memory")
+      return (value as { buffer?: unknown } | undefined)?.buffer instanceof ArrayBuffer ? [] : [`no ${name}`];
+    if (typeof value !== "function") return [`no ${name}`];
+    return value.length === shape ? [] : [`${name} takes ${value.length} parameters, not ${shape}`];
+  });
+}
+
+/**
+ * The WebAssembly codec, or a failure when its module cannot be found or instantiated, its
+ * exports are not SNAPPY_WASM_EXPORTS, or a round trip through them fails. The module is driven through its exports directly rather
+ * than the package's JavaScript bindings: the same calls (input copied into the module's
+ * memory, which the call takes over; output read and freed), but the decoded bytes can go
+ * into a reused buffer instead of a fresh one per request.
+ */
+function loadWasm(): Backend | LoadFailure {
+  const of = `snappy-wasm ${SNAPPY_WASM_VERSION}`;
   const bytes = wasmModuleBytes();
-  if (bytes === undefined) return undefined;
+  if (bytes === undefined)
+    return { failed: `${of}: ${SNAPPY_WASM_FILE} is neither beside the bundle nor in the installed package` };
   let exports: SnappyWasmExports;
   try {
     const { Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
     // the module's one import builds the error value it returns; the value is not needed
     const imports = { wbg: { __wbindgen_error_new: () => 0 } };
     exports = new Instance(new Module(bytes), imports).exports as SnappyWasmExports;
-    if (typeof exports.decompress_raw !== "function" || typeof exports.compress_raw !== "function")
-      return undefined;
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { failed: `${of}: the module does not instantiate: ${reasonOf(err)}` };
   }
+  const problems = wasmExportProblems(exports as unknown as Record<string, unknown>);
+  if (problems.length > 0)
+    return { failed: `${of}: the module's exports are not the ones driven here (${problems.join(", ")})` };
   /** Runs `fn` (compress_raw or decompress_raw) over `input`; calls `take` with the output in the module's memory. */
   const call = <T>(
     fn: (ret: number, ptr: number, len: number) => void,
@@ -149,8 +222,9 @@ function loadWasm(): Backend | undefined {
     work.set(new Uint8Array(memory, ptr, len));
     return work.subarray(0, len);
   };
-  return {
+  const codec: Backend = {
     name: "wasm",
+    version: SNAPPY_WASM_VERSION,
     uncompress: (compressed, maxLength) => {
       const out = call(exports.decompress_raw, compressed, fresh);
       if (out.length > maxLength) throw new Error("decoded length over the limit");
@@ -164,6 +238,16 @@ function loadWasm(): Backend | undefined {
     },
     compress: (data) => call(exports.compress_raw, data, fresh),
   };
+  // exports of the right names may still follow another calling convention: one round trip
+  const probe = new Uint8Array(256).map((_, i) => (i * 7) % 13);
+  try {
+    const back = codec.uncompress(codec.compress(probe), probe.length);
+    if (back.length !== probe.length || back.some((b, i) => b !== probe[i]))
+      return { failed: `${of}: a round trip through the module gives other bytes` };
+  } catch (err) {
+    return { failed: `${of}: a round trip through the module fails: ${reasonOf(err)}` };
+  }
+  return codec;
 }
 
 /**
@@ -194,18 +278,44 @@ interface SnappyWasmExports {
   __wbindgen_free(ptr: number, size: number): void;
 }
 
-const native = loadNative();
+const nativeLoad = loadNative();
+const native = nativeLoad === undefined || "failed" in nativeLoad ? undefined : nativeLoad;
+/** Why the native package is not used although it is installed. */
+const nativeFailure = nativeLoad !== undefined && "failed" in nativeLoad ? nativeLoad.failed : undefined;
 /** The WebAssembly codec, loaded the first time it is wanted (never where native serves). */
-let wasmLoaded: Backend | null | undefined;
-function wasm(): Backend | undefined {
-  if (wasmLoaded === undefined) wasmLoaded = loadWasm() ?? null;
-  return wasmLoaded ?? undefined;
+let wasmLoad: Backend | LoadFailure | undefined;
+function wasmOrFailure(): Backend | LoadFailure {
+  wasmLoad ??= loadWasm();
+  return wasmLoad;
 }
-let backend: Backend = native ?? wasm() ?? jsBackend;
+function wasm(): Backend | undefined {
+  const w = wasmOrFailure();
+  return "failed" in w ? undefined : w;
+}
+
+/** The fastest codec that loads, and why the ones preferred to it did not. */
+function chooseAtLoad(): { backend: Backend; fallbackReason?: string } {
+  if (native !== undefined) return { backend: native };
+  const reasons = nativeFailure === undefined ? [] : [nativeFailure];
+  const w = wasmOrFailure();
+  if ("failed" in w) reasons.push(w.failed);
+  const backend = "failed" in w ? jsBackend : w;
+  return reasons.length > 0 ? { backend, fallbackReason: reasons.join("; ") } : { backend };
+}
+const atLoad = chooseAtLoad();
+let backend: Backend = atLoad.backend;
 
 /** The implementation in use. */
 export function snappyBackend(): SnappyBackendName {
   return backend.name;
+}
+
+/** The implementation in use, its version, and why a preferred one is not (see SnappyCodecInfo). */
+export function snappyCodec(): SnappyCodecInfo {
+  const info = { name: backend.name, version: backend.version };
+  return backend === atLoad.backend && atLoad.fallbackReason !== undefined
+    ? { ...info, fallbackReason: atLoad.fallbackReason }
+    : info;
 }
 
 /** Whether the native package could be loaded here. */
@@ -219,22 +329,20 @@ export function availableSnappyBackends(): SnappyBackendName[] {
 }
 
 /**
- * Chooses the implementation ("auto": the fastest available). All produce valid snappy
+ * Chooses the implementation ("auto": the one chosen at load). All produce valid snappy
  * blocks that any of them can read; their compressed bytes may differ.
  */
 export function useSnappy(name: SnappyBackendName | "auto"): SnappyBackendName {
-  if (name === "native" && native === undefined)
-    throw new Error("the native snappy package is not installed");
-  if (name === "wasm" && wasm() === undefined)
-    throw new Error("the WebAssembly snappy module is not available");
-  backend =
-    name === "js"
-      ? jsBackend
-      : name === "wasm"
-        ? wasm()!
-        : name === "native"
-          ? native!
-          : (native ?? wasm() ?? jsBackend);
+  if (name === "native") {
+    if (native === undefined) throw new Error(nativeFailure ?? "the native snappy package is not installed");
+    backend = native;
+  } else if (name === "wasm") {
+    const w = wasmOrFailure();
+    if ("failed" in w) throw new Error(w.failed);
+    backend = w;
+  } else {
+    backend = name === "js" ? jsBackend : atLoad.backend;
+  }
   return backend.name;
 }
 

@@ -33,9 +33,19 @@ export function chunkLimit(maxRecordBytes: number): number {
 }
 
 /**
+ * The id of a record: the first 128 bits (hex) of SHA-256 over its uncompressed body. It
+ * names the content, not its encoding, so every snappy codec and version gives a body the
+ * same id; a consumer can check it against `decompress(data)`.
+ */
+export function recordId(body: Uint8Array): string {
+  return createHash("sha256").update(body).digest("hex").slice(0, 32);
+}
+
+/**
  * Compresses a record body and names it. Partition key: `<format>:<tenant>:<bucket>:<id>`,
- * where id is the first 128 bits (hex) of SHA-256 over the compressed data, so a resent
- * request yields the same keys and consumers can drop the duplicates.
+ * where id is `recordId(body)`, so a resent request yields the same keys, whichever codec
+ * compresses it, and consumers can drop the duplicates. The body may live in a scratch
+ * buffer that the caller reuses for the next one: it is hashed and compressed here, not kept.
  */
 export function sealRecord(
   body: Uint8Array,
@@ -45,8 +55,8 @@ export function sealRecord(
   buckets: number,
   hashKeys: readonly string[],
 ): StreamRecord {
+  const id = recordId(body);
   const data = compress(body);
-  const id = createHash("sha256").update(data).digest("hex").slice(0, 32);
   return {
     data,
     partitionKey: `${RECORD_FORMAT[version]}:${tenant ?? ""}:${bucket}:${id}`,
