@@ -383,7 +383,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     observability: {
       alarmEmail,
       logRetentionDays,
-      logLevel: r.oneOf("logLevel", LOG_LEVELS),
+      logLevel: r.oneOf("logLevel", LOG_LEVELS, (value) => value.toLowerCase()),
       metricsNamespace,
       keyCacheSeconds: r.int("keyCacheSeconds", 1, 3600),
     },
@@ -757,8 +757,13 @@ class Reader {
     return items.map((s) => s.trim()).filter((s) => s !== "");
   }
 
-  oneOf<T extends string>(key: ConfigKey, allowed: readonly T[]): T {
-    const value = this.str(key);
+  /** One of `allowed`, after `normalize` (e.g. to read a value in either case). */
+  oneOf<T extends string>(
+    key: ConfigKey,
+    allowed: readonly T[],
+    normalize: (value: string) => string = (value) => value,
+  ): T {
+    const value = normalize(this.str(key));
     if (!(allowed as readonly string[]).includes(value)) {
       throw contextError(key, `expected one of ${allowed.join(", ")} (got "${clip(value)}")`);
     }
