@@ -206,7 +206,10 @@ export const CONFIG_KEYS = {
   },
   alarmEmail: { default: undefined, doc: "email subscribed to an SNS topic that receives every alarm" },
   logRetentionDays: { default: 30, doc: "retention of function, access and flow logs, days" },
-  logLevel: { default: "info", doc: "`LOG_LEVEL` of both functions: debug, info, warn, error" },
+  logLevel: {
+    default: "info",
+    doc: "`LOG_LEVEL` of every function: debug, info, warn, error (either case); metrics are kept at every level ([operations.md](operations.md#log-levels))",
+  },
   metricsNamespace: {
     default: DEFAULT_METRICS_NAMESPACE,
     doc: "CloudWatch namespace of the functions' metrics",
