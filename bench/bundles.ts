@@ -10,6 +10,7 @@ import { SNAPPY_WASM_FILE, SNAPPY_WASM_PACKAGE_FILE } from "../lib/codec/snappy-
 import { ENV } from "../lib/core/env-names";
 import { MIRROR_PATHS, RECEIVER_PATH } from "../lib/core/routes";
 import { httpApiEvent, restEvent } from "../test/fixtures/api-gateway";
+import { LAMBDA_NODE_FLAGS } from "../test/support/lambda-bundle";
 import { type Listening, listenOnLoopback } from "../test/support/listen";
 import { fmt, median, table } from "./measure";
 import { default2k } from "./payloads";
@@ -31,9 +32,6 @@ import { default2k } from "./payloads";
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const run = promisify(execFile);
-
-/** The flags the Lambda Node.js 22 runtime passes to node. */
-export const LAMBDA_NODE_FLAGS = ["--no-experimental-require-module", "--no-experimental-detect-module"];
 
 export interface BundleRow {
   fn: string;

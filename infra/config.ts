@@ -206,7 +206,10 @@ export const CONFIG_KEYS = {
   },
   alarmEmail: { default: undefined, doc: "email subscribed to an SNS topic that receives every alarm" },
   logRetentionDays: { default: 30, doc: "retention of function, access and flow logs, days" },
-  logLevel: { default: "info", doc: "`LOG_LEVEL` of both functions: debug, info, warn, error" },
+  logLevel: {
+    default: "info",
+    doc: "`LOG_LEVEL` of every function: debug, info, warn, error (either case); metrics are kept at every level ([operations.md](operations.md#log-levels))",
+  },
   metricsNamespace: {
     default: DEFAULT_METRICS_NAMESPACE,
     doc: "CloudWatch namespace of the functions' metrics",
@@ -383,7 +386,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     observability: {
       alarmEmail,
       logRetentionDays,
-      logLevel: r.oneOf("logLevel", LOG_LEVELS),
+      logLevel: r.oneOf("logLevel", LOG_LEVELS, (value) => value.toLowerCase()),
       metricsNamespace,
       keyCacheSeconds: r.int("keyCacheSeconds", 1, 3600),
     },
@@ -757,8 +760,13 @@ class Reader {
     return items.map((s) => s.trim()).filter((s) => s !== "");
   }
 
-  oneOf<T extends string>(key: ConfigKey, allowed: readonly T[]): T {
-    const value = this.str(key);
+  /** One of `allowed`, after `normalize` (e.g. to read a value in either case). */
+  oneOf<T extends string>(
+    key: ConfigKey,
+    allowed: readonly T[],
+    normalize: (value: string) => string = (value) => value,
+  ): T {
+    const value = normalize(this.str(key));
     if (!(allowed as readonly string[]).includes(value)) {
       throw contextError(key, `expected one of ${allowed.join(", ")} (got "${clip(value)}")`);
     }

@@ -116,6 +116,7 @@ export class GatewayFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // never above INFO, so that metrics survive every logLevel (see APPLICATION_LOG_LEVEL)
       applicationLogLevelV2: APPLICATION_LOG_LEVEL[props.logLevel],
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
@@ -186,9 +187,17 @@ export class GatewayFunction extends Construct {
   }
 }
 
+/**
+ * Lambda's application log level for a `logLevel`: min(logLevel, INFO), never above INFO.
+ * Lambda's JSON log filter reads each line's `level` and counts a line without one as INFO;
+ * the EMF documents the metrics come from have none, so at WARN or ERROR Lambda would drop
+ * every metric, and the alarms on them (missing data is fine) would never fire. The
+ * gateway's logger filters its own lines by LOG_LEVEL instead, so `warn` and `error` still
+ * keep its debug and info lines out of CloudWatch.
+ */
 const APPLICATION_LOG_LEVEL = {
   debug: lambda.ApplicationLogLevel.DEBUG,
   info: lambda.ApplicationLogLevel.INFO,
-  warn: lambda.ApplicationLogLevel.WARN,
-  error: lambda.ApplicationLogLevel.ERROR,
-} as const;
+  warn: lambda.ApplicationLogLevel.INFO,
+  error: lambda.ApplicationLogLevel.INFO,
+} as const satisfies Record<LogLevel, lambda.ApplicationLogLevel>;

@@ -1,6 +1,10 @@
 /**
  * Structured JSON logs, one object per line (CloudWatch Logs and `jq` read them as is).
  * Nothing here ever receives a key: callers pass reasons and counts, not credentials.
+ *
+ * Each line carries `level` spelt as Lambda's log-level filter reads it (`DEBUG`, `INFO`,
+ * `WARN`, `ERROR`) and an RFC 3339 `timestamp` (without one, Lambda ignores the level).
+ * The configured level (`LOG_LEVEL`) is written in lower case and read in either case.
  */
 import { ConfigError } from "./config";
 import { ENV } from "./env-names";
@@ -8,6 +12,8 @@ import { ENV } from "./env-names";
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** The `level` of a line, as Lambda's JSON log filter reads it. */
+const WRITTEN: Record<LogLevel, string> = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -32,7 +38,15 @@ export function createLogger(
   const min = ORDER[level];
   const emit = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ level: lvl, time: new Date().toISOString(), msg: message, ...base, ...fields }));
+    write(
+      JSON.stringify({
+        level: WRITTEN[lvl],
+        timestamp: new Date().toISOString(),
+        msg: message,
+        ...base,
+        ...fields,
+      }),
+    );
   };
   return {
     debug: (m, f) => emit("debug", m, f),

@@ -1,7 +1,5 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../infra/paths";
@@ -11,40 +9,25 @@ import { MIRROR_PATHS, RECEIVER_PATH } from "../../lib/core/routes";
 import { httpApiEvent, restEvent } from "../fixtures/api-gateway";
 import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 import { startAwsJsonStub } from "../support/aws-json-stub";
-import { resourcesOf, synthGateway } from "./synth";
+import { invokeBundle } from "../support/lambda-bundle";
+import { synthBundled } from "./synth";
 
-const run = promisify(execFile);
-
-/**
- * The real thing: both entries bundled by the local esbuild (no Docker) exactly as
- * `cdk synth` / `cdk deploy` bundle them, once for this file. The assembly goes under
- * cdk.out/ so that the bundles' bare `@aws-sdk/*` imports resolve to the project's
- * node_modules, as they resolve to the runtime's SDK on Lambda.
- */
-mkdirSync(join(PROJECT_ROOT, "cdk.out"), { recursive: true });
-const outdir = mkdtempSync(join(PROJECT_ROOT, "cdk.out", "bundle-test-"));
-const { json } = synthGateway({}, { bundle: true, outdir });
-afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+/** The real thing: both entries bundled as `cdk synth` bundles them, once for this file. */
+const gateway = synthBundled();
+afterAll(() => gateway.remove());
 
 /** Upper bound for one bundle (minified, without source map): the SDK stays outside. */
 const BUNDLE_BUDGET_BYTES = 1_500_000;
 
 function bundleOf(descriptionPrefix: string) {
-  const fn = Object.values(resourcesOf(json, "AWS::Lambda::Function")).find((f) =>
-    String(f.Properties.Description).startsWith(descriptionPrefix),
-  )!;
-  const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");
-  const dir = join(outdir, `asset.${hash}`);
-  const file = join(dir, "index.mjs");
-  const code = readFileSync(file);
+  const bundle = gateway.bundleOf(descriptionPrefix);
+  const code = readFileSync(bundle.file);
   return {
-    handler: fn.Properties.Handler as string,
-    dir,
-    file,
+    ...bundle,
     code: code.toString("utf8"),
     bytes: code.length,
     gzipBytes: gzipSync(code, { level: 9 }).length,
-    mapBytes: existsSync(`${file}.map`) ? statSync(`${file}.map`).size : 0,
+    mapBytes: existsSync(`${bundle.file}.map`) ? statSync(`${bundle.file}.map`).size : 0,
   };
 }
 
@@ -55,31 +38,18 @@ const bundles = {
 
 /** Runs the bundle's handler in a fresh Node process, as the Lambda runtime would import it. */
 async function invoke(file: string, event: unknown, env: Record<string, string>) {
-  const script = [
-    "const { handler } = await import(process.argv[1]);",
-    "const result = await handler(JSON.parse(process.argv[2]), { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 10000 });",
-    "process.stdout.write('RESULT ' + JSON.stringify({ statusCode: result.statusCode, headers: result.headers }) + '\\n');",
-  ].join("\n");
-  const { stdout } = await run(
-    process.execPath,
-    ["--input-type=module", "-e", script, file, JSON.stringify(event)],
-    {
-      env: {
-        PATH: process.env.PATH ?? "",
-        AWS_REGION: "eu-west-1",
-        AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
-        AWS_SECRET_ACCESS_KEY: "example",
-        // Nothing listens there: the key fetch fails fast, and the function must answer 503.
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: "http://127.0.0.1:9",
-        AWS_MAX_ATTEMPTS: "1",
-        ...env,
-      },
-      timeout: 20_000,
-    },
-  );
-  const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
-  expect(line, stdout).toBeDefined();
-  return JSON.parse(line!.slice("RESULT ".length)) as { statusCode: number; headers: Record<string, string> };
+  const { results } = await invokeBundle(file, [event], {
+    PATH: process.env.PATH ?? "",
+    AWS_REGION: "eu-west-1",
+    AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "example",
+    // Nothing listens there: the key fetch fails fast, and the function must answer 503.
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: "http://127.0.0.1:9",
+    AWS_MAX_ATTEMPTS: "1",
+    ...env,
+  });
+  expect(results).toHaveLength(1);
+  return results[0] as { statusCode: number; headers: Record<string, string> };
 }
 
 /** An API Gateway HTTP API (payload 2.0) event of a remote-write POST. */

@@ -77,6 +77,12 @@ describe("parseConfig", () => {
     expect(fromCli.ingest!.throttleRate).toBe(12.5);
   });
 
+  it("reads logLevel in either case, and keeps it in lower case", () => {
+    for (const given of ["warn", "WARN", "Warn"]) {
+      expect(parseConfig({ logLevel: given }).observability.logLevel).toBe("warn");
+    }
+  });
+
   it("defaults a provisioned stream to one shard", () => {
     expect(parseConfig({ streamMode: "provisioned" }).stream?.shards).toBe(1);
   });

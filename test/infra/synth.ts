@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { App, type Stack } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
@@ -64,4 +64,39 @@ export function warnings(stack: Stack): string[] {
   return Annotations.fromStack(stack)
     .findWarning("*", Match.anyValue())
     .map((w) => String(w.entry.data));
+}
+
+/** The one Lambda function of a template whose description starts with `prefix`. */
+export function functionOf(json: Record<string, unknown>, prefix: string): CfnResource {
+  const found = Object.values(resourcesOf(json, "AWS::Lambda::Function")).filter((f) =>
+    String(f.Properties.Description).startsWith(prefix),
+  );
+  if (found.length !== 1) throw new Error(`${found.length} functions described "${prefix}…"`);
+  return found[0]!;
+}
+
+/** Where a function's bundle is in the cloud assembly. */
+export interface FunctionBundle {
+  readonly handler: string;
+  readonly dir: string;
+  /** The bundle itself, `index.mjs`. */
+  readonly file: string;
+}
+
+/**
+ * The gateway synthesized with its real bundles: each entry bundled by the local esbuild
+ * (no Docker) exactly as `cdk synth` / `cdk deploy` bundle them. The assembly goes under
+ * cdk.out/ so that the bundles' bare `@aws-sdk/*` imports resolve to the project's
+ * node_modules, as they resolve to the runtime's SDK on Lambda; `remove()` deletes it.
+ */
+export function synthBundled(context: Record<string, unknown> = {}) {
+  mkdirSync(join(PROJECT_ROOT, "cdk.out"), { recursive: true });
+  const outdir = mkdtempSync(join(PROJECT_ROOT, "cdk.out", "bundle-test-"));
+  const synthesized = synthGateway(context, { bundle: true, outdir });
+  const bundleOf = (descriptionPrefix: string): FunctionBundle => {
+    const fn = functionOf(synthesized.json, descriptionPrefix);
+    const dir = join(outdir, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, "")}`);
+    return { handler: fn.Properties.Handler as string, dir, file: join(dir, "index.mjs") };
+  };
+  return { ...synthesized, outdir, bundleOf, remove: () => rmSync(outdir, { recursive: true, force: true }) };
 }
