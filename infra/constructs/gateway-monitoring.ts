@@ -114,6 +114,16 @@ export class GatewayMonitoring extends Construct {
           emf(METRIC_NAMES.kinesisFailedPuts, service),
           "Records could not be written to Kinesis before the deadline",
         ],
+        [
+          "StreamRefusedRecords",
+          emf(METRIC_NAMES.recordsRefused, service),
+          "Kinesis refused records for what they are (answered 400: the sender drops them)",
+        ],
+        [
+          "StreamUnusable",
+          emf(METRIC_NAMES.streamUnusable, service),
+          "The stream refuses the remote-write function (missing, access or KMS key denied): answered 500 until fixed",
+        ],
       );
       rows.push(
         [
@@ -124,10 +134,12 @@ export class GatewayMonitoring extends Construct {
           graph("Series rejected by reason", [
             byDimension(METRIC_NAMES.seriesRejected, service, METRIC_DIMENSIONS.reason),
           ]),
-          graph("Kinesis retries / throttled / failed puts", [
+          graph("Kinesis retries / throttled / failed / refused", [
             emf(METRIC_NAMES.kinesisRetries, service),
             emf(METRIC_NAMES.kinesisThrottled, service),
             emf(METRIC_NAMES.kinesisFailedPuts, service),
+            emf(METRIC_NAMES.recordsRefused, service),
+            emf(METRIC_NAMES.streamUnusable, service),
           ]),
         ],
         [

@@ -54,7 +54,7 @@ beforeAll(async () => {
         ? { status: 400, body: { __type: "ResourceNotFoundException", message: "no AWSPREVIOUS" } }
         : { body: { SecretString: KEY } },
   });
-  // the stream is gone: the write is refused for good (an error line, then warnings and a 503)
+  // the stream is gone: an operator must act (an error line, then a warning and a 500)
   kinesis = await startAwsJsonStub({
     answer: () => ({ status: 400, body: { __type: "ResourceNotFoundException", message: "no stream" } }),
   });
@@ -163,15 +163,20 @@ const SCENARIOS: Record<string, Scenario> = {
           [ENV.streamName]: "gateway-stream",
           [ENV.apiKeySecretArn]: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ingest",
         },
-        answers: [{ statusCode: 401 }, { statusCode: 503 }],
+        answers: [{ statusCode: 401 }, { statusCode: 500 }],
       },
     ],
     lines: {
       debug: ["write refused"],
-      warn: ["records not written to Kinesis", "write failed"],
+      warn: ["write failed"],
       error: ["Kinesis refused the write"],
     },
-    metrics: [METRIC_NAMES.samplesReceived, METRIC_NAMES.seriesRejected, METRIC_NAMES.kinesisFailedPuts],
+    metrics: [
+      METRIC_NAMES.samplesReceived,
+      METRIC_NAMES.seriesRejected,
+      METRIC_NAMES.kinesisFailedPuts,
+      METRIC_NAMES.streamUnusable,
+    ],
   },
   "mirror: a connection test without keys, then one with keys to a Prometheus that is down": {
     fn: "mirror",

@@ -238,6 +238,8 @@ describe("components", () => {
       "KinesisFailedPuts",
       "KinesisThrottledPuts",
       "KinesisWriteThrottled",
+      "StreamRefusedRecords",
+      "StreamUnusable",
     ]);
     const dashboard = JSON.stringify(Object.values(resourcesOf(json, "AWS::CloudWatch::Dashboard"))[0]);
     expect(dashboard).toContain("SamplesReceived");
@@ -272,7 +274,7 @@ describe("components", () => {
     expect(json.Description).toBe("Prometheus gateway: the StackState Prometheus mirror");
   });
 
-  it("both (the default): every output, the smoke command, nine alarms", () => {
+  it("both (the default): every output, the smoke command, eleven alarms", () => {
     const { json, stack } = synthGateway();
     expect(outputNames(json)).toEqual([
       "DashboardUrl",
@@ -287,7 +289,7 @@ describe("components", () => {
       "SmokeTestCommand",
       "StreamName",
     ]);
-    expect(stack.monitoring.alarms).toHaveLength(9);
+    expect(stack.monitoring.alarms).toHaveLength(11);
   });
 });
 
