@@ -62,6 +62,8 @@ export interface GatewayConfig {
     /** Only for provisioned mode. */
     readonly shards?: number;
     readonly retentionHours: number;
+    /** The stream's record limit, data plus partition key, KiB (Kinesis: 1024 to 10240). */
+    readonly maxRecordKiB: number;
   };
   /** Only with the ingest component. */
   readonly ingest?: {
@@ -117,6 +119,9 @@ export interface GatewayConfig {
   };
 }
 
+/** The largest record a forwarder's Lambda event can carry (base64 within the 6 MB event limit). */
+const MAX_FORWARDED_RECORD_KIB = 4096;
+
 /** Every context key, its default and meaning; the configuration table in docs/deploy.md follows this. */
 export const CONFIG_KEYS = {
   stackName: { default: "PrometheusGateway", doc: "CloudFormation stack name" },
@@ -130,6 +135,10 @@ export const CONFIG_KEYS = {
     doc: "shard count; only with `streamMode=provisioned` (then default 1)",
   },
   streamRetentionHours: { default: 24, doc: "record retention, 24 to 8760 hours" },
+  streamMaxRecordKiB: {
+    default: 1024,
+    doc: "the stream's record limit (`MaxRecordSizeInKiB`, 1024 to 10240) and the ingest function's `MAX_RECORD_BYTES`, set together; at most 4096 with the forwarder (a Lambda event holds 6 MB)",
+  },
   ingestThrottleRate: { default: 500, doc: "remote-write API steady rate limit, requests/s" },
   ingestThrottleBurst: { default: 1000, doc: "remote-write API burst limit, requests" },
   ingestReservedConcurrency: {
@@ -276,6 +285,7 @@ const COMPONENT_KEYS: Readonly<Record<Component, readonly ConfigKey[]>> = {
     "streamMode",
     "streamShards",
     "streamRetentionHours",
+    "streamMaxRecordKiB",
     "ingestThrottleRate",
     "ingestThrottleBurst",
     "ingestReservedConcurrency",
@@ -375,6 +385,14 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     throw contextError("metricsNamespace", "letters, digits and . _ - / # :, not starting with AWS/");
   }
 
+  const forwarder = ingestPart === undefined ? undefined : parseForwarder(r);
+  if (forwarder !== undefined && (ingestPart?.stream.maxRecordKiB ?? 0) > MAX_FORWARDED_RECORD_KIB) {
+    throw contextError(
+      "streamMaxRecordKiB",
+      `at most ${MAX_FORWARDED_RECORD_KIB} with the forwarder: its Lambda events carry records base64-encoded within 6 MB`,
+    );
+  }
+
   return deepFreeze({
     stackName,
     components,
@@ -382,7 +400,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     ingest: ingestPart?.ingest,
     mirror: mirrorPart?.mirror,
     vpc: mirrorPart?.vpc,
-    forwarder: ingestPart === undefined ? undefined : parseForwarder(r),
+    forwarder,
     observability: {
       alarmEmail,
       logRetentionDays,
@@ -420,7 +438,12 @@ function parseIngest(r: Reader): Pick<Required<GatewayConfig>, "stream" | "inges
   const throttleRate = r.num("ingestThrottleRate", 1, 1_000_000);
   const throttleBurst = r.int("ingestThrottleBurst", 1, 1_000_000);
   return {
-    stream: { mode: streamMode, shards, retentionHours: r.int("streamRetentionHours", 24, 8760) },
+    stream: {
+      mode: streamMode,
+      shards,
+      retentionHours: r.int("streamRetentionHours", 24, 8760),
+      maxRecordKiB: r.int("streamMaxRecordKiB", 1024, 10_240),
+    },
     ingest: {
       throttleRate,
       throttleBurst,

@@ -8,11 +8,15 @@ export interface IngestStreamProps {
   /** Provisioned mode only. */
   readonly shards?: number;
   readonly retentionHours: number;
+  /** The record limit, data plus partition key, KiB (default 1024, Kinesis's). */
+  readonly maxRecordKiB?: number;
 }
 
 /** The Kinesis Data Stream the remote-write function writes into, encrypted with the AWS-managed key. */
 export class IngestStream extends Construct {
   readonly stream: kinesis.Stream;
+  /** The largest record it takes, data plus partition key: what the ingest function must bound. */
+  readonly maxRecordBytes: number;
 
   constructor(scope: Construct, id: string, props: IngestStreamProps) {
     super(scope, id);
@@ -25,6 +29,10 @@ export class IngestStream extends Construct {
       // Samples are in flight only for the retention period; nothing to keep after teardown.
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    this.maxRecordBytes = (props.maxRecordKiB ?? 1024) * 1024;
+    if (props.maxRecordKiB !== undefined && props.maxRecordKiB !== 1024) {
+      (this.stream.node.defaultChild as kinesis.CfnStream).maxRecordSizeInKiB = props.maxRecordKiB;
+    }
   }
 
   /** Write-only access to this one stream: PutRecord and PutRecords, nothing else. */

@@ -45,6 +45,7 @@ export class RemoteWriteApi extends Construct {
       [ENV.apiKeySecretArn]: props.keySecret.secret.secretArn,
       [ENV.putDeadlineMs]: String(putDeadlineMs),
       [ENV.maxBodyBytes]: String(props.maxBodyBytes),
+      [ENV.maxRecordBytes]: String(props.stream.maxRecordBytes),
       [ENV.logLevel]: props.logLevel,
       [ENV.metricsNamespace]: props.metricsNamespace,
       [ENV.keyCacheSeconds]: String(props.keyCacheSeconds),

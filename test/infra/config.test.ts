@@ -22,7 +22,7 @@ describe("parseConfig", () => {
   it("gives the documented defaults for an empty context (and for cdk.json's context)", () => {
     for (const context of [{}, cdkJsonContext()]) {
       const config = parseConfig(context);
-      expect(config.stream).toEqual({ mode: "on-demand", shards: undefined, retentionHours: 24 });
+      expect(config.stream).toEqual({ mode: "on-demand", shards: undefined, retentionHours: 24, maxRecordKiB: 1024 });
       expect(config.ingest).toMatchObject({
         throttleRate: 500,
         throttleBurst: 1000,
@@ -71,7 +71,7 @@ describe("parseConfig", () => {
       ingestThrottleRate: 12.5,
     });
     expect(fromCli).toEqual(fromJson);
-    expect(fromCli.stream).toEqual({ mode: "provisioned", shards: 4, retentionHours: 24 });
+    expect(fromCli.stream).toEqual({ mode: "provisioned", shards: 4, retentionHours: 24, maxRecordKiB: 1024 });
     expect(fromCli.mirror!.workers).toBe(8);
     expect(fromCli.mirror!.sourceCidrs).toEqual(["203.0.113.0/24", "198.51.100.7/32"]);
     expect(fromCli.ingest!.throttleRate).toBe(12.5);
@@ -114,6 +114,14 @@ describe("parseConfig", () => {
     ["shards with on-demand", { streamShards: "2" }, "streamShards", /provisioned/],
     ["unknown stream mode", { streamMode: "fast" }, "streamMode", /on-demand, provisioned/],
     ["retention too short", { streamRetentionHours: "12" }, "streamRetentionHours", /24 and 8760/],
+    ["record limit above Kinesis's", { streamMaxRecordKiB: "10241" }, "streamMaxRecordKiB", /1024 and 10240/],
+    ["record limit below Kinesis's", { streamMaxRecordKiB: "512" }, "streamMaxRecordKiB", /1024 and 10240/],
+    [
+      "records too large for the forwarder's events",
+      { streamMaxRecordKiB: "8192", forwardUrl: "https://receiver.example.com/api/v1/write" },
+      "streamMaxRecordKiB",
+      /at most 4096 with the forwarder/,
+    ],
     ["fractional shards", { streamMode: "provisioned", streamShards: "1.5" }, "streamShards", /whole number/],
     ["burst not a number", { ingestThrottleBurst: "lots" }, "ingestThrottleBurst", /number/],
     ["rate zero", { mirrorThrottleRate: "0" }, "mirrorThrottleRate", /between/],

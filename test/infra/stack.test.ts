@@ -68,6 +68,17 @@ describe("the stream", () => {
   it("takes its retention from configuration", () => {
     custom.template.hasResourceProperties("AWS::Kinesis::Stream", { RetentionPeriodHours: 48 });
   });
+
+  it("takes Kinesis's default record limit, and tells the ingest function the same", () => {
+    defaults.template.hasResourceProperties("AWS::Kinesis::Stream", { MaxRecordSizeInKiB: Match.absent() });
+    expect(ingestFn(defaults.json)[1].Properties.Environment.Variables[ENV.maxRecordBytes]).toBe("1048576");
+  });
+
+  it("raises the stream's record limit and the ingest function's together", () => {
+    const large = synthGateway({ stackName: "GatewayLargeRecords", streamMaxRecordKiB: "4096" });
+    large.template.hasResourceProperties("AWS::Kinesis::Stream", { MaxRecordSizeInKiB: 4096 });
+    expect(ingestFn(large.json)[1].Properties.Environment.Variables[ENV.maxRecordBytes]).toBe("4194304");
+  });
 });
 
 describe("the functions", () => {
