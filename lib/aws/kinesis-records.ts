@@ -39,7 +39,7 @@ export interface KinesisRecordsOptions {
   readonly region: string;
   /** A local Kinesis API (KINESIS_ENDPOINT, e.g. http://127.0.0.1:4568): fixed dummy credentials. */
   readonly endpoint?: string;
-  /** Where AWS_ENDPOINT_URL_KINESIS and the credentials are read (default process.env). */
+  /** Where AWS_ENDPOINT_URL_KINESIS, the endpoint variants and the credentials are read (default process.env). */
   readonly env?: Env;
 }
 

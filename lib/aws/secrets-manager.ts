@@ -13,7 +13,10 @@ export interface SecretStringReader {
 export interface SecretsManagerReaderOptions {
   /** Default: the region in the secret's ARN, else AWS_REGION / AWS_DEFAULT_REGION. */
   readonly region?: string;
-  /** Where AWS_ENDPOINT_URL_SECRETS_MANAGER, the region and the credentials are read (default process.env). */
+  /**
+   * Where AWS_ENDPOINT_URL_SECRETS_MANAGER, the endpoint variants, the region and the
+   * credentials are read (default process.env).
+   */
   readonly env?: Env;
 }
 

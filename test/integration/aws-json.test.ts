@@ -8,7 +8,6 @@ import {
   errorCode,
   KINESIS_SERVICE,
   SECRETS_MANAGER_SERVICE,
-  serviceEndpoint,
 } from "../../lib/aws/aws-json";
 import { KinesisRecordsClient, putRecordsBody } from "../../lib/aws/kinesis-records";
 import { arnRegion, SecretsManagerReader } from "../../lib/aws/secrets-manager";
@@ -382,34 +381,7 @@ describe("error answers", () => {
   });
 });
 
-describe("endpoints and bodies", () => {
-  it.each([
-    [KINESIS_SERVICE, "us-east-1", {}, "https://kinesis.us-east-1.amazonaws.com"],
-    [SECRETS_MANAGER_SERVICE, "eu-west-1", {}, "https://secretsmanager.eu-west-1.amazonaws.com"],
-    [KINESIS_SERVICE, "cn-north-1", {}, "https://kinesis.cn-north-1.amazonaws.com.cn"],
-    [KINESIS_SERVICE, "us-east-1", { AWS_ENDPOINT_URL_KINESIS: "http://127.0.0.1:1" }, "http://127.0.0.1:1"],
-    [
-      SECRETS_MANAGER_SERVICE,
-      "us-east-1",
-      { AWS_ENDPOINT_URL_KINESIS: "http://127.0.0.1:1", AWS_ENDPOINT_URL: "http://127.0.0.1:2" },
-      "http://127.0.0.1:2",
-    ],
-    [
-      KINESIS_SERVICE,
-      "us-east-1",
-      { AWS_ENDPOINT_URL_KINESIS: "http://127.0.0.1:1", AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true" },
-      "https://kinesis.us-east-1.amazonaws.com",
-    ],
-  ])("%o in %s with %o → %s", (service, region, env, want) => {
-    expect(serviceEndpoint(service, region, env)).toBe(want);
-  });
-
-  it("refuses a region that cannot be one", () => {
-    expect(() => serviceEndpoint(KINESIS_SERVICE, "us-east-1.evil.example/x", {})).toThrow(
-      /not an AWS region/,
-    );
-  });
-
+describe("error codes and bodies", () => {
   it.each([
     ["com.amazonaws.kinesis.v20131202#ResourceNotFoundException", "ResourceNotFoundException"],
     [
