@@ -19,6 +19,9 @@ import { NodeSha256 } from "./node-sha256";
  * need HTTP/1.1). Signed with the AWS SDK's own SigV4 signer, hashing with node:crypto.
  * An error answer becomes an AwsServiceError whose `name` is the bare error code, as the
  * SDK names its exceptions; a transport failure is the Node error as it came.
+ *
+ * As the SDK does: a refusal for the signing time (clock skew) sets the client's clock by
+ * the answer's `Date` and sends the call again at once.
  */
 
 /** Endpoint variants, as `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` select them. */
@@ -114,6 +117,34 @@ function sdkFlag(env: Env, name: string): boolean {
   );
 }
 
+/** Refusals that say the request's signing time was off by more than AWS allows. */
+const CLOCK_SKEW_CODES = new Set(["RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"]);
+/** How Kinesis and Secrets Manager word a signature refused for its time (InvalidSignatureException). */
+const SIGNATURE_TIME = /Signature expired|Signature not yet current/;
+/**
+ * Refusals the SDK also takes for clock skew (its CLOCK_SKEW_ERROR_CODES) when the answer's
+ * `Date` is at least SKEW_THRESHOLD_MS from the clock the request was signed with.
+ */
+const MAYBE_CLOCK_SKEW_CODES = new Set([
+  ...CLOCK_SKEW_CODES,
+  "InvalidSignatureException",
+  "SignatureDoesNotMatch",
+  "AuthFailure",
+  "AccessDeniedException",
+]);
+const SKEW_THRESHOLD_MS = 4 * 60_000;
+/** The SDK ignores the `Date` of an answer that took longer than this. */
+const MAX_DATE_AGE_MS = 15 * 60_000;
+
+/**
+ * True for an error code (with its message) that says the request's signing time was off:
+ * `RequestTimeTooSkewed`, `RequestExpired`, `RequestInTheFuture`, or an
+ * `InvalidSignatureException` whose message says "Signature expired" (or "not yet current").
+ */
+export function isClockSkewError(name: string, message = ""): boolean {
+  return CLOCK_SKEW_CODES.has(name) || (name === "InvalidSignatureException" && SIGNATURE_TIME.test(message));
+}
+
 /** An error answer of an AWS API. `name` is the bare error code (e.g. `ResourceNotFoundException`). */
 export class AwsServiceError extends Error {
   constructor(
@@ -139,7 +170,9 @@ export interface AwsJsonClientOptions {
   readonly connectTimeoutMs?: number;
   /**
    * Attempts per call (default 1). Further attempts follow a transport failure, a 5xx or
-   * throttling, after a short jittered pause; never after the caller's signal aborted.
+   * throttling, after a short jittered pause; never after the caller's signal aborted. A
+   * refusal for clock skew is sent again once, at once, with the corrected clock, beyond
+   * this count.
    */
   readonly maxAttempts?: number;
   /** Connections kept per host (default 64). */
@@ -170,6 +203,7 @@ export class AwsJsonClient {
   private readonly connectTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly path: string;
+  private clockOffset = 0;
 
   constructor(private readonly opts: AwsJsonClientOptions) {
     this.url = new URL(opts.endpoint);
@@ -193,16 +227,39 @@ export class AwsJsonClient {
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 1);
   }
 
+  /**
+   * The offset of the server's clock from this machine's, in ms (the SDK's
+   * `systemClockOffset`): 0 until a refusal for clock skew set it from the answer's `Date`.
+   * Every request is signed at now + offset.
+   */
+  get systemClockOffset(): number {
+    return this.clockOffset;
+  }
+
   /** Calls `operation` with a JSON body (already serialised) and returns the parsed answer. */
   async call(operation: string, body: string | Uint8Array, signal?: AbortSignal): Promise<unknown> {
     const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
-    for (let attempt = 1; ; attempt++) {
+    let attempt = 1;
+    let clockCorrected = false;
+    for (;;) {
+      const signedWith = this.clockOffset;
+      const sentAt = Date.now();
+      let failure: unknown;
       try {
-        return await this.attempt(operation, bytes, signal);
+        const answer = await this.attempt(operation, bytes, signedWith, signal);
+        if (answer.status >= 200 && answer.status < 300) return this.parse(answer, operation);
+        const refused = serviceError(answer, this.opts.service.signingName, operation);
+        if (!clockCorrected && !signal?.aborted && this.correctClock(refused, answer, signedWith, sentAt)) {
+          clockCorrected = true; // once per call, and not one of maxAttempts
+          continue;
+        }
+        failure = refused;
       } catch (err) {
-        if (attempt >= this.maxAttempts || signal?.aborted || !retryable(err)) throw err;
-        await pause(Math.random() * Math.min(1_000, 50 * 2 ** attempt), signal);
+        failure = err;
       }
+      if (attempt >= this.maxAttempts || signal?.aborted || !retryable(failure)) throw failure;
+      await pause(Math.random() * Math.min(1_000, 50 * 2 ** attempt), signal);
+      attempt++;
     }
   }
 
@@ -211,7 +268,13 @@ export class AwsJsonClient {
     this.agent.destroy();
   }
 
-  private async attempt(operation: string, body: Uint8Array, signal?: AbortSignal): Promise<unknown> {
+  /** One signed exchange, signed at now + `clockOffset`. */
+  private async attempt(
+    operation: string,
+    body: Uint8Array,
+    clockOffset: number,
+    signal?: AbortSignal,
+  ): Promise<Answer> {
     const { service } = this.opts;
     const request: HttpRequest = {
       method: "POST",
@@ -227,23 +290,43 @@ export class AwsJsonClient {
       body,
       ...(this.url.port === "" ? {} : { port: Number(this.url.port) }),
     };
-    const signed = await this.signer.sign(request);
+    const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + clockOffset) });
     const headers: Record<string, string | number> = { ...signed.headers, "content-length": body.byteLength };
-    const answer = await this.exchange(headers, body, signal);
-    if (answer.status >= 200 && answer.status < 300) {
-      if (answer.body.length === 0) return {};
-      try {
-        return JSON.parse(answer.body.toString("utf8"));
-      } catch {
-        // the body is not echoed: it may hold a secret
-        throw new AwsServiceError(
-          "InvalidResponse",
-          `${service.signingName} answered ${operation} with a body that is not JSON`,
-          answer.status,
-        );
-      }
+    return this.exchange(headers, body, signal);
+  }
+
+  private parse(answer: Answer, operation: string): unknown {
+    if (answer.body.length === 0) return {};
+    try {
+      return JSON.parse(answer.body.toString("utf8"));
+    } catch {
+      // the body is not echoed: it may hold a secret
+      throw new AwsServiceError(
+        "InvalidResponse",
+        `${this.opts.service.signingName} answered ${operation} with a body that is not JSON`,
+        answer.status,
+      );
     }
-    throw serviceError(answer, service.signingName, operation);
+  }
+
+  /**
+   * After a refusal that may be for the signing time, sets the clock offset from the
+   * answer's `Date` as the SDK does; true when the call should be signed and sent again. A
+   * refusal that names the time (isClockSkewError) is always taken for skew; one that only
+   * may be (an access or signature refusal) when the server's clock is at least 4 minutes
+   * from the one the request was signed with. The `Date` of a cached answer (with `Age`) or
+   * of one that took over 15 minutes is not the server's clock now, and is not used.
+   */
+  private correctClock(err: AwsServiceError, answer: Answer, signedWith: number, sentAt: number): boolean {
+    if (!MAYBE_CLOCK_SKEW_CODES.has(err.name) || answer.headers.age !== undefined) return false;
+    const serverTime = Date.parse(answer.headers.date ?? "");
+    const receivedAt = Date.now();
+    if (Number.isNaN(serverTime) || receivedAt - sentAt > MAX_DATE_AGE_MS) return false;
+    const offset = serverTime - receivedAt;
+    const named = isClockSkewError(err.name, err.message);
+    if (!named && Math.abs(offset - signedWith) < SKEW_THRESHOLD_MS) return false;
+    this.clockOffset = offset;
+    return true;
   }
 
   private exchange(

@@ -41,8 +41,9 @@ async function stub(
   region: string,
   answer: (call: StubCall) => StubAnswer | Promise<StubAnswer>,
   credentials = [ROLE, OTHER],
+  clockOffsetMs = 0,
 ) {
-  const s = await startAwsJsonStub({ verify: { service, region, credentials }, answer });
+  const s = await startAwsJsonStub({ verify: { service, region, credentials }, answer, clockOffsetMs });
   stubs.push(s);
   return s;
 }
@@ -378,6 +379,125 @@ describe("error answers", () => {
     const err = (await client.call("GetSecretValue", "{}").catch((e) => e)) as Error;
     expect(err.name).toBe("InvalidResponse");
     expect(`${err.message} ${err.stack}`).not.toContain("hunter2");
+  });
+});
+
+describe("clock skew, corrected as the SDK does", () => {
+  const body = putRecordsBody("s", [{ data: new Uint8Array([1]), partitionKey: "p" }]);
+  const TEN_MINUTES = 10 * 60_000;
+
+  it.each([
+    [
+      "behind",
+      TEN_MINUTES,
+      /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/,
+    ],
+    [
+      "ahead of",
+      -TEN_MINUTES,
+      /^Signature not yet current: \d{8}T\d{6}Z is still later than \d{8}T\d{6}Z \(\d{8}T\d{6}Z \+ 5 min\.\)$/,
+    ],
+  ])(
+    "a clock 10 minutes %s the server's: the refusal's Date sets the offset, the call goes again at once, the next needs no retry",
+    async (_what, serverOffset, wording) => {
+      const s = await stub(
+        "kinesis",
+        "eu-west-1",
+        (call) => accepted(call.body.Records),
+        [ROLE],
+        serverOffset,
+      );
+      const client = jsonClient(s.url); // one attempt per call
+      expect(await client.call("PutRecords", body)).toMatchObject({ FailedRecordCount: 0 });
+      expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined]);
+      expect(s.calls[0]!.refusal).toMatchObject({ code: "InvalidSignatureException" });
+      expect(s.calls[0]!.refusal!.message).toMatch(wording);
+      // the Date header counts whole seconds
+      expect(Math.abs(client.systemClockOffset - serverOffset)).toBeLessThan(2_000);
+      await client.call("PutRecords", body);
+      expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined, undefined]);
+    },
+  );
+
+  it("the Secrets Manager reader (three attempts) corrects its clock the same way, in one extra call", async () => {
+    const s = await stub(
+      "secretsmanager",
+      "eu-west-1",
+      () => ({ body: { SecretString: "v" } }),
+      [ROLE],
+      TEN_MINUTES,
+    );
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keys-AbCdEf";
+    const reader = SecretsManagerReader.forSecret(arn, {
+      env: roleEnv({ AWS_ENDPOINT_URL_SECRETS_MANAGER: s.url }),
+    });
+    clients.push(reader);
+    expect(await reader.secretString(arn)).toBe("v");
+    expect(await reader.secretString(arn)).toBe("v");
+    expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined, undefined]);
+  });
+
+  it.each([1, 4])(
+    "a server that keeps refusing for the time: one retry, then its error (maxAttempts %i)",
+    async (maxAttempts) => {
+      // an hour ahead: refused for the signature's time, then for anything else it sees
+      const HOUR = 3_600_000;
+      const skewed: StubAnswer = {
+        status: 400,
+        body: {
+          __type: "RequestTimeTooSkewed",
+          message: "The difference between the request time and the server's time is too large.",
+        },
+      };
+      const s = await stub("kinesis", "eu-west-1", () => skewed, [ROLE], HOUR);
+      const client = jsonClient(s.url, { maxAttempts });
+      const err = (await client.call("PutRecords", body).catch((e) => e)) as AwsServiceError;
+      expect(err).toBeInstanceOf(AwsServiceError);
+      expect(err.name).toBe("RequestTimeTooSkewed");
+      expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined]);
+      expect(Math.abs(client.systemClockOffset - HOUR)).toBeLessThan(2_000);
+    },
+  );
+
+  it("an access refusal from a server 4.5 minutes ahead is taken for skew (the SDK's list has it); with the clocks agreeing it is not", async () => {
+    // within AWS's 5 minutes, so the signature passes, but past the SDK's 4-minute threshold
+    const AHEAD = 270_000;
+    const denied: StubAnswer = {
+      status: 400,
+      body: { __type: "AccessDeniedException", message: "not authorized" },
+    };
+    const skewed = await stub(
+      "kinesis",
+      "eu-west-1",
+      (call) => (call.n === 1 ? denied : { body: { ok: 1 } }),
+      [ROLE],
+      AHEAD,
+    );
+    const corrected = jsonClient(skewed.url);
+    expect(await corrected.call("PutRecords", body)).toEqual({ ok: 1 });
+    expect(skewed.calls).toHaveLength(2);
+    expect(Math.abs(corrected.systemClockOffset - AHEAD)).toBeLessThan(2_000);
+
+    const agreeing = await stub("kinesis", "eu-west-1", () => denied);
+    const client = jsonClient(agreeing.url, { maxAttempts: 3 });
+    await expect(client.call("PutRecords", body)).rejects.toMatchObject({ name: "AccessDeniedException" });
+    expect(agreeing.calls).toHaveLength(1);
+    expect(client.systemClockOffset).toBe(0);
+  });
+
+  it.each([
+    ["a cached answer (Age)", { __type: "RequestExpired" }, { age: "30" }],
+    ["an error that is not about time", { __type: "ResourceNotFoundException" }, {}],
+  ])("%s: its Date does not move the clock", async (_what, errorBody, headers) => {
+    const s = await stub("kinesis", "eu-west-1", () => ({
+      status: 400,
+      headers: { date: new Date(Date.now() + 3_600_000).toUTCString(), ...headers },
+      body: errorBody,
+    }));
+    const client = jsonClient(s.url, { maxAttempts: 3 });
+    await expect(client.call("PutRecords", body)).rejects.toMatchObject({ name: errorBody.__type });
+    expect(s.calls).toHaveLength(1);
+    expect(client.systemClockOffset).toBe(0);
   });
 });
 
