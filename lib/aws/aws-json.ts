@@ -10,6 +10,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, HttpRequest 
 import { awsPartition } from "../core/aws-partitions";
 import { ConfigError, type Env } from "../core/config";
 import { echo } from "../core/errors";
+import type { Logger } from "../core/log";
 import { NodeSha256 } from "./node-sha256";
 
 /**
@@ -21,7 +22,8 @@ import { NodeSha256 } from "./node-sha256";
  * SDK names its exceptions; a transport failure is the Node error as it came.
  *
  * As the SDK does: a refusal for the signing time (clock skew) sets the client's clock by
- * the answer's `Date` and sends the call again at once.
+ * the answer's `Date` and sends the call again at once; refused credentials are never
+ * retried.
  */
 
 /** Endpoint variants, as `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` select them. */
@@ -136,6 +138,22 @@ const SKEW_THRESHOLD_MS = 4 * 60_000;
 /** The SDK ignores the `Date` of an answer that took longer than this. */
 const MAX_DATE_AGE_MS = 15 * 60_000;
 
+/** Refusals of the caller's credentials or signature: no retry can cure them. */
+const CREDENTIAL_CODES = new Set([
+  "ExpiredToken",
+  "ExpiredTokenException",
+  "UnrecognizedClientException",
+  "InvalidClientTokenId",
+  "InvalidSignatureException",
+  "SignatureDoesNotMatch",
+  "IncompleteSignature",
+  "IncompleteSignatureException",
+  "MissingAuthenticationToken",
+  "MissingAuthenticationTokenException",
+  "AuthFailure",
+  "AccessDeniedException",
+]);
+
 /**
  * True for an error code (with its message) that says the request's signing time was off:
  * `RequestTimeTooSkewed`, `RequestExpired`, `RequestInTheFuture`, or an
@@ -143,6 +161,15 @@ const MAX_DATE_AGE_MS = 15 * 60_000;
  */
 export function isClockSkewError(name: string, message = ""): boolean {
   return CLOCK_SKEW_CODES.has(name) || (name === "InvalidSignatureException" && SIGNATURE_TIME.test(message));
+}
+
+/**
+ * True for an error code (with its message) by which AWS refused the credentials: an expired
+ * or unknown token or key, a bad or missing signature (but not one refused for its time,
+ * isClockSkewError), access denied. The client never retries these.
+ */
+export function isCredentialError(name: string, message = ""): boolean {
+  return CREDENTIAL_CODES.has(name) && !isClockSkewError(name, message);
 }
 
 /** An error answer of an AWS API. `name` is the bare error code (e.g. `ResourceNotFoundException`). */
@@ -170,13 +197,15 @@ export interface AwsJsonClientOptions {
   readonly connectTimeoutMs?: number;
   /**
    * Attempts per call (default 1). Further attempts follow a transport failure, a 5xx or
-   * throttling, after a short jittered pause; never after the caller's signal aborted. A
-   * refusal for clock skew is sent again once, at once, with the corrected clock, beyond
-   * this count.
+   * throttling, after a short jittered pause; never after the caller's signal aborted, nor
+   * after a refusal of the credentials. A refusal for clock skew is sent again once, at
+   * once, with the corrected clock, beyond this count.
    */
   readonly maxAttempts?: number;
   /** Connections kept per host (default 64). */
   readonly maxSockets?: number;
+  /** Where a refusal of the credentials is logged (one line per call; never a key or a signature). */
+  readonly log?: Logger;
 }
 
 interface Answer {
@@ -256,6 +285,16 @@ export class AwsJsonClient {
         failure = refused;
       } catch (err) {
         failure = err;
+      }
+      if (failure instanceof AwsServiceError && isCredentialError(failure.name, failure.message)) {
+        this.opts.log?.warn("AWS refused the credentials", {
+          error: failure.name,
+          awsService: this.opts.service.signingName,
+          operation,
+          status: failure.statusCode,
+          ...(failure.requestId === undefined ? {} : { requestId: failure.requestId }),
+        });
+        throw failure;
       }
       if (attempt >= this.maxAttempts || signal?.aborted || !retryable(failure)) throw failure;
       await pause(Math.random() * Math.min(1_000, 50 * 2 ** attempt), signal);

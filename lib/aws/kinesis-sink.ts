@@ -4,6 +4,7 @@ import type { Metrics } from "../core/metrics";
 import { StreamWriteError } from "../ingest/errors";
 import type { RecordSink } from "../ingest/sink";
 import type { StreamRecord } from "../stream/records";
+import { isCredentialError } from "./aws-json";
 import type { RecordPutter } from "./kinesis-records";
 
 export type { RecordSink } from "../ingest/sink";
@@ -30,17 +31,18 @@ export interface KinesisSinkOptions {
 export const MAX_RECORDS_PER_CALL = 500;
 export const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
 
-/** Errors after which a retry cannot help (the stream or the permissions are wrong). */
+/**
+ * Errors after which a retry cannot help: the stream or its key is wrong, and refusals of the
+ * credentials (isCredentialError: expired or unknown tokens, bad signatures, access denied).
+ */
 const FATAL_ERRORS = new Set([
   "ResourceNotFoundException",
-  "AccessDeniedException",
   "ValidationException",
   "InvalidArgumentException",
   "KMSAccessDeniedException",
   "KMSDisabledException",
   "KMSNotFoundException",
   "KMSInvalidStateException",
-  "UnrecognizedClientException",
 ]);
 
 const THROTTLES = new Set([
@@ -244,7 +246,7 @@ export class KinesisSink implements RecordSink {
         const name = errorName(err);
         if (THROTTLES.has(name)) this.metrics.count(METRIC_NAMES.kinesisThrottled, entries.length);
         for (const owner of owners) owner.reason = name;
-        if (FATAL_ERRORS.has(name)) {
+        if (FATAL_ERRORS.has(name) || isCredentialError(name, err instanceof Error ? err.message : "")) {
           this.log.error("Kinesis refused the write", { error: name, stream: this.opts.streamName });
           for (const owner of owners) this.fail(owner, name);
           return;

@@ -1,4 +1,5 @@
 import type { Env } from "../core/config";
+import type { Logger } from "../core/log";
 import { AwsJsonClient, SECRETS_MANAGER_SERVICE, serviceEndpoint } from "./aws-json";
 import { defaultCredentials } from "./default-credentials";
 
@@ -18,6 +19,8 @@ export interface SecretsManagerReaderOptions {
    * credentials are read (default process.env).
    */
   readonly env?: Env;
+  /** Where a refusal of the credentials is logged. */
+  readonly log?: Logger;
 }
 
 /** GetSecretValue on the lean AWS JSON client (three attempts, or AWS_MAX_ATTEMPTS, as the SDK). */
@@ -39,6 +42,7 @@ export class SecretsManagerReader implements SecretStringReader {
         timeoutMs: 5_000,
         maxAttempts: Number.isInteger(attempts) && attempts >= 1 ? attempts : 3,
         maxSockets: 4,
+        log: opts.log,
       }),
     );
   }

@@ -6,12 +6,14 @@ import {
   AwsJsonClient,
   AwsServiceError,
   errorCode,
+  isCredentialError,
   KINESIS_SERVICE,
   SECRETS_MANAGER_SERVICE,
 } from "../../lib/aws/aws-json";
 import { KinesisRecordsClient, putRecordsBody } from "../../lib/aws/kinesis-records";
 import { arnRegion, SecretsManagerReader } from "../../lib/aws/secrets-manager";
 import type { Env } from "../../lib/core/config";
+import { createLogger } from "../../lib/core/log";
 import { type AwsJsonStub, type StubAnswer, type StubCall, startAwsJsonStub } from "../support/aws-json-stub";
 
 /**
@@ -48,6 +50,12 @@ async function stub(
   return s;
 }
 
+/** A logger whose lines the test reads. */
+function logger() {
+  const lines: string[] = [];
+  return { lines, log: createLogger("debug", (l) => lines.push(l)) };
+}
+
 const roleEnv = (over: Env = {}): Env => ({
   AWS_ACCESS_KEY_ID: ROLE.accessKeyId,
   AWS_SECRET_ACCESS_KEY: ROLE.secretAccessKey,
@@ -55,8 +63,8 @@ const roleEnv = (over: Env = {}): Env => ({
   ...over,
 });
 
-function kinesisClient(env: Env, region = "eu-west-1") {
-  const client = KinesisRecordsClient.create({ region, env });
+function kinesisClient(env: Env, region = "eu-west-1", log = logger().log) {
+  const client = KinesisRecordsClient.create({ region, env, log });
   clients.push(client);
   return client;
 }
@@ -154,24 +162,41 @@ describe("SigV4, checked by the AWS signing library", () => {
       "wrong-token",
     ],
   ])(
-    "refused with %s: the error is named by AWS's code, and carries no secret",
+    "refused with %s: the error is named by AWS's code, logged once, and carries no secret",
     async (_what, keys, code, failure) => {
       const s = await stub("kinesis", "eu-west-1", (call) => accepted(call.body.Records));
-      const client = kinesisClient({
-        AWS_ACCESS_KEY_ID: keys.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-        AWS_SESSION_TOKEN: keys.sessionToken,
-        AWS_ENDPOINT_URL_KINESIS: s.url,
-      });
+      const { lines, log } = logger();
+      const client = kinesisClient(
+        {
+          AWS_ACCESS_KEY_ID: keys.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+          AWS_SESSION_TOKEN: keys.sessionToken,
+          AWS_ENDPOINT_URL_KINESIS: s.url,
+        },
+        "eu-west-1",
+        log,
+      );
       const err = await client
         .putRecords("s", [{ data: new Uint8Array([1]), partitionKey: "p" }])
         .catch((e) => e);
       expect(err).toBeInstanceOf(AwsServiceError);
       expect(err.name).toBe(code);
       expect(err.statusCode).toBe(400);
-      expect(s.calls[0]!.refused).toBe(failure);
-      const text = `${err.message} ${String(err.stack)}`;
-      for (const secret of [keys.secretAccessKey, ROLE.secretAccessKey]) expect(text).not.toContain(secret);
+      expect(s.calls.map((c) => c.refused)).toEqual([failure]);
+      expect(lines.map((l) => JSON.parse(l))).toEqual([
+        expect.objectContaining({
+          level: "warn",
+          msg: "AWS refused the credentials",
+          error: code,
+          awsService: "kinesis",
+          operation: "PutRecords",
+        }),
+      ]);
+      const text = `${err.message} ${String(err.stack)} ${lines.join("\n")}`;
+      for (const secret of [keys.secretAccessKey, ROLE.secretAccessKey, keys.sessionToken])
+        expect(text).not.toContain(secret);
+      expect(lines.join("\n")).not.toContain(keys.accessKeyId);
+      expect(lines.join("\n")).not.toMatch(/[0-9a-f]{64}/); // no signature
     },
   );
 
@@ -407,7 +432,8 @@ describe("clock skew, corrected as the SDK does", () => {
         [ROLE],
         serverOffset,
       );
-      const client = jsonClient(s.url); // one attempt per call
+      const { lines, log } = logger();
+      const client = jsonClient(s.url, { log }); // one attempt per call
       expect(await client.call("PutRecords", body)).toMatchObject({ FailedRecordCount: 0 });
       expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined]);
       expect(s.calls[0]!.refusal).toMatchObject({ code: "InvalidSignatureException" });
@@ -416,6 +442,7 @@ describe("clock skew, corrected as the SDK does", () => {
       expect(Math.abs(client.systemClockOffset - serverOffset)).toBeLessThan(2_000);
       await client.call("PutRecords", body);
       expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined, undefined]);
+      expect(lines).toEqual([]);
     },
   );
 
@@ -450,12 +477,14 @@ describe("clock skew, corrected as the SDK does", () => {
         },
       };
       const s = await stub("kinesis", "eu-west-1", () => skewed, [ROLE], HOUR);
-      const client = jsonClient(s.url, { maxAttempts });
+      const { lines, log } = logger();
+      const client = jsonClient(s.url, { maxAttempts, log });
       const err = (await client.call("PutRecords", body).catch((e) => e)) as AwsServiceError;
       expect(err).toBeInstanceOf(AwsServiceError);
       expect(err.name).toBe("RequestTimeTooSkewed");
       expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined]);
       expect(Math.abs(client.systemClockOffset - HOUR)).toBeLessThan(2_000);
+      expect(lines).toEqual([]);
     },
   );
 
@@ -498,6 +527,62 @@ describe("clock skew, corrected as the SDK does", () => {
     await expect(client.call("PutRecords", body)).rejects.toMatchObject({ name: errorBody.__type });
     expect(s.calls).toHaveLength(1);
     expect(client.systemClockOffset).toBe(0);
+  });
+});
+
+describe("refused credentials end the call at once", () => {
+  it.each([
+    ["ExpiredTokenException", "The security token included in the request is expired"],
+    ["ExpiredToken", "The security token included in the request is expired"],
+    ["UnrecognizedClientException", "The security token included in the request is invalid."],
+    ["InvalidClientTokenId", "The security token included in the request is invalid."],
+    [
+      "InvalidSignatureException",
+      "The request signature we calculated does not match the signature you provided.",
+    ],
+    ["IncompleteSignature", "Authorization header requires 'Signature' parameter."],
+    ["MissingAuthenticationToken", "Missing Authentication Token"],
+    ["AccessDeniedException", "User is not authorized to perform: secretsmanager:GetSecretValue"],
+  ])(
+    "%s: one call whatever maxAttempts, one warning line, the error named by the code",
+    async (code, message) => {
+      const s = await stub("secretsmanager", "eu-west-1", () => ({
+        status: 400,
+        headers: { "x-amzn-RequestId": "req-1" },
+        body: { __type: code, message },
+      }));
+      const { lines, log } = logger();
+      const client = jsonClient(s.url, { service: SECRETS_MANAGER_SERVICE, maxAttempts: 5, log });
+      const err = (await client.call("GetSecretValue", "{}").catch((e) => e)) as AwsServiceError;
+      expect(err).toBeInstanceOf(AwsServiceError);
+      expect([err.name, err.message]).toEqual([code, message]);
+      expect(isCredentialError(err.name, err.message)).toBe(true);
+      expect(s.calls).toHaveLength(1);
+      expect(lines.map((l) => JSON.parse(l))).toEqual([
+        {
+          level: "warn",
+          time: expect.any(String),
+          msg: "AWS refused the credentials",
+          error: code,
+          awsService: "secretsmanager",
+          operation: "GetSecretValue",
+          status: 400,
+          requestId: "req-1",
+        },
+      ]);
+    },
+  );
+
+  it.each([
+    ["ThrottlingException", ""],
+    ["ResourceNotFoundException", ""],
+    [
+      "InvalidSignatureException",
+      "Signature expired: 20240301T120000Z is now earlier than 20240301T120500Z (20240301T121000Z - 5 min.)",
+    ],
+    ["RequestExpired", "Request has expired."],
+  ])("%s is not a credential refusal", (name, message) => {
+    expect(isCredentialError(name, message)).toBe(false);
   });
 });
 
