@@ -22,7 +22,7 @@ export function authorizerFor(config: ForwarderConfig, log: Logger): Authorizer 
   const source =
     auth.secretArn !== undefined
       ? new SecretCredentialSource(
-          SecretsManagerReader.forSecret(auth.secretArn),
+          SecretsManagerReader.forSecret(auth.secretArn, { log }),
           auth.secretArn,
           config.keyCacheSeconds,
           log,

@@ -58,6 +58,7 @@ export function remoteWriteEndpointFromEnv(env: Env, metrics?: Metrics) {
     region: config.region ?? "us-east-1",
     endpoint: config.kinesisEndpoint,
     env,
+    log,
   });
   const sink = new KinesisSink(
     client,

@@ -5,6 +5,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import { awsPartition } from "../../lib/core/aws-partitions";
 import { ENV } from "../../lib/core/env-names";
 import { MIRROR_METHOD_PATHS } from "../../lib/core/routes";
 import type { AmpWorkspace, MirrorErrorStatus } from "../config";
@@ -32,8 +33,8 @@ export const AMP_QUERY_ACTIONS = [
 
 /** The query base URL of an AMP workspace: the allowlist entry and the connection details' `url`. */
 export function ampWorkspaceUrl(workspace: AmpWorkspace): string {
-  const suffix = workspace.region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-  return `https://aps-workspaces.${workspace.region}.${suffix}/workspaces/${workspace.id}/`;
+  const { dnsSuffix } = awsPartition(workspace.region);
+  return `https://aps-workspaces.${workspace.region}.${dnsSuffix}/workspaces/${workspace.id}/`;
 }
 
 export interface MirrorApiProps extends GatewayFunctionSettings {

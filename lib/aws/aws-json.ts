@@ -7,8 +7,10 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, HttpRequest } from "@smithy/types";
-import type { Env } from "../core/config";
+import { awsPartition } from "../core/aws-partitions";
+import { ConfigError, type Env } from "../core/config";
 import { echo } from "../core/errors";
+import type { Logger } from "../core/log";
 import { NodeSha256 } from "./node-sha256";
 
 /**
@@ -18,7 +20,14 @@ import { NodeSha256 } from "./node-sha256";
  * need HTTP/1.1). Signed with the AWS SDK's own SigV4 signer, hashing with node:crypto.
  * An error answer becomes an AwsServiceError whose `name` is the bare error code, as the
  * SDK names its exceptions; a transport failure is the Node error as it came.
+ *
+ * As the SDK does: a refusal for the signing time (clock skew) sets the client's clock by
+ * the answer's `Date` and sends the call again at once; refused credentials are never
+ * retried.
  */
+
+/** Endpoint variants, as `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` select them. */
+export type EndpointVariant = "standard" | "fips" | "dualstack" | "fips-dualstack";
 
 /** What the client needs to know of a service. */
 export interface AwsJsonService {
@@ -28,26 +37,44 @@ export interface AwsJsonService {
   readonly endpointId: string;
   /** The X-Amz-Target prefix, e.g. `Kinesis_20131202`. */
   readonly targetPrefix: string;
+  /**
+   * Where the SDK's endpoint rules for the service depart from
+   * `<name>[-fips].<region>.<dnsSuffix | dualStackDnsSuffix>`: for a variant, the partitions
+   * (by id) whose endpoint for it is the host of another variant.
+   */
+  readonly variantHosts?: { readonly [V in EndpointVariant]?: Readonly<Record<string, EndpointVariant>> };
 }
 
 export const KINESIS_SERVICE: AwsJsonService = {
   signingName: "kinesis",
   endpointId: "KINESIS",
   targetPrefix: "Kinesis_20131202",
+  // GovCloud's standard Kinesis endpoints are its FIPS ones
+  variantHosts: { fips: { "aws-us-gov": "standard" } },
 };
 
 export const SECRETS_MANAGER_SERVICE: AwsJsonService = {
   signingName: "secretsmanager",
   endpointId: "SECRETS_MANAGER",
   targetPrefix: "secretsmanager",
+  // the SDK sends dual-stack calls to the standard host names in these partitions
+  variantHosts: {
+    dualstack: { aws: "standard", "aws-cn": "standard", "aws-us-gov": "standard" },
+    "fips-dualstack": { aws: "fips", "aws-us-gov": "fips" },
+  },
 };
 
 const REGION = /^[a-z0-9]+(-[a-z0-9]+)+$/;
+const USE_FIPS = "AWS_USE_FIPS_ENDPOINT";
+const USE_DUALSTACK = "AWS_USE_DUALSTACK_ENDPOINT";
 
 /**
  * The service's endpoint: `AWS_ENDPOINT_URL_<ID>`, else `AWS_ENDPOINT_URL` (unless
  * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), as the SDK reads them; else the regional
- * endpoint, `https://<service>.<region>.amazonaws.com` (`.amazonaws.com.cn` in China).
+ * endpoint of the region's partition (lib/core/aws-partitions.ts),
+ * `https://<service>.<region>.<dnsSuffix>`: with `AWS_USE_FIPS_ENDPOINT=true` the FIPS host
+ * `<service>-fips`, with `AWS_USE_DUALSTACK_ENDPOINT=true` the partition's dual-stack suffix
+ * (`api.aws`), both for both, but where the SDK's rules for the service say otherwise.
  */
 export function serviceEndpoint(service: AwsJsonService, region: string, env: Env = process.env): string {
   if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() !== "true") {
@@ -55,8 +82,94 @@ export function serviceEndpoint(service: AwsJsonService, region: string, env: En
     if (configured) return configured;
   }
   if (!REGION.test(region)) throw new Error(`not an AWS region: ${echo(region, 40)}`);
-  const suffix = region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-  return `https://${service.signingName}.${region}.${suffix}`;
+  const fips = sdkFlag(env, USE_FIPS);
+  const dualStack = sdkFlag(env, USE_DUALSTACK);
+  const partition = awsPartition(region);
+  if (fips && !partition.supportsFips) {
+    throw new ConfigError(`${USE_FIPS}: the ${partition.id} partition (${region}) has no FIPS endpoints`);
+  }
+  if (dualStack && !partition.supportsDualStack) {
+    throw new ConfigError(
+      `${USE_DUALSTACK}: the ${partition.id} partition (${region}) has no dual-stack endpoints`,
+    );
+  }
+  const asked = variantOf(fips, dualStack);
+  const variant = service.variantHosts?.[asked]?.[partition.id] ?? asked;
+  const host =
+    variant === "fips" || variant === "fips-dualstack" ? `${service.signingName}-fips` : service.signingName;
+  const suffix =
+    variant === "dualstack" || variant === "fips-dualstack"
+      ? partition.dualStackDnsSuffix
+      : partition.dnsSuffix;
+  return `https://${host}.${region}.${suffix}`;
+}
+
+function variantOf(fips: boolean, dualStack: boolean): EndpointVariant {
+  if (fips) return dualStack ? "fips-dualstack" : "fips";
+  return dualStack ? "dualstack" : "standard";
+}
+
+/** A boolean of the SDK's environment: `true` or `false` exactly, unset is false. */
+function sdkFlag(env: Env, name: string): boolean {
+  const value = env[name];
+  if (value === undefined || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  throw new ConfigError(
+    `${name}: expected "true" or "false" (as the AWS SDK reads it), got "${echo(value, 20)}"`,
+  );
+}
+
+/** Refusals that say the request's signing time was off by more than AWS allows. */
+const CLOCK_SKEW_CODES = new Set(["RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"]);
+/** How Kinesis and Secrets Manager word a signature refused for its time (InvalidSignatureException). */
+const SIGNATURE_TIME = /Signature expired|Signature not yet current/;
+/**
+ * Refusals the SDK also takes for clock skew (its CLOCK_SKEW_ERROR_CODES) when the answer's
+ * `Date` is at least SKEW_THRESHOLD_MS from the clock the request was signed with.
+ */
+const MAYBE_CLOCK_SKEW_CODES = new Set([
+  ...CLOCK_SKEW_CODES,
+  "InvalidSignatureException",
+  "SignatureDoesNotMatch",
+  "AuthFailure",
+  "AccessDeniedException",
+]);
+const SKEW_THRESHOLD_MS = 4 * 60_000;
+/** The SDK ignores the `Date` of an answer that took longer than this. */
+const MAX_DATE_AGE_MS = 15 * 60_000;
+
+/** Refusals of the caller's credentials or signature: no retry can cure them. */
+const CREDENTIAL_CODES = new Set([
+  "ExpiredToken",
+  "ExpiredTokenException",
+  "UnrecognizedClientException",
+  "InvalidClientTokenId",
+  "InvalidSignatureException",
+  "SignatureDoesNotMatch",
+  "IncompleteSignature",
+  "IncompleteSignatureException",
+  "MissingAuthenticationToken",
+  "MissingAuthenticationTokenException",
+  "AuthFailure",
+  "AccessDeniedException",
+]);
+
+/**
+ * True for an error code (with its message) that says the request's signing time was off:
+ * `RequestTimeTooSkewed`, `RequestExpired`, `RequestInTheFuture`, or an
+ * `InvalidSignatureException` whose message says "Signature expired" (or "not yet current").
+ */
+export function isClockSkewError(name: string, message = ""): boolean {
+  return CLOCK_SKEW_CODES.has(name) || (name === "InvalidSignatureException" && SIGNATURE_TIME.test(message));
+}
+
+/**
+ * True for an error code (with its message) by which AWS refused the credentials: an expired
+ * or unknown token or key, a bad or missing signature (but not one refused for its time,
+ * isClockSkewError), access denied. The client never retries these.
+ */
+export function isCredentialError(name: string, message = ""): boolean {
+  return CREDENTIAL_CODES.has(name) && !isClockSkewError(name, message);
 }
 
 /** An error answer of an AWS API. `name` is the bare error code (e.g. `ResourceNotFoundException`). */
@@ -84,11 +197,15 @@ export interface AwsJsonClientOptions {
   readonly connectTimeoutMs?: number;
   /**
    * Attempts per call (default 1). Further attempts follow a transport failure, a 5xx or
-   * throttling, after a short jittered pause; never after the caller's signal aborted.
+   * throttling, after a short jittered pause; never after the caller's signal aborted, nor
+   * after a refusal of the credentials. A refusal for clock skew is sent again once, at
+   * once, with the corrected clock, beyond this count.
    */
   readonly maxAttempts?: number;
   /** Connections kept per host (default 64). */
   readonly maxSockets?: number;
+  /** Where a refusal of the credentials is logged (one line per call; never a key or a signature). */
+  readonly log?: Logger;
 }
 
 interface Answer {
@@ -115,6 +232,7 @@ export class AwsJsonClient {
   private readonly connectTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly path: string;
+  private clockOffset = 0;
 
   constructor(private readonly opts: AwsJsonClientOptions) {
     this.url = new URL(opts.endpoint);
@@ -138,16 +256,49 @@ export class AwsJsonClient {
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 1);
   }
 
+  /**
+   * The offset of the server's clock from this machine's, in ms (the SDK's
+   * `systemClockOffset`): 0 until a refusal for clock skew set it from the answer's `Date`.
+   * Every request is signed at now + offset.
+   */
+  get systemClockOffset(): number {
+    return this.clockOffset;
+  }
+
   /** Calls `operation` with a JSON body (already serialised) and returns the parsed answer. */
   async call(operation: string, body: string | Uint8Array, signal?: AbortSignal): Promise<unknown> {
     const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
-    for (let attempt = 1; ; attempt++) {
+    let attempt = 1;
+    let clockCorrected = false;
+    for (;;) {
+      const signedWith = this.clockOffset;
+      const sentAt = Date.now();
+      let failure: unknown;
       try {
-        return await this.attempt(operation, bytes, signal);
+        const answer = await this.attempt(operation, bytes, signedWith, signal);
+        if (answer.status >= 200 && answer.status < 300) return this.parse(answer, operation);
+        const refused = serviceError(answer, this.opts.service.signingName, operation);
+        if (!clockCorrected && !signal?.aborted && this.correctClock(refused, answer, signedWith, sentAt)) {
+          clockCorrected = true; // once per call, and not one of maxAttempts
+          continue;
+        }
+        failure = refused;
       } catch (err) {
-        if (attempt >= this.maxAttempts || signal?.aborted || !retryable(err)) throw err;
-        await pause(Math.random() * Math.min(1_000, 50 * 2 ** attempt), signal);
+        failure = err;
       }
+      if (failure instanceof AwsServiceError && isCredentialError(failure.name, failure.message)) {
+        this.opts.log?.warn("AWS refused the credentials", {
+          error: failure.name,
+          awsService: this.opts.service.signingName,
+          operation,
+          status: failure.statusCode,
+          ...(failure.requestId === undefined ? {} : { requestId: failure.requestId }),
+        });
+        throw failure;
+      }
+      if (attempt >= this.maxAttempts || signal?.aborted || !retryable(failure)) throw failure;
+      await pause(Math.random() * Math.min(1_000, 50 * 2 ** attempt), signal);
+      attempt++;
     }
   }
 
@@ -156,7 +307,13 @@ export class AwsJsonClient {
     this.agent.destroy();
   }
 
-  private async attempt(operation: string, body: Uint8Array, signal?: AbortSignal): Promise<unknown> {
+  /** One signed exchange, signed at now + `clockOffset`. */
+  private async attempt(
+    operation: string,
+    body: Uint8Array,
+    clockOffset: number,
+    signal?: AbortSignal,
+  ): Promise<Answer> {
     const { service } = this.opts;
     const request: HttpRequest = {
       method: "POST",
@@ -172,23 +329,43 @@ export class AwsJsonClient {
       body,
       ...(this.url.port === "" ? {} : { port: Number(this.url.port) }),
     };
-    const signed = await this.signer.sign(request);
+    const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + clockOffset) });
     const headers: Record<string, string | number> = { ...signed.headers, "content-length": body.byteLength };
-    const answer = await this.exchange(headers, body, signal);
-    if (answer.status >= 200 && answer.status < 300) {
-      if (answer.body.length === 0) return {};
-      try {
-        return JSON.parse(answer.body.toString("utf8"));
-      } catch {
-        // the body is not echoed: it may hold a secret
-        throw new AwsServiceError(
-          "InvalidResponse",
-          `${service.signingName} answered ${operation} with a body that is not JSON`,
-          answer.status,
-        );
-      }
+    return this.exchange(headers, body, signal);
+  }
+
+  private parse(answer: Answer, operation: string): unknown {
+    if (answer.body.length === 0) return {};
+    try {
+      return JSON.parse(answer.body.toString("utf8"));
+    } catch {
+      // the body is not echoed: it may hold a secret
+      throw new AwsServiceError(
+        "InvalidResponse",
+        `${this.opts.service.signingName} answered ${operation} with a body that is not JSON`,
+        answer.status,
+      );
     }
-    throw serviceError(answer, service.signingName, operation);
+  }
+
+  /**
+   * After a refusal that may be for the signing time, sets the clock offset from the
+   * answer's `Date` as the SDK does; true when the call should be signed and sent again. A
+   * refusal that names the time (isClockSkewError) is always taken for skew; one that only
+   * may be (an access or signature refusal) when the server's clock is at least 4 minutes
+   * from the one the request was signed with. The `Date` of a cached answer (with `Age`) or
+   * of one that took over 15 minutes is not the server's clock now, and is not used.
+   */
+  private correctClock(err: AwsServiceError, answer: Answer, signedWith: number, sentAt: number): boolean {
+    if (!MAYBE_CLOCK_SKEW_CODES.has(err.name) || answer.headers.age !== undefined) return false;
+    const serverTime = Date.parse(answer.headers.date ?? "");
+    const receivedAt = Date.now();
+    if (Number.isNaN(serverTime) || receivedAt - sentAt > MAX_DATE_AGE_MS) return false;
+    const offset = serverTime - receivedAt;
+    const named = isClockSkewError(err.name, err.message);
+    if (!named && Math.abs(offset - signedWith) < SKEW_THRESHOLD_MS) return false;
+    this.clockOffset = offset;
+    return true;
   }
 
   private exchange(

@@ -5,6 +5,8 @@
  * encrypted streams).
  */
 
+import { isCredentialError } from "./aws-json";
+
 /** How a failure is met: retried, refused for good, the stream unusable, or the credentials refused. */
 export type FailureKind = "transient" | "throttled" | "refused" | "unusable" | "credentials";
 
@@ -22,19 +24,6 @@ const UNUSABLE = new Set([
   "KMSOptInRequired",
 ]);
 
-/** The credentials were refused: retrying the call with them cannot help; renewed ones may. */
-const CREDENTIALS = new Set([
-  "UnrecognizedClientException",
-  "ExpiredTokenException",
-  "ExpiredToken",
-  "InvalidClientTokenId",
-  "InvalidSignatureException",
-  "IncompleteSignature",
-  "MissingAuthenticationToken",
-  "MissingAuthenticationTokenException",
-  "SignatureDoesNotMatch",
-]);
-
 const THROTTLES = new Set([
   "ProvisionedThroughputExceededException",
   "LimitExceededException",
@@ -42,11 +31,15 @@ const THROTTLES = new Set([
   "ThrottlingException",
 ]);
 
-/** A whole call's failure, by the error's name (the bare AWS code). */
-export function classifyCallError(name: string): FailureKind {
+/**
+ * A whole call's failure, by the error's name (the bare AWS code) and message. Denied access
+ * is the stream's (an IAM policy to fix), not the credentials'; a signature refused for its
+ * time is a clock to correct (the client does), then transient.
+ */
+export function classifyCallError(name: string, message = ""): FailureKind {
   if (REFUSED.has(name)) return "refused";
   if (UNUSABLE.has(name)) return "unusable";
-  if (CREDENTIALS.has(name)) return "credentials";
+  if (isCredentialError(name, message)) return "credentials";
   if (THROTTLES.has(name)) return "throttled";
   return "transient";
 }

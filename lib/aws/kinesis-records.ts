@@ -1,4 +1,5 @@
 import type { Env } from "../core/config";
+import type { Logger } from "../core/log";
 import { AwsJsonClient, KINESIS_SERVICE, serviceEndpoint } from "./aws-json";
 import { defaultCredentials } from "./default-credentials";
 
@@ -39,8 +40,10 @@ export interface KinesisRecordsOptions {
   readonly region: string;
   /** A local Kinesis API (KINESIS_ENDPOINT, e.g. http://127.0.0.1:4568): fixed dummy credentials. */
   readonly endpoint?: string;
-  /** Where AWS_ENDPOINT_URL_KINESIS and the credentials are read (default process.env). */
+  /** Where AWS_ENDPOINT_URL_KINESIS, the endpoint variants and the credentials are read (default process.env). */
   readonly env?: Env;
+  /** Where a refusal of the credentials is logged. */
+  readonly log?: Logger;
 }
 
 /**
@@ -60,6 +63,7 @@ export class KinesisRecordsClient implements RecordPutter {
         region: opts.region,
         endpoint: local ? opts.endpoint! : serviceEndpoint(KINESIS_SERVICE, opts.region, env),
         credentials: local ? { accessKeyId: "local", secretAccessKey: "local" } : defaultCredentials(env),
+        log: opts.log,
       }),
     );
   }

@@ -332,7 +332,7 @@ export class KinesisSink implements RecordSink {
     aborted: boolean,
   ): { call: Call; retryNow?: boolean; parts?: Call[] } | undefined {
     const name = aborted ? "deadline exceeded" : errorName(err);
-    const kind = aborted ? "transient" : classifyCallError(name);
+    const kind = aborted ? "transient" : classifyCallError(name, err instanceof Error ? err.message : "");
     if (kind === "refused") {
       this.log.error("Kinesis refused a call as invalid", {
         error: name,

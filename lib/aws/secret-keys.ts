@@ -40,7 +40,7 @@ export class SecretKeySource implements KeySource {
     env: Env = process.env,
   ): SecretKeySource {
     return new SecretKeySource(
-      SecretsManagerReader.forSecret(secretId, { env }),
+      SecretsManagerReader.forSecret(secretId, { env, log }),
       secretId,
       cacheSeconds,
       log,

@@ -1,4 +1,5 @@
 import type { Env } from "../core/config";
+import type { Logger } from "../core/log";
 import { AwsJsonClient, SECRETS_MANAGER_SERVICE, serviceEndpoint } from "./aws-json";
 import { defaultCredentials } from "./default-credentials";
 
@@ -13,8 +14,13 @@ export interface SecretStringReader {
 export interface SecretsManagerReaderOptions {
   /** Default: the region in the secret's ARN, else AWS_REGION / AWS_DEFAULT_REGION. */
   readonly region?: string;
-  /** Where AWS_ENDPOINT_URL_SECRETS_MANAGER, the region and the credentials are read (default process.env). */
+  /**
+   * Where AWS_ENDPOINT_URL_SECRETS_MANAGER, the endpoint variants, the region and the
+   * credentials are read (default process.env).
+   */
   readonly env?: Env;
+  /** Where a refusal of the credentials is logged. */
+  readonly log?: Logger;
 }
 
 /** GetSecretValue on the lean AWS JSON client (three attempts, or AWS_MAX_ATTEMPTS, as the SDK). */
@@ -36,6 +42,7 @@ export class SecretsManagerReader implements SecretStringReader {
         timeoutMs: 5_000,
         maxAttempts: Number.isInteger(attempts) && attempts >= 1 ? attempts : 3,
         maxSockets: 4,
+        log: opts.log,
       }),
     );
   }

@@ -1,3 +1,4 @@
+import { awsPartition } from "../core/aws-partitions";
 import { badRequest } from "./errors";
 import type { AwsDetails } from "./protocol";
 
@@ -17,16 +18,24 @@ export interface AwsSettings {
 
 export const DEFAULT_ROLE_SESSION_NAME = "StackState-Prometheus-Mirror";
 export const DEFAULT_TOKEN_EXPIRY_SECONDS = 900;
-const WORKSPACE_HOST = /^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com\.?$/;
+const WORKSPACE_HOST = /^aps-workspaces\.([a-z0-9-]+)\.([a-z0-9.-]+?)\.?$/;
 
-/** The region in an AMP workspace host (`aps-workspaces.<region>.amazonaws.com`), if it is one. */
+/**
+ * The region in an AMP workspace host (`aps-workspaces.<region>.<suffix>`), if it is one: the
+ * suffix is the region's partition's (`amazonaws.com`, `amazonaws.com.cn`, … or its
+ * dual-stack one, lib/core/aws-partitions.ts).
+ */
 export function regionFromHost(hostname: string): string | undefined {
-  return WORKSPACE_HOST.exec(hostname.toLowerCase())?.[1];
+  const match = WORKSPACE_HOST.exec(hostname.toLowerCase());
+  if (match === null) return undefined;
+  const [, region, suffix] = match as unknown as [string, string, string];
+  const partition = awsPartition(region);
+  return suffix === partition.dnsSuffix || suffix === partition.dualStackDnsSuffix ? region : undefined;
 }
 
 /**
  * The signing settings of a connection details' `aws` block. The region is `region_name`,
- * else the one in an `aps-workspaces.<region>.amazonaws.com` host, else the function's own
+ * else the one in an `aps-workspaces.<region>.<partition suffix>` host, else the function's own
  * (AWS_REGION); none of them is a 400.
  */
 export function awsSettings(aws: AwsDetails, targetHost: string, functionRegion?: string): AwsSettings {
@@ -35,7 +44,7 @@ export function awsSettings(aws: AwsDetails, targetHost: string, functionRegion?
     throw badRequest(
       "aws-region-unknown",
       "Invalid connection details",
-      "connectionDetails.aws.region_name: needed (the URL is not an aps-workspaces.<region>.amazonaws.com host and the mirror has no AWS_REGION)",
+      "connectionDetails.aws.region_name: needed (the URL is not an aps-workspaces.<region>.amazonaws.com host, nor another partition's, and the mirror has no AWS_REGION)",
     );
   }
   return {

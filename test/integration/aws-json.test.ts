@@ -6,13 +6,14 @@ import {
   AwsJsonClient,
   AwsServiceError,
   errorCode,
+  isCredentialError,
   KINESIS_SERVICE,
   SECRETS_MANAGER_SERVICE,
-  serviceEndpoint,
 } from "../../lib/aws/aws-json";
 import { KinesisRecordsClient, putRecordsBody } from "../../lib/aws/kinesis-records";
 import { arnRegion, SecretsManagerReader } from "../../lib/aws/secrets-manager";
 import type { Env } from "../../lib/core/config";
+import { createLogger } from "../../lib/core/log";
 import { type AwsJsonStub, type StubAnswer, type StubCall, startAwsJsonStub } from "../support/aws-json-stub";
 
 /**
@@ -42,10 +43,17 @@ async function stub(
   region: string,
   answer: (call: StubCall) => StubAnswer | Promise<StubAnswer>,
   credentials = [ROLE, OTHER],
+  clockOffsetMs = 0,
 ) {
-  const s = await startAwsJsonStub({ verify: { service, region, credentials }, answer });
+  const s = await startAwsJsonStub({ verify: { service, region, credentials }, answer, clockOffsetMs });
   stubs.push(s);
   return s;
+}
+
+/** A logger whose lines the test reads. */
+function logger() {
+  const lines: string[] = [];
+  return { lines, log: createLogger("debug", (l) => lines.push(l)) };
 }
 
 const roleEnv = (over: Env = {}): Env => ({
@@ -55,8 +63,8 @@ const roleEnv = (over: Env = {}): Env => ({
   ...over,
 });
 
-function kinesisClient(env: Env, region = "eu-west-1") {
-  const client = KinesisRecordsClient.create({ region, env });
+function kinesisClient(env: Env, region = "eu-west-1", log = logger().log) {
+  const client = KinesisRecordsClient.create({ region, env, log });
   clients.push(client);
   return client;
 }
@@ -154,24 +162,41 @@ describe("SigV4, checked by the AWS signing library", () => {
       "wrong-token",
     ],
   ])(
-    "refused with %s: the error is named by AWS's code, and carries no secret",
+    "refused with %s: the error is named by AWS's code, logged once, and carries no secret",
     async (_what, keys, code, failure) => {
       const s = await stub("kinesis", "eu-west-1", (call) => accepted(call.body.Records));
-      const client = kinesisClient({
-        AWS_ACCESS_KEY_ID: keys.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-        AWS_SESSION_TOKEN: keys.sessionToken,
-        AWS_ENDPOINT_URL_KINESIS: s.url,
-      });
+      const { lines, log } = logger();
+      const client = kinesisClient(
+        {
+          AWS_ACCESS_KEY_ID: keys.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+          AWS_SESSION_TOKEN: keys.sessionToken,
+          AWS_ENDPOINT_URL_KINESIS: s.url,
+        },
+        "eu-west-1",
+        log,
+      );
       const err = await client
         .putRecords("s", [{ data: new Uint8Array([1]), partitionKey: "p" }])
         .catch((e) => e);
       expect(err).toBeInstanceOf(AwsServiceError);
       expect(err.name).toBe(code);
       expect(err.statusCode).toBe(400);
-      expect(s.calls[0]!.refused).toBe(failure);
-      const text = `${err.message} ${String(err.stack)}`;
-      for (const secret of [keys.secretAccessKey, ROLE.secretAccessKey]) expect(text).not.toContain(secret);
+      expect(s.calls.map((c) => c.refused)).toEqual([failure]);
+      expect(lines.map((l) => JSON.parse(l))).toEqual([
+        expect.objectContaining({
+          level: "warn",
+          msg: "AWS refused the credentials",
+          error: code,
+          awsService: "kinesis",
+          operation: "PutRecords",
+        }),
+      ]);
+      const text = `${err.message} ${String(err.stack)} ${lines.join("\n")}`;
+      for (const secret of [keys.secretAccessKey, ROLE.secretAccessKey, keys.sessionToken])
+        expect(text).not.toContain(secret);
+      expect(lines.join("\n")).not.toContain(keys.accessKeyId);
+      expect(lines.join("\n")).not.toMatch(/[0-9a-f]{64}/); // no signature
     },
   );
 
@@ -382,34 +407,186 @@ describe("error answers", () => {
   });
 });
 
-describe("endpoints and bodies", () => {
+describe("clock skew, corrected as the SDK does", () => {
+  const body = putRecordsBody("s", [{ data: new Uint8Array([1]), partitionKey: "p" }]);
+  const TEN_MINUTES = 10 * 60_000;
+
   it.each([
-    [KINESIS_SERVICE, "us-east-1", {}, "https://kinesis.us-east-1.amazonaws.com"],
-    [SECRETS_MANAGER_SERVICE, "eu-west-1", {}, "https://secretsmanager.eu-west-1.amazonaws.com"],
-    [KINESIS_SERVICE, "cn-north-1", {}, "https://kinesis.cn-north-1.amazonaws.com.cn"],
-    [KINESIS_SERVICE, "us-east-1", { AWS_ENDPOINT_URL_KINESIS: "http://127.0.0.1:1" }, "http://127.0.0.1:1"],
     [
-      SECRETS_MANAGER_SERVICE,
-      "us-east-1",
-      { AWS_ENDPOINT_URL_KINESIS: "http://127.0.0.1:1", AWS_ENDPOINT_URL: "http://127.0.0.1:2" },
-      "http://127.0.0.1:2",
+      "behind",
+      TEN_MINUTES,
+      /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/,
     ],
     [
-      KINESIS_SERVICE,
-      "us-east-1",
-      { AWS_ENDPOINT_URL_KINESIS: "http://127.0.0.1:1", AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true" },
-      "https://kinesis.us-east-1.amazonaws.com",
+      "ahead of",
+      -TEN_MINUTES,
+      /^Signature not yet current: \d{8}T\d{6}Z is still later than \d{8}T\d{6}Z \(\d{8}T\d{6}Z \+ 5 min\.\)$/,
     ],
-  ])("%o in %s with %o → %s", (service, region, env, want) => {
-    expect(serviceEndpoint(service, region, env)).toBe(want);
-  });
+  ])(
+    "a clock 10 minutes %s the server's: the refusal's Date sets the offset, the call goes again at once, the next needs no retry",
+    async (_what, serverOffset, wording) => {
+      const s = await stub(
+        "kinesis",
+        "eu-west-1",
+        (call) => accepted(call.body.Records),
+        [ROLE],
+        serverOffset,
+      );
+      const { lines, log } = logger();
+      const client = jsonClient(s.url, { log }); // one attempt per call
+      expect(await client.call("PutRecords", body)).toMatchObject({ FailedRecordCount: 0 });
+      expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined]);
+      expect(s.calls[0]!.refusal).toMatchObject({ code: "InvalidSignatureException" });
+      expect(s.calls[0]!.refusal!.message).toMatch(wording);
+      // the Date header counts whole seconds
+      expect(Math.abs(client.systemClockOffset - serverOffset)).toBeLessThan(2_000);
+      await client.call("PutRecords", body);
+      expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined, undefined]);
+      expect(lines).toEqual([]);
+    },
+  );
 
-  it("refuses a region that cannot be one", () => {
-    expect(() => serviceEndpoint(KINESIS_SERVICE, "us-east-1.evil.example/x", {})).toThrow(
-      /not an AWS region/,
+  it("the Secrets Manager reader (three attempts) corrects its clock the same way, in one extra call", async () => {
+    const s = await stub(
+      "secretsmanager",
+      "eu-west-1",
+      () => ({ body: { SecretString: "v" } }),
+      [ROLE],
+      TEN_MINUTES,
     );
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keys-AbCdEf";
+    const reader = SecretsManagerReader.forSecret(arn, {
+      env: roleEnv({ AWS_ENDPOINT_URL_SECRETS_MANAGER: s.url }),
+    });
+    clients.push(reader);
+    expect(await reader.secretString(arn)).toBe("v");
+    expect(await reader.secretString(arn)).toBe("v");
+    expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined, undefined]);
   });
 
+  it.each([1, 4])(
+    "a server that keeps refusing for the time: one retry, then its error (maxAttempts %i)",
+    async (maxAttempts) => {
+      // an hour ahead: refused for the signature's time, then for anything else it sees
+      const HOUR = 3_600_000;
+      const skewed: StubAnswer = {
+        status: 400,
+        body: {
+          __type: "RequestTimeTooSkewed",
+          message: "The difference between the request time and the server's time is too large.",
+        },
+      };
+      const s = await stub("kinesis", "eu-west-1", () => skewed, [ROLE], HOUR);
+      const { lines, log } = logger();
+      const client = jsonClient(s.url, { maxAttempts, log });
+      const err = (await client.call("PutRecords", body).catch((e) => e)) as AwsServiceError;
+      expect(err).toBeInstanceOf(AwsServiceError);
+      expect(err.name).toBe("RequestTimeTooSkewed");
+      expect(s.calls.map((c) => c.refused)).toEqual(["expired", undefined]);
+      expect(Math.abs(client.systemClockOffset - HOUR)).toBeLessThan(2_000);
+      expect(lines).toEqual([]);
+    },
+  );
+
+  it("an access refusal from a server 4.5 minutes ahead is taken for skew (the SDK's list has it); with the clocks agreeing it is not", async () => {
+    // within AWS's 5 minutes, so the signature passes, but past the SDK's 4-minute threshold
+    const AHEAD = 270_000;
+    const denied: StubAnswer = {
+      status: 400,
+      body: { __type: "AccessDeniedException", message: "not authorized" },
+    };
+    const skewed = await stub(
+      "kinesis",
+      "eu-west-1",
+      (call) => (call.n === 1 ? denied : { body: { ok: 1 } }),
+      [ROLE],
+      AHEAD,
+    );
+    const corrected = jsonClient(skewed.url);
+    expect(await corrected.call("PutRecords", body)).toEqual({ ok: 1 });
+    expect(skewed.calls).toHaveLength(2);
+    expect(Math.abs(corrected.systemClockOffset - AHEAD)).toBeLessThan(2_000);
+
+    const agreeing = await stub("kinesis", "eu-west-1", () => denied);
+    const client = jsonClient(agreeing.url, { maxAttempts: 3 });
+    await expect(client.call("PutRecords", body)).rejects.toMatchObject({ name: "AccessDeniedException" });
+    expect(agreeing.calls).toHaveLength(1);
+    expect(client.systemClockOffset).toBe(0);
+  });
+
+  it.each([
+    ["a cached answer (Age)", { __type: "RequestExpired" }, { age: "30" }],
+    ["an error that is not about time", { __type: "ResourceNotFoundException" }, {}],
+  ])("%s: its Date does not move the clock", async (_what, errorBody, headers) => {
+    const s = await stub("kinesis", "eu-west-1", () => ({
+      status: 400,
+      headers: { date: new Date(Date.now() + 3_600_000).toUTCString(), ...headers },
+      body: errorBody,
+    }));
+    const client = jsonClient(s.url, { maxAttempts: 3 });
+    await expect(client.call("PutRecords", body)).rejects.toMatchObject({ name: errorBody.__type });
+    expect(s.calls).toHaveLength(1);
+    expect(client.systemClockOffset).toBe(0);
+  });
+});
+
+describe("refused credentials end the call at once", () => {
+  it.each([
+    ["ExpiredTokenException", "The security token included in the request is expired"],
+    ["ExpiredToken", "The security token included in the request is expired"],
+    ["UnrecognizedClientException", "The security token included in the request is invalid."],
+    ["InvalidClientTokenId", "The security token included in the request is invalid."],
+    [
+      "InvalidSignatureException",
+      "The request signature we calculated does not match the signature you provided.",
+    ],
+    ["IncompleteSignature", "Authorization header requires 'Signature' parameter."],
+    ["MissingAuthenticationToken", "Missing Authentication Token"],
+    ["AccessDeniedException", "User is not authorized to perform: secretsmanager:GetSecretValue"],
+  ])(
+    "%s: one call whatever maxAttempts, one warning line, the error named by the code",
+    async (code, message) => {
+      const s = await stub("secretsmanager", "eu-west-1", () => ({
+        status: 400,
+        headers: { "x-amzn-RequestId": "req-1" },
+        body: { __type: code, message },
+      }));
+      const { lines, log } = logger();
+      const client = jsonClient(s.url, { service: SECRETS_MANAGER_SERVICE, maxAttempts: 5, log });
+      const err = (await client.call("GetSecretValue", "{}").catch((e) => e)) as AwsServiceError;
+      expect(err).toBeInstanceOf(AwsServiceError);
+      expect([err.name, err.message]).toEqual([code, message]);
+      expect(isCredentialError(err.name, err.message)).toBe(true);
+      expect(s.calls).toHaveLength(1);
+      expect(lines.map((l) => JSON.parse(l))).toEqual([
+        {
+          level: "warn",
+          time: expect.any(String),
+          msg: "AWS refused the credentials",
+          error: code,
+          awsService: "secretsmanager",
+          operation: "GetSecretValue",
+          status: 400,
+          requestId: "req-1",
+        },
+      ]);
+    },
+  );
+
+  it.each([
+    ["ThrottlingException", ""],
+    ["ResourceNotFoundException", ""],
+    [
+      "InvalidSignatureException",
+      "Signature expired: 20240301T120000Z is now earlier than 20240301T120500Z (20240301T121000Z - 5 min.)",
+    ],
+    ["RequestExpired", "Request has expired."],
+  ])("%s is not a credential refusal", (name, message) => {
+    expect(isCredentialError(name, message)).toBe(false);
+  });
+});
+
+describe("error codes and bodies", () => {
   it.each([
     ["com.amazonaws.kinesis.v20131202#ResourceNotFoundException", "ResourceNotFoundException"],
     [

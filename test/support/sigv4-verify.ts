@@ -141,7 +141,8 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function parseAmzDate(text: string): Date | undefined {
+/** The time of an `X-Amz-Date` (`20240301T120000Z`), if it is one. */
+export function parseAmzDate(text: string): Date | undefined {
   const m = AMZ_DATE.exec(text);
   if (m === null) return undefined;
   const [, y, mo, d, h, mi, s] = m.map(Number) as number[];

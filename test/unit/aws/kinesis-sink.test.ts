@@ -547,6 +547,47 @@ describe("KinesisSink refusals: what no retry can cure", () => {
   );
 
   it.each([
+    ["ExpiredTokenException", "The security token included in the request is expired"],
+    ["UnrecognizedClientException", "The security token included in the request is invalid."],
+    [
+      "InvalidSignatureException",
+      "The request signature we calculated does not match the signature you provided.",
+    ],
+    ["IncompleteSignatureException", "Authorization header requires 'Signature' parameter."],
+  ])(
+    "reads a refusal of the credentials by its code and message (%s): one call, no retry",
+    async (name, message) => {
+      const { putter, calls } = handPutter();
+      const { sink, metrics } = setup(putter);
+      const a = track(sink.put(records("a", 2)));
+      calls[0]!.fail(Object.assign(new Error(message), { name }));
+      await settle();
+      expect((a.error as Error).message).toMatch(new RegExp(`did not accept 2 of 2 records \\(${name}\\)`));
+      expect(calls).toHaveLength(1);
+      expect(metrics.totals.get("KinesisRetries")).toBeUndefined();
+    },
+  );
+
+  it("retries a signature refused for its time (a clock to correct), not a credential refusal", async () => {
+    const { putter, calls } = handPutter();
+    const { sink } = setup(putter);
+    const a = track(sink.put(records("a", 1)));
+    calls[0]!.fail(
+      Object.assign(
+        new Error(
+          "Signature expired: 20240301T120000Z is now earlier than 20240301T120500Z (20240301T121000Z - 5 min.)",
+        ),
+        { name: "InvalidSignatureException" },
+      ),
+    );
+    await settle();
+    expect(calls).toHaveLength(2);
+    calls[1]!.answer(accepted(calls[1]!.entries));
+    await settle();
+    expect(a).toEqual({ done: true });
+  });
+
+  it.each([
     [0, 4],
     [0.99, 6],
   ])("jitters Retry-After: random %s over a base of 4 s gives %s s", async (random, expected) => {

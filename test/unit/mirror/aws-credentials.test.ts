@@ -54,11 +54,24 @@ describe("AwsCredentialSource", () => {
 });
 
 describe("SigV4 signing", () => {
-  it("reads the region of an AMP workspace host", () => {
-    expect(regionFromHost("aps-workspaces.eu-west-1.amazonaws.com")).toBe("eu-west-1");
-    expect(regionFromHost("APS-WORKSPACES.us-gov-west-1.amazonaws.com.")).toBe("us-gov-west-1");
-    expect(regionFromHost("aps-workspaces.eu-west-1.amazonaws.com.evil.example")).toBeUndefined();
-    expect(regionFromHost("127.0.0.1")).toBeUndefined();
+  it.each([
+    ["aps-workspaces.eu-west-1.amazonaws.com", "eu-west-1"],
+    ["APS-WORKSPACES.us-gov-west-1.amazonaws.com.", "us-gov-west-1"],
+    ["aps-workspaces.cn-north-1.amazonaws.com.cn", "cn-north-1"],
+    ["aps-workspaces.us-iso-east-1.c2s.ic.gov", "us-iso-east-1"],
+    ["aps-workspaces.us-isob-east-1.sc2s.sgov.gov", "us-isob-east-1"],
+    ["aps-workspaces.eu-isoe-west-1.cloud.adc-e.uk", "eu-isoe-west-1"],
+    ["aps-workspaces.us-isof-south-1.csp.hci.ic.gov", "us-isof-south-1"],
+    ["aps-workspaces.eusc-de-east-1.amazonaws.eu", "eusc-de-east-1"],
+    ["aps-workspaces.us-east-1.api.aws", "us-east-1"], // dual-stack
+    // not a workspace host
+    ["aps-workspaces.eu-west-1.amazonaws.com.evil.example", undefined],
+    ["aps-workspaces.cn-north-1.amazonaws.com", undefined], // another partition's suffix
+    ["aps-workspaces.eu-west-1.amazonaws.com.cn", undefined],
+    ["evil-aps-workspaces.eu-west-1.amazonaws.com", undefined],
+    ["127.0.0.1", undefined],
+  ])("the region of the host %s is %s", (host, region) => {
+    expect(regionFromHost(host)).toBe(region);
   });
 
   it("signs host, date, token, path and query; leaves host to the HTTP client", async () => {
