@@ -37,6 +37,7 @@ export interface RemoteWriteOptions {
   /**
    * Time budget of one request from its arrival, key check and stream write included
    * (PUT_DEADLINE_MS); a front's own deadline (Lambda's remaining time) may end it sooner.
+   * Unset: the sink's own budget, counted from the write.
    */
   readonly deadlineMs?: number;
   /** Retry-After (seconds) of a 503 for the key check (default 5). */
@@ -117,7 +118,7 @@ function tooLarge(maxBodyBytes: number): PayloadTooLargeError {
  */
 export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEndpoint {
   const { ingestor, maxBodyBytes, keys, sink, log, metrics } = o;
-  const deadlineMs = o.deadlineMs ?? 10_000;
+  const { deadlineMs } = o;
   const keysRetryAfter = o.retryAfterSeconds ?? 5;
 
   function errorAnswer(thrown: unknown, version?: ProtocolVersion): WriteAnswer {
@@ -139,13 +140,13 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
   async function authenticate<R>(
     req: R,
     reader: RequestReader<R>,
-    deadline: number,
+    deadline: number | undefined,
   ): Promise<string | undefined> {
     const key = presentedKey((name) => reader.header(req, name));
     if (key === undefined) throw new UnauthorizedError(REALM);
     let valid: Awaited<ReturnType<KeySource["keys"]>>;
     try {
-      valid = await beforeDeadline(keys.keys(), deadline);
+      valid = await (deadline === undefined ? keys.keys() : beforeDeadline(keys.keys(), deadline));
     } catch {
       throw new ServiceUnavailableError(
         "keys-unavailable",
@@ -189,8 +190,10 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
   ): Promise<WriteAnswer> {
     if (!WRITE_PATHS.has(path)) return NOT_FOUND;
     if (method !== "POST") return METHOD_NOT_ALLOWED;
-    const own = Date.now() + deadlineMs;
-    const deadline = frontDeadline !== undefined && frontDeadline < own ? frontDeadline : own;
+    // the sooner of the request's budget and the front's; with neither, the sink's own budget
+    const own = deadlineMs === undefined ? undefined : Date.now() + deadlineMs;
+    const deadline =
+      own === undefined ? frontDeadline : frontDeadline === undefined ? own : Math.min(own, frontDeadline);
     let version: ProtocolVersion | undefined;
     try {
       const tenant = await authenticate(req, reader, deadline);

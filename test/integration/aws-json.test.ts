@@ -185,7 +185,7 @@ describe("SigV4, checked by the AWS signing library", () => {
       expect(s.calls.map((c) => c.refused)).toEqual([failure]);
       expect(lines.map((l) => JSON.parse(l))).toEqual([
         expect.objectContaining({
-          level: "warn",
+          level: "WARN",
           msg: "AWS refused the credentials",
           error: code,
           awsService: "kinesis",
@@ -560,8 +560,8 @@ describe("refused credentials end the call at once", () => {
       expect(s.calls).toHaveLength(1);
       expect(lines.map((l) => JSON.parse(l))).toEqual([
         {
-          level: "warn",
-          time: expect.any(String),
+          level: "WARN",
+          timestamp: expect.any(String),
           msg: "AWS refused the credentials",
           error: code,
           awsService: "secretsmanager",

@@ -104,7 +104,7 @@ const brokenNative = (dir: string) => {
     'throw new Error("Cannot find native binding for this platform\\nRequire stack:\\n- /somewhere/index.js");',
   );
 };
-const info = (codec: string, version: string) => ({ level: "info", msg: "snappy codec", codec, version });
+const info = (codec: string, version: string) => ({ level: "INFO", msg: "snappy codec", codec, version });
 
 describe("the snappy codec at a cold start of the bundled remote-write handler", () => {
   it("as on Lambda (module beside the bundle, no native package): wasm, no warning", async () => {
@@ -134,7 +134,7 @@ describe("the snappy codec at a cold start of the bundled remote-write handler",
     });
     expect(lines).toEqual([
       expect.objectContaining({
-        level: "warn",
+        level: "WARN",
         msg: "snappy codec fallback",
         codec: "wasm",
         reason: "the native snappy package does not load here: Cannot find native binding for this platform",
@@ -147,7 +147,7 @@ describe("the snappy codec at a cold start of the bundled remote-write handler",
     const lines = await coldStart("no-wasm", () => {});
     expect(lines).toEqual([
       expect.objectContaining({
-        level: "warn",
+        level: "WARN",
         msg: "snappy codec fallback",
         codec: "js",
         reason: `snappy-wasm ${SNAPPY_WASM_VERSION}: ${SNAPPY_WASM_FILE} is neither beside the bundle nor in the installed package`,
@@ -163,7 +163,7 @@ describe("the snappy codec at a cold start of the bundled remote-write handler",
     });
     expect(lines).toEqual([
       expect.objectContaining({
-        level: "warn",
+        level: "WARN",
         codec: "js",
         reason: `snappy-wasm ${SNAPPY_WASM_VERSION}: the module's exports are not the ones driven here (no memory, no compress_raw, no decompress_raw, no __wbindgen_add_to_stack_pointer, no __wbindgen_malloc, no __wbindgen_free)`,
       }),
@@ -177,7 +177,7 @@ describe("the snappy codec at a cold start of the bundled remote-write handler",
       writeFileSync(join(dir, SNAPPY_WASM_FILE), "not a module");
     });
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ level: "warn", codec: "js" });
+    expect(lines[0]).toMatchObject({ level: "WARN", codec: "js" });
     expect(lines[0]!.reason).toMatch(
       new RegExp(
         `^the native snappy package does not load here: Cannot find native binding for this platform; snappy-wasm ${SNAPPY_WASM_VERSION}: the module does not instantiate: [^\\n]+$`,
