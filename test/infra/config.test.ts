@@ -22,7 +22,12 @@ describe("parseConfig", () => {
   it("gives the documented defaults for an empty context (and for cdk.json's context)", () => {
     for (const context of [{}, cdkJsonContext()]) {
       const config = parseConfig(context);
-      expect(config.stream).toEqual({ mode: "on-demand", shards: undefined, retentionHours: 24, maxRecordKiB: 1024 });
+      expect(config.stream).toEqual({
+        mode: "on-demand",
+        shards: undefined,
+        retentionHours: 24,
+        maxRecordKiB: 1024,
+      });
       expect(config.ingest).toMatchObject({
         throttleRate: 500,
         throttleBurst: 1000,
@@ -71,7 +76,12 @@ describe("parseConfig", () => {
       ingestThrottleRate: 12.5,
     });
     expect(fromCli).toEqual(fromJson);
-    expect(fromCli.stream).toEqual({ mode: "provisioned", shards: 4, retentionHours: 24, maxRecordKiB: 1024 });
+    expect(fromCli.stream).toEqual({
+      mode: "provisioned",
+      shards: 4,
+      retentionHours: 24,
+      maxRecordKiB: 1024,
+    });
     expect(fromCli.mirror!.workers).toBe(8);
     expect(fromCli.mirror!.sourceCidrs).toEqual(["203.0.113.0/24", "198.51.100.7/32"]);
     expect(fromCli.ingest!.throttleRate).toBe(12.5);
