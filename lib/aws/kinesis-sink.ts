@@ -369,7 +369,8 @@ export class KinesisSink implements RecordSink {
       return undefined;
     }
     if (kind === "throttled") this.metrics.count(METRIC_NAMES.kinesisThrottled, entries.length);
-    for (const put of puts) put.reason = name;
+    // an abort at the deadline keeps the failure that led to it as the reason
+    for (const put of puts) if (!aborted || put.reason === "") put.reason = name;
     this.expireOverdue(puts);
     const left = live(entries, puts);
     return left.entries.length === 0 ? undefined : { call: left };
