@@ -415,11 +415,7 @@ export class KinesisSink implements RecordSink {
   /** The stream refuses this writer: the put is answered at once; nothing of it is sent again. */
   private unusable(put: PendingPut, reason: string): void {
     if (put.settled) return;
-    put.settled = true;
-    clearTimeout(put.timer);
-    const unwritten = put.total - put.written;
-    this.metrics.count(METRIC_NAMES.recordsWritten, put.written);
-    this.metrics.count(METRIC_NAMES.kinesisFailedPuts, unwritten);
+    const unwritten = this.giveUp(put);
     this.metrics.count(METRIC_NAMES.streamUnusable, 1);
     put.reject(new StreamUnusableError(reason, unwritten, put.total));
   }
@@ -427,11 +423,7 @@ export class KinesisSink implements RecordSink {
   /** Answers the put with a 503 naming its records not (yet) confirmed; none is sent again. */
   private fail(put: PendingPut, reason: string): void {
     if (put.settled) return;
-    put.settled = true;
-    clearTimeout(put.timer);
-    const unwritten = put.total - put.written;
-    this.metrics.count(METRIC_NAMES.recordsWritten, put.written);
-    this.metrics.count(METRIC_NAMES.kinesisFailedPuts, unwritten);
+    const unwritten = this.giveUp(put);
     this.log.warn("records not written to Kinesis", { unwritten, total: put.total, reason });
     put.reject(
       new StreamWriteError(
@@ -440,6 +432,16 @@ export class KinesisSink implements RecordSink {
         this.retryAfter(),
       ),
     );
+  }
+
+  /** Settles a put that will not be written whole: counts what was and was not; returns the unwritten. */
+  private giveUp(put: PendingPut): number {
+    put.settled = true;
+    clearTimeout(put.timer);
+    const unwritten = put.total - put.written;
+    this.metrics.count(METRIC_NAMES.recordsWritten, put.written);
+    this.metrics.count(METRIC_NAMES.kinesisFailedPuts, unwritten);
+    return unwritten;
   }
 
   /** The configured Retry-After plus up to half of it again, so throttled senders do not return in step. */

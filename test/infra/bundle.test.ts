@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../infra/paths";
 import { SNAPPY_WASM_FILE, SNAPPY_WASM_PACKAGE_FILE } from "../../lib/codec/snappy-wasm-file";
 import { ENV } from "../../lib/core/env-names";
-import { MIRROR_PATHS, RECEIVER_PATH } from "../../lib/core/routes";
-import { httpApiEvent, restEvent } from "../fixtures/api-gateway";
+import { MIRROR_PATHS } from "../../lib/core/routes";
+import { remoteWriteEvent, restEvent } from "../fixtures/api-gateway";
 import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 import { startAwsJsonStub } from "../support/aws-json-stub";
 import { invokeBundle } from "../support/lambda-bundle";
@@ -50,20 +50,6 @@ async function invoke(file: string, event: unknown, env: Record<string, string>)
   });
   expect(results).toHaveLength(1);
   return results[0] as { statusCode: number; headers: Record<string, string> };
-}
-
-/** An API Gateway HTTP API (payload 2.0) event of a remote-write POST. */
-function writeEvent(key: string, body: Uint8Array) {
-  return httpApiEvent(
-    RECEIVER_PATH,
-    {
-      "content-type": "application/x-protobuf",
-      "content-encoding": "snappy",
-      "x-prometheus-remote-write-version": "0.1.0",
-      "sts-api-key": key,
-    },
-    body,
-  );
 }
 
 describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
@@ -110,7 +96,7 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
   it("remote-write: the bundle loads and answers an HTTP API (payload 2.0) event", async () => {
     const result = await invoke(
       bundles["remote-write"].file,
-      writeEvent("not-checked-keys-unavailable", new Uint8Array([0])),
+      remoteWriteEvent("not-checked-keys-unavailable", new Uint8Array([0])),
       {
         [ENV.streamName]: "gateway-stream",
         [ENV.apiKeySecretArn]: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ingest",
@@ -142,7 +128,7 @@ describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
     try {
       const result = await invoke(
         bundles["remote-write"].file,
-        writeEvent(key, snappy(v1Message(realisticSeries(50, 2)))),
+        remoteWriteEvent(key, snappy(v1Message(realisticSeries(50, 2)))),
         {
           [ENV.streamName]: "gateway-stream",
           [ENV.apiKeySecretArn]: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ingest",

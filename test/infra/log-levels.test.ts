@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
 import { LOG_LEVELS, type LogLevel } from "../../lib/core/log";
 import { METRIC_NAMES } from "../../lib/core/metric-names";
-import { MIRROR_PATHS, RECEIVER_PATH } from "../../lib/core/routes";
+import { MIRROR_PATHS } from "../../lib/core/routes";
 import { sealRecord } from "../../lib/stream/records";
-import { httpApiEvent, restEvent } from "../fixtures/api-gateway";
+import { remoteWriteEvent, restEvent } from "../fixtures/api-gateway";
 import { snappy, v1Message } from "../fixtures/remote-write";
 import { type AwsJsonStub, startAwsJsonStub } from "../support/aws-json-stub";
 import { type ScriptedDestination, startScriptedDestination } from "../support/forwarder-destination";
@@ -77,19 +77,6 @@ const baseEnv = () => ({
   AWS_ENDPOINT_URL_KINESIS: kinesis.url,
 });
 
-function writeEvent(key: string, body: Uint8Array) {
-  return httpApiEvent(
-    RECEIVER_PATH,
-    {
-      "content-type": "application/x-protobuf",
-      "content-encoding": "snappy",
-      "x-prometheus-remote-write-version": "0.1.0",
-      "sts-api-key": key,
-    },
-    body,
-  );
-}
-
 /** Nothing listens on port 9: the connection test fails, and answers so. */
 const CONNECTION_TEST = restEvent(
   MIRROR_PATHS.connection,
@@ -148,8 +135,8 @@ const SCENARIOS: Record<string, Scenario> = {
     runs: () => [
       {
         events: [
-          writeEvent("not-the-key", snappy(v1Message([]))),
-          writeEvent(
+          remoteWriteEvent("not-the-key", snappy(v1Message([]))),
+          remoteWriteEvent(
             KEY,
             snappy(
               v1Message([
