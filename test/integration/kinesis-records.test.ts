@@ -7,7 +7,7 @@ import { KinesisRecordsClient, type PutRecordsEntry, type RecordPutter } from ".
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { createLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
-import { StreamWriteError } from "../../lib/ingest/errors";
+import { StreamUnusableError } from "../../lib/ingest/errors";
 import { bucketHashKey } from "../../lib/stream/records";
 
 /**
@@ -101,8 +101,11 @@ describe("PutRecords on kinesis-local", () => {
     const failure = await sink
       .put([{ data: bytes(10, "y"), partitionKey: "p", explicitHashKey: bucketHashKey(0, 1) }])
       .catch((e: unknown) => e);
-    expect(failure).toBeInstanceOf(StreamWriteError);
-    expect((failure as StreamWriteError).message).toMatch(/\(ResourceNotFoundException\)/);
+    expect(failure).toBeInstanceOf(StreamUnusableError);
+    expect((failure as StreamUnusableError).reason).toBe("ResourceNotFoundException");
+    expect((failure as StreamUnusableError).message).toMatch(
+      /\(ResourceNotFoundException\): 1 of 1 records not written/,
+    );
     expect(calls).toBe(1);
     expect(logs.join("\n")).toMatch(/Kinesis refused the write.*ResourceNotFoundException/);
   });
