@@ -139,6 +139,8 @@ describe("a one-shard stream driven above its write limits", () => {
       ingestor: new Ingestor(ingestSettings()),
       maxBodyBytes: DEFAULTS.maxBodyBytes,
       keys: new StaticKeySource([{ key: KEY }]),
+      // the request's deadline is handed to the sink with each put, so it is the one that counts
+      deadlineMs,
       sink: new KinesisSink(
         throttle.client,
         {
