@@ -14,12 +14,14 @@ import {
   startPrometheus,
 } from "../support/prometheus";
 import { type SigV4StandIn, startSigV4StandIn } from "../support/sigv4-standin";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
  * Forwarding to Amazon Managed Service for Prometheus: the forwarder signs with SigV4
  * (service aps) using credentials from the default provider chain, here the environment
  * variables a Lambda role provides. The stand-in recomputes every signature with the AWS
- * signing library and forwards what it accepts to a real Prometheus.
+ * signing library and forwards what it accepts to a real Prometheus. The gateway writes to
+ * kinesis-local through a front that refuses what AWS refuses (test/support/strict-kinesis.ts).
  */
 const run = prometheusAvailable();
 const KEY = "amp-e2e-key";
@@ -33,6 +35,7 @@ describe.skipIf(!run)("forwarding to Amazon Managed Prometheus (SigV4)", () => {
   let receiver: RunningPrometheus;
   let standIn: SigV4StandIn;
   let kinesis: EmbeddedKinesis;
+  let strict: StrictKinesis;
   let gateway: LocalGateway;
   let dir: string;
   const saved = { ...process.env };
@@ -45,6 +48,7 @@ describe.skipIf(!run)("forwarding to Amazon Managed Prometheus (SigV4)", () => {
     });
     standIn = await startSigV4StandIn({ target: receiver.url, region: "eu-west-1", credentials: [CREDS] });
     kinesis = await startEmbeddedKinesis();
+    strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
     Object.assign(process.env, {
       AWS_ACCESS_KEY_ID: CREDS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
@@ -55,7 +59,7 @@ describe.skipIf(!run)("forwarding to Amazon Managed Prometheus (SigV4)", () => {
       apiKey: KEY,
       shards: 2,
       env: {
-        KINESIS_ENDPOINT: kinesis.endpoint,
+        KINESIS_ENDPOINT: strict.endpoint,
         KINESIS_STREAM_NAME: "forwarder-amp",
         LOG_LEVEL: "error",
         FORWARD_URL: `${standIn.workspaceUrl()}api/v1/remote_write`,
@@ -69,6 +73,7 @@ describe.skipIf(!run)("forwarding to Amazon Managed Prometheus (SigV4)", () => {
   afterAll(async () => {
     process.env = saved;
     await gateway?.stop();
+    await strict?.stop();
     await kinesis?.stop();
     await standIn?.close();
     await receiver?.stop();
@@ -124,5 +129,7 @@ describe.skipIf(!run)("forwarding to Amazon Managed Prometheus (SigV4)", () => {
       writes.every((r) => r.status === 204 && r.refused === undefined && r.accessKeyId === CREDS.accessKeyId),
     ).toBe(true);
     expect(gateway.forwarder!.stats.deadLettered).toBe(0);
+    expect(strict.stats.inspected).toBeGreaterThan(0);
+    expect(strict.stats.refusals).toEqual([]);
   });
 });

@@ -23,6 +23,7 @@ import {
   type RunningPrometheus,
   startPrometheus,
 } from "../support/prometheus";
+import { type StrictStream, startStrictStream } from "../support/strict-kinesis";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
 
 /**
@@ -31,6 +32,8 @@ import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
  * receiver) through a TCP proxy the test can cut. Every sample in the stream (what the
  * gateway acknowledged) must be in the second Prometheus with the same timestamp and the
  * same float64 bits, read back raw through its remote-read API (stale markers included).
+ * The gateway writes to kinesis-local (and its forwarder reads it) through a front that
+ * refuses what AWS refuses (test/support/strict-kinesis.ts).
  */
 const KEY = "forwarder-e2e-key";
 const OUTAGE_MS = 30_000;
@@ -61,6 +64,7 @@ remote_write:
 describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
   let receiver: RunningPrometheus;
   let proxy: TcpProxy;
+  let stream: StrictStream;
   let gateway: LocalGateway;
   let sender: RunningPrometheus | undefined;
   let dir: string;
@@ -72,12 +76,15 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
       extraFlags: ["--web.enable-remote-write-receiver"],
     });
     proxy = await startTcpProxy({ port: receiver.port });
+    stream = await startStrictStream({ streamName: "forwarder-e2e", shards: 2 });
     gateway = await startLocalGateway({
       port: 0,
       apiKey: KEY,
       shards: 2,
       env: {
+        KINESIS_ENDPOINT: stream.endpoint,
         KINESIS_STREAM_NAME: "forwarder-e2e",
+        AWS_REGION: stream.region,
         LOG_LEVEL: "error",
         FORWARD_URL: `${proxy.url}/api/v1/write`,
         FORWARD_DEAD_LETTER_FILE: join(dir, "dead-letters.jsonl"),
@@ -90,6 +97,7 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
   afterAll(async () => {
     await sender?.stop().catch(() => {});
     await gateway?.stop();
+    await stream?.stop();
     await proxy?.close();
     await receiver?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -104,7 +112,8 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
       .map((l) => JSON.parse(l) as DeadLetterMessage);
   };
 
-  const kinesis = () => createKinesisClient({ region: "us-east-1", endpoint: gateway.kinesisEndpoint });
+  /** kinesis-local itself, behind the front: the test reads the stream and plants records there. */
+  const kinesis = () => createKinesisClient({ region: stream.region, endpoint: stream.kinesis.endpoint });
 
   async function expectAllArrived(): Promise<SampleMap> {
     const client = kinesis();
@@ -187,6 +196,8 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
       }
     }
     testOneLetters = (await deadLetters()).length;
+    expect(stream.strict.stats.inspected).toBeGreaterThan(0);
+    expect(stream.strict.stats.refusals).toEqual([]);
   }, 300_000);
 
   it("dead-letters a record the destination refuses (400) and one that is not snappy, and moves on", async () => {

@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { waitFor } from "../../functions/local/ports";
-import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { prometheusAvailable, type RunningPrometheus, startPrometheus } from "../support/prometheus";
 import { streamContents } from "../support/stream";
+import { type StrictStream, startStrictStream } from "../support/strict-kinesis";
 import { startVmagent, vmagentAvailable } from "../support/vmagent";
 
 /**
  * End to end with real senders: Debian's Prometheus with basic auth, vmagent with the
  * sts-api-key header, and a Prometheus holding a wrong key. Series such as `up` and
  * `prometheus_build_info` must arrive in the stream with the values Prometheus itself
- * stores; the wrong key must get 401 and write nothing.
+ * stores; the wrong key must get 401 and write nothing. The local server writes to
+ * kinesis-local through a front that refuses what AWS refuses (test/support/strict-kinesis.ts).
  */
 const KEY = "e2e-key-3b9d0c";
 const run = prometheusAvailable() && vmagentAvailable();
@@ -36,6 +37,7 @@ remote_write:
 `;
 
 describe.skipIf(!run)("remote write from a real Prometheus and vmagent", () => {
+  let stream: StrictStream;
   let gateway: LocalGateway;
   let good: RunningPrometheus;
   let wrong: RunningPrometheus;
@@ -43,10 +45,16 @@ describe.skipIf(!run)("remote write from a real Prometheus and vmagent", () => {
   const stopping: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
+    stream = await startStrictStream({ streamName: "e2e", shards: 4 });
     gateway = await startLocalGateway({
       port: 0,
       apiKey: KEY,
-      env: { KINESIS_STREAM_NAME: "e2e", LOG_LEVEL: "error" },
+      env: {
+        KINESIS_ENDPOINT: stream.endpoint,
+        KINESIS_STREAM_NAME: "e2e",
+        AWS_REGION: stream.region,
+        LOG_LEVEL: "error",
+      },
     });
     const flags = ["--storage.remote.flush-deadline=2s"];
     good = await startPrometheus({
@@ -72,18 +80,12 @@ describe.skipIf(!run)("remote write from a real Prometheus and vmagent", () => {
     // senders first, so none is left retrying against a stopped receiver
     for (const stop of stopping.reverse()) await stop().catch(() => {});
     await gateway?.stop();
+    await stream?.stop();
   });
 
-  const client = () => createKinesisClient({ region: "us-east-1", endpoint: gateway.kinesisEndpoint });
-
   async function seriesFrom(source: string) {
-    const c = client();
-    try {
-      const { series } = await streamContents(c, "e2e");
-      return series.filter((s) => s.labels.source === source);
-    } finally {
-      c.destroy();
-    }
+    const { series } = await streamContents(stream.kinesis.client, "e2e");
+    return series.filter((s) => s.labels.source === source);
   }
 
   async function query(
@@ -153,5 +155,10 @@ describe.skipIf(!run)("remote write from a real Prometheus and vmagent", () => {
     );
     expect(wrong.output()).toMatch(/401/);
     expect(await seriesFrom("wrong")).toHaveLength(0);
+  });
+
+  it("the senders' writes made no call AWS would refuse", () => {
+    expect(stream.strict.stats.inspected).toBeGreaterThan(0);
+    expect(stream.strict.stats.refusals).toEqual([]);
   });
 });

@@ -11,10 +11,12 @@ import {
   SELF_SCRAPE_CONFIG,
   startPrometheus,
 } from "../support/prometheus";
+import { type StrictStream, startStrictStream } from "../support/strict-kinesis";
 
 /**
  * The smoke script users run after `cdk deploy`, run here the same way (a child process)
- * against the local gateway and a real Prometheus behind the mirror.
+ * against the local gateway and a real Prometheus behind the mirror. The gateway writes to
+ * kinesis-local through a front that refuses what AWS refuses (test/support/strict-kinesis.ts).
  */
 
 const API_KEY = "smoke-ingest-key-0123456789";
@@ -45,6 +47,7 @@ const lineOf = (run: SmokeRun, step: string) =>
 
 describe.skipIf(!prometheusAvailable())("smoke script against the local gateway", () => {
   let prometheus: RunningPrometheus;
+  let stream: StrictStream;
   let gateway: LocalGateway;
   let args: (overrides?: Record<string, string>) => string[];
 
@@ -52,11 +55,17 @@ describe.skipIf(!prometheusAvailable())("smoke script against the local gateway"
     prometheus = await startPrometheus({
       configYaml: SELF_SCRAPE_CONFIG,
     });
+    stream = await startStrictStream({ streamName: "smoke", shards: 4 });
     gateway = await startLocalGateway({
       port: 0,
       apiKey: API_KEY,
       mirrorApiKey: MIRROR_API_KEY,
-      env: { [ENV.mirrorAllowedTargets]: `127.0.0.1:${prometheus.port}` },
+      env: {
+        [ENV.mirrorAllowedTargets]: `127.0.0.1:${prometheus.port}`,
+        [ENV.kinesisEndpoint]: stream.endpoint,
+        [ENV.streamName]: stream.streamName,
+        [ENV.awsRegion]: stream.region,
+      },
     });
     args = (overrides = {}) => {
       const values: Record<string, string> = {
@@ -74,6 +83,7 @@ describe.skipIf(!prometheusAvailable())("smoke script against the local gateway"
 
   afterAll(async () => {
     await gateway?.stop();
+    await stream?.stop();
     await prometheus?.stop();
   });
 
@@ -112,5 +122,10 @@ describe.skipIf(!prometheusAvailable())("smoke script against the local gateway"
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("missing --mirror-url, --api-key, --mirror-api-key");
     expect(run.stderr).toContain("usage: npm run smoke");
+  });
+
+  it("the script's writes made no call AWS would refuse", () => {
+    expect(stream.strict.stats.inspected).toBeGreaterThan(0);
+    expect(stream.strict.stats.refusals).toEqual([]);
   });
 });

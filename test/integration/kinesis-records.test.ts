@@ -9,22 +9,27 @@ import { createLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
 import { StreamUnusableError } from "../../lib/ingest/errors";
 import { bucketHashKey } from "../../lib/stream/records";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
- * The lean PutRecords client against a real Kinesis API (kinesis-local): what it writes is
+ * The lean PutRecords client against a real Kinesis API (kinesis-local, written through a
+ * front that refuses what AWS refuses, test/support/strict-kinesis.ts): what it writes is
  * read back (with the SDK, as a consumer would) byte for byte, in the shard its hash key
  * names; a missing stream is refused as Kinesis refuses it, and the sink gives up at once.
  */
 let kinesis: EmbeddedKinesis;
+let strict: StrictKinesis;
 let client: KinesisRecordsClient;
 
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
-  client = KinesisRecordsClient.create({ region: kinesis.region, endpoint: kinesis.endpoint });
+  strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
+  client = KinesisRecordsClient.create({ region: kinesis.region, endpoint: strict.endpoint });
 }, 90_000);
 
 afterAll(async () => {
   client?.destroy();
+  await strict?.stop();
   await kinesis?.stop();
 });
 
@@ -74,6 +79,7 @@ describe("PutRecords on kinesis-local", () => {
       "shardId-000000000003",
       "shardId-000000000001",
     ]);
+    expect(strict.stats.refusals).toEqual([]);
   });
 
   it("a missing stream: ResourceNotFoundException, and the sink gives up at once (no retry can help)", async () => {
@@ -102,7 +108,10 @@ describe("PutRecords on kinesis-local", () => {
       .put([{ data: bytes(10, "y"), partitionKey: "p", explicitHashKey: bucketHashKey(0, 1) }])
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(StreamUnusableError);
-    expect((failure as StreamUnusableError).message).toMatch(/\(ResourceNotFoundException\)/);
+    expect((failure as StreamUnusableError).reason).toBe("ResourceNotFoundException");
+    expect((failure as StreamUnusableError).message).toMatch(
+      /\(ResourceNotFoundException\): 1 of 1 records not written/,
+    );
     expect(calls).toBe(1);
     expect(logs.join("\n")).toMatch(/Kinesis refused the write.*ResourceNotFoundException/);
   });

@@ -6,11 +6,13 @@ import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
 import { bucketHashKey, type StreamRecord } from "../../lib/stream/records";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
- * Concurrent puts through one sink into kinesis-local: the puts that arrive while the call
- * slots are busy share the next PutRecords call, and every record is read back exactly once,
- * each owner's records in the order it gave them (within each shard, where Kinesis orders).
+ * Concurrent puts through one sink into kinesis-local (behind a front that refuses what AWS
+ * refuses, test/support/strict-kinesis.ts): the puts that arrive while the call slots are busy
+ * share the next PutRecords call, and every record is read back exactly once, each owner's
+ * records in the order it gave them (within each shard, where Kinesis orders).
  */
 const STREAM = "coalesce";
 const SHARDS = 2;
@@ -18,16 +20,19 @@ const OWNERS = 24;
 const PER_OWNER = 12;
 
 let kinesis: EmbeddedKinesis;
+let strict: StrictKinesis;
 let client: KinesisRecordsClient;
 
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
   await kinesis.createStream(STREAM, SHARDS);
-  client = KinesisRecordsClient.create({ region: kinesis.region, endpoint: kinesis.endpoint });
+  strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
+  client = KinesisRecordsClient.create({ region: kinesis.region, endpoint: strict.endpoint });
 }, 90_000);
 
 afterAll(async () => {
   client?.destroy();
+  await strict?.stop();
   await kinesis?.stop();
 });
 
@@ -81,5 +86,7 @@ describe("KinesisSink group commit on kinesis-local", () => {
         expect(mine).toEqual(expected);
       }
     }
+    expect(strict.stats.refusals).toEqual([]);
+    expect(strict.stats.recordsWritten).toBe(OWNERS * PER_OWNER);
   }, 60_000);
 });

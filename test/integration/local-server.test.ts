@@ -5,26 +5,30 @@ import { type LocalGateway, startLocalGateway } from "../../functions/local/gate
 import { readAll } from "../../functions/local/stream";
 import { HEALTHCHECK_PATH, MIRROR_PATHS, RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
  * The local server's front: the remote-write paths answered from Node's request directly
  * (body limits enforced while reading, answers without reading the body where the status
- * table says so), every other route still answered by the Hono apps on the same server.
+ * table says so), every other route still answered by the Hono apps on the same server. The
+ * server writes through a front that refuses what AWS refuses (test/support/strict-kinesis.ts).
  */
 const KEY = "front-key-3c9d";
 const MAX_BODY = 64 * 1024;
 const STREAM = "front";
 let kinesis: EmbeddedKinesis;
+let strict: StrictKinesis;
 let gateway: LocalGateway;
 
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
+  strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
   gateway = await startLocalGateway({
     port: 0,
     apiKey: KEY,
     mirrorApiKey: "front-mirror-key-51aa",
     env: {
-      KINESIS_ENDPOINT: kinesis.endpoint,
+      KINESIS_ENDPOINT: strict.endpoint,
       KINESIS_STREAM_NAME: STREAM,
       MAX_BODY_BYTES: String(MAX_BODY),
       LOG_LEVEL: "error",
@@ -34,6 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.stop();
+  await strict?.stop();
   await kinesis?.stop();
 });
 
@@ -262,4 +267,10 @@ describe("local server: the other routes on the same server", () => {
   it("answers unknown paths with 404", async () => {
     expect((await send("/v1/write", { headers: auth, body: good })).status).toBe(404);
   });
+});
+
+it("sent nothing AWS would refuse", () => {
+  expect(strict.stats.inspected).toBeGreaterThan(0);
+  expect(strict.stats.refusals).toEqual([]);
+  expect(strict.stats.recordsThrottled).toBe(0);
 });

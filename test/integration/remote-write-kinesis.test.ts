@@ -21,23 +21,28 @@ import {
   v2Message,
 } from "../fixtures/remote-write";
 import { streamContents } from "../support/stream";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
- * The Hono app against a real Kinesis API (kinesis-local): what goes in comes back out of
- * the stream, series by series, bit for bit.
+ * The Hono app against a real Kinesis API (kinesis-local behind a front that refuses what AWS
+ * refuses, test/support/strict-kinesis.ts): what goes in comes back out of the stream, series
+ * by series, bit for bit.
  */
 let kinesis: EmbeddedKinesis;
-/** The lean PutRecords client the Lambda uses, writing to kinesis-local. */
+let strict: StrictKinesis;
+/** The lean PutRecords client the Lambda uses, writing through the strict front. */
 let putter: KinesisRecordsClient;
 let stream = 0;
 
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
-  putter = KinesisRecordsClient.create({ region: kinesis.region, endpoint: kinesis.endpoint });
+  strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
+  putter = KinesisRecordsClient.create({ region: kinesis.region, endpoint: strict.endpoint });
 }, 90_000);
 
 afterAll(async () => {
   putter?.destroy();
+  await strict?.stop();
   await kinesis?.stop();
 });
 
@@ -182,4 +187,10 @@ describe.each([
     expect(series.map((s) => s.labels.__name__)).toEqual(["edge_values"]);
     expect(metrics.totals.get("SeriesRejected{Reason=missing-metric-name}")).toBe(1);
   });
+});
+
+it("sends nothing AWS would refuse", () => {
+  expect(strict.stats.inspected).toBeGreaterThan(0);
+  expect(strict.stats.refusals).toEqual([]);
+  expect(strict.stats.recordsThrottled).toBe(0);
 });

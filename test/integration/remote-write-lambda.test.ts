@@ -5,13 +5,17 @@ import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { httpApiEvent } from "../fixtures/api-gateway";
 import { realisticSeries, snappy, v1Message, v2Message } from "../fixtures/remote-write";
 import { streamContents } from "../support/stream";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
  * The Lambda entry as API Gateway calls it: HTTP API (payload 2.0) and REST API (v1)
- * events whose bodies are real snappy bytes, base64-encoded with isBase64Encoded.
+ * events whose bodies are real snappy bytes, base64-encoded with isBase64Encoded. The handler
+ * writes through a front that refuses what AWS refuses (test/support/strict-kinesis.ts); the
+ * stream is read back from kinesis-local.
  */
 const KEY = "lambda-key-55e1";
 let kinesis: EmbeddedKinesis;
+let strict: StrictKinesis;
 let handler: (
   event: unknown,
   context: Context,
@@ -25,9 +29,10 @@ let handler: (
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
   await kinesis.createStream("lambda", 2);
+  strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
   Object.assign(process.env, {
     KINESIS_STREAM_NAME: "lambda",
-    KINESIS_ENDPOINT: kinesis.endpoint,
+    KINESIS_ENDPOINT: strict.endpoint,
     AWS_REGION: "us-east-1",
     API_KEY: KEY,
     LOG_LEVEL: "error",
@@ -46,6 +51,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  await strict?.stop();
   await kinesis?.stop();
 });
 
@@ -195,5 +201,11 @@ describe("Lambda handler", () => {
   it("another path: 404", async () => {
     const res = await handler(httpApiEvent("/api/v1/writes", v1Headers, new Uint8Array(1)), context);
     expect(res.statusCode).toBe(404);
+  });
+
+  it("sent nothing AWS would refuse", () => {
+    expect(strict.stats.inspected).toBeGreaterThan(0);
+    expect(strict.stats.refusals).toEqual([]);
+    expect(strict.stats.recordsThrottled).toBe(0);
   });
 });

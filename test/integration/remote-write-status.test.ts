@@ -7,24 +7,28 @@ import { readAll } from "../../functions/local/stream";
 import { compress } from "../../lib/codec/snappy";
 import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { realisticSeries, snappy, v1Message, v2Message } from "../fixtures/remote-write";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
  * The status matrix over real HTTP: every auth, content-type, encoding, size and
  * malformed-body case, its code and headers, nothing written when refused, and the
- * server still serving afterwards.
+ * server still serving afterwards. The server writes through a front that refuses what AWS
+ * refuses (test/support/strict-kinesis.ts); the stream is read back from kinesis-local.
  */
 const KEY = "matrix-key-7f3a";
 const MAX_BODY = 64 * 1024;
 let kinesis: EmbeddedKinesis;
+let strict: StrictKinesis;
 let gateway: LocalGateway;
 
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
+  strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
   gateway = await startLocalGateway({
     port: 0,
     apiKey: KEY,
     env: {
-      KINESIS_ENDPOINT: kinesis.endpoint,
+      KINESIS_ENDPOINT: strict.endpoint,
       KINESIS_STREAM_NAME: "matrix",
       MAX_BODY_BYTES: String(MAX_BODY),
       MAX_DECODED_BYTES: String(1024 * 1024),
@@ -35,6 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.stop();
+  await strict?.stop();
   await kinesis?.stop();
 });
 
@@ -334,5 +339,11 @@ describe("remote write status matrix", () => {
     expect((await send(`${gateway.url}/healthz`, { method: "GET", headers: {} })).status).toBe(200);
     const res = await send(`${gateway.url}/api/v1/write`, { method: "POST", headers: auth, body: good });
     expect(res.status).toBe(204);
+  });
+
+  it("sent nothing AWS would refuse", () => {
+    expect(strict.stats.inspected).toBeGreaterThan(0);
+    expect(strict.stats.refusals).toEqual([]);
+    expect(strict.stats.recordsThrottled).toBe(0);
   });
 });

@@ -15,12 +15,14 @@ import {
 } from "../support/differential";
 import { prometheusAvailable, type RunningPrometheus } from "../support/prometheus";
 import { postToReceiver, startReceiver } from "../support/receiver";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
  * Damaged bodies (fixed seeds: the same corpus every run) sent to Prometheus's own
- * receiver and to the gateway writing into a real (embedded) Kinesis: nothing Prometheus
- * cannot decode reaches the stream, and every record in the stream decodes with protobufjs
- * and (v1) with Prometheus's receiver. `npm run fuzz` runs the same check on random seeds;
+ * receiver and to the gateway writing into a real (embedded) Kinesis, through a front that
+ * refuses what AWS refuses (test/support/strict-kinesis.ts): nothing Prometheus cannot decode
+ * reaches the stream, no damaged body makes a call AWS would refuse, and every record in the
+ * stream decodes with protobufjs and (v1) with Prometheus's receiver. `npm run fuzz` runs the same check on random seeds;
  * a seed it reports belongs in SEEDS.
  */
 const SEEDS = [1, 2, 42, 639388787, 1267226234];
@@ -30,6 +32,7 @@ const STREAM = "differential";
 const run = prometheusAvailable();
 let prometheus: RunningPrometheus;
 let kinesis: EmbeddedKinesis;
+let strict: StrictKinesis;
 let putter: KinesisRecordsClient | undefined;
 let gateway: DifferentialGateway;
 
@@ -37,7 +40,8 @@ beforeAll(async () => {
   if (!run) return;
   [prometheus, kinesis] = await Promise.all([startReceiver(), startEmbeddedKinesis()]);
   await kinesis.createStream(STREAM, 2);
-  putter = KinesisRecordsClient.create({ region: kinesis.region, endpoint: kinesis.endpoint });
+  strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
+  putter = KinesisRecordsClient.create({ region: kinesis.region, endpoint: strict.endpoint });
   const sink = new KinesisSink(
     putter,
     { streamName: STREAM, concurrency: 4, deadlineMs: 20_000, retryAfterSeconds: 5 },
@@ -50,6 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await prometheus?.stop();
   putter?.destroy();
+  await strict?.stop();
   await kinesis?.stop();
 });
 
@@ -95,4 +100,10 @@ describe.runIf(run)("damaged bodies against the reference decoders", () => {
       .map((r) => (r.ok ? "" : r.error.message));
     expect(bad).toEqual([]);
   }, 60_000);
+
+  it("no damaged body made a call AWS would refuse", () => {
+    console.log(`differential: strict front ${JSON.stringify(strict.stats)}`);
+    expect(strict.stats.inspected).toBeGreaterThan(0);
+    expect(strict.stats.refusals).toEqual([]);
+  });
 });

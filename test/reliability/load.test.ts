@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { type RunningPrometheus, startPrometheus } from "../support/prometheus";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 import { type GatewayProcess, startGatewayProcess } from "./gateway-process";
 import {
   prometheusConfig,
@@ -15,7 +16,8 @@ import {
 /**
  * Sustained load: a real Prometheus scrapes a synthetic target of SERIES series every
  * 5 s and remote-writes everything to the gateway (in its own process, writing to
- * kinesis-local) for LOAD_SECONDS (SOAK_SECONDS for the long run). Nothing may fail or be
+ * kinesis-local through a front that refuses what AWS refuses and holds each shard to AWS's
+ * write limits, test/support/strict-kinesis.ts) for LOAD_SECONDS (SOAK_SECONDS for the long run). Nothing may fail or be
  * retried, and the gateway's memory must stay flat.
  */
 const SECONDS = Number(process.env.SOAK_SECONDS ?? process.env.LOAD_SECONDS ?? 75);
@@ -26,6 +28,7 @@ const run = prometheusPresent("the load test");
 
 describe.skipIf(!run)(`load: ${SERIES} series every ${SCRAPE_SECONDS} s for ${SECONDS} s`, () => {
   let kinesis: EmbeddedKinesis;
+  let strict: StrictKinesis;
   let gateway: GatewayProcess;
   let target: Awaited<ReturnType<typeof startSyntheticTarget>>;
   let prom: RunningPrometheus | undefined;
@@ -33,8 +36,9 @@ describe.skipIf(!run)(`load: ${SERIES} series every ${SCRAPE_SECONDS} s for ${SE
   beforeAll(async () => {
     kinesis = await startEmbeddedKinesis();
     await kinesis.createStream(STREAM, 4);
+    strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
     gateway = await startGatewayProcess({
-      KINESIS_ENDPOINT: kinesis.endpoint,
+      KINESIS_ENDPOINT: strict.endpoint,
       KINESIS_STREAM_NAME: STREAM,
       LOG_LEVEL: "error",
     });
@@ -45,6 +49,7 @@ describe.skipIf(!run)(`load: ${SERIES} series every ${SCRAPE_SECONDS} s for ${SE
     await prom?.stop();
     await target?.close();
     await gateway?.stop();
+    await strict?.stop();
     await kinesis?.stop();
   });
 
@@ -82,7 +87,8 @@ describe.skipIf(!run)(`load: ${SERIES} series every ${SCRAPE_SECONDS} s for ${SE
         `load: ${SERIES} series, ${scrapes} scrapes, Prometheus sent ${c.sent} samples ` +
           `(failed ${c.failed}, dropped ${c.dropped}, retried ${c.retried}, pending ${c.pending}); ` +
           `gateway RSS idle ${idleRss.toFixed(0)} MiB, first third ${early.toFixed(0)} MiB, last third ${late.toFixed(0)} MiB, ` +
-          `start ${rss[0]?.mib.toFixed(0)} → end ${rss.at(-1)?.mib.toFixed(0)} MiB (max ${Math.max(...rss.map((x) => x.mib)).toFixed(0)})`,
+          `start ${rss[0]?.mib.toFixed(0)} → end ${rss.at(-1)?.mib.toFixed(0)} MiB (max ${Math.max(...rss.map((x) => x.mib)).toFixed(0)}); ` +
+          `strict front ${JSON.stringify(strict.stats)}`,
       );
       expect(c.failed).toBe(0);
       expect(c.dropped).toBe(0);
@@ -91,6 +97,7 @@ describe.skipIf(!run)(`load: ${SERIES} series every ${SCRAPE_SECONDS} s for ${SE
       // everything scraped while running was sent: at least the series of all but two scrapes
       expect(c.sent).toBeGreaterThanOrEqual(SERIES * Math.max(1, scrapes - 2));
       expect(late).toBeLessThan(early * 1.25 + 25);
+      expect(strict.stats.refusals).toEqual([]);
     },
     (SECONDS + 180) * 1000,
   );

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { type RunningPrometheus, startPrometheus } from "../support/prometheus";
+import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
 import {
   type Listening,
@@ -19,7 +20,8 @@ import {
 
 /**
  * A Kinesis outage under a real Prometheus: the gateway reaches kinesis-local through a
- * TCP proxy that is cut for CUT_SECONDS, then restored. Prometheus must be answered 503
+ * TCP proxy that is cut for CUT_SECONDS, then restored, and behind it a front that refuses
+ * what AWS refuses (test/support/strict-kinesis.ts). Prometheus must be answered 503
  * (so it keeps the data and retries) and, in the end, every sample Prometheus stored for
  * the scraped series over the whole window must be in the stream.
  */
@@ -30,6 +32,7 @@ const run = prometheusPresent("the Kinesis outage test");
 
 describe.skipIf(!run)("Kinesis outage between the gateway and the stream", () => {
   let kinesis: EmbeddedKinesis;
+  let strict: StrictKinesis;
   let proxy: TcpProxy;
   let gateway: LocalGateway;
   let front: Listening & { tally: Tally };
@@ -40,7 +43,8 @@ describe.skipIf(!run)("Kinesis outage between the gateway and the stream", () =>
   beforeAll(async () => {
     kinesis = await startEmbeddedKinesis();
     await kinesis.createStream(STREAM, 2);
-    proxy = await startTcpProxy({ port: Number(new URL(kinesis.endpoint).port) });
+    strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
+    proxy = await startTcpProxy({ port: Number(new URL(strict.endpoint).port) });
     gateway = await startLocalGateway({
       port: 0,
       env: {
@@ -62,6 +66,7 @@ describe.skipIf(!run)("Kinesis outage between the gateway and the stream", () =>
     await target?.close();
     await gateway?.stop();
     await proxy?.close();
+    await strict?.stop();
     await kinesis?.stop();
   });
 
@@ -122,7 +127,8 @@ describe.skipIf(!run)("Kinesis outage between the gateway and the stream", () =>
       console.log(
         `outage: cut ${Math.round((restoredAt - cutAt) / 1000)} s; answers ${JSON.stringify(Object.fromEntries(front.tally.statuses))}; ` +
           `Prometheus held ${held.size} samples, stream has ${inStream.size} distinct (${duplicates} duplicates, ${records} records), ` +
-          `missing ${missing.length}; Prometheus counters ${JSON.stringify(after)}; proxy ${JSON.stringify(proxy.stats)}`,
+          `missing ${missing.length}; Prometheus counters ${JSON.stringify(after)}; proxy ${JSON.stringify(proxy.stats)}; ` +
+          `strict front ${JSON.stringify(strict.stats)}`,
       );
 
       expect(during503).toBeGreaterThan(0);
@@ -134,6 +140,7 @@ describe.skipIf(!run)("Kinesis outage between the gateway and the stream", () =>
       expect(held.size).toBeGreaterThan(SERIES * (CUT_SECONDS + 5));
       expect(missing.slice(0, 5)).toEqual([]);
       expect(during2xx).toBeGreaterThanOrEqual(3);
+      expect(strict.stats.refusals).toEqual([]);
     },
     (CUT_SECONDS + 150) * 1000,
   );
