@@ -11,7 +11,7 @@ import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { type ApiKey, checkDistinctKeys, checkKey, keysFromEnv, StaticKeySource } from "../../lib/core/auth";
 import type { Env } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
-import { createLogger } from "../../lib/core/log";
+import { createLogger, type Logger } from "../../lib/core/log";
 import { METRIC_SERVICES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
 import { loadSharedSettings } from "../../lib/core/settings";
@@ -22,7 +22,7 @@ import { remoteWriteEndpointFromEnv } from "../remote-write/wiring";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
 import { localRequestListener } from "./listener";
 import { waitFor } from "./ports";
-import { LOCAL_MIRROR_TARGETS } from "./settings";
+import { LOCAL_MIRROR_TARGETS, type LocalServerSettings, loadLocalServerSettings } from "./settings";
 import { keptKey, newKey } from "./state";
 
 export const DEFAULT_STREAM = "prometheus-remote-write";
@@ -42,6 +42,8 @@ export interface LocalGatewayOptions {
    * generated key lasts as long as this gateway.
    */
   stateDir?: string;
+  /** The server's limits, over LOCAL_* variables and the defaults (tests use small ones). */
+  server?: Partial<LocalServerSettings>;
   /** Variables layered over process.env. */
   env?: Record<string, string>;
   /** Shards of the stream created in the embedded Kinesis (default 4). */
@@ -56,6 +58,7 @@ export interface LocalGateway {
   /** The ingest key (the first, with API_KEYS). */
   readonly apiKey: string;
   readonly mirrorApiKey: string;
+  readonly settings: LocalServerSettings;
   readonly streamName: string;
   readonly kinesisEndpoint: string | undefined;
   /** True when this process started its own Kinesis. */
@@ -90,7 +93,9 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const streamName = env[ENV.streamName] ?? DEFAULT_STREAM;
   env[ENV.streamName] = streamName;
   env[ENV.awsRegion] ??= "us-east-1";
+  const settings = loadLocalServerSettings(env, opts.server);
   const mirrorConfig = localMirrorConfig(env, notes);
+  const log = createLogger(mirrorConfig.logLevel, undefined, { service: "local-server" });
 
   let embedded: EmbeddedKinesis | undefined;
   if (!env[ENV.kinesisEndpoint] && !hasAwsConfig(env)) {
@@ -127,11 +132,25 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   root.route("/", mirror);
 
   const hostname = env[ENV.host] ?? "127.0.0.1";
-  const server = createServer(localRequestListener(remoteWrite, root.fetch));
+  const slowLog = throttled(log, "remote-write body arrived too slowly: connection closed", 10_000);
+  const server = createServer(
+    // how often Node looks for requests past headersTimeout or requestTimeout
+    { connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(settings.headersTimeoutMs / 4))) },
+    localRequestListener(remoteWrite, root.fetch, {
+      minBytesPerSecond: settings.minBodyBytesPerSecond,
+      graceMs: settings.bodyGraceMs,
+      onCut: (info) => slowLog(info),
+    }),
+  );
   // Keep idle connections longer than any client keeps them (Go's transport: 90 s), so the
-  // server never closes a socket a client is about to reuse; headers may take a bit longer.
+  // server never closes a socket a client is about to reuse. The headers and request timeouts
+  // count from a request's first byte, so they do not cut idle keep-alive connections.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
+  server.headersTimeout = settings.headersTimeoutMs;
+  server.requestTimeout = settings.requestTimeoutMs;
+  server.maxConnections = settings.maxConnections;
+  const dropLog = throttled(log, "connection refused: LOCAL_MAX_CONNECTIONS reached", 10_000);
+  server.on("drop", () => dropLog({ maxConnections: settings.maxConnections }));
   server.listen(opts.port ?? Number(env[ENV.port] ?? DEFAULT_PORT), hostname);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -173,6 +192,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     port,
     apiKey,
     mirrorApiKey,
+    settings,
     streamName,
     kinesisEndpoint: env[ENV.kinesisEndpoint],
     embeddedKinesis: embedded !== undefined,
@@ -255,6 +275,20 @@ function localMirrorConfig(env: Env, notes: string[]): MirrorConfig {
     );
   }
   return config;
+}
+
+/** A warning logged at most once per `everyMs`, with how many times it happened meanwhile. */
+function throttled(log: Logger, message: string, everyMs: number) {
+  let last = Number.NEGATIVE_INFINITY;
+  let count = 0;
+  return (fields: Record<string, unknown> = {}) => {
+    count++;
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    log.warn(message, { ...fields, times: count });
+    last = now;
+    count = 0;
+  };
 }
 
 /** With a local Kinesis endpoint given, creates the stream if it is not there yet. */

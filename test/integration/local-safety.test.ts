@@ -1,5 +1,6 @@
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,8 +18,9 @@ import { listenOnLoopback } from "../support/listen";
 
 /**
  * The local server is safe by default: it hands out no ingest key, keeps the keys it
- * generated across restarts, refuses keys that cannot travel in a header, and lets its mirror
- * call only a Prometheus on this machine unless told otherwise.
+ * generated across restarts, refuses keys that cannot travel in a header, lets its mirror call
+ * only a Prometheus on this machine unless told otherwise, and is bounded against slow and
+ * too many clients.
  */
 
 let kinesis: EmbeddedKinesis;
@@ -241,3 +243,136 @@ describe("the mirror's targets", () => {
     expect((await connection(g, { host: "127.0.0.1", port: 9090 })).status).toBe(403);
   });
 });
+
+/** A raw connection: what the server sent, and when it closed (ms after the start). */
+function rawConnection(port: number) {
+  const socket: Socket = connect(port, "127.0.0.1");
+  const t0 = Date.now();
+  let data = "";
+  socket.on("data", (d: Buffer) => {
+    data += d.toString("latin1");
+  });
+  socket.on("error", () => {});
+  const closed = new Promise<{ ms: number; data: string }>((resolve) =>
+    socket.on("close", () => resolve({ ms: Date.now() - t0, data })),
+  );
+  const opened = new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  return { socket, closed, opened };
+}
+
+describe("slow and too many clients", () => {
+  let g: LocalGateway;
+  const limits = {
+    headersTimeoutMs: 400,
+    requestTimeoutMs: 2_000,
+    bodyGraceMs: 400,
+    minBodyBytesPerSecond: 1024,
+    maxConnections: 4,
+  };
+
+  beforeAll(async () => {
+    g = await gateway({ apiKey: "slow-client-key", server: limits });
+  });
+
+  it("closes a connection whose headers do not arrive within the headers timeout (408)", async () => {
+    const c = rawConnection(g.port);
+    c.socket.write("POST /api/v1/write HTTP/1.1\r\nHost: x\r\n");
+    const iv = setInterval(() => c.socket.write("X-Slow: 1\r\n"), 100);
+    const { ms, data } = await c.closed;
+    clearInterval(iv);
+    expect(data).toMatch(/^HTTP\/1\.1 408/);
+    expect(ms).toBeGreaterThanOrEqual(limits.headersTimeoutMs - 50);
+    expect(ms).toBeLessThan(limits.headersTimeoutMs + 1_000);
+  });
+
+  it("cuts a remote-write body trickling in at 10 bytes/s soon after the grace, without an answer", async () => {
+    const c = rawConnection(g.port);
+    c.socket.write(
+      "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nsts-api-key: slow-client-key\r\n" +
+        "Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\n" +
+        `Content-Length: ${10 * 1024 * 1024}\r\n\r\n`,
+    );
+    const iv = setInterval(() => c.socket.write("a"), 100);
+    const { ms, data } = await c.closed;
+    clearInterval(iv);
+    expect(data).toBe(""); // no 4xx: a sender resends after a broken connection, and drops after a 4xx
+    expect(ms).toBeGreaterThanOrEqual(limits.bodyGraceMs - 50);
+    expect(ms).toBeLessThan(limits.bodyGraceMs + 1_000);
+  });
+
+  it("lets a body in at a healthy rate through the same floor", async () => {
+    const body = snappy(v1Message(realisticSeries(200, 2)));
+    const c = rawConnection(g.port);
+    c.socket.write(
+      "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nsts-api-key: slow-client-key\r\nConnection: close\r\n" +
+        `Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    const parts = 6;
+    const size = Math.ceil(body.length / parts);
+    expect(body.length / (parts * 0.15)).toBeGreaterThan(limits.minBodyBytesPerSecond * 2);
+    for (let i = 0; i < parts; i++) {
+      await new Promise((r) => setTimeout(r, 150)); // 0.9 s in all: past the grace
+      c.socket.write(body.subarray(i * size, (i + 1) * size));
+    }
+    const { data } = await c.closed;
+    expect(data).toMatch(/^HTTP\/1\.1 204/);
+  });
+
+  it("answers a request that takes longer than the request timeout with 408 (the mirror's too)", async () => {
+    const c = rawConnection(g.port);
+    c.socket.write(
+      `POST ${MIRROR_PATHS.metric} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`,
+    );
+    const iv = setInterval(() => c.socket.write(" ".repeat(200)), 50); // 4 KB/s: no floor on the mirror's
+    const { ms, data } = await c.closed;
+    clearInterval(iv);
+    expect(data).toMatch(/^HTTP\/1\.1 408/);
+    expect(ms).toBeGreaterThanOrEqual(limits.requestTimeoutMs - 50);
+    expect(ms).toBeLessThan(limits.requestTimeoutMs + 1_000);
+  });
+
+  it("keeps idle keep-alive connections past the headers timeout", async () => {
+    const c = rawConnection(g.port);
+    c.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((r) => setTimeout(r, limits.headersTimeoutMs * 3));
+    expect(c.socket.destroyed).toBe(false);
+    c.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const { data } = await c.closed;
+    expect(data.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+  });
+
+  it("closes connections over the cap at once, and takes new ones when some have gone", async () => {
+    // Each connection is opened and served once before the next; an idle one of the test's own
+    // fetch may still be open too, so the first refusal comes at the cap or one before it.
+    const held: ReturnType<typeof rawConnection>[] = [];
+    let refused: { ms: number; data: string } | undefined;
+    for (let i = 0; i <= limits.maxConnections && refused === undefined; i++) {
+      const c = rawConnection(g.port);
+      c.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      const outcome = await Promise.race([
+        c.closed,
+        waitUntil(() => c.socket.bytesRead > 0).then(() => undefined),
+      ]);
+      if (outcome === undefined) held.push(c);
+      else refused = outcome;
+    }
+    expect(refused, "no connection was refused").toBeDefined();
+    expect(refused!.data).toBe("");
+    expect(held.length).toBeGreaterThanOrEqual(limits.maxConnections - 1);
+    expect(held.length).toBeLessThanOrEqual(limits.maxConnections);
+    held[0]!.socket.destroy();
+    await held[0]!.closed;
+    const again = rawConnection(g.port);
+    again.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect((await again.closed).data).toMatch(/^HTTP\/1\.1 200/);
+    for (const c of held) c.socket.destroy();
+  });
+});
+
+async function waitUntil(probe: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
