@@ -21,8 +21,16 @@ import { createMirrorApp } from "../mirror/app";
 import { remoteWriteEndpointFromEnv } from "../remote-write/wiring";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
 import { localRequestListener } from "./listener";
+import { ConcurrencyLimit, limitMirrorQueries } from "./mirror-limit";
 import { waitFor } from "./ports";
-import { LOCAL_MIRROR_TARGETS, type LocalServerSettings, loadLocalServerSettings } from "./settings";
+import {
+  LOCAL_MIRROR_TARGETS,
+  type LocalServerSettings,
+  loadLocalServerSettings,
+  MIRROR_BUSY_RETRY_AFTER_SECONDS,
+  MIRROR_QUEUE_PER_SLOT,
+  MIRROR_QUEUE_WAIT_MS,
+} from "./settings";
 import { keptKey, newKey } from "./state";
 
 export const DEFAULT_STREAM = "prometheus-remote-write";
@@ -129,6 +137,14 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   });
   const root = new Hono();
   root.get("/healthz", (c) => c.text("ok\n"));
+  // Mirror queries share this thread with ingest: only a few at once (see settings.ts).
+  const mirrorSlots = new ConcurrencyLimit(
+    settings.mirrorConcurrency,
+    settings.mirrorConcurrency * MIRROR_QUEUE_PER_SLOT,
+    MIRROR_QUEUE_WAIT_MS,
+  );
+  const busyLog = throttled(log, "mirror busy: a query was answered 503", 10_000);
+  root.use("/api/*", limitMirrorQueries(mirrorSlots, MIRROR_BUSY_RETRY_AFTER_SECONDS, busyLog));
   root.route("/", mirror);
 
   const hostname = env[ENV.host] ?? "127.0.0.1";

@@ -2,7 +2,8 @@ import { ConfigError, type Env, intVar } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
 
 /**
- * The local server's own limits against slow or too many clients. Sized for remote-write senders: Prometheus
+ * The local server's own limits: against slow or too many clients, and between the mirror and
+ * ingest, which share one process and one thread. Sized for remote-write senders: Prometheus
  * gives up on a request after `remote_timeout` (30 s by default) and resends it.
  */
 export interface LocalServerSettings {
@@ -16,6 +17,8 @@ export interface LocalServerSettings {
   readonly minBodyBytesPerSecond: number;
   /** How long a remote-write body may take before its rate is judged. */
   readonly bodyGraceMs: number;
+  /** Mirror protocol requests in flight at most; more wait briefly, then 503. */
+  readonly mirrorConcurrency: number;
 }
 
 export const LOCAL_SERVER_DEFAULTS: LocalServerSettings = Object.freeze({
@@ -28,7 +31,15 @@ export const LOCAL_SERVER_DEFAULTS: LocalServerSettings = Object.freeze({
   // a 10 MiB body (the largest accepted) at this rate would take hours; real senders are far faster
   minBodyBytesPerSecond: 1024,
   bodyGraceMs: 10_000,
+  // StackState asks one query per chart; a few at a time keep ingest's share of the thread
+  mirrorConcurrency: 4,
 });
+
+/** How many mirror requests may wait for a slot, per slot, and for how long. */
+export const MIRROR_QUEUE_PER_SLOT = 8;
+export const MIRROR_QUEUE_WAIT_MS = 5_000;
+/** `Retry-After` of a mirror request refused for being one too many. */
+export const MIRROR_BUSY_RETRY_AFTER_SECONDS = 2;
 
 /**
  * What the local mirror may call without MIRROR_ALLOWED_TARGETS: a Prometheus on this machine
@@ -54,6 +65,7 @@ export function loadLocalServerSettings(
       1_073_741_824,
     ),
     bodyGraceMs: intVar(env, ENV.localBodyGraceMs, d.bodyGraceMs, 1, 600_000),
+    mirrorConcurrency: intVar(env, ENV.localMirrorConcurrency, d.mirrorConcurrency, 1, 1024),
     ...overrides,
   };
   if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
