@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConcurrencyLimit } from "../../functions/local/mirror-limit";
 import {
@@ -5,9 +7,10 @@ import {
   type LocalServerSettings,
   loadLocalServerSettings,
 } from "../../functions/local/settings";
+import { PROJECT_ROOT } from "../../infra/paths";
 import { ENV } from "../../lib/core/env-names";
 
-/** The local server's settings and its cap on mirror queries. */
+/** The local server's settings (and their table in docs/ingest.md) and its cap on mirror queries. */
 
 const VARIABLES: Record<keyof LocalServerSettings, string> = {
   maxConnections: ENV.localMaxConnections,
@@ -39,6 +42,17 @@ describe("local server settings", () => {
     [{ LOCAL_HEADERS_TIMEOUT_MS: "20000", LOCAL_REQUEST_TIMEOUT_MS: "10000" }, "LOCAL_HEADERS_TIMEOUT_MS"],
   ])("refuses %j naming %s", (env, variable) => {
     expect(() => loadLocalServerSettings(env)).toThrow(new RegExp(`^${variable}:`));
+  });
+
+  it("docs/ingest.md lists every setting with its default", () => {
+    const doc = readFileSync(join(PROJECT_ROOT, "docs", "ingest.md"), "utf8");
+    for (const [field, variable] of Object.entries(VARIABLES)) {
+      const row = doc.split("\n").find((line) => line.startsWith(`| \`${variable}\` |`));
+      expect(row, `no row for ${variable}`).toBeDefined();
+      expect(row!.split("|")[2]!.trim()).toBe(
+        String(LOCAL_SERVER_DEFAULTS[field as keyof LocalServerSettings]),
+      );
+    }
   });
 });
 
