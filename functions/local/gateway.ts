@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -9,20 +8,30 @@ import {
 import { Hono } from "hono";
 import { createEmfMetrics } from "../../lib/aws/emf-metrics";
 import { createKinesisClient } from "../../lib/aws/kinesis-client";
-import { StaticKeySource } from "../../lib/core/auth";
+import { type ApiKey, checkDistinctKeys, checkKey, keysFromEnv, StaticKeySource } from "../../lib/core/auth";
 import type { Env } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
-import { createLogger } from "../../lib/core/log";
+import { createLogger, type Logger } from "../../lib/core/log";
 import { METRIC_SERVICES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
 import { loadSharedSettings } from "../../lib/core/settings";
-import { loadMirrorConfig } from "../../lib/mirror/config";
+import { loadMirrorConfig, type MirrorConfig, staticMirrorKeys } from "../../lib/mirror/config";
 import { type LocalForwarder, startLocalForwarder } from "../forwarder/local";
 import { createMirrorApp } from "../mirror/app";
 import { remoteWriteEndpointFromEnv } from "../remote-write/wiring";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
 import { localRequestListener } from "./listener";
+import { ConcurrencyLimit, limitMirrorQueries } from "./mirror-limit";
 import { waitFor } from "./ports";
+import {
+  LOCAL_MIRROR_TARGETS,
+  type LocalServerSettings,
+  loadLocalServerSettings,
+  MIRROR_BUSY_RETRY_AFTER_SECONDS,
+  MIRROR_QUEUE_PER_SLOT,
+  MIRROR_QUEUE_WAIT_MS,
+} from "./settings";
+import { keptKey, newKey } from "./state";
 
 export const DEFAULT_STREAM = "prometheus-remote-write";
 export const DEFAULT_PORT = 9900;
@@ -32,8 +41,17 @@ export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 export interface LocalGatewayOptions {
   /** 0 picks a free port. Default: PORT or 9900. */
   port?: number;
+  /** The ingest key (else API_KEYS / API_KEY, else generated). */
   apiKey?: string;
+  /** The mirror's key (else MIRROR_API_KEY, else generated); never the ingest key. */
   mirrorApiKey?: string;
+  /**
+   * Where generated keys are kept across starts (`npm start`: `.local/`). Without it a
+   * generated key lasts as long as this gateway.
+   */
+  stateDir?: string;
+  /** The server's limits, over LOCAL_* variables and the defaults (tests use small ones). */
+  server?: Partial<LocalServerSettings>;
   /** Variables layered over process.env. */
   env?: Record<string, string>;
   /** Shards of the stream created in the embedded Kinesis (default 4). */
@@ -45,8 +63,10 @@ export interface LocalGatewayOptions {
 export interface LocalGateway {
   readonly url: string;
   readonly port: number;
+  /** The ingest key (the first, with API_KEYS). */
   readonly apiKey: string;
   readonly mirrorApiKey: string;
+  readonly settings: LocalServerSettings;
   readonly streamName: string;
   readonly kinesisEndpoint: string | undefined;
   /** True when this process started its own Kinesis. */
@@ -77,16 +97,13 @@ function hasAwsConfig(env: Env): boolean {
 export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise<LocalGateway> {
   const env: Env = { ...process.env, ...opts.env };
   const notes: string[] = [];
-  const apiKey = opts.apiKey ?? env[ENV.apiKey] ?? randomBytes(24).toString("base64url");
-  if (env[ENV.apiKey] === undefined && opts.apiKey === undefined && env[ENV.apiKeys] === undefined) {
-    notes.push("API_KEY was not set: generated a key for this run");
-  }
-  env[ENV.apiKey] = apiKey;
-  const mirrorApiKey = opts.mirrorApiKey ?? env[ENV.mirrorApiKey] ?? apiKey;
-  env[ENV.mirrorApiKey] = mirrorApiKey;
+  const { apiKey, mirrorApiKey } = localKeys(env, opts, notes);
   const streamName = env[ENV.streamName] ?? DEFAULT_STREAM;
   env[ENV.streamName] = streamName;
   env[ENV.awsRegion] ??= "us-east-1";
+  const settings = loadLocalServerSettings(env, opts.server);
+  const mirrorConfig = localMirrorConfig(env, notes);
+  const log = createLogger(mirrorConfig.logLevel, undefined, { service: "local-server" });
 
   let embedded: EmbeddedKinesis | undefined;
   if (!env[ENV.kinesisEndpoint] && !hasAwsConfig(env)) {
@@ -104,10 +121,13 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     timer = setInterval(() => metrics?.flush(), opts.metricsIntervalMs);
     timer.unref();
   }
-  const { endpoint: remoteWrite } = remoteWriteEndpointFromEnv(env, metrics);
-  const mirrorConfig = loadMirrorConfig(env);
-  if (mirrorConfig.allowAnyTarget) {
-    notes.push("MIRROR_ALLOWED_TARGETS is not set: the mirror will query any Prometheus a request names");
+  let remoteWrite: ReturnType<typeof remoteWriteEndpointFromEnv>["endpoint"];
+  try {
+    remoteWrite = remoteWriteEndpointFromEnv(env, metrics).endpoint;
+  } catch (err) {
+    if (timer) clearInterval(timer);
+    await embedded?.stop();
+    throw err;
   }
   const mirror = createMirrorApp({
     config: mirrorConfig,
@@ -117,14 +137,36 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   });
   const root = new Hono();
   root.get("/healthz", (c) => c.text("ok\n"));
+  // Mirror queries share this thread with ingest: only a few at once (see settings.ts).
+  const mirrorSlots = new ConcurrencyLimit(
+    settings.mirrorConcurrency,
+    settings.mirrorConcurrency * MIRROR_QUEUE_PER_SLOT,
+    MIRROR_QUEUE_WAIT_MS,
+  );
+  const busyLog = throttled(log, "mirror busy: a query was answered 503", 10_000);
+  root.use("/api/*", limitMirrorQueries(mirrorSlots, MIRROR_BUSY_RETRY_AFTER_SECONDS, busyLog));
   root.route("/", mirror);
 
   const hostname = env[ENV.host] ?? "127.0.0.1";
-  const server = createServer(localRequestListener(remoteWrite, root.fetch));
+  const slowLog = throttled(log, "remote-write body arrived too slowly: connection closed", 10_000);
+  const server = createServer(
+    // how often Node looks for requests past headersTimeout or requestTimeout
+    { connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(settings.headersTimeoutMs / 4))) },
+    localRequestListener(remoteWrite, root.fetch, {
+      minBytesPerSecond: settings.minBodyBytesPerSecond,
+      graceMs: settings.bodyGraceMs,
+      onCut: (info) => slowLog(info),
+    }),
+  );
   // Keep idle connections longer than any client keeps them (Go's transport: 90 s), so the
-  // server never closes a socket a client is about to reuse; headers may take a bit longer.
+  // server never closes a socket a client is about to reuse. The headers and request timeouts
+  // count from a request's first byte, so they do not cut idle keep-alive connections.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
+  server.headersTimeout = settings.headersTimeoutMs;
+  server.requestTimeout = settings.requestTimeoutMs;
+  server.maxConnections = settings.maxConnections;
+  const dropLog = throttled(log, "connection refused: LOCAL_MAX_CONNECTIONS reached", 10_000);
+  server.on("drop", () => dropLog({ maxConnections: settings.maxConnections }));
   server.listen(opts.port ?? Number(env[ENV.port] ?? DEFAULT_PORT), hostname);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -166,6 +208,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     port,
     apiKey,
     mirrorApiKey,
+    settings,
     streamName,
     kinesisEndpoint: env[ENV.kinesisEndpoint],
     embeddedKinesis: embedded !== undefined,
@@ -181,6 +224,86 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
       });
       await embedded?.stop();
     },
+  };
+}
+
+/**
+ * The two keys of the local server, never one: the ingest key (the option, API_KEYS or
+ * API_KEY, else the generated one) and the mirror's (the option, MIRROR_API_KEY, else its own
+ * generated one). Generated keys are kept in `stateDir` when given. Keys that are not
+ * header-safe, or a mirror key that also unlocks ingest, are ConfigErrors naming the variable.
+ * Both end up in `env` as the apps read them.
+ */
+function localKeys(
+  env: Env,
+  opts: LocalGatewayOptions,
+  notes: string[],
+): { apiKey: string; mirrorApiKey: string } {
+  const generated = (name: "ingest-key" | "mirror-key", variable: string): string => {
+    if (opts.stateDir === undefined) {
+      notes.push(`${variable} is not set: generated a key for this run`);
+      return newKey();
+    }
+    const { key, file } = keptKey(opts.stateDir, name);
+    notes.push(`${variable} is not set: using the generated key kept in ${file}`);
+    return key;
+  };
+
+  let ingest: ApiKey[];
+  if (opts.apiKey !== undefined) {
+    ingest = [{ key: checkKey(ENV.apiKey, opts.apiKey) }];
+    delete env[ENV.apiKeys];
+  } else {
+    ingest = keysFromEnv(env) ?? [{ key: generated("ingest-key", ENV.apiKey) }];
+  }
+  const apiKey = ingest[0]!.key;
+  if (!env[ENV.apiKeys]?.trim()) env[ENV.apiKey] = apiKey;
+
+  const mirrorApiKey =
+    opts.mirrorApiKey !== undefined
+      ? checkKey(ENV.mirrorApiKey, opts.mirrorApiKey)
+      : (staticMirrorKeys(env)[0]?.key ?? generated("mirror-key", ENV.mirrorApiKey));
+  checkDistinctKeys(
+    { variable: env[ENV.apiKeys]?.trim() ? ENV.apiKeys : ENV.apiKey, keys: ingest },
+    { variable: ENV.mirrorApiKey, keys: [{ key: mirrorApiKey }] },
+  );
+  env[ENV.mirrorApiKey] = mirrorApiKey;
+  return { apiKey, mirrorApiKey };
+}
+
+/**
+ * The mirror's configuration on the local server: without MIRROR_ALLOWED_TARGETS it may call
+ * only a Prometheus on this machine (LOCAL_MIRROR_TARGETS); an entry allowing any host (`*`)
+ * is taken as meant, and said at start.
+ */
+function localMirrorConfig(env: Env, notes: string[]): MirrorConfig {
+  if (env[ENV.mirrorAllowedTargets] === undefined) {
+    env[ENV.mirrorAllowedTargets] = LOCAL_MIRROR_TARGETS;
+    notes.push(
+      `MIRROR_ALLOWED_TARGETS is not set: the mirror queries only ${LOCAL_MIRROR_TARGETS.split(",").join(", ")}`,
+    );
+  }
+  const config = loadMirrorConfig(env);
+  const anyHost = config.allowedTargets.some((p) => p.kind === "host" && p.host.source === "^.*$");
+  if (anyHost) {
+    notes.push(
+      `MIRROR_ALLOWED_TARGETS allows any host (${env[ENV.mirrorAllowedTargets]}): the mirror will query whatever a request names, for anyone who can reach this server`,
+    );
+  }
+  return config;
+}
+
+/** A warning logged at most once per `everyMs`, with how many times it happened meanwhile. */
+function throttled(log: Logger, message: string, everyMs: number) {
+  let last = Number.NEGATIVE_INFINITY;
+  let count = 0;
+  return (fields: Record<string, unknown> = {}) => {
+    count++;
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    log.warn(message, { ...fields, times: count });
+    last = now;
+    count = 0;
   };
 }
 

@@ -12,22 +12,40 @@ export const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
 /** …and for how long, before the connection is closed instead. */
 export const DISCARD_MAX_MS = 500;
 
+/** How a remote-write body that trickles in is cut (see LocalServerSettings). */
+export interface BodyRateFloor {
+  /** Least average rate once the grace is over; 0 never cuts. */
+  readonly minBytesPerSecond: number;
+  readonly graceMs: number;
+  /** Told when a body is cut (for a log line). */
+  readonly onCut?: (info: { path: string; bytes: number; ms: number }) => void;
+}
+
+const NO_FLOOR: BodyRateFloor = { minBytesPerSecond: 0, graceMs: 0 };
+
 /**
  * The local server's request listener: the two remote-write paths are answered by the
  * endpoint straight from Node's request (the body read into one Buffer, no Web streams, no
  * Request or Response objects); every other request goes to the Hono app (mirror, health)
- * through @hono/node-server.
+ * through @hono/node-server. A remote-write body arriving slower than `floor` has its
+ * connection closed without an answer: the sender sees a broken connection and resends, as it
+ * would after its own timeout (a 4xx would make Prometheus drop the batch).
  */
 export function localRequestListener(
   endpoint: RemoteWriteEndpoint,
   fetch: (request: Request) => Response | Promise<Response>,
+  floor: BodyRateFloor = NO_FLOOR,
 ): RequestListener {
   const other = getRequestListener(fetch);
+  const reader: RequestReader<IncomingMessage> = {
+    header: nodeReader.header,
+    body: (req, maxBytes) => readBody(req, maxBytes, floor),
+  };
   return (req, res) => {
     const url = req.url ?? "/";
     const query = url.indexOf("?");
     const path = query < 0 ? url : url.slice(0, query);
-    if (isRemoteWritePath(path)) void serveWrite(endpoint, path, req, res);
+    if (isRemoteWritePath(path)) void serveWrite(endpoint, path, req, res, reader);
     else void other(req, res);
   };
 }
@@ -37,10 +55,11 @@ async function serveWrite(
   path: string,
   req: IncomingMessage,
   res: ServerResponse,
+  reader: RequestReader<IncomingMessage>,
 ): Promise<void> {
   let answer: WriteAnswer;
   try {
-    answer = await endpoint.answer(req.method ?? "GET", path, req, nodeReader);
+    answer = await endpoint.answer(req.method ?? "GET", path, req, reader);
   } catch (err) {
     answer = endpoint.errorAnswer(err);
   }
@@ -59,21 +78,46 @@ const nodeReader: RequestReader<IncomingMessage> = {
     const value = req.headers[name];
     return Array.isArray(value) ? value.join(", ") : value;
   },
-  body: readBody,
+  body: (req, maxBytes) => readBody(req, maxBytes, NO_FLOOR),
 };
+
+/** How often a trickling body's rate is judged once the grace is over. */
+const RATE_CHECK_MS = 1_000;
 
 /**
  * The body in one Buffer: written into a buffer of the declared Content-Length as chunks
  * arrive (one copy), or, when chunked, the chunks joined once at the end. Past `maxBytes`
- * it stops reading and resolves undefined, without having kept the excess.
+ * it stops reading and resolves undefined, without having kept the excess. Once the floor's
+ * grace is over, a body that has not kept its average rate (or arrived whole, when it is
+ * smaller) has its connection closed and the read rejects.
  */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array | undefined> {
+function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  floor: BodyRateFloor,
+): Promise<Uint8Array | undefined> {
   const declared = req.headers["content-length"] === undefined ? -1 : Number(req.headers["content-length"]);
   return new Promise((resolve, reject) => {
     let into: Buffer | undefined;
     const chunks: Buffer[] = [];
     let total = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const started = Date.now();
+    const judge = () => {
+      const ms = Date.now() - started;
+      const owed = (floor.minBytesPerSecond * ms) / 1000;
+      if (total >= (declared >= 0 ? Math.min(declared, owed) : owed)) {
+        timer = setTimeout(judge, Math.min(RATE_CHECK_MS, floor.graceMs));
+        return;
+      }
+      timer = undefined;
+      floor.onCut?.({ path: req.url ?? "", bytes: total, ms });
+      onFail(new Error("the request body arrived too slowly"));
+      req.socket.destroy();
+    };
+    if (floor.minBytesPerSecond > 0) timer = setTimeout(judge, floor.graceMs);
     const detach = () => {
+      if (timer !== undefined) clearTimeout(timer);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onFail);

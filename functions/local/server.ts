@@ -1,7 +1,7 @@
 import { ENV } from "../../lib/core/env-names";
 import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULT_PORT, startLocalGateway } from "./gateway";
-import { clearLocalState, writeLocalState } from "./state";
+import { clearLocalState, localStateDir, writeLocalState } from "./state";
 
 /**
  * `npm start`: the gateway on one local Node server (default port 9900), with an
@@ -11,7 +11,12 @@ import { clearLocalState, writeLocalState } from "./state";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const port = Number(process.env[ENV.port] ?? DEFAULT_PORT);
-const gateway = await startLocalGateway({ port, metricsIntervalMs: 60_000 }).catch((err: Error) => {
+// generated keys are kept in .local/, so a restart does not lock out a configured Prometheus
+const gateway = await startLocalGateway({
+  port,
+  metricsIntervalMs: 60_000,
+  stateDir: localStateDir(),
+}).catch((err: Error) => {
   console.error(`cannot start the gateway: ${err.message}`);
   process.exit(1);
 });
@@ -29,7 +34,8 @@ console.log(`Prometheus gateway listening on ${gateway.url}
   remote_write:  ${write}  (also ${gateway.url}${RECEIVER_PATH})
   stream:        ${gateway.streamName} (${gateway.embeddedKinesis ? `embedded Kinesis at ${gateway.kinesisEndpoint}` : (gateway.kinesisEndpoint ?? "AWS")})
   mirror:        ${gateway.url}/api/connection, /api/field/name, /api/field/value, /api/metric
-  API key:       ${gateway.apiKey}${gateway.mirrorApiKey !== gateway.apiKey ? `\n  mirror key:    ${gateway.mirrorApiKey}` : ""}
+  API key:       ${gateway.apiKey}  (remote_write: sts-api-key or basic auth apikey:<key>)
+  mirror key:    ${gateway.mirrorApiKey}  (the StackState datasource's API key; it unlocks no write)
 ${gateway.forwarder ? `  forwarding:    to ${gateway.forwarder.url}${gateway.forwarder.deadLetterFile ? ` (dead letters: ${gateway.forwarder.deadLetterFile})` : ""}\n` : ""}${gateway.notes.map((n) => `  note: ${n}\n`).join("")}
 Add to prometheus.yml:
 

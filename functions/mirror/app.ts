@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type AwsCredentialSource, sharedCredentialSource } from "../../lib/aws/credentials";
 import { sigv4Signer } from "../../lib/aws/sigv4";
-import { type ApiKey, type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
+import { type ApiKey, isHeaderSafeKey, type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
 import { HttpError } from "../../lib/core/errors";
 import type { Logger } from "../../lib/core/log";
 import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
@@ -62,9 +62,28 @@ const HTTP_LEVEL_CODES = new Set([
 ]);
 
 /**
+ * 503 for a key that was read but cannot be sent as a header value (a secret put by hand with
+ * characters outside printable ASCII): answered without the header instead of failing each
+ * answer with a 500.
+ */
+function keyNotSendable(): MirrorError {
+  return new MirrorError(503, "key-unavailable", {
+    _type: "RemoteMirrorError",
+    summary: "Mirror unavailable",
+    details: "[key-unavailable] the mirror's API key cannot be sent in a header (it must be printable ASCII)",
+  });
+}
+
+/** Whether a request is one of the protocol's four methods: only their answers carry the key. */
+export function isProtocolCall(method: string, path: string): boolean {
+  return method === "POST" && (MIRROR_METHOD_PATHS as readonly string[]).includes(path);
+}
+
+/**
  * The StackState telemetry mirror answered from Prometheus: four POST endpoints under /api.
- * Every answer carries the mirror key in X-MIRROR-API-KEY, except 401 (the caller is not
- * trusted) and 503 (the key itself is unavailable).
+ * The answers of those four carry the mirror key in X-MIRROR-API-KEY (StackState compares it
+ * there), errors included, except 401 (the caller is not trusted) and 503 (the key itself is
+ * unavailable). Nothing else carries it: not unknown /api paths, other methods, or health.
  */
 export function createMirrorApp(options: MirrorAppOptions): Hono {
   const { config, keys, log, metrics } = options;
@@ -74,6 +93,8 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
   const reasons = new WeakMap<Request, string>();
 
   const credentials = options.awsCredentials ?? sharedCredentialSource;
+  // An unsendable key is logged once (until a sendable one is seen), not on every request.
+  let unsendableLogged = false;
 
   const clientFor = (details: ConnectionDetails) => {
     const target = resolveTarget(details, config.allowAnyTarget ? undefined : config.allowedTargets);
@@ -125,10 +146,19 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
       const presented = presentedKey((name) => c.req.header(name), [MIRROR_KEY_HEADER]);
       const trusted = presented === undefined ? !config.requireKey : matchKey(presented, valid) !== undefined;
       if (!trusted) throw unauthorized();
-      announce = valid[0]?.key;
-      if (announce === undefined) throw keyUnavailable();
-      // on the context, so every response built from it (answers, errors, 500s) carries the key
-      c.header(MIRROR_KEY_HEADER, announce);
+      if (isProtocolCall(c.req.method, c.req.path)) {
+        const key = valid[0]?.key;
+        if (key === undefined) throw keyUnavailable();
+        if (!isHeaderSafeKey(key)) {
+          if (!unsendableLogged) log.error("mirror key cannot be sent in a header: not printable ASCII");
+          unsendableLogged = true;
+          throw keyNotSendable();
+        }
+        unsendableLogged = false;
+        announce = key;
+        // on the context, so every response built from it (answers, errors, 500s) carries the key
+        c.header(MIRROR_KEY_HEADER, announce);
+      }
       await next();
     } catch (err) {
       c.res = errorResponse(c, err);

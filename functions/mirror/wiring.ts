@@ -16,7 +16,7 @@ export function mirrorKeySource(config: MirrorConfig, log: Logger, env: Env = pr
   }
   if (config.staticKeys.length === 0) {
     throw new ConfigError(
-      `${ENV.mirrorApiKeySecretArn}, ${ENV.mirrorApiKey} or ${ENV.apiKey}: one must be set`,
+      `${ENV.mirrorApiKeySecretArn} or ${ENV.mirrorApiKey}: one must be set (the mirror never uses ${ENV.apiKey})`,
       ENV.mirrorApiKeySecretArn,
     );
   }

@@ -21,6 +21,57 @@ export const STS_API_KEY_HEADER = "sts-api-key";
 export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
+ * What a key may hold: printable ASCII (0x20-0x7E), not starting or ending with a space. A key
+ * travels as an HTTP header value (`sts-api-key`, `X-MIRROR-API-KEY`) and as a basic-auth
+ * password; outside this range the two differ (a header carries Latin-1 bytes, basic auth
+ * UTF-8) and a header cannot carry it at all (characters above 0xFF).
+ */
+const HEADER_SAFE_KEY = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** Whether a key can be sent, and announced, as an HTTP header value (see HEADER_SAFE_KEY). */
+export function isHeaderSafeKey(key: string): boolean {
+  return HEADER_SAFE_KEY.test(key);
+}
+
+/**
+ * Refuses a key that is not header-safe, with a ConfigError naming the variable (and the
+ * entry of a list) but never the key.
+ */
+export function checkKey(variable: string, key: string, entry?: number): string {
+  if (isHeaderSafeKey(key)) return key;
+  const where = entry === undefined ? "" : ` entry ${entry}:`;
+  const chars = [...key];
+  const bad = chars.findIndex((ch) => ch < " " || ch > "~");
+  const why =
+    chars.length === 0
+      ? "is empty"
+      : bad >= 0
+        ? `has a character outside printable ASCII (character ${bad + 1})`
+        : "starts or ends with a space";
+  throw new ConfigError(
+    `${variable}:${where} the key ${why}; a key must be printable ASCII (0x20-0x7E, no space at either end) to be sent as an HTTP header value`,
+    variable,
+  );
+}
+
+/**
+ * Refuses two key sets that share a key: the mirror announces its key to callers, so a key
+ * that also unlocks ingest would hand out write access. The message names both variables.
+ */
+export function checkDistinctKeys(
+  ingest: { variable: string; keys: readonly ApiKey[] },
+  mirror: { variable: string; keys: readonly ApiKey[] },
+): void {
+  const shared = mirror.keys.some((m) => matchKey(m.key, ingest.keys) !== undefined);
+  if (shared) {
+    throw new ConfigError(
+      `${mirror.variable}: must differ from the ingest key (${ingest.variable}); the mirror announces its key to callers`,
+      mirror.variable,
+    );
+  }
+}
+
+/**
  * Pulls a presented key out of request headers: the `sts-api-key` header (or any
  * extra header names given), or basic auth with the username `apikey`.
  * Returns undefined when nothing usable is presented.
@@ -84,7 +135,7 @@ export function parseKeyList(variable: string, raw: string): ApiKey[] {
     if (item === "") return;
     const eq = item.indexOf("=");
     if (eq < 0) {
-      out.push({ key: item });
+      out.push({ key: checkKey(variable, item, index + 1) });
       return;
     }
     const tenant = item.slice(0, eq).trim();
@@ -95,14 +146,14 @@ export function parseKeyList(variable: string, raw: string): ApiKey[] {
       );
     }
     if (key === "") throw new ConfigError(`${variable}: entry ${index + 1} has an empty key`);
-    out.push({ key, tenant });
+    out.push({ key: checkKey(variable, key, index + 1), tenant });
   });
   return out;
 }
 
 /**
  * Keys from the environment: `API_KEYS` (list, with optional tenants) or `API_KEY` (one key).
- * Returns undefined when neither is set.
+ * Returns undefined when neither is set. A key that is not header-safe is a ConfigError.
  */
 export function keysFromEnv(env: Record<string, string | undefined>): ApiKey[] | undefined {
   const list = env[ENV.apiKeys]?.trim();
@@ -112,5 +163,5 @@ export function keysFromEnv(env: Record<string, string | undefined>): ApiKey[] |
     return keys;
   }
   const single = env[ENV.apiKey]?.trim();
-  return single ? [{ key: single }] : undefined;
+  return single ? [{ key: checkKey(ENV.apiKey, single) }] : undefined;
 }

@@ -37,6 +37,12 @@ export const ENV = {
   // local server
   port: "PORT",
   host: "HOST",
+  localMaxConnections: "LOCAL_MAX_CONNECTIONS",
+  localHeadersTimeoutMs: "LOCAL_HEADERS_TIMEOUT_MS",
+  localRequestTimeoutMs: "LOCAL_REQUEST_TIMEOUT_MS",
+  localMinBodyBytesPerSecond: "LOCAL_MIN_BODY_BYTES_PER_SECOND",
+  localBodyGraceMs: "LOCAL_BODY_GRACE_MS",
+  localMirrorConcurrency: "LOCAL_MIRROR_CONCURRENCY",
   // mirror (Prometheus call timeouts)
   mirrorRequestTimeoutMs: "MIRROR_REQUEST_TIMEOUT_MS",
   mirrorMaxRequestTimeoutMs: "MIRROR_MAX_REQUEST_TIMEOUT_MS",

@@ -1,4 +1,4 @@
-import type { ApiKey } from "../core/auth";
+import { type ApiKey, checkDistinctKeys, checkKey, keysFromEnv } from "../core/auth";
 import { boolVar, ConfigError, intVar, stringVar } from "../core/config";
 import { ENV } from "../core/env-names";
 import { loadSharedSettings, type SharedSettings } from "../core/settings";
@@ -8,7 +8,7 @@ import { parseTargetPatterns, type TargetPattern } from "./targets";
 export interface MirrorConfig extends SharedSettings {
   /** MIRROR_API_KEY_SECRET_ARN: the mirror's key in Secrets Manager (else the static keys). */
   readonly keySecretArn?: string;
-  /** MIRROR_API_KEY, else API_KEY: the static key (empty when neither is set). */
+  /** MIRROR_API_KEY: the static key (empty when unset); never the ingest key. */
   readonly staticKeys: readonly ApiKey[];
   /** MIRROR_REQUIRE_KEY: refuse requests that do not present a valid key (401). */
   readonly requireKey: boolean;
@@ -96,10 +96,18 @@ export function loadMirrorConfig(env: Record<string, string | undefined>): Mirro
     );
   }
   const keySecretArn = stringVar(env, ENV.mirrorApiKeySecretArn);
+  const staticKeys = staticMirrorKeys(env);
+  const ingestKeys = keysFromEnv(env);
+  if (ingestKeys !== undefined) {
+    checkDistinctKeys(
+      { variable: env[ENV.apiKeys]?.trim() ? ENV.apiKeys : ENV.apiKey, keys: ingestKeys },
+      { variable: ENV.mirrorApiKey, keys: staticKeys },
+    );
+  }
   return Object.freeze({
     ...loadSharedSettings(env),
     ...(keySecretArn === undefined ? {} : { keySecretArn }),
-    staticKeys: Object.freeze(staticMirrorKeys(env)),
+    staticKeys: Object.freeze(staticKeys),
     errorStatus: rawStatus as ErrorStatusMode,
     ...(env[ENV.awsRegion]?.trim() ? { awsRegion: env[ENV.awsRegion]!.trim() } : {}),
     requireKey: boolVar(env, ENV.mirrorRequireKey, false),
@@ -117,13 +125,11 @@ export function loadMirrorConfig(env: Record<string, string | undefined>): Mirro
 }
 
 /**
- * The mirror's key from plain environment variables: MIRROR_API_KEY, falling back to
- * API_KEY. Empty when neither is set (the caller decides whether that is fatal).
+ * The mirror's key from plain environment variables: MIRROR_API_KEY, and never API_KEY (the
+ * mirror announces its key; the ingest key must not be announced). Empty when unset (the
+ * caller decides whether that is fatal); a key that is not header-safe is a ConfigError.
  */
 export function staticMirrorKeys(env: Record<string, string | undefined>): ApiKey[] {
-  for (const name of [ENV.mirrorApiKey, ENV.apiKey]) {
-    const value = env[name]?.trim();
-    if (value !== undefined && value !== "") return [{ key: value }];
-  }
-  return [];
+  const value = env[ENV.mirrorApiKey]?.trim();
+  return value === undefined || value === "" ? [] : [{ key: checkKey(ENV.mirrorApiKey, value) }];
 }

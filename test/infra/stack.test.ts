@@ -216,6 +216,22 @@ describe("keys", () => {
     }
   });
 
+  it("ingest and mirror read two different secrets, and neither function may read the other's", () => {
+    const ingestKeyId = defaults.stack.getLogicalId(
+      defaults.stack.ingestKey!.secret.node.defaultChild as never,
+    );
+    const mirrorKeyId = defaults.stack.getLogicalId(
+      defaults.stack.mirrorKey!.secret.node.defaultChild as never,
+    );
+    expect(ingestKeyId).not.toBe(mirrorKeyId);
+    const [, ingest] = ingestFn(defaults.json);
+    const [, mirror] = mirrorFn(defaults.json);
+    expect(ingest.Properties.Environment.Variables[ENV.apiKeySecretArn]).toEqual({ Ref: ingestKeyId });
+    expect(mirror.Properties.Environment.Variables[ENV.mirrorApiKeySecretArn]).toEqual({ Ref: mirrorKeyId });
+    expect(JSON.stringify(statementsOf(defaults.json, ingest))).not.toContain(mirrorKeyId);
+    expect(JSON.stringify(statementsOf(defaults.json, mirror))).not.toContain(ingestKeyId);
+  });
+
   it("no function is given a key in its environment, only secret ARNs", () => {
     for (const resource of Object.values(resourcesOf(custom.json, "AWS::Lambda::Function"))) {
       const names = Object.keys(resource.Properties.Environment.Variables);

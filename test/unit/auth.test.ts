@@ -2,7 +2,16 @@ import { describe, expect, it } from "vitest";
 import { AwsServiceError } from "../../lib/aws/aws-json";
 import { parseSecret, SecretKeySource } from "../../lib/aws/secret-keys";
 import type { SecretStringReader } from "../../lib/aws/secrets-manager";
-import { keysFromEnv, matchKey, parseKeyList, presentedKey } from "../../lib/core/auth";
+import {
+  checkDistinctKeys,
+  checkKey,
+  isHeaderSafeKey,
+  keysFromEnv,
+  matchKey,
+  parseKeyList,
+  presentedKey,
+} from "../../lib/core/auth";
+import { ConfigError } from "../../lib/core/config";
 import { createLogger } from "../../lib/core/log";
 
 const headers = (h: Record<string, string>) => (name: string) => h[name.toLowerCase()];
@@ -47,6 +56,59 @@ describe("key matching", () => {
     }
     expect(keysFromEnv({ API_KEY: "x" })).toEqual([{ key: "x" }]);
     expect(keysFromEnv({})).toBeUndefined();
+  });
+});
+
+describe("what a key may hold: printable ASCII, as an HTTP header value carries it", () => {
+  it.each([
+    ["letters-and-digits-0123", true],
+    ["punctuation!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\"", true],
+    ["inner space", true],
+    ["x", true],
+    ["ключ-🔑-key", false],
+    ["café", false], // Latin-1: a header carries it, basic auth sends UTF-8: the two would differ
+    ["tab\there", false],
+    ["new\nline", false],
+    ["nul\u0000", false],
+    ["del\u007f", false],
+    [" leading", false],
+    ["trailing ", false],
+    ["", false],
+  ])("%j → %s", (key, ok) => {
+    expect(isHeaderSafeKey(key)).toBe(ok);
+    if (ok) expect(new Headers({ k: key }).get("k")).toBe(key);
+  });
+
+  it.each([
+    [{ API_KEY: "ключ-🔑-key" }, /^API_KEY: the key has a character outside printable ASCII \(character 1\)/],
+    [{ API_KEYS: "ok-key, acme=bad\u0001key" }, /^API_KEYS: entry 2: the key has a character outside/],
+    [{ API_KEYS: "ключ" }, /^API_KEYS: entry 1:/],
+  ])("keysFromEnv refuses %j naming the variable, not the key", (env, says) => {
+    let error: unknown;
+    try {
+      keysFromEnv(env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toMatch(says);
+    expect((error as ConfigError).message).not.toMatch(/ключ|bad/);
+    expect((error as ConfigError).key).toMatch(/^API_KEYS?$/);
+  });
+
+  it("checkKey returns a good key as it is", () => {
+    expect(checkKey("V", "fine-key")).toBe("fine-key");
+    expect(() => checkKey("V", "fine key ")).toThrow("V: the key starts or ends with a space");
+  });
+
+  it("checkDistinctKeys refuses a mirror key that also unlocks ingest, naming both variables", () => {
+    const ingest = { variable: "API_KEYS", keys: [{ key: "a" }, { key: "b", tenant: "t" }] };
+    expect(() =>
+      checkDistinctKeys(ingest, { variable: "MIRROR_API_KEY", keys: [{ key: "c" }] }),
+    ).not.toThrow();
+    expect(() => checkDistinctKeys(ingest, { variable: "MIRROR_API_KEY", keys: [{ key: "b" }] })).toThrow(
+      "MIRROR_API_KEY: must differ from the ingest key (API_KEYS)",
+    );
   });
 });
 

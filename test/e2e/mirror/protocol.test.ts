@@ -333,8 +333,6 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
       ["a successful answer", 200, () => metric(h.mirror.url)],
       ["a malformed body", 400, () => metric(h.mirror.url, {}, "{not json")],
       ["a schema error", 400, () => metric(h.mirror.url, {}, { connectionDetails: h.details })],
-      ["an unknown path", 404, () => post(h.mirror.url, "/api/nothing", {})],
-      ["a wrong method", 405, () => fetch(`${h.mirror.url}/api/metric`).then(toAnswer)],
       ["a missing metric", 404, () => metric(h.mirror.url, {}, missingMetric(h.details))],
       [
         "a refused target",
@@ -357,6 +355,21 @@ describe.skipIf(!prometheusAvailable())("mirror protocol (real Prometheus)", () 
       expect(res.headers.get("x-mirror-api-key")).toBe(MIRROR_KEY);
       expect(JSON.stringify(res.body)).not.toContain(MIRROR_KEY);
     });
+
+    it.each([
+      ["an unknown path", 404, () => post(h.mirror.url, "/api/nothing", {})],
+      ["a wrong method", 405, () => fetch(`${h.mirror.url}/api/metric`)],
+      ["HEAD", 405, () => fetch(`${h.mirror.url}/api/metric`, { method: "HEAD" })],
+      ["OPTIONS", 405, () => fetch(`${h.mirror.url}/api/metric`, { method: "OPTIONS" })],
+      ["the health check", 200, () => fetch(`${h.mirror.url}/healthcheck`)],
+    ] as Array<[string, number, () => Promise<{ status: number; headers: Headers }>]>)(
+      "carries no X-MIRROR-API-KEY on %s (%i): not an answer of the protocol",
+      async (_, status, call) => {
+        const res = await call();
+        expect(res.status).toBe(status);
+        expect(res.headers.get("x-mirror-api-key")).toBeNull();
+      },
+    );
 
     it("schema errors name what is wrong", async () => {
       const res = await metric(
@@ -418,8 +431,4 @@ function missingMetric(details: Record<string, unknown>) {
     connectionDetails: details,
     query: { conditions: [cond("__gauge__", "no_such_metric")], startTime: T0, endTime: T0 + MIN, limit: 5 },
   };
-}
-
-async function toAnswer(res: Response): Promise<Answer> {
-  return { status: res.status, headers: res.headers, body: await res.json() };
 }

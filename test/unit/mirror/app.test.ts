@@ -135,6 +135,60 @@ describe("mirror app", () => {
   });
 });
 
+describe("which answers carry X-MIRROR-API-KEY", () => {
+  // StackState compares the header on the protocol's answers only: nothing else needs the key
+  it.each([
+    ["POST", MIRROR_PATHS.metric, {}, 502, KEY],
+    ["POST", MIRROR_PATHS.metric, { body: "{" }, 400, KEY],
+    ["POST", MIRROR_PATHS.connection, {}, 200, KEY],
+    ["POST", MIRROR_PATHS.fieldName, {}, 502, KEY],
+    ["POST", MIRROR_PATHS.fieldValue, { body: "[]" }, 400, KEY],
+    ["POST", "/api/x", {}, 404, null],
+    ["POST", `${MIRROR_PATHS.metric}/`, {}, 404, null],
+    ["GET", "/api/x", { body: null }, 404, null],
+    ["HEAD", "/api/x", { body: null }, 404, null],
+    ["OPTIONS", "/api/x", { body: null }, 404, null],
+    ["GET", MIRROR_PATHS.metric, { body: null }, 405, null],
+    ["HEAD", MIRROR_PATHS.metric, { body: null }, 405, null],
+    ["OPTIONS", MIRROR_PATHS.connection, { body: null }, 405, null],
+    ["PUT", MIRROR_PATHS.fieldName, {}, 405, null],
+    ["GET", HEALTHCHECK_PATH, { body: null }, 200, null],
+  ] as const)("%s %s → %i, key header %s", async (method, path, init, status, key) => {
+    const { call } = setup();
+    const res = await call(path, { method, ...init });
+    expect(res.status).toBe(status);
+    expect(res.headers.get("X-MIRROR-API-KEY")).toBe(key);
+  });
+
+  it("with MIRROR_REQUIRE_KEY=true, only callers that presented the key get it", async () => {
+    const { call } = setup({ env: { MIRROR_REQUIRE_KEY: "true" } });
+    const anonymous = await call(MIRROR_PATHS.connection);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("X-MIRROR-API-KEY")).toBeNull();
+    const presented = await call(MIRROR_PATHS.connection, { headers: { "sts-api-key": KEY } });
+    expect(presented.status).toBe(200);
+    expect(presented.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
+    const elsewhere = await call("/api/x", { headers: { "sts-api-key": KEY } });
+    expect(elsewhere.headers.get("X-MIRROR-API-KEY")).toBeNull();
+  });
+
+  it("answers 503 without the header when the key read cannot be a header value, and logs it once", async () => {
+    const { call, lines } = setup({ keys: new StaticKeySource([{ key: "ключ-🔑-key" }]) });
+    for (let i = 0; i < 3; i++) {
+      const res = await call(MIRROR_PATHS.connection);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("X-MIRROR-API-KEY")).toBeNull();
+      const text = await res.text();
+      expect(text).toContain("key-unavailable");
+      expect(text).not.toContain("ключ");
+    }
+    const logged = lines.filter((l) => l.includes("mirror key cannot be sent"));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('"level":"ERROR"');
+    expect(lines.join("\n")).not.toContain("ключ");
+  });
+});
+
 describe("mirror app mounted at the root of another app (the local server)", () => {
   it("serves /api/... with its own errors and key, and leaves other routes alone", async () => {
     const { app: mirror } = setup({ env: { MIRROR_REQUIRE_KEY: "true" } });
@@ -156,7 +210,7 @@ describe("mirror app mounted at the root of another app (the local server)", () 
     expect(await failed.json()).toMatchObject({ _type: "MetricStoreConnectionError" });
     const unknown = await parent.request("/api/nothing", { method: "POST", headers: { "sts-api-key": KEY } });
     expect(unknown.status).toBe(404);
-    expect(unknown.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
+    expect(unknown.headers.get("X-MIRROR-API-KEY")).toBeNull();
   });
 });
 

@@ -72,10 +72,24 @@ describe("loadMirrorConfig", () => {
     expect(() => parseDuration("X", "5m garbage")).toThrow("X");
   });
 
-  it("takes the key from MIRROR_API_KEY, else API_KEY", () => {
+  it("takes the key from MIRROR_API_KEY only, never from the ingest key API_KEY", () => {
     expect(staticMirrorKeys({ MIRROR_API_KEY: "m", API_KEY: "a" })).toEqual([{ key: "m" }]);
-    expect(staticMirrorKeys({ API_KEY: "a" })).toEqual([{ key: "a" }]);
+    expect(staticMirrorKeys({ API_KEY: "a" })).toEqual([]);
     expect(staticMirrorKeys({ MIRROR_API_KEY: " ", API_KEY: "" })).toEqual([]);
+  });
+
+  it("refuses a MIRROR_API_KEY that cannot be sent as a header value, naming it", () => {
+    expect(() => loadMirrorConfig({ MIRROR_API_KEY: "ключ-🔑-key" })).toThrow(
+      /^MIRROR_API_KEY: the key has a character outside printable ASCII/,
+    );
+  });
+
+  it.each([
+    [{ MIRROR_API_KEY: "one", API_KEY: "one" }, "(API_KEY)"],
+    [{ MIRROR_API_KEY: "two", API_KEYS: "one,acme=two" }, "(API_KEYS)"],
+  ])("refuses a mirror key that is also an ingest key in the same environment", (env, names) => {
+    expect(() => loadMirrorConfig(env)).toThrow(`MIRROR_API_KEY: must differ from the ingest key ${names}`);
+    expect(loadMirrorConfig({ ...env, MIRROR_API_KEY: "another" }).staticKeys).toEqual([{ key: "another" }]);
   });
 });
 
