@@ -3,6 +3,7 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableSnappyBackends, nativeSnappyAvailable } from "../lib/codec/snappy";
+import { MIRROR_DEFAULTS } from "../lib/mirror/config";
 import { baselineFromEnv } from "./baseline";
 import { type BundleTree, bundleTable, measureBundles } from "./bundles";
 import { type EconomicsBaseline, economicsTable, measureEconomics } from "./economics";
@@ -10,20 +11,23 @@ import { forwarderPart } from "./forwarder";
 import { hotPathTable, loadHotPathBaseline, measureHotPath, SNAPPY_LABEL } from "./hotpath";
 import { fmt, percentile, table } from "./measure";
 import { measureMirror, mirrorTable } from "./mirror-latency";
+import { measureMirrorMemory, mirrorMemoryTable } from "./mirror-memory";
 import { benchPayloads, small500 } from "./payloads";
 import { comparePrometheus, compareTable, GATEWAY_TARGET, PROMETHEUS_TARGET } from "./prometheus-compare";
 
 /**
  * `npm run bench`: every benchmark in one process tree, one markdown report on stdout and
  * in bench/results/latest.md. BENCH_QUICK=1 shortens every part (for a smoke run);
- * BENCH_PARTS=hot,economics,bundles,prometheus,mirror picks parts. BENCH_BASELINE=<checkout>
+ * BENCH_PARTS=hot,economics,bundles,prometheus,mirror,memory picks parts. BENCH_BASELINE=<checkout>
  * measures another checkout's code beside this one (bench/baseline.ts): its figures go in
  * the targets table's "before" column.
  */
 // the SDK warns that its 2027 releases will need Node 22; the benchmark runs on Node 20 too
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const quick = process.env.BENCH_QUICK === "1";
-const parts = new Set((process.env.BENCH_PARTS ?? "hot,economics,bundles,prometheus,mirror").split(","));
+const parts = new Set(
+  (process.env.BENCH_PARTS ?? "hot,economics,bundles,prometheus,mirror,memory").split(","),
+);
 const here = dirname(fileURLToPath(import.meta.url));
 const baseline = baselineFromEnv();
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -239,6 +243,40 @@ if (parts.has("mirror")) {
   } catch (err) {
     sections.push("", "## 4. Mirror overhead", "", `Not measured: ${(err as Error).message}`);
   }
+}
+
+if (parts.has("memory")) {
+  log("part 6: mirror memory, the worst queries the defaults allow");
+  const rows = await measureMirrorMemory(quick ? 1 : 2, log);
+  sections.push(
+    "",
+    "## 6. Mirror memory: the worst queries the defaults allow",
+    "",
+    `A stand-in Prometheus streams answers far larger than the mirror's cap (${fmt(MIRROR_DEFAULTS.maxAnswerBytes / 1024 / 1024)} MiB); ` +
+      "the mirror runs in a fresh Node process with a Lambda's heap (--max-old-space-size=512). Peak heap from --trace-gc and 5 ms samples; " +
+      "peak RSS is the process's high-water mark. The worst of " +
+      `${quick ? 1 : 2} rounds.`,
+    "",
+    mirrorMemoryTable(rows),
+  );
+  const worstOf = (front: string) =>
+    rows.filter((r) => r.front === front).reduce((a, b) => (b.peakRssMb > a.peakRssMb ? b : a));
+  const lambda = worstOf("lambda");
+  const two = worstOf("app");
+  summary.push(
+    [
+      "mirror peak memory, worst query the defaults allow (Lambda handler, 512 MB heap)",
+      "well under 512 MB",
+      `heap ${fmt(lambda.peakHeapMb)} MB, RSS ${fmt(lambda.peakRssMb)} MB`,
+      lambda.peakRssMb < 512 * 0.75 ? "met" : "missed",
+    ],
+    [
+      "mirror peak memory, two such queries at once (app, 512 MB heap)",
+      "well under 512 MB",
+      `heap ${fmt(two.peakHeapMb)} MB, RSS ${fmt(two.peakRssMb)} MB`,
+      two.peakHeapMb < 512 / 2 ? "met" : "missed",
+    ],
+  );
 }
 
 if (!process.env.BENCH_PARTS || parts.has("forwarder"))

@@ -2,6 +2,7 @@ import { ConfigError } from "../lib/core/config";
 import { LOG_LEVELS, type LogLevel } from "../lib/core/log";
 import { DEFAULT_METRICS_NAMESPACE } from "../lib/core/metric-names";
 import { AUTH_KINDS, type AuthKind, FORWARDER_DEFAULTS } from "../lib/forwarder/config";
+import { ANSWER_BYTES_RANGE, ANSWER_MEMORY, MIRROR_DEFAULTS, maxAnswerBytesFor } from "../lib/mirror/config";
 
 /**
  * The deployment's configuration: one typed, frozen object parsed from CDK context
@@ -82,6 +83,10 @@ export interface GatewayConfig {
     readonly throttleRate: number;
     readonly throttleBurst: number;
     readonly memoryMb: number;
+    /** MIRROR_MAX_ANSWER_BYTES: the most bytes of one Prometheus answer the function reads. */
+    readonly maxAnswerBytes: number;
+    /** MIRROR_MAX_SERIES: the most series a metric query's conditions may match. */
+    readonly maxSeries: number;
     readonly requireKey: boolean;
     readonly errorStatus: MirrorErrorStatus;
     readonly network: MirrorNetworkMode;
@@ -159,6 +164,14 @@ export const CONFIG_KEYS = {
   mirrorThrottleRate: { default: 50, doc: "mirror API steady rate limit, requests/s" },
   mirrorThrottleBurst: { default: 100, doc: "mirror API burst limit, requests" },
   mirrorMemoryMb: { default: 512, doc: "mirror function memory, MB" },
+  mirrorMaxAnswerBytes: {
+    default: undefined,
+    doc: "`MIRROR_MAX_ANSWER_BYTES`: the largest Prometheus answer the mirror reads, bytes (unset: 16 MiB, or less when `mirrorMemoryMb` holds less); a value `mirrorMemoryMb` cannot hold is refused ([docs/mirror.md](mirror.md#bounded-answers))",
+  },
+  mirrorMaxSeries: {
+    default: MIRROR_DEFAULTS.maxSeries,
+    doc: "`MIRROR_MAX_SERIES`: the most series a metric query's conditions may match before it is refused, 1 to 100000",
+  },
   mirrorRequireKey: { default: false, doc: "`MIRROR_REQUIRE_KEY`: callers must present the mirror key" },
   mirrorErrorStatus: {
     default: "native",
@@ -301,6 +314,8 @@ const COMPONENT_KEYS: Readonly<Record<Component, readonly ConfigKey[]>> = {
     "mirrorThrottleRate",
     "mirrorThrottleBurst",
     "mirrorMemoryMb",
+    "mirrorMaxAnswerBytes",
+    "mirrorMaxSeries",
     "mirrorRequireKey",
     "mirrorErrorStatus",
     "mirrorNetwork",
@@ -549,13 +564,16 @@ function parseMirror(r: Reader): {
     prometheus = { host, port: r.int("prometheusPort", 1, 65_535), cidr };
   }
 
+  const memoryMb = r.int("mirrorMemoryMb", 128, 10_240);
   return {
     vpc,
     mirror: {
       workers: r.int("workers", 1, 1000),
       throttleRate: r.num("mirrorThrottleRate", 1, 1_000_000),
       throttleBurst: r.int("mirrorThrottleBurst", 1, 1_000_000),
-      memoryMb: r.int("mirrorMemoryMb", 128, 10_240),
+      memoryMb,
+      maxAnswerBytes: parseMaxAnswerBytes(r, memoryMb),
+      maxSeries: r.int("mirrorMaxSeries", 1, 100_000),
       requireKey: r.bool("mirrorRequireKey"),
       errorStatus: r.oneOf("mirrorErrorStatus", ["native", "500"] as const),
       network,
@@ -569,6 +587,29 @@ function parseMirror(r: Reader): {
       apiGatewayLogsRole: r.bool("apiGatewayLogsRole"),
     },
   };
+}
+
+/**
+ * The mirror's answer cap: as configured when the function's memory holds it (refused
+ * otherwise), else the function's default or what the memory holds, whichever is less.
+ */
+function parseMaxAnswerBytes(r: Reader, memoryMb: number): number {
+  const fits = maxAnswerBytesFor(memoryMb);
+  const asked = r.optInt("mirrorMaxAnswerBytes", ANSWER_BYTES_RANGE.min, ANSWER_BYTES_RANGE.max);
+  if (asked === undefined) {
+    if (fits < ANSWER_BYTES_RANGE.min) {
+      throw contextError("mirrorMemoryMb", `${memoryMb} MB cannot hold even the smallest answer cap`);
+    }
+    return Math.min(MIRROR_DEFAULTS.maxAnswerBytes, fits);
+  }
+  if (asked > fits) {
+    const { rssPerAnswerByte, baseMb, share } = ANSWER_MEMORY;
+    throw contextError(
+      "mirrorMaxAnswerBytes",
+      `${asked} bytes do not fit mirrorMemoryMb=${memoryMb}: reading and parsing an answer takes about ${rssPerAnswerByte} times its size beside ${baseMb} MB, within ${share * 100}% of the memory, so at most ${fits} bytes; lower the cap or raise mirrorMemoryMb`,
+    );
+  }
+  return asked;
 }
 
 function parseVpc(r: Reader): CreatedVpc | ImportedVpc {

@@ -123,6 +123,8 @@ export class GatewayStack extends Stack {
         throttleRate: m.throttleRate,
         throttleBurst: m.throttleBurst,
         memoryMb: m.memoryMb,
+        maxAnswerBytes: m.maxAnswerBytes,
+        maxSeries: m.maxSeries,
         requireKey: m.requireKey,
         errorStatus: m.errorStatus,
         prometheus: m.prometheus,

@@ -107,10 +107,12 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
       Math.round(Math.min(asked ?? config.defaultRequestTimeoutMs, config.maxRequestTimeoutMs)),
     );
     const aws = details.aws ?? undefined;
-    if (aws === undefined) return new PrometheusClient(target, timeoutMs, { fetch: fetchImpl });
+    const bounds = { fetch: fetchImpl, maxAnswerBytes: config.maxAnswerBytes };
+    // Prometheus ignores a `limit` it does not know (before 2.51); what AMP does with one is not documented
+    if (aws === undefined) return new PrometheusClient(target, timeoutMs, { ...bounds, sendLimits: true });
     const settings = awsSettings(aws, target.host, config.awsRegion);
     return new PrometheusClient(target, timeoutMs, {
-      fetch: fetchImpl,
+      ...bounds,
       signer: sigv4Signer(() => credentials.credentials(settings), settings.region),
       health: "query-api",
     });
@@ -212,6 +214,7 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
       client: clientFor(req.connectionDetails),
       counterWindowMs: config.counterWindowMs,
       nanAsZero: nanAsZero(req.connectionDetails),
+      maxSeries: config.maxSeries,
     });
     return c.json({ _type: "MetricsResponse", telemetry });
   });

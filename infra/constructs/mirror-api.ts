@@ -45,6 +45,10 @@ export interface MirrorApiProps extends GatewayFunctionSettings {
   readonly throttleRate: number;
   readonly throttleBurst: number;
   readonly memoryMb: number;
+  /** MIRROR_MAX_ANSWER_BYTES (checked against memoryMb by the configuration). */
+  readonly maxAnswerBytes: number;
+  /** MIRROR_MAX_SERIES. */
+  readonly maxSeries: number;
   readonly requireKey: boolean;
   readonly errorStatus: MirrorErrorStatus;
   /** The Prometheus server the mirror may call; unset when only AMP is targeted. */
@@ -109,6 +113,8 @@ export class MirrorApi extends Construct {
         [ENV.mirrorRequireKey]: String(props.requireKey),
         [ENV.mirrorErrorStatus]: props.errorStatus,
         [ENV.mirrorMaxRequestTimeoutMs]: String(MIRROR_API_SETTINGS.maxPrometheusCall.toMilliseconds()),
+        [ENV.mirrorMaxAnswerBytes]: String(props.maxAnswerBytes),
+        [ENV.mirrorMaxSeries]: String(props.maxSeries),
         [ENV.logLevel]: props.logLevel,
         [ENV.metricsNamespace]: props.metricsNamespace,
         [ENV.keyCacheSeconds]: String(props.keyCacheSeconds),

@@ -46,6 +46,11 @@ export const ENV = {
   // mirror (Prometheus call timeouts)
   mirrorRequestTimeoutMs: "MIRROR_REQUEST_TIMEOUT_MS",
   mirrorMaxRequestTimeoutMs: "MIRROR_MAX_REQUEST_TIMEOUT_MS",
+  // mirror (what one query may read from Prometheus)
+  /** The most bytes of one Prometheus answer the mirror reads. */
+  mirrorMaxAnswerBytes: "MIRROR_MAX_ANSWER_BYTES",
+  /** The most series a metric query's conditions may match before it is refused. */
+  mirrorMaxSeries: "MIRROR_MAX_SERIES",
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -99,7 +99,7 @@ function sum(values: readonly number[]): number {
  * buckets are ignored. Empty buckets give 0, or are left out for the NO_ZEROS variants.
  */
 export function bucketize(
-  points: ReadonlyArray<readonly [number, number]>,
+  points: Iterable<readonly [number, number]>,
   range: BucketRange,
   method: AggregationMethod,
 ): AggregatedPoint[] {

@@ -2,6 +2,7 @@ import { type ApiKey, checkDistinctKeys, checkKey, keysFromEnv } from "../core/a
 import { boolVar, ConfigError, intVar, stringVar } from "../core/config";
 import { ENV } from "../core/env-names";
 import { loadSharedSettings, type SharedSettings } from "../core/settings";
+import { DEFAULT_MAX_ANSWER_BYTES } from "./prometheus-client";
 import { parseTargetPatterns, type TargetPattern } from "./targets";
 
 /** The mirror's configuration, read once at cold start. */
@@ -27,6 +28,10 @@ export interface MirrorConfig extends SharedSettings {
    * `500` answers every error object of the four endpoints with HTTP 500, as other mirrors do.
    */
   readonly errorStatus: ErrorStatusMode;
+  /** MIRROR_MAX_ANSWER_BYTES: the most bytes of one Prometheus answer that are read. */
+  readonly maxAnswerBytes: number;
+  /** MIRROR_MAX_SERIES: the most series a metric query's conditions may match. */
+  readonly maxSeries: number;
   /** AWS_REGION: the signing region for Amazon Managed Prometheus when neither details nor URL give one. */
   readonly awsRegion?: string;
 }
@@ -38,7 +43,40 @@ export const MIRROR_DEFAULTS = {
   counterWindowMs: 60_000,
   defaultRequestTimeoutMs: 20_000,
   maxRequestTimeoutMs: 28_000,
+  maxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
+  /**
+   * One series is what a metric query answers; up to this many, Prometheus is asked and the
+   * answer names how the series differ. 50 series of the most points a query asks for (11,000)
+   * stay within the default answer cap at Prometheus's usual 20 to 30 bytes a point.
+   */
+  maxSeries: 50,
 } as const;
+
+/** Bounds of MIRROR_MAX_ANSWER_BYTES. */
+export const ANSWER_BYTES_RANGE = { min: 64 * 1024, max: 1024 * 1024 * 1024 } as const;
+
+/**
+ * What reading an answer costs a function, measured (docs/performance.md, `npm run bench` part
+ * 6): at the peak of reading and parsing N bytes of a Prometheus answer the process's resident
+ * memory grows by about `rssPerAnswerByte` × N (the bytes, the text, the parsed JSON and the
+ * series), beside the `baseMb` it holds anyway. A Lambda function serves one request at a time and
+ * reads one answer at a time.
+ */
+export const ANSWER_MEMORY = {
+  /** Measured: 7.5 to 8.3 times the answer's size at the peak. */
+  rssPerAnswerByte: 9,
+  /** Measured: about 90 MB before the first request. */
+  baseMb: 96,
+  /** The share of the function's memory that may be used, the rest left to the runtime. */
+  share: 0.9,
+} as const;
+
+/** The largest MIRROR_MAX_ANSWER_BYTES a function of `memoryMb` holds (ANSWER_MEMORY). */
+export function maxAnswerBytesFor(memoryMb: number): number {
+  const { rssPerAnswerByte, baseMb, share } = ANSWER_MEMORY;
+  const room = (memoryMb * share - baseMb) * 1024 * 1024;
+  return Math.max(0, Math.floor(room / rssPerAnswerByte));
+}
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -121,6 +159,14 @@ export function loadMirrorConfig(env: Record<string, string | undefined>): Mirro
         : parseDuration(ENV.mirrorCounterWindow, window),
     defaultRequestTimeoutMs,
     maxRequestTimeoutMs,
+    maxAnswerBytes: intVar(
+      env,
+      ENV.mirrorMaxAnswerBytes,
+      MIRROR_DEFAULTS.maxAnswerBytes,
+      ANSWER_BYTES_RANGE.min,
+      ANSWER_BYTES_RANGE.max,
+    ),
+    maxSeries: intVar(env, ENV.mirrorMaxSeries, MIRROR_DEFAULTS.maxSeries, 1, 100_000),
   });
 }
 

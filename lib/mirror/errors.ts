@@ -1,3 +1,4 @@
+import { ENV } from "../core/env-names";
 import { echo, HttpError } from "../core/errors";
 
 /** The error objects of the telemetry-mirror protocol, as StackState reads them. */
@@ -112,6 +113,55 @@ export function payloadTooLarge(limitBytes: number): MirrorError {
 /** 400: Prometheus refused the query itself (a PromQL syntax or evaluation error). */
 export function queryRejected(details: string): MirrorError {
   return remote(400, "query-rejected", "Prometheus rejected the query", echo(details, 300));
+}
+
+/** A byte count as people read it: `32 MiB`, `1.5 MiB`, `512 KiB`, `900 bytes`. */
+export function byteSize(bytes: number): string {
+  const units: Array<[number, string]> = [
+    [1024 * 1024 * 1024, "GiB"],
+    [1024 * 1024, "MiB"],
+    [1024, "KiB"],
+  ];
+  for (const [size, unit] of units) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** How to narrow a query whose answer is over the cap, when nothing more specific is known. */
+export const NARROW_QUERY =
+  "narrow the query: add a label condition so that fewer series match, or ask for a shorter time range or fewer points";
+
+/**
+ * 400: Prometheus's answer is larger than the mirror reads (MIRROR_MAX_ANSWER_BYTES). The
+ * request as asked cannot be answered; `narrow` says how to ask for less.
+ */
+export function answerTooLarge(path: string, capBytes: number, narrow: string = NARROW_QUERY): MirrorError {
+  return remote(
+    400,
+    "answer-too-large",
+    "Prometheus's answer is too large",
+    `Prometheus's answer to ${path} is larger than the ${byteSize(capBytes)} (${capBytes} bytes) this mirror reads (${ENV.mirrorMaxAnswerBytes}); ${narrow}`,
+  );
+}
+
+/**
+ * 400: the conditions of a metric query select more series than the mirror looks at
+ * (MIRROR_MAX_SERIES). `differing` names labels whose values differ, with examples.
+ */
+export function tooManySeries(
+  matched: string,
+  maxSeries: number,
+  when: string,
+  differing: string,
+): MirrorError {
+  const labels = differing === "" ? "" : `, which differ in ${differing}`;
+  return remote(
+    400,
+    "too-many-series",
+    "Conditions match too many series",
+    `${echo(matched, 300)} matches more than ${maxSeries} series between ${when} (${ENV.mirrorMaxSeries})${labels}; add a condition on one of these labels so that one series matches`,
+  );
 }
 
 /** 502: Prometheus could not be reached or answered with an error of its own. */

@@ -6,6 +6,7 @@ import {
   GAUGE_KEY,
   labelMatchers,
   type Matcher,
+  prefixMatcher,
   SPECIAL_KEYS,
   selector,
   TILDE_KEY,
@@ -35,9 +36,14 @@ const descriptor = (fieldName: string): FieldDescriptor => ({
  * The `match[]` selector for the conditions, if any: label conditions as matchers, and a
  * `__counter__`/`__gauge__` condition as a quoted `__name__` matcher (any string is safe
  * there; a name that is not a metric name simply matches nothing). `~` cannot narrow a
- * label lookup and is ignored.
+ * label lookup and is ignored. `prefix` adds a matcher for values of `prefix.label` that
+ * start with `prefix.text`, so that Prometheus filters by the prefix before any limit.
  */
-function matchSelector(conditions: readonly Condition[], skipKey?: string): string | undefined {
+function matchSelector(
+  conditions: readonly Condition[],
+  skipKey?: string,
+  prefix?: { label: string; text: string },
+): string | undefined {
   const relevant = conditions.filter((c) => c.key !== skipKey && c.key !== TILDE_KEY);
   const matchers: Matcher[] = labelMatchers(relevant, true);
   for (const c of relevant) {
@@ -45,7 +51,9 @@ function matchSelector(conditions: readonly Condition[], skipKey?: string): stri
       matchers.push({ name: "__name__", values: [c.value.value] });
     }
   }
-  return matchers.length === 0 ? undefined : selector(undefined, matchers);
+  const rendered =
+    prefix === undefined || prefix.text === "" ? [] : [prefixMatcher(prefix.label, prefix.text)];
+  return matchers.length === 0 && rendered.length === 0 ? undefined : selector(undefined, matchers, rendered);
 }
 
 export interface Page<T> {
@@ -62,6 +70,16 @@ export const MAX_FIELD_ITEMS = 10_000;
 export const MAX_PATTERNS = 20;
 /** Characters a suggested prefix may end at. */
 export const PATTERN_SEPARATORS = "_.-/:";
+
+/**
+ * How many names or values are asked of Prometheus (its `limit`, and the cut here) for a page
+ * at `offset` of `limit` items: everything up to the page's end and one more (to know that more
+ * remain), and never fewer than MAX_FIELD_ITEMS + 1, so that the suggestions of a cut list see
+ * a long stretch of it.
+ */
+export function lookupLimit(offset: number, limit: number): number {
+  return Math.max(offset + Math.min(limit, MAX_FIELD_ITEMS), MAX_FIELD_ITEMS) + 1;
+}
 
 /** Items [offset, offset + limit) with limit capped at MAX_FIELD_ITEMS; partial when more remain. */
 export function page<T>(all: readonly T[], offset: number, limit: number): Page<T> {
@@ -104,10 +122,16 @@ export async function fieldNames(
   query: FieldNamesRequest["query"],
   client: PrometheusClient,
 ): Promise<Page<FieldDescriptor>> {
-  const labels = await client.labelNames(matchSelector(query.conditions), query.startTime, query.endTime);
-  const names = [...SPECIAL_KEYS, ...labels.filter((l) => l !== "__name__").sort()];
+  const labels = await client.labelNames(
+    matchSelector(query.conditions),
+    query.startTime,
+    query.endTime,
+    lookupLimit(0, query.limit),
+  );
+  const names = [...SPECIAL_KEYS, ...labels.items.filter((l) => l !== "__name__").sort()];
   const result = page(names, 0, query.limit);
-  return { items: result.items.map(descriptor), isPartial: result.isPartial };
+  // a cut list of names (at the limit or the byte cap) is a partial answer
+  return { items: result.items.map(descriptor), isPartial: result.isPartial || labels.truncated };
 }
 
 /** Metric type(s) a name may have according to scrape metadata (undefined: unknown). */
@@ -138,24 +162,32 @@ export async function fieldValues(
   if (field.fieldType !== undefined && field.fieldType !== "STRING")
     throw unsupportedFieldType(field.fieldType);
   const prefix = query.fieldValuePrefix ?? "";
+  const want = lookupLimit(query.offset, query.limit);
   let values: string[];
+  let truncated = false;
   if (field.fieldName === TILDE_KEY) {
     values = [];
   } else if (field.fieldName === COUNTER_KEY || field.fieldName === GAUGE_KEY) {
     const kind = field.fieldName === COUNTER_KEY ? "counter" : "gauge";
-    const match = matchSelector(query.conditions, field.fieldName);
-    const names = await client.labelValues("__name__", match, query.startTime, query.endTime);
-    const candidates = names.filter((n) => n.startsWith(prefix));
-    const metadata = candidates.length > 0 ? await client.metadataTypes() : new Map<string, Set<string>>();
+    const match = matchSelector(query.conditions, field.fieldName, { label: "__name__", text: prefix });
+    const names = await client.labelValues("__name__", match, query.startTime, query.endTime, want);
+    truncated = names.truncated;
+    const candidates = names.items.filter((n) => n.startsWith(prefix));
+    // metadata cut at the byte cap leaves the names after the cut untyped: listed for both kinds
+    const metadata =
+      candidates.length > 0 ? (await client.metadataTypes()).items : new Map<string, Set<string>>();
     values = candidates.filter((n) => fitsKind(n, kind, metadata));
   } else {
     const name = checkLabelName(field.fieldName, "query.field.fieldName");
-    const match = matchSelector(query.conditions);
-    const all = await client.labelValues(name, match, query.startTime, query.endTime);
-    values = all.filter((v) => v.startsWith(prefix));
+    const match = matchSelector(query.conditions, undefined, { label: name, text: prefix });
+    const all = await client.labelValues(name, match, query.startTime, query.endTime, want);
+    truncated = all.truncated;
+    values = all.items.filter((v) => v.startsWith(prefix));
   }
   values.sort();
-  const result = page(values, query.offset, query.limit);
+  const cut = page(values, query.offset, query.limit);
+  // values remain after the page, or Prometheus had more than were asked or read
+  const result = { items: cut.items, isPartial: cut.isPartial || truncated };
   const items = result.items.map((value): FieldValue => ({ _type: "CompleteValue", value }));
   if (result.isPartial) {
     for (const value of valuePatterns(values, prefix)) items.push({ _type: "FieldValuePattern", value });

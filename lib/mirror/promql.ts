@@ -232,9 +232,24 @@ export function renderMatcher(m: Matcher): string {
   return `${m.name}=~${quote(regex)}`;
 }
 
-/** `metric{a="x",b=~"y|z"}`, or `{a="x"}` without a metric name. */
-export function selector(metric: string | undefined, matchers: readonly Matcher[]): string {
-  const inner = matchers.map(renderMatcher).join(",");
+/**
+ * A matcher for the values of `name` that start with `prefix`: `name=~"<escaped prefix>(?s:.*)"`
+ * (`(?s:…)` so that `.` matches newlines too, which it does not by default before Prometheus 3).
+ */
+export function prefixMatcher(name: string, prefix: string): string {
+  return `${name}=~${quote(`${escapeRegex(prefix)}(?s:.*)`)}`;
+}
+
+/**
+ * `metric{a="x",b=~"y|z"}`, or `{a="x"}` without a metric name; `rendered` matchers (e.g. a
+ * prefixMatcher) follow the others.
+ */
+export function selector(
+  metric: string | undefined,
+  matchers: readonly Matcher[],
+  rendered: readonly string[] = [],
+): string {
+  const inner = [...matchers.map(renderMatcher), ...rendered].join(",");
   if (metric === undefined) return `{${inner}}`;
   return inner === "" ? metric : `${metric}{${inner}}`;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS, ConfigError, parseConfig } from "../../infra/config";
+import { maxAnswerBytesFor } from "../../lib/mirror/config";
 import { cdkJsonContext } from "./synth";
 
 const IMPORTED = {
@@ -46,6 +47,9 @@ describe("parseConfig", () => {
         network: "vpc",
         ampWorkspaces: [],
         assumeRoleArns: [],
+        memoryMb: 512,
+        maxAnswerBytes: 16 * 1024 * 1024,
+        maxSeries: 50,
       });
       expect(config.components).toEqual(["ingest", "mirror"]);
       expect(config.vpc).toEqual({ create: true, cidr: "10.80.0.0/24" });
@@ -114,6 +118,19 @@ describe("parseConfig", () => {
     expect(Object.isFrozen(config.mirror!.sourceCidrs)).toBe(true);
   });
 
+  it("the mirror's answer cap follows its memory: less by default for a smaller function, more when asked of a larger one", () => {
+    expect(parseConfig({ mirrorMemoryMb: "256" }).mirror?.maxAnswerBytes).toBe(maxAnswerBytesFor(256));
+    expect(maxAnswerBytesFor(256)).toBeLessThan(16 * 1024 * 1024);
+    expect(parseConfig({ mirrorMemoryMb: "2048" }).mirror?.maxAnswerBytes).toBe(16 * 1024 * 1024);
+    expect(
+      parseConfig({ mirrorMemoryMb: "1024", mirrorMaxAnswerBytes: "67108864", mirrorMaxSeries: "200" })
+        .mirror,
+    ).toMatchObject({ maxAnswerBytes: 67_108_864, maxSeries: 200 });
+    expect(() => parseConfig({ components: "ingest", mirrorMaxAnswerBytes: "1048576" })).toThrow(
+      /mirrorMaxAnswerBytes: applies only when components include mirror/,
+    );
+  });
+
   it("documents every key it reads", () => {
     for (const [key, entry] of Object.entries(CONFIG_KEYS)) {
       expect(entry.doc.length, key).toBeGreaterThan(10);
@@ -136,6 +153,25 @@ describe("parseConfig", () => {
     ["burst not a number", { ingestThrottleBurst: "lots" }, "ingestThrottleBurst", /number/],
     ["rate zero", { mirrorThrottleRate: "0" }, "mirrorThrottleRate", /between/],
     ["workers zero", { workers: "0" }, "workers", /between 1 and 1000/],
+    [
+      "an answer cap the mirror's memory cannot hold",
+      { mirrorMaxAnswerBytes: "67108864" },
+      "mirrorMaxAnswerBytes",
+      /67108864 bytes do not fit mirrorMemoryMb=512: .* so at most \d+ bytes; lower the cap or raise mirrorMemoryMb/,
+    ],
+    [
+      "the default answer cap with a smaller mirror, set explicitly",
+      { mirrorMemoryMb: "256", mirrorMaxAnswerBytes: "16777216" },
+      "mirrorMaxAnswerBytes",
+      /do not fit mirrorMemoryMb=256/,
+    ],
+    [
+      "an answer cap below the least",
+      { mirrorMaxAnswerBytes: "1024" },
+      "mirrorMaxAnswerBytes",
+      /between 65536/,
+    ],
+    ["a series cap of zero", { mirrorMaxSeries: "0" }, "mirrorMaxSeries", /between 1 and 100000/],
     ["body larger than a Lambda event", { ingestMaxBodyBytes: "6000000" }, "ingestMaxBodyBytes", /between/],
     ["timeout beyond API Gateway's", { ingestTimeoutSeconds: "30" }, "ingestTimeoutSeconds", /5 and 29/],
     [

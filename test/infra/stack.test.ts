@@ -18,6 +18,8 @@ const custom = synthGateway({
   workers: "7",
   mirrorThrottleRate: "11",
   mirrorThrottleBurst: "22",
+  mirrorMaxAnswerBytes: "8388608",
+  mirrorMaxSeries: "20",
   prometheusHost: "prometheus.example.internal",
   prometheusPort: "9091",
   prometheusCidr: "10.20.0.0/16",
@@ -144,6 +146,14 @@ describe("the functions", () => {
     expect(env[ENV.mirrorRequireKey]).toBe("false");
     expect(Number(env[ENV.mirrorMaxRequestTimeoutMs])).toBeLessThan(resource.Properties.Timeout * 1000);
     expect(env[ENV.apiKeySecretArn]).toBeUndefined();
+  });
+
+  it("mirror environment: the answer cap and the series cap, by default and as configured", () => {
+    const vars = (json: Record<string, unknown>) => mirrorFn(json)[1].Properties.Environment.Variables;
+    expect(vars(defaults.json)[ENV.mirrorMaxAnswerBytes]).toBe(String(16 * 1024 * 1024));
+    expect(vars(defaults.json)[ENV.mirrorMaxSeries]).toBe("50");
+    expect(vars(custom.json)[ENV.mirrorMaxAnswerBytes]).toBe("8388608");
+    expect(vars(custom.json)[ENV.mirrorMaxSeries]).toBe("20");
   });
 
   it("the mirror's reserved concurrency is `workers`", () => {

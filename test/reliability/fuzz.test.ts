@@ -349,6 +349,8 @@ const fakePrometheus: typeof fetch = async (input) => {
   if (p.endsWith("/-/healthy")) return new Response("Prometheus Server is Healthy.\n");
   if (p.endsWith("/status/buildinfo")) return ok({ version: "2.42.0" });
   if (p.endsWith("/labels") || p.endsWith("/values")) return ok(["job", "instance", "node_cpu"]);
+  // the series lookup before a metric query: one series, so the query runs
+  if (p.endsWith("/series")) return ok([{ __name__: "up", job: "x" }]);
   if (p.endsWith("/metadata")) return ok({ up: [{ type: "gauge", help: "", unit: "" }] });
   if (p.endsWith("/query_range") || p.endsWith("/query")) {
     const t = Number(url.searchParams.get("start") ?? url.searchParams.get("time") ?? NOW / 1000);

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../../lib/core/config";
 import {
+  ANSWER_MEMORY,
   loadMirrorConfig,
   MIRROR_DEFAULTS,
+  maxAnswerBytesFor,
   parseDuration,
   staticMirrorKeys,
 } from "../../../lib/mirror/config";
@@ -16,6 +19,8 @@ describe("loadMirrorConfig", () => {
     expect(config.requireKey).toBe(false);
     expect(config.counterWindowMs).toBe(60_000);
     expect(config.defaultRequestTimeoutMs).toBe(MIRROR_DEFAULTS.defaultRequestTimeoutMs);
+    expect(config.maxAnswerBytes).toBe(16 * 1024 * 1024);
+    expect(config.maxSeries).toBe(50);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -26,7 +31,11 @@ describe("loadMirrorConfig", () => {
       MIRROR_COUNTER_WINDOW: "2m30s",
       MIRROR_REQUEST_TIMEOUT_MS: "5000",
       MIRROR_MAX_REQUEST_TIMEOUT_MS: "9000",
+      MIRROR_MAX_ANSWER_BYTES: "1048576",
+      MIRROR_MAX_SERIES: "7",
     });
+    expect(config.maxAnswerBytes).toBe(1_048_576);
+    expect(config.maxSeries).toBe(7);
     expect(config.allowAnyTarget).toBe(false);
     expect(config.allowedTargets.map((p) => p.source)).toEqual(["prom:9090", "*.monitoring.svc:*"]);
     expect(config.requireKey).toBe(true);
@@ -48,8 +57,23 @@ describe("loadMirrorConfig", () => {
     ["MIRROR_ERROR_STATUS", "502"],
     ["MIRROR_ERROR_STATUS", "peer"],
     ["MIRROR_ALLOWED_TARGETS", "https://user@prom.example/"],
+    ["MIRROR_MAX_ANSWER_BYTES", "32MiB"],
+    ["MIRROR_MAX_ANSWER_BYTES", "1000"],
+    ["MIRROR_MAX_ANSWER_BYTES", "2147483648"],
+    ["MIRROR_MAX_SERIES", "0"],
+    ["MIRROR_MAX_SERIES", "many"],
   ])("a malformed %s (%j) throws naming the variable", (name, value) => {
     expect(() => loadMirrorConfig({ [name]: value })).toThrow(name);
+    expect(() => loadMirrorConfig({ [name]: value })).toThrow(ConfigError);
+  });
+
+  it("the default answer cap fits the mirror's default memory, and the fit grows with memory", () => {
+    expect(maxAnswerBytesFor(512)).toBeGreaterThanOrEqual(MIRROR_DEFAULTS.maxAnswerBytes);
+    expect(maxAnswerBytesFor(256)).toBeLessThan(MIRROR_DEFAULTS.maxAnswerBytes);
+    expect(maxAnswerBytesFor(1024)).toBeGreaterThan(maxAnswerBytesFor(512));
+    const { rssPerAnswerByte, baseMb, share } = ANSWER_MEMORY;
+    const used = baseMb + (rssPerAnswerByte * maxAnswerBytesFor(512)) / 1024 / 1024;
+    expect(used).toBeLessThanOrEqual(512 * share);
   });
 
   it("reads MIRROR_ERROR_STATUS (native by default) and AWS_REGION", () => {
