@@ -17,7 +17,13 @@ export type RejectReason =
   | "too-many-labels"
   | "symbol-ref-invalid"
   | "series-too-large"
-  | "metadata-too-long";
+  | "metadata-too-long"
+  // a native histogram Prometheus's Validate() refuses (histogram.ts)
+  | "histogram-count-mismatch"
+  | "histogram-spans-mismatch"
+  | "histogram-negative-count"
+  | "histogram-schema-invalid"
+  | "histogram-custom-bounds-invalid";
 
 export interface LabelLimits {
   readonly maxLabelsPerSeries: number;
