@@ -55,6 +55,11 @@ export function prometheusVersion(): string {
   return found[1]!;
 }
 
+/** Whether a Prometheus of this version parses quoted names in PromQL (`{"service.name"="x"}`): 3.0 and later. */
+export function parsesQuotedNames(version: string): boolean {
+  return Number(version.split(".")[0]) >= 3;
+}
+
 /** A port that was free a moment ago (Prometheus cannot listen on port 0 and report it). */
 export { freePort };
 
