@@ -2,6 +2,7 @@ import { ConfigError } from "../lib/core/config";
 import { LOG_LEVELS, type LogLevel } from "../lib/core/log";
 import { DEFAULT_METRICS_NAMESPACE } from "../lib/core/metric-names";
 import { AUTH_KINDS, type AuthKind, FORWARDER_DEFAULTS } from "../lib/forwarder/config";
+import { DEFAULT_NAME_VALIDATION, NAME_VALIDATIONS, type NameValidation } from "../lib/ingest/scan/validate";
 import { ANSWER_BYTES_RANGE, ANSWER_MEMORY, MIRROR_DEFAULTS, maxAnswerBytesFor } from "../lib/mirror/config";
 
 /**
@@ -75,6 +76,8 @@ export interface GatewayConfig {
     readonly timeoutSeconds: number;
     readonly maxBodyBytes: number;
     readonly routingBuckets?: number;
+    /** NAME_VALIDATION of the ingest function. */
+    readonly nameValidation: NameValidation;
   };
   /** Only with the mirror component. */
   readonly mirror?: {
@@ -159,6 +162,10 @@ export const CONFIG_KEYS = {
   routingBuckets: {
     default: undefined,
     doc: "`ROUTING_BUCKETS` for the ingest function (unset: its default)",
+  },
+  nameValidation: {
+    default: DEFAULT_NAME_VALIDATION,
+    doc: "`NAME_VALIDATION` for the ingest function: `utf8` (any UTF-8 metric and label names, as Prometheus 3 and Mimir take them) or `legacy` (only `[a-zA-Z_:][a-zA-Z0-9_:]*` names, when every backend the stream feeds predates Prometheus 3)",
   },
   workers: { default: 20, doc: "mirror concurrency: the mirror function's reserved concurrency" },
   mirrorThrottleRate: { default: 50, doc: "mirror API steady rate limit, requests/s" },
@@ -306,6 +313,7 @@ const COMPONENT_KEYS: Readonly<Record<Component, readonly ConfigKey[]>> = {
     "ingestTimeoutSeconds",
     "ingestMaxBodyBytes",
     "routingBuckets",
+    "nameValidation",
     // the forwarder reads the ingest stream
     ...(Object.keys(CONFIG_KEYS).filter((k) => k.startsWith("forward")) as ConfigKey[]),
   ],
@@ -467,6 +475,7 @@ function parseIngest(r: Reader): Pick<Required<GatewayConfig>, "stream" | "inges
       timeoutSeconds,
       maxBodyBytes: r.int("ingestMaxBodyBytes", 1024, MAX_LAMBDA_BODY_BYTES),
       routingBuckets: r.optInt("routingBuckets", 1, 4096),
+      nameValidation: r.oneOf("nameValidation", NAME_VALIDATIONS),
     },
   };
 }

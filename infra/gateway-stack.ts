@@ -80,6 +80,7 @@ export class GatewayStack extends Stack {
         timeout: Duration.seconds(ingest.timeoutSeconds),
         maxBodyBytes: ingest.maxBodyBytes,
         routingBuckets: ingest.routingBuckets,
+        nameValidation: ingest.nameValidation,
         ...shared,
         code: props.functionCode?.remoteWrite,
       });

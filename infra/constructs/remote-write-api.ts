@@ -25,6 +25,8 @@ export interface RemoteWriteApiProps extends GatewayFunctionSettings {
   readonly timeout: Duration;
   readonly maxBodyBytes: number;
   readonly routingBuckets?: number;
+  /** NAME_VALIDATION: which metric and label names the function takes. */
+  readonly nameValidation: string;
 }
 
 /** The remote-write function behind an HTTP API (payload 2.0: binary bodies arrive base64-encoded). */
@@ -49,6 +51,7 @@ export class RemoteWriteApi extends Construct {
       [ENV.logLevel]: props.logLevel,
       [ENV.metricsNamespace]: props.metricsNamespace,
       [ENV.keyCacheSeconds]: String(props.keyCacheSeconds),
+      [ENV.nameValidation]: props.nameValidation,
     };
     if (props.routingBuckets !== undefined) environment[ENV.routingBuckets] = String(props.routingBuckets);
 

@@ -3,7 +3,7 @@ import { ENV } from "../core/env-names";
 import { loadSharedSettings, type SharedSettings } from "../core/settings";
 import { DEFAULT_MAX_RECORD_BYTES, LARGEST_MAX_RECORD_BYTES } from "../stream/limits";
 import type { IngestSettings } from "./ingest";
-import { DEFAULT_LIMITS } from "./scan/validate";
+import { DEFAULT_LIMITS, NAME_VALIDATIONS } from "./scan/validate";
 
 export const DEFAULTS = Object.freeze({
   maxBodyBytes: 10 * 1024 * 1024,
@@ -70,10 +70,8 @@ export function loadIngestConfig(env: Env): IngestConfig {
         maxLabelsPerSeries: intVar(env, ENV.maxLabelsPerSeries, DEFAULTS.maxLabelsPerSeries, 1, 1000),
         maxLabelNameLength: intVar(env, ENV.maxLabelNameLength, DEFAULTS.maxLabelNameLength, 1, 65536),
         maxLabelValueLength: intVar(env, ENV.maxLabelValueLength, DEFAULTS.maxLabelValueLength, 1, 65536),
-        nameValidation: enumVar(env, ENV.nameValidation, DEFAULT_LIMITS.nameValidation, [
-          "legacy",
-          "utf8",
-        ] as const),
+        // utf8 by default: see DEFAULT_NAME_VALIDATION for why
+        nameValidation: enumVar(env, ENV.nameValidation, DEFAULT_LIMITS.nameValidation, NAME_VALIDATIONS),
       }),
       routingBuckets: intVar(env, ENV.routingBuckets, DEFAULTS.routingBuckets, 1, 4096),
       maxRecordBytes,

@@ -110,8 +110,28 @@ export function payloadTooLarge(limitBytes: number): MirrorError {
   );
 }
 
-/** 400: Prometheus refused the query itself (a PromQL syntax or evaluation error). */
+/**
+ * What a Prometheus before 3.0 answers to a quoted name, the only way to write a label name
+ * outside the legacy classes (`{"service.name"="x"}`): `parse error: unexpected string
+ * "\"service.n"... in label matching, expected identifier or "}"`.
+ */
+const QUOTED_NAME_REFUSED = /unexpected string .{0,60} in label matching, expected identifier/;
+
+/**
+ * 400: Prometheus refused the query itself (a PromQL syntax or evaluation error); when it is a
+ * Prometheus 2 refusing a quoted UTF-8 name, `utf8-names-unsupported` says so.
+ */
 export function queryRejected(details: string): MirrorError {
+  if (QUOTED_NAME_REFUSED.test(details)) {
+    return remote(
+      400,
+      "utf8-names-unsupported",
+      "This Prometheus cannot query UTF-8 label names",
+      "a label name outside [a-zA-Z_][a-zA-Z0-9_]* can only be written quoted " +
+        '({"service.name"="x"}), which Prometheus 3.0 and later parse and this Prometheus does not; ' +
+        `query such series from a Prometheus 3, or ingest with NAME_VALIDATION=legacy. It said: ${echo(details, 200)}`,
+    );
+  }
   return remote(400, "query-rejected", "Prometheus rejected the query", echo(details, 300));
 }
 

@@ -3,11 +3,17 @@ import { badRequest } from "./errors";
 import type { Condition, ConditionValue } from "./protocol";
 
 /**
- * Turning protocol conditions into PromQL. Names are validated against Prometheus's name
- * rules and refused otherwise; values are only ever emitted as escaped string literals, so a
- * condition can select series but never change the shape of the query.
+ * Turning protocol conditions into PromQL. Metric and label names may be any UTF-8, as
+ * Prometheus 3 (and the gateway, by default) takes them: a name in the legacy character
+ * classes is written bare, any other only inside an escaped string literal — a metric name as
+ * a `__name__` matcher (`{__name__="http.server.request.duration"}`, which every Prometheus
+ * parses), a label name in Prometheus 3's quoted form (`{"service.name"="checkout"}`, which
+ * Prometheus 2 refuses: errors.ts turns that refusal into `utf8-names-unsupported`). Values
+ * are only ever escaped string literals too, so a condition can select series but never
+ * change the shape of the query.
  */
 
+/** The legacy character classes: names written bare. */
 export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -139,23 +145,31 @@ function loneSurrogate() {
   return badRequest("value-invalid", "Invalid condition value", "a value contains a lone UTF-16 surrogate");
 }
 
+/** A UTF-16 surrogate without its pair: text that cannot be sent as UTF-8. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A metric name: any non-empty UTF-8 text (one outside the legacy classes is written quoted). */
 export function checkMetricName(name: string, where: string): string {
-  if (!METRIC_NAME.test(name)) {
+  if (name === "" || LONE_SURROGATE.test(name)) {
     throw badRequest(
       "metric-name-invalid",
       "Invalid metric name",
-      `${where}: "${echo(name, 100)}" is not a Prometheus metric name (${METRIC_NAME.source})`,
+      `${where}: a metric name must be non-empty UTF-8 text`,
     );
   }
   return name;
 }
 
-export function checkLabelName(name: string, where: string, allowName = false): string {
-  if (!LABEL_NAME.test(name)) {
+/**
+ * A label name in a matcher: any non-empty UTF-8 text (one outside the legacy classes is
+ * written quoted), not `__name__` unless `allowName`.
+ */
+export function checkMatcherName(name: string, where: string, allowName = false): string {
+  if (name === "" || LONE_SURROGATE.test(name)) {
     throw badRequest(
       "label-name-invalid",
       "Invalid label name",
-      `${where}: "${echo(name, 100)}" is not a Prometheus label name (${LABEL_NAME.source})`,
+      `${where}: a label name must be non-empty UTF-8 text`,
     );
   }
   if (name === "__name__" && !allowName) {
@@ -169,6 +183,21 @@ export function checkLabelName(name: string, where: string, allowName = false): 
 }
 
 /**
+ * A label name whose values are looked up (`/api/v1/label/<name>/values`): the legacy classes
+ * only, since the name travels in the URL path, where Prometheus 3 wants other names escaped.
+ */
+export function checkLabelName(name: string, where: string, allowName = false): string {
+  if (!LABEL_NAME.test(name)) {
+    throw badRequest(
+      "label-name-invalid",
+      "Invalid label name",
+      `${where}: "${echo(name, 100)}" is not a label name whose values the mirror can look up (${LABEL_NAME.source})`,
+    );
+  }
+  return checkMatcherName(name, where, allowName);
+}
+
+/**
  * The label matchers of every condition that is not one of the special keys. `__name__` is a
  * label like any other where `allowName` (field lookups); a metric query names its metric with
  * `__counter__` or `__gauge__` instead.
@@ -178,7 +207,7 @@ export function labelMatchers(conditions: readonly Condition[], allowName = fals
   conditions.forEach((condition, index) => {
     if (SPECIAL_KEYS.includes(condition.key)) return;
     out.push({
-      name: checkLabelName(condition.key, `conditions[${index}].key`, allowName),
+      name: checkMatcherName(condition.key, `conditions[${index}].key`, allowName),
       values: valuesOf(condition.value),
     });
   });
@@ -227,9 +256,10 @@ export function classifyConditions(conditions: readonly Condition[]): Classified
  * ends up inside one quoted string literal, so no value can change the query's shape.
  */
 export function renderMatcher(m: Matcher): string {
-  if (m.values.length === 1) return `${m.name}=${quote(m.values[0]!)}`;
+  const name = LABEL_NAME.test(m.name) ? m.name : quote(m.name);
+  if (m.values.length === 1) return `${name}=${quote(m.values[0]!)}`;
   const regex = m.values.length === 0 ? MATCH_NOTHING_REGEX : m.values.map(escapeRegex).join("|");
-  return `${m.name}=~${quote(regex)}`;
+  return `${name}=~${quote(regex)}`;
 }
 
 /**
@@ -237,12 +267,15 @@ export function renderMatcher(m: Matcher): string {
  * (`(?s:…)` so that `.` matches newlines too, which it does not by default before Prometheus 3).
  */
 export function prefixMatcher(name: string, prefix: string): string {
-  return `${name}=~${quote(`${escapeRegex(prefix)}(?s:.*)`)}`;
+  const label = LABEL_NAME.test(name) ? name : quote(name);
+  return `${label}=~${quote(`${escapeRegex(prefix)}(?s:.*)`)}`;
 }
 
 /**
- * `metric{a="x",b=~"y|z"}`, or `{a="x"}` without a metric name; `rendered` matchers (e.g. a
- * prefixMatcher) follow the others.
+ * `metric{a="x",b=~"y|z"}`, or `{a="x"}` without a metric name; a metric name outside the
+ * legacy classes as the matcher `{__name__="a.b",…}`, and label names outside them quoted
+ * (`{"service.name"="x"}`, Prometheus 3 syntax); `rendered` matchers (e.g. a prefixMatcher)
+ * follow the others.
  */
 export function selector(
   metric: string | undefined,
@@ -251,6 +284,10 @@ export function selector(
 ): string {
   const inner = [...matchers.map(renderMatcher), ...rendered].join(",");
   if (metric === undefined) return `{${inner}}`;
+  if (!METRIC_NAME.test(metric)) {
+    const name = renderMatcher({ name: "__name__", values: [metric] });
+    return inner === "" ? `{${name}}` : `{${name},${inner}}`;
+  }
   return inner === "" ? metric : `${metric}{${inner}}`;
 }
 

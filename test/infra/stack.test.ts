@@ -15,6 +15,7 @@ const custom = synthGateway({
   ingestReservedConcurrency: "9",
   ingestTimeoutSeconds: "15",
   routingBuckets: "16",
+  nameValidation: "legacy",
   workers: "7",
   mirrorThrottleRate: "11",
   mirrorThrottleBurst: "22",
@@ -128,7 +129,10 @@ describe("the functions", () => {
       [ENV.metricsNamespace]: "Custom/Gateway",
       [ENV.keyCacheSeconds]: "90",
       [ENV.routingBuckets]: "16",
+      [ENV.nameValidation]: "legacy",
     });
+    // UTF-8 names unless configured
+    expect(ingestFn(defaults.json)[1].Properties.Environment.Variables[ENV.nameValidation]).toBe("utf8");
     expect(resource.Properties.ReservedConcurrentExecutions).toBe(9);
   });
 

@@ -7,13 +7,15 @@ import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
 import { readRecord } from "../../lib/stream/consumer";
 import { baseBodies, damagedCorpus } from "../fixtures/damaged-corpus";
+import { HISTOGRAM_CASES, refusedBy } from "../fixtures/histograms";
+import { snappy, v1Message } from "../fixtures/remote-write";
 import {
   checkBody,
   type DifferentialGateway,
   differentialGateway,
   emptyTally,
 } from "../support/differential";
-import { prometheusAvailable, type RunningPrometheus } from "../support/prometheus";
+import { prometheusAvailable, prometheusVersion, type RunningPrometheus } from "../support/prometheus";
 import { postToReceiver, startReceiver } from "../support/receiver";
 import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
@@ -24,6 +26,13 @@ import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesi
  * reaches the stream, no damaged body makes a call AWS would refuse, and every record in the
  * stream decodes with protobufjs and (v1) with Prometheus's receiver. `npm run fuzz` runs the same check on random seeds;
  * a seed it reports belongs in SEEDS.
+ *
+ * Native histograms, valid and invalid (test/fixtures/histograms.ts), go to both as well: the
+ * gateway refuses what Prometheus's receiver refuses and writes what it takes. The gateway
+ * keeps the newest Prometheus's rules; where the Prometheus here predates a rule (Debian's
+ * 2.42 checks the count only for being at least the buckets, knows no schema range and no
+ * custom buckets), it must take what that rule refuses, so each disagreement is a rule of a
+ * later version, named in the fixture, never a difference in reading the same rule.
  */
 const SEEDS = [1, 2, 42, 639388787, 1267226234];
 const PER_SEED = 300;
@@ -90,6 +99,50 @@ describe.runIf(run)("damaged bodies against the reference decoders", () => {
     },
     120_000,
   );
+
+  describe("native histograms: what Prometheus's receiver refuses, the gateway refuses", () => {
+    const version = run ? prometheusVersion() : "0.0.0";
+    const seen = { agreed: 0, laterRule: [] as string[] };
+    afterAll(() => {
+      console.log(
+        `differential histograms: Prometheus ${version} answered ${seen.agreed} of ${HISTOGRAM_CASES.length} as the gateway; ` +
+          `the rest differ by a rule that changed after it: ${seen.laterRule.join("; ")}`,
+      );
+    });
+
+    it.each(HISTOGRAM_CASES.map((c, i) => [...c, i] as const))(
+      "%s",
+      async (_name, histogram, reason, ranges, i) => {
+        // the fixture's reason is the newest Prometheus's verdict
+        expect(reason !== undefined).toBe(refusedBy("999.0.0", ranges));
+        const body = snappy(
+          v1Message([{ labels: [["__name__", `differential_histogram_${i}`]], histograms: [histogram] }]),
+        );
+        const theirs = await postToReceiver(prometheus, body);
+        expect(theirs.undecodable, theirs.text).toBe(false);
+        const refused = theirs.status !== 204;
+        if (refused) expect(theirs.text).toMatch(/histogram|custom buckets/i);
+        expect(refused, `Prometheus ${version} answered ${theirs.status} ${theirs.text}`).toBe(
+          refusedBy(version, ranges),
+        );
+
+        const ours = await gateway.post({ version: "v1", body });
+        if (reason === undefined) {
+          expect(ours.status, ours.text).toBe(204);
+          expect(ours.records.length).toBe(1);
+        } else {
+          expect(ours.status).toBe(400);
+          expect(ours.text).toContain(`${reason}: 1`);
+          expect(ours.records).toEqual([]);
+        }
+        if (refused === (reason !== undefined)) seen.agreed++;
+        else
+          seen.laterRule.push(
+            `${_name} (${ranges.map(([from, to]) => (to ? `${from}–${to}` : `${from}+`)).join(", ")})`,
+          );
+      },
+    );
+  });
 
   it("every record in the stream decodes", async () => {
     const items = await readAll(kinesis.client, STREAM);

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -45,6 +45,19 @@ export function prometheusAvailable(): boolean {
   if (process.env.CI === "true") throw new Error(`Prometheus suites cannot run in CI: ${reason}`);
   console.warn(`Skipping the Prometheus suite: ${reason}`);
   return false;
+}
+
+/** The version of the Prometheus binary, e.g. "2.42.0" (from `prometheus --version`). */
+export function prometheusVersion(): string {
+  const out = execFileSync(PROMETHEUS_BIN, ["--version"], { encoding: "utf8" });
+  const found = /version (\d+\.\d+\.\d+)/.exec(out);
+  if (!found) throw new Error(`cannot read the version of ${PROMETHEUS_BIN}: ${out.slice(0, 200)}`);
+  return found[1]!;
+}
+
+/** Whether a Prometheus of this version parses quoted names in PromQL (`{"service.name"="x"}`): 3.0 and later. */
+export function parsesQuotedNames(version: string): boolean {
+  return Number(version.split(".")[0]) >= 3;
 }
 
 /** A port that was free a moment ago (Prometheus cannot listen on port 0 and report it). */

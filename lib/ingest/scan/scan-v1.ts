@@ -1,5 +1,6 @@
 import { putVarint32, Reader, varintSize, WIRE_LEN, WireError, Writer } from "../../codec/wire";
 import { chunkLimit, type StreamRecord, sealRecord } from "../../stream/records";
+import { checkHistogram, type HistogramReason } from "./histogram";
 import { fmix32, fnv1a, LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
 import { RangeList } from "./range-list";
@@ -31,7 +32,7 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
   // a request with a huge series grew it: let that go rather than keep it
   if (labelScratch.ns.length > SCRATCH_KEEP) labelScratch = new LabelScratch();
   const labels = labelScratch;
-  const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0, utf8: true };
+  const counts: SeriesCounts = { samples: 0, histograms: 0, exemplars: 0, utf8: true, histogram: undefined };
   const top = new Reader(buf);
   const inner = new Reader(buf);
 
@@ -62,7 +63,9 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
       continue;
     }
     scanSeries(inner.at(start, end), labels, counts);
-    const reason = counts.utf8 ? labels.validate(buf, opts.limits, seed) : "label-value-invalid-utf8";
+    const reason = counts.utf8
+      ? (labels.validate(buf, opts.limits, seed) ?? counts.histogram)
+      : "label-value-invalid-utf8";
     if (reason !== undefined) {
       rejected.add(reason);
       continue;
@@ -129,11 +132,14 @@ interface SeriesCounts {
   exemplars: number;
   /** false when an exemplar's label is not valid UTF-8 (the series is then refused) */
   utf8: boolean;
+  /** Why the first histogram Prometheus would refuse is refused (the series is then refused). */
+  histogram: HistogramReason | undefined;
 }
 
 /**
  * Reads one TimeSeries: fills `labels`, checks the full structure of samples, exemplars
- * and histograms (they are copied into records as they came).
+ * and histograms (they are copied into records as they came), and each histogram's
+ * counts, spans and schema as Prometheus does (histogram.ts).
  */
 function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void {
   labels.reset();
@@ -141,6 +147,7 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
   counts.histograms = 0;
   counts.exemplars = 0;
   counts.utf8 = true;
+  counts.histogram = undefined;
   const buf = r.buf;
   const end = r.end;
   while (r.pos < end) {
@@ -219,10 +226,12 @@ function scanSeries(r: Reader, labels: LabelScratch, counts: SeriesCounts): void
         if (!checkMessage(buf, msgStart, msgEnd, SCHEMA.v1.exemplar)) counts.utf8 = false;
         counts.exemplars++;
         break;
-      case 4:
-        checkMessage(buf, msgStart, msgEnd, SCHEMA.v1.histogram);
+      case 4: {
+        const why = checkHistogram(buf, msgStart, msgEnd, false);
+        if (why !== undefined) counts.histogram ??= why;
         counts.histograms++;
         break;
+      }
     }
     r.pos = msgEnd;
   }

@@ -9,6 +9,7 @@ import {
   Writer,
 } from "../../codec/wire";
 import { chunkLimit, type StreamRecord, sealRecord } from "../../stream/records";
+import { checkHistogram, type HistogramReason } from "./histogram";
 import { LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
 import { IntList, RangeList } from "./range-list";
@@ -146,7 +147,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
         }
         labels.push(symbols.start(n), symbols.end(n), symbols.start(v), symbols.end(v), n, v);
       }
-      reason ??= labels.validate(buf, opts.limits, seed);
+      reason ??= labels.validate(buf, opts.limits, seed) ?? scan.histogram;
     }
     if (reason !== undefined) {
       rejected.add(reason);
@@ -214,6 +215,8 @@ interface SeriesScan {
   metadataSymbolBytes: number;
   /** A metadata help or unit longer than the limit. */
   metadataTooLong: boolean;
+  /** Why the first histogram Prometheus would refuse is refused (the series is then refused). */
+  histogram: HistogramReason | undefined;
 }
 
 const seriesScan: SeriesScan = {
@@ -227,6 +230,7 @@ const seriesScan: SeriesScan = {
   exemplarSymbolBytes: 0,
   metadataSymbolBytes: 0,
   metadataTooLong: false,
+  histogram: undefined,
 };
 
 /** Reads labels_refs (packed or not) into `refs` and checks every other reference. */
@@ -241,6 +245,7 @@ function scanSeries(
   out.exemplarSymbolBytes = 0;
   out.metadataSymbolBytes = 0;
   out.metadataTooLong = false;
+  out.histogram = undefined;
   out.samples = 0;
   out.histograms = 0;
   out.exemplars = 0;
@@ -316,7 +321,8 @@ function scanSeries(
       if (!isCanonicalSample(buf, s, e)) checkSample(buf, s, e, 3);
       out.samples++;
     } else if (field === 3) {
-      checkMessage(buf, s, e, SCHEMA.v2.histogram);
+      const why = checkHistogram(buf, s, e, true);
+      if (why !== undefined) out.histogram ??= why;
       out.histograms++;
     } else if (field === 4) {
       checkMessage(buf, s, e, SCHEMA.v2.exemplar);

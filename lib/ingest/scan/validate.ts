@@ -17,21 +17,39 @@ export type RejectReason =
   | "too-many-labels"
   | "symbol-ref-invalid"
   | "series-too-large"
-  | "metadata-too-long";
+  | "metadata-too-long"
+  // a native histogram Prometheus's Validate() refuses (histogram.ts)
+  | "histogram-count-mismatch"
+  | "histogram-spans-mismatch"
+  | "histogram-negative-count"
+  | "histogram-schema-invalid"
+  | "histogram-custom-bounds-invalid";
 
 export interface LabelLimits {
   readonly maxLabelsPerSeries: number;
   readonly maxLabelNameLength: number;
   readonly maxLabelValueLength: number;
   /** "legacy": [a-zA-Z_:][a-zA-Z0-9_:]* names; "utf8": any non-empty UTF-8. */
-  readonly nameValidation: "legacy" | "utf8";
+  readonly nameValidation: NameValidation;
 }
+
+export type NameValidation = "legacy" | "utf8";
+export const NAME_VALIDATIONS: readonly NameValidation[] = ["utf8", "legacy"];
+
+/**
+ * UTF-8 names by default: Remote-Write 2.0 says names MUST be any UTF-8 (the legacy character
+ * classes are only a SHOULD), Prometheus 3 and Mimir take them in both protocol versions, and
+ * a gateway that stores nothing cannot know which backend its stream will feed. A name refused
+ * here is lost for good (the sender drops a 400), while one a legacy backend refuses later is
+ * still in the stream. `legacy` is for a deployment whose every backend is older.
+ */
+export const DEFAULT_NAME_VALIDATION: NameValidation = "utf8";
 
 export const DEFAULT_LIMITS: LabelLimits = Object.freeze({
   maxLabelsPerSeries: 30,
   maxLabelNameLength: 1024,
   maxLabelValueLength: 2048,
-  nameValidation: "legacy",
+  nameValidation: DEFAULT_NAME_VALIDATION,
 });
 
 /** The bytes of "__name__". */

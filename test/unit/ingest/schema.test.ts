@@ -33,6 +33,7 @@ const labels = [...label("__name__", str("probe")), ...label("job", str("x"))];
 const sample = (extra: number[] = []) => len(2, [...tag(1, 1), ...dbl(1), ...tag(2, 0), ...v(T), ...extra]);
 const series = (...fields: number[][]) => len(1, [...labels, ...fields.flat()]);
 const span = len(11, [...tag(1, 0), zz(0), ...tag(2, 0), 2]);
+/** A histogram with a count of 3 and one span of 2 buckets: valid once its deltas (1, 1) or counts come. */
 const hist = (...fields: number[][]) =>
   len(4, [...tag(1, 0), 3, ...tag(4, 0), zz(0), ...span, ...tag(15, 0), ...v(T), ...fields.flat()]);
 const exemplar = (...fields: number[][]) => len(3, fields.flat());
@@ -47,10 +48,18 @@ const v1Cases: [string, number[], Outcome][] = [
     "taken",
   ],
   ["deltas unpacked (one varint per field)", series(hist(tag(12, 0), [zz(1)], tag(12, 0), [zz(1)])), "taken"],
-  ["counts unpacked (one double per field)", series(hist(tag(13, 1), dbl(1), tag(13, 1), dbl(2))), "taken"],
+  [
+    "counts unpacked (one double per field)",
+    series(hist(tag(2, 1), dbl(3), tag(13, 1), dbl(1), tag(13, 1), dbl(2))),
+    "taken",
+  ],
   ["an unknown varint field in a histogram", series(hist(len(12, [zz(1), zz(1)]), tag(99, 0), [5])), "taken"],
   ["an unknown fixed32 field in a sample", series(sample([...tag(7, 5), 1, 2, 3, 4])), "taken"],
-  ["reset_hint as a 10-byte (negative) varint", series(hist(tag(14, 0), TEN_BYTES_MINUS_ONE)), "taken"],
+  [
+    "reset_hint as a 10-byte (negative) varint",
+    series(hist(len(12, [zz(1), zz(1)]), tag(14, 0), TEN_BYTES_MINUS_ONE)),
+    "taken",
+  ],
   ["sample value with wire type 0", series(len(2, [...tag(1, 0), 1, ...tag(2, 0), ...v(T)])), "malformed"],
   [
     "packed deltas whose last varint runs past the packed length",

@@ -6,8 +6,10 @@ import { negotiate } from "../../../lib/ingest/negotiate";
 import { DEFAULT_LIMITS, type LabelLimits, type RejectReason } from "../../../lib/ingest/scan/validate";
 import { type Labels, snappy, v1Message, v2Message } from "../../fixtures/remote-write";
 
+/** The legacy name rules, which most cases here are about. */
 const limits: LabelLimits = {
   ...DEFAULT_LIMITS,
+  nameValidation: "legacy",
   maxLabelsPerSeries: 5,
   maxLabelNameLength: 20,
   maxLabelValueLength: 30,
@@ -139,6 +141,17 @@ describe.each(["v1", "v2"] as const)("series validation (%s)", (version) => {
     const out = make().prepare(encode([[], [], [["job", "x"]], ok]), version, undefined);
     expect(Object.fromEntries(out.rejected.byReason)).toEqual({ "no-labels": 2, "missing-metric-name": 1 });
     expect(out.rejected.total).toBe(3);
+  });
+
+  it("UTF-8 names are the default", () => {
+    const dotted: Labels = [
+      ["__name__", "http.server.request.duration"],
+      ["service.name", "checkout"],
+    ];
+    expect(DEFAULT_LIMITS.nameValidation).toBe("utf8");
+    const out = make({ ...DEFAULT_LIMITS }).prepare(encode([dotted]), version, undefined);
+    expect(out.rejected.total).toBe(0);
+    expect(out.written.series).toBe(1);
   });
 
   it("utf8 name validation accepts dotted names that legacy refuses", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MirrorError } from "../../../lib/mirror/errors";
+import { MirrorError, queryRejected } from "../../../lib/mirror/errors";
 import {
   classifyConditions,
   doubleSpellings,
@@ -125,10 +125,10 @@ describe("classifyConditions", () => {
   });
 
   it.each([
-    ["metric name", [c("__gauge__", "up or vector(1)")], "metric-name-invalid"],
-    ["metric name starting with a digit", [c("__counter__", "1abc")], "metric-name-invalid"],
-    ["label name", [c("__gauge__", "up"), c('job"}', "x")], "label-name-invalid"],
-    ["label name with a colon", [c("__gauge__", "up"), c("a:b", "x")], "label-name-invalid"],
+    ["empty metric name", [c("__gauge__", "")], "metric-name-invalid"],
+    ["metric name with a lone surrogate", [c("__counter__", "up\ud800")], "metric-name-invalid"],
+    ["empty label name", [c("__gauge__", "up"), c("", "x")], "label-name-invalid"],
+    ["label name with a lone surrogate", [c("__gauge__", "up"), c("a\udc00", "x")], "label-name-invalid"],
     ["__name__ as a label", [c("__gauge__", "up"), c("__name__", "x")], "label-name-invalid"],
     [
       "non-string metric",
@@ -138,6 +138,25 @@ describe("classifyConditions", () => {
     ["empty PromQL", [c("~", "  ")], "empty"],
   ] as const)("refuses an invalid %s", (_, conditions, says) => {
     expect(() => classifyConditions(conditions as readonly Condition[])).toThrow(says);
+  });
+
+  it.each([
+    ["a dotted metric name (OpenTelemetry)", "http.server.request.duration"],
+    ["a metric name with spaces", "resource cpu usage"],
+    ["a metric name starting with a digit", "1abc"],
+    ["a metric name that looks like PromQL", "up or vector(1)"],
+  ])("accepts any UTF-8 metric name: %s", (_, name) => {
+    expect(classifyConditions([c("__gauge__", name)]).target).toEqual({ kind: "gauge", metric: name });
+  });
+
+  it.each([
+    ["a dotted label name", "service.name"],
+    ["a label name with a colon", "a:b"],
+    ["a label name that looks like PromQL", 'job"}'],
+  ])("accepts any UTF-8 label name: %s", (_, name) => {
+    expect(classifyConditions([c("__gauge__", "up"), c(name, "x")]).matchers).toEqual([
+      { name, values: ["x"] },
+    ]);
   });
 
   it("accepts colons in metric names (recording rules)", () => {
@@ -153,6 +172,24 @@ describe("selector and expressions", () => {
     expect(selector("up", [])).toBe("up");
     expect(selector("up", [{ name: "job", values: ['a"b'] }])).toBe('up{job="a\\"b"}');
     expect(selector(undefined, [{ name: "job", values: ["x"] }])).toBe('{job="x"}');
+  });
+
+  it("writes names outside the legacy classes only inside string literals", () => {
+    // a metric name as a __name__ matcher, which Prometheus 2 and 3 both parse
+    expect(selector("http.server.request.duration", [])).toBe('{__name__="http.server.request.duration"}');
+    // a label name in Prometheus 3's quoted form
+    expect(selector("http.server.request.duration", [{ name: "service.name", values: ["checkout"] }])).toBe(
+      '{__name__="http.server.request.duration","service.name"="checkout"}',
+    );
+    expect(selector("up", [{ name: "service.name", values: ["a", "b"] }])).toBe('up{"service.name"=~"a|b"}');
+    expect(selector(undefined, [{ name: "k8s.pod", values: [] }])).toBe(
+      `{"k8s.pod"=~${JSON.stringify(MATCH_NOTHING_REGEX)}}`,
+    );
+    // hostile names stay names
+    expect(selector('x"} or vector(1) #', [{ name: 'job"} or vector(1) #', values: ["v"] }])).toBe(
+      '{__name__="x\\"} or vector(1) #","job\\"} or vector(1) #"="v"}',
+    );
+    expect(selector("job:up:sum", [])).toBe("job:up:sum");
   });
 
   it("writes windows in whole milliseconds", () => {
@@ -248,5 +285,33 @@ describe("set and number matchers", () => {
       { _type: "EqualityCondition", key: "inset", value: { _type: "InSetValue", value: ["A", "B"] } },
     ]);
     expect(selector("up", classified.matchers)).toBe('up{double=~"2|2\\\\.0",inset=~"A|B"}');
+  });
+});
+
+describe("a Prometheus that cannot parse a quoted name", () => {
+  // what Prometheus 2.42 answers to {"service.name"="x"} (bad_data, HTTP 400)
+  const said =
+    'bad_data: invalid parameter "query": 1:2: parse error: unexpected string "\\"service.n"... in label matching, expected identifier or "}"';
+
+  it("is told apart from other refusals, with what to do", () => {
+    const err = queryRejected(said);
+    expect(err.status).toBe(400);
+    expect(err.code).toBe("utf8-names-unsupported");
+    expect(err.body).toMatchObject({
+      _type: "RemoteMirrorError",
+      summary: "This Prometheus cannot query UTF-8 label names",
+    });
+    const details = (err.body as { details: string }).details;
+    expect(details).toContain("[utf8-names-unsupported]");
+    expect(details).toContain("Prometheus 3.0");
+    expect(details).toContain("NAME_VALIDATION=legacy");
+    expect(details).toContain("service.n");
+  });
+
+  it("leaves other query errors as they were", () => {
+    const err = queryRejected(
+      'bad_data: invalid parameter "query": 1:5: parse error: unexpected end of input',
+    );
+    expect(err.code).toBe("query-rejected");
   });
 });
