@@ -27,6 +27,12 @@ export const METRIC_NAMES = {
   deadLetters: "DeadLetters",
   duplicateRecords: "DuplicateRecords",
   forwardBatchFailures: "ForwardBatchFailures",
+  /** Times the destination was found not to take Remote-Write 2.0 (415, or 2xx without written counts). */
+  protocolFallbacks: "ProtocolFallbacks",
+  /** v2 records delivered rewritten as Remote-Write 1.0. */
+  recordsSentAsV1: "RecordsSentAsV1",
+  /** Start timestamps of v2 records sent as 1.0, which 1.0 cannot carry. */
+  startTimestampsDropped: "StartTimestampsDropped",
 } as const;
 
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];

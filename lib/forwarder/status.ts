@@ -1,0 +1,116 @@
+import type { V2Counts } from "./convert";
+import type { Version } from "./records";
+
+/**
+ * The forwarder's status table: what it does with each answer of the destination. It
+ * follows the Remote-Write specifications and the sender suite of prometheus/compliance
+ * (remotewrite/sender): 2xx is done; 5xx and 429 are retried with backoff; 4xx is not
+ * retried; a 2.0 request answered 415, or 2xx without the written counts (what a 1.0
+ * receiver does with a body it cannot read), is sent again as 1.0 (docs/forwarder.md).
+ */
+
+/** The written counts a 2.0 receiver answers (`X-Prometheus-Remote-Write-*-Written`), where present. */
+export interface WrittenCounts {
+  readonly samples?: number;
+  readonly histograms?: number;
+  readonly exemplars?: number;
+}
+
+export const WRITTEN_HEADERS = {
+  samples: "x-prometheus-remote-write-samples-written",
+  histograms: "x-prometheus-remote-write-histograms-written",
+  exemplars: "x-prometheus-remote-write-exemplars-written",
+} as const;
+
+export type Verdict =
+  /** The records are delivered. */
+  | { readonly action: "done"; readonly note?: string }
+  /** The destination does not take 2.0: send the records again as 1.0. */
+  | { readonly action: "fall-back"; readonly why: string }
+  /** May succeed later: back off and send again. */
+  | { readonly action: "retry" }
+  /**
+   * Refused for good. `split`: the answer may be about one of the records (400, 413…), so a
+   * merged request is sent again record by record; otherwise (401, 403, 404, 415, 3xx) it is
+   * about the endpoint or the credentials and holds for every record alike.
+   */
+  | { readonly action: "refuse"; readonly split: boolean };
+
+export interface AnswerContext {
+  readonly version: Version;
+  /** Whether the destination's version is being negotiated (protocol `auto`). */
+  readonly negotiating: boolean;
+  /** What a 2.0 request held, computed only when a 2xx needs checking. */
+  readonly sent?: () => V2Counts;
+  /** Retry 401 and 403 like 5xx (while a secret is put in place) instead of refusing. */
+  readonly retryAuthFailures: boolean;
+}
+
+export function isAuthFailure(status: number): boolean {
+  return status === 401 || status === 403;
+}
+
+/** Whether the status may succeed when the same request is sent again later (5xx, 429). */
+export function retryable(status: number): boolean {
+  return status >= 500 || status === 429;
+}
+
+export function judge(status: number, written: WrittenCounts | undefined, ctx: AnswerContext): Verdict {
+  if (status >= 200 && status < 300) return success(written, ctx);
+  if (retryable(status)) return { action: "retry" };
+  if (status === 415 && ctx.version === "v2" && ctx.negotiating)
+    return { action: "fall-back", why: "415 to a 2.0 request" };
+  if (isAuthFailure(status))
+    return ctx.retryAuthFailures ? { action: "retry" } : { action: "refuse", split: false };
+  if (status === 404 || status === 415 || (status >= 300 && status < 400))
+    return { action: "refuse", split: false };
+  if (status >= 400) return { action: "refuse", split: true };
+  // 1xx or no status at all: not an answer to act on
+  return { action: "retry" };
+}
+
+/**
+ * A 2xx to a 1.0 request is done. To a 2.0 request, the receiver must say what it wrote: no
+ * written counts at all means a receiver that read the body as something else (a 1.0
+ * receiver ignoring Content-Type, as Prometheus 2.x does, answers 204 and drops it); fewer
+ * samples or histograms written than sent means they were not stored. Either way the
+ * records go again as 1.0. Fewer exemplars than sent is only noted: receivers may drop
+ * exemplars by design (Prometheus without exemplar storage), and 1.0 would not store them
+ * either.
+ */
+function success(written: WrittenCounts | undefined, ctx: AnswerContext): Verdict {
+  if (ctx.version !== "v2" || !ctx.negotiating || ctx.sent === undefined) return { action: "done" };
+  const sent = ctx.sent();
+  if (sent.samples + sent.histograms + sent.exemplars === 0) return { action: "done" };
+  if (written === undefined)
+    return { action: "fall-back", why: "2xx without written counts to a 2.0 request" };
+  const samples = written.samples ?? 0;
+  const histograms = written.histograms ?? 0;
+  if (samples < sent.samples || histograms < sent.histograms) {
+    return {
+      action: "fall-back",
+      why: `2xx to a 2.0 request saying ${samples} of ${sent.samples} samples and ${histograms} of ${sent.histograms} histograms written`,
+    };
+  }
+  const exemplars = written.exemplars ?? 0;
+  if (exemplars < sent.exemplars)
+    return { action: "done", note: `${exemplars} of ${sent.exemplars} exemplars written` };
+  return { action: "done" };
+}
+
+/** Reads the written-count headers; undefined when none of the three is present and numeric. */
+export function parseWritten(header: (name: string) => string | null | undefined): WrittenCounts | undefined {
+  const read = (name: string) => {
+    const v = header(name)?.trim();
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+  };
+  const samples = read(WRITTEN_HEADERS.samples);
+  const histograms = read(WRITTEN_HEADERS.histograms);
+  const exemplars = read(WRITTEN_HEADERS.exemplars);
+  if (samples === undefined && histograms === undefined && exemplars === undefined) return undefined;
+  return {
+    ...(samples !== undefined ? { samples } : {}),
+    ...(histograms !== undefined ? { histograms } : {}),
+    ...(exemplars !== undefined ? { exemplars } : {}),
+  };
+}
