@@ -225,11 +225,15 @@ export class Forwarder extends Construct {
         deadLetters,
       ]),
       graph("Forwarder iterator age (ms) / errors", [iteratorAge, errors]),
-      graph("Forwarder to 1.0: fallbacks / v2 records sent as 1.0 / start timestamps dropped", [
-        emf(METRIC_NAMES.protocolFallbacks),
-        emf(METRIC_NAMES.recordsSentAsV1),
-        emf(METRIC_NAMES.startTimestampsDropped),
-      ]),
+      graph(
+        "Forwarder 2.0: fallbacks to 1.0 / v2 records sent as 1.0 / start timestamps dropped / partial writes",
+        [
+          emf(METRIC_NAMES.protocolFallbacks),
+          emf(METRIC_NAMES.recordsSentAsV1),
+          emf(METRIC_NAMES.startTimestampsDropped),
+          emf(METRIC_NAMES.partialWrites),
+        ],
+      ),
     );
   }
 }

@@ -64,6 +64,8 @@ export interface BatchOutcome {
   readonly sentAsV1: number;
   /** Start timestamps those conversions could not carry. */
   readonly startTimestampsDropped: number;
+  /** 2.0 requests answered 2xx with fewer samples, histograms or exemplars written than sent. */
+  readonly partialWrites: number;
   /** The first record not handled: the batch must be retried from here. */
   readonly failed?: { readonly sequenceNumber: string; readonly reason: string };
 }
@@ -97,6 +99,7 @@ export async function forwardBatch(
     deadLettered: 0,
     sentAsV1: 0,
     startTimestampsDropped: 0,
+    partialWrites: 0,
   };
   const duplicates = checked.duplicates.length;
   opts.metrics.count(METRIC_NAMES.duplicateRecords, duplicates);
@@ -122,6 +125,7 @@ export async function forwardBatch(
     opts.metrics.count(METRIC_NAMES.deadLetters, stats.deadLettered);
     opts.metrics.count(METRIC_NAMES.recordsSentAsV1, stats.sentAsV1);
     opts.metrics.count(METRIC_NAMES.startTimestampsDropped, stats.startTimestampsDropped);
+    opts.metrics.count(METRIC_NAMES.partialWrites, stats.partialWrites);
     if (stats.startTimestampsDropped > 0) {
       opts.log.warn("start timestamps dropped: Remote-Write 1.0 cannot carry them", {
         records: stats.sentAsV1,
@@ -163,7 +167,14 @@ export async function forwardBatch(
     const sent = unit.version === "v2" ? () => countV2(first.body) : undefined;
     const answer = await sendWithRetry(unitBody(unit), unit.version, sent, ctx, stats);
     if (answer.kind === "delivered") {
-      if (answer.note !== undefined) opts.log.info("destination wrote less than sent", { note: answer.note });
+      if (answer.partial !== undefined) {
+        stats.partialWrites++;
+        opts.log.warn("destination wrote less than it was sent", {
+          sequenceNumber: first.record.sequenceNumber,
+          written: answer.partial,
+        });
+      }
+      if (answer.note !== undefined) opts.log.info("destination answered", { note: answer.note });
       if (unit.part === undefined || unit.part.index === unit.part.of - 1)
         stats.delivered += unit.records.length;
       for (const r of unit.records) {

@@ -45,7 +45,7 @@ export interface SendContext {
 }
 
 export type SendResult =
-  | { readonly kind: "delivered"; readonly note?: string }
+  | { readonly kind: "delivered"; readonly partial?: string; readonly note?: string }
   | { readonly kind: "fall-back"; readonly why: string }
   | {
       readonly kind: "refused";
@@ -122,7 +122,11 @@ export async function sendWithRetry(
       });
       switch (verdict.action) {
         case "done":
-          return { kind: "delivered", ...(verdict.note ? { note: verdict.note } : {}) };
+          return {
+            kind: "delivered",
+            ...(verdict.partial ? { partial: verdict.partial } : {}),
+            ...(verdict.note ? { note: verdict.note } : {}),
+          };
         case "fall-back":
           return { kind: "fall-back", why: verdict.why };
         case "refuse":

@@ -23,8 +23,11 @@ export const WRITTEN_HEADERS = {
 } as const;
 
 export type Verdict =
-  /** The records are delivered. */
-  | { readonly action: "done"; readonly note?: string }
+  /**
+   * The records are delivered. `partial`: the receiver says it wrote less than was sent;
+   * `note`: something worth a log line.
+   */
+  | { readonly action: "done"; readonly partial?: string; readonly note?: string }
   /** The destination does not take 2.0: send the records again as 1.0. */
   | { readonly action: "fall-back"; readonly why: string }
   /** May succeed later: back off and send again. */
@@ -71,30 +74,28 @@ export function judge(status: number, written: WrittenCounts | undefined, ctx: A
 
 /**
  * A 2xx to a 1.0 request is done. To a 2.0 request, the receiver must say what it wrote: no
- * written counts at all means a receiver that read the body as something else (a 1.0
- * receiver ignoring Content-Type, as Prometheus 2.x does, answers 204 and drops it); fewer
- * samples or histograms written than sent means they were not stored. Either way the
- * records go again as 1.0. Fewer exemplars than sent is only noted: receivers may drop
- * exemplars by design (Prometheus without exemplar storage), and 1.0 would not store them
- * either.
+ * written counts at all, or counts saying nothing was written, mean a receiver that read the
+ * body as something else (a 1.0 receiver ignoring Content-Type, as Prometheus 2.x does,
+ * answers 204 and drops it): the records go again as 1.0. Counts that confirm part of what
+ * was sent are a partial write, as Prometheus's own sender reads them: done, and noted, not
+ * a reason to change versions (receivers drop exemplars by design, and a 1.0 resend would
+ * not store what the receiver refused). With the version forced, a 2xx is done; missing
+ * counts are only noted.
  */
 function success(written: WrittenCounts | undefined, ctx: AnswerContext): Verdict {
-  if (ctx.version !== "v2" || !ctx.negotiating || ctx.sent === undefined) return { action: "done" };
+  if (ctx.version !== "v2" || ctx.sent === undefined) return { action: "done" };
   const sent = ctx.sent();
   if (sent.samples + sent.histograms + sent.exemplars === 0) return { action: "done" };
-  if (written === undefined)
-    return { action: "fall-back", why: "2xx without written counts to a 2.0 request" };
-  const samples = written.samples ?? 0;
-  const histograms = written.histograms ?? 0;
-  if (samples < sent.samples || histograms < sent.histograms) {
-    return {
-      action: "fall-back",
-      why: `2xx to a 2.0 request saying ${samples} of ${sent.samples} samples and ${histograms} of ${sent.histograms} histograms written`,
-    };
+  const samples = written?.samples ?? 0;
+  const histograms = written?.histograms ?? 0;
+  const exemplars = written?.exemplars ?? 0;
+  const said = `${samples} of ${sent.samples} samples, ${histograms} of ${sent.histograms} histograms, ${exemplars} of ${sent.exemplars} exemplars written`;
+  if (written === undefined || samples + histograms + exemplars === 0) {
+    const why = written === undefined ? "2xx without written counts to a 2.0 request" : `2xx saying ${said}`;
+    return ctx.negotiating ? { action: "fall-back", why } : { action: "done", note: why };
   }
-  const exemplars = written.exemplars ?? 0;
-  if (exemplars < sent.exemplars)
-    return { action: "done", note: `${exemplars} of ${sent.exemplars} exemplars written` };
+  if (samples < sent.samples || histograms < sent.histograms || exemplars < sent.exemplars)
+    return { action: "done", partial: said };
   return { action: "done" };
 }
 

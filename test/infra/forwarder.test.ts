@@ -175,6 +175,7 @@ describe("the forwarder in the stack", () => {
       METRIC_NAMES.protocolFallbacks,
       METRIC_NAMES.recordsSentAsV1,
       METRIC_NAMES.startTimestampsDropped,
+      METRIC_NAMES.partialWrites,
     ])
       expect(body).toContain(name);
   });

@@ -42,10 +42,13 @@ describe("the status table", () => {
     ["200 to 2.0 with counts", 200, { samples: 2, histograms: 1, exemplars: 1 }, {}, "done"],
     ["2xx to 2.0 without counts", 204, undefined, {}, "fall-back"],
     ["2xx to 2.0 with zero counts", 204, { samples: 0, histograms: 0, exemplars: 0 }, {}, "fall-back"],
-    ["2xx to 2.0 with fewer samples", 204, { samples: 1, histograms: 1, exemplars: 1 }, {}, "fall-back"],
-    ["2xx to 2.0 with fewer histograms", 204, { samples: 2, exemplars: 1 }, {}, "fall-back"],
+    ["2xx to 2.0 saying only samples were written", 204, { samples: 0, histograms: 0 }, {}, "fall-back"],
+    // confirmed, but less than sent: a partial write, as Prometheus's sender reads it
+    ["2xx to 2.0 with fewer samples", 204, { samples: 1, histograms: 1, exemplars: 1 }, {}, "done"],
+    ["2xx to 2.0 with fewer histograms", 204, { samples: 2, exemplars: 1 }, {}, "done"],
     ["2xx to 2.0 with fewer exemplars only", 204, { samples: 2, histograms: 1 }, {}, "done"],
     ["2xx to 2.0 without counts, version forced", 204, undefined, { negotiating: false }, "done"],
+    ["2xx to 2.0 with zero counts, version forced", 204, { samples: 0 }, { negotiating: false }, "done"],
     ["415 to 2.0", 415, undefined, {}, "fall-back"],
     ["415 to 2.0, version forced", 415, undefined, { negotiating: false }, "refuse", false],
     ["415 to 1.0", 415, undefined, { version: "v1" }, "refuse", false],
@@ -68,6 +71,18 @@ describe("the status table", () => {
     const verdict = judge(status, written, ctx(over));
     expect(verdict.action).toBe(action);
     if (split !== undefined) expect(verdict).toMatchObject({ split });
+  });
+
+  it.each([
+    [
+      { samples: 1, histograms: 1, exemplars: 1 },
+      "1 of 2 samples, 1 of 1 histograms, 1 of 1 exemplars written",
+    ],
+    [{ samples: 2, histograms: 1 }, "2 of 2 samples, 1 of 1 histograms, 0 of 1 exemplars written"],
+    [{ samples: 2, histograms: 1, exemplars: 1 }, undefined],
+  ])("written %j: partial %s", (written, partial) => {
+    const verdict = judge(204, written, ctx());
+    expect(verdict.action === "done" && verdict.partial).toBe(partial ?? undefined);
   });
 
   it("nothing countable sent: a 2xx is enough", () => {
