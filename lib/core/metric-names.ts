@@ -33,7 +33,7 @@ export const METRIC_NAMES = {
   recordsSentAsV1: "RecordsSentAsV1",
   /** Start timestamps of v2 records sent as 1.0, which 1.0 cannot carry. */
   startTimestampsDropped: "StartTimestampsDropped",
-  /** 2.0 requests answered 2xx with fewer samples, histograms or exemplars written than sent. */
+  /** 2.0 requests answered 2xx with fewer samples or histograms written than sent. */
   partialWrites: "PartialWrites",
 } as const;
 

@@ -64,7 +64,7 @@ export interface BatchOutcome {
   readonly sentAsV1: number;
   /** Start timestamps those conversions could not carry. */
   readonly startTimestampsDropped: number;
-  /** 2.0 requests answered 2xx with fewer samples, histograms or exemplars written than sent. */
+  /** 2.0 requests answered 2xx with fewer samples or histograms written than sent. */
   readonly partialWrites: number;
   /** The first record not handled: the batch must be retried from here. */
   readonly failed?: { readonly sequenceNumber: string; readonly reason: string };

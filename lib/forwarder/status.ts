@@ -76,11 +76,11 @@ export function judge(status: number, written: WrittenCounts | undefined, ctx: A
  * A 2xx to a 1.0 request is done. To a 2.0 request, the receiver must say what it wrote: no
  * written counts at all, or counts saying nothing was written, mean a receiver that read the
  * body as something else (a 1.0 receiver ignoring Content-Type, as Prometheus 2.x does,
- * answers 204 and drops it): the records go again as 1.0. Counts that confirm part of what
- * was sent are a partial write, as Prometheus's own sender reads them: done, and noted, not
- * a reason to change versions (receivers drop exemplars by design, and a 1.0 resend would
- * not store what the receiver refused). With the version forced, a 2xx is done; missing
- * counts are only noted.
+ * answers 204 and drops it): the records go again as 1.0. Counts that confirm part of the
+ * samples or histograms sent are a partial write, as Prometheus's own sender reads them:
+ * done and counted, not a reason to change versions (a 1.0 resend would not store what the
+ * receiver refused); fewer exemplars only is noted. With the version forced, a 2xx is done;
+ * missing counts are only noted.
  */
 function success(written: WrittenCounts | undefined, ctx: AnswerContext): Verdict {
   if (ctx.version !== "v2" || ctx.sent === undefined) return { action: "done" };
@@ -94,8 +94,9 @@ function success(written: WrittenCounts | undefined, ctx: AnswerContext): Verdic
     const why = written === undefined ? "2xx without written counts to a 2.0 request" : `2xx saying ${said}`;
     return ctx.negotiating ? { action: "fall-back", why } : { action: "done", note: why };
   }
-  if (samples < sent.samples || histograms < sent.histograms || exemplars < sent.exemplars)
-    return { action: "done", partial: said };
+  if (samples < sent.samples || histograms < sent.histograms) return { action: "done", partial: said };
+  // receivers drop exemplars by design (Prometheus without exemplar storage): worth a note only
+  if (exemplars < sent.exemplars) return { action: "done", note: said };
   return { action: "done" };
 }
 

@@ -78,7 +78,8 @@ describe("the status table", () => {
       { samples: 1, histograms: 1, exemplars: 1 },
       "1 of 2 samples, 1 of 1 histograms, 1 of 1 exemplars written",
     ],
-    [{ samples: 2, histograms: 1 }, "2 of 2 samples, 1 of 1 histograms, 0 of 1 exemplars written"],
+    // fewer exemplars only: a note, not a partial write
+    [{ samples: 2, histograms: 1 }, undefined],
     [{ samples: 2, histograms: 1, exemplars: 1 }, undefined],
   ])("written %j: partial %s", (written, partial) => {
     const verdict = judge(204, written, ctx());
