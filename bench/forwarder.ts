@@ -4,6 +4,7 @@ import { silentLogger } from "../lib/core/log";
 import { createMemoryMetrics } from "../lib/core/metrics";
 import { HttpDestination } from "../lib/forwarder/destination";
 import { type Destination, forwardBatch } from "../lib/forwarder/forward";
+import { DestinationState, type Protocol } from "../lib/forwarder/negotiate";
 import type { ForwardRecord } from "../lib/forwarder/records";
 import { Ingestor } from "../lib/ingest/ingest";
 import { ingestSettings, realisticSeries, snappy, v1Message, v2Message } from "../test/fixtures/remote-write";
@@ -14,7 +15,8 @@ import { cpuSeconds, fmt, median, table } from "./measure";
  * requests of 2000 samples through the real ingest path, 4 buckets) forwarded by
  * forwardBatch, (a) to a destination that answers 204 at once (the forwarder's own work:
  * checking, merging, recompressing) and (b) over HTTP to a sink in another process (CPU of
- * this process only). Lambda cost from the CPU time, at the default 512 MB.
+ * this process only). v2 records go as they are (protocol v2) and rewritten as 1.0
+ * (protocol v1, what a 1.0 destination gets). Lambda cost from the CPU time, at the default 512 MB.
  */
 export interface ForwarderRow {
   readonly payload: string;
@@ -70,12 +72,16 @@ export async function measureForwarder(opts: { rounds: number; requests: number 
   try {
     for (const version of ["v1", "v2"] as const) {
       const { records: batch, samples } = records(version, opts.requests);
+      const asIs: Protocol = "v2";
+      const asV1: Protocol = "v1";
       const variants = [
-        { variant: "logic only (204 at once)", destination: instant, merge: true },
-        { variant: "logic only (204 at once)", destination: instant, merge: false },
-        { variant: "HTTP to a sink process", destination: http, merge: true },
-        { variant: "HTTP to a sink process", destination: http, merge: false },
-      ].filter((v) => version === "v1" || v.merge);
+        { variant: "logic only (204 at once)", destination: instant, merge: true, protocol: asIs },
+        { variant: "logic only (204 at once)", destination: instant, merge: false, protocol: asIs },
+        { variant: "HTTP to a sink process", destination: http, merge: true, protocol: asIs },
+        { variant: "HTTP to a sink process", destination: http, merge: false, protocol: asIs },
+        { variant: "logic only, sent as 1.0", destination: instant, merge: true, protocol: asV1 },
+        { variant: "HTTP to a sink process, sent as 1.0", destination: http, merge: true, protocol: asV1 },
+      ].filter((v) => (version === "v1" ? v.protocol === asIs : v.merge));
       const rates = new Map<(typeof variants)[number], number[]>(variants.map((v) => [v, []]));
       let requests = new Map<(typeof variants)[number], number>();
       for (let round = 0; round < opts.rounds; round++) {
@@ -87,6 +93,7 @@ export async function measureForwarder(opts: { rounds: number; requests: number 
             maxRequestBytes: v.merge ? 4 * 1024 * 1024 : 1,
             timeoutMs: 10_000,
             remainingMs: () => 60_000,
+            state: new DestinationState(v.protocol),
             log: silentLogger,
             metrics: createMemoryMetrics(),
           });

@@ -2,6 +2,7 @@ import { ConfigError } from "../lib/core/config";
 import { LOG_LEVELS, type LogLevel } from "../lib/core/log";
 import { DEFAULT_METRICS_NAMESPACE } from "../lib/core/metric-names";
 import { AUTH_KINDS, type AuthKind, FORWARDER_DEFAULTS } from "../lib/forwarder/config";
+import { PROTOCOLS, type Protocol } from "../lib/forwarder/negotiate";
 import { DEFAULT_NAME_VALIDATION, NAME_VALIDATIONS, type NameValidation } from "../lib/ingest/scan/validate";
 import { ANSWER_BYTES_RANGE, ANSWER_MEMORY, MIRROR_DEFAULTS, maxAnswerBytesFor } from "../lib/mirror/config";
 
@@ -286,7 +287,19 @@ export const CONFIG_KEYS = {
   },
   forwardMaxRequestBytes: {
     default: FORWARDER_DEFAULTS.maxRequestBytes,
-    doc: "largest uncompressed request when merging v1 records, bytes",
+    doc: "largest uncompressed request when merging v1 records (and v2 records sent as 1.0), bytes",
+  },
+  forwardProtocol: {
+    default: FORWARDER_DEFAULTS.protocol,
+    doc: "Remote-Write version of v2 records: `auto` (2.0, and 1.0 to a destination that does not take 2.0), `v1` or `v2` (forced); v1 records always go as 1.0",
+  },
+  forwardProtocolMemorySeconds: {
+    default: FORWARDER_DEFAULTS.protocolMemorySeconds,
+    doc: "with `auto`, how long a fallback to 1.0 is remembered before 2.0 is tried again, 0 to 86400 s",
+  },
+  forwardRetryAuthFailures: {
+    default: FORWARDER_DEFAULTS.retryAuthFailures,
+    doc: "retry 401 and 403 like 5xx (records wait in the stream while a secret is put in place) instead of dead-lettering them",
   },
 } as const satisfies Record<string, { default: string | number | boolean | undefined; doc: string }>;
 
@@ -717,6 +730,9 @@ export interface ForwarderSettings {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
   readonly maxRequestBytes: number;
+  readonly protocol: Protocol;
+  readonly protocolMemorySeconds: number;
+  readonly retryAuthFailures: boolean;
 }
 
 const FORWARD_KEYS = Object.keys(CONFIG_KEYS).filter(
@@ -795,6 +811,9 @@ function parseForwarder(r: Reader): ForwarderSettings | undefined {
     memoryMb: r.int("forwardMemoryMb", 128, 10_240),
     timeoutSeconds: r.int("forwardTimeoutSeconds", 10, 900),
     maxRequestBytes: r.int("forwardMaxRequestBytes", 1024, 64 * 1024 * 1024),
+    protocol: r.oneOf("forwardProtocol", PROTOCOLS),
+    protocolMemorySeconds: r.int("forwardProtocolMemorySeconds", 0, 86_400),
+    retryAuthFailures: r.bool("forwardRetryAuthFailures"),
   };
 }
 

@@ -36,6 +36,7 @@ export function kinesisHandler(opts: Omit<ForwardOptions, "remainingMs">) {
       retries: outcome.retries,
       deadLettered: outcome.deadLettered,
       duplicates: outcome.duplicates,
+      sentAsV1: outcome.sentAsV1,
       ...(outcome.failed ? { failedAt: outcome.failed.sequenceNumber, reason: outcome.failed.reason } : {}),
     });
     return { batchItemFailures: outcome.failed ? [{ itemIdentifier: outcome.failed.sequenceNumber }] : [] };

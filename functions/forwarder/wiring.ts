@@ -13,6 +13,7 @@ import { type ForwarderConfig, loadForwarderConfig } from "../../lib/forwarder/c
 import { FileDeadLetters } from "../../lib/forwarder/dead-letter";
 import { type Authorizer, HttpDestination } from "../../lib/forwarder/destination";
 import type { DeadLetterSink, ForwardOptions } from "../../lib/forwarder/forward";
+import { DestinationState } from "../../lib/forwarder/negotiate";
 
 /** The authorizer a configuration asks for: inline credentials, a secret, or SigV4. */
 export function authorizerFor(config: ForwarderConfig, log: Logger): Authorizer {
@@ -43,6 +44,8 @@ export function deadLettersFor(config: ForwarderConfig, log: Logger, streamArn?:
 export interface ForwarderParts {
   readonly config: ForwarderConfig;
   readonly destination: HttpDestination;
+  /** What is remembered about the destination from batch to batch (for the life of the container). */
+  readonly state: DestinationState;
   readonly deadLetters: DeadLetterSink;
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -57,9 +60,11 @@ export function forwarderFromEnv(env: Env, metrics?: Metrics, log?: Logger): For
   const destination = new HttpDestination(config.url, authorizerFor(config, l));
   const deadLetters = deadLettersFor(config, l);
   const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.forwarder);
+  const state = new DestinationState(config.protocol, config.protocolMemorySeconds * 1000);
   return {
     config,
     destination,
+    state,
     deadLetters,
     log: l,
     metrics: m,
@@ -68,6 +73,8 @@ export function forwarderFromEnv(env: Env, metrics?: Metrics, log?: Logger): For
       deadLetters,
       maxRequestBytes: config.maxRequestBytes,
       timeoutMs: config.timeoutMs,
+      state,
+      retryAuthFailures: config.retryAuthFailures,
       log: l,
       metrics: m,
     },

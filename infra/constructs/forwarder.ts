@@ -100,6 +100,9 @@ export class Forwarder extends Construct {
       [FORWARD_ENV.auth]: s.auth,
       [FORWARD_ENV.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
       [FORWARD_ENV.maxRequestBytes]: String(s.maxRequestBytes),
+      [FORWARD_ENV.protocol]: s.protocol,
+      [FORWARD_ENV.protocolMemorySeconds]: String(s.protocolMemorySeconds),
+      [FORWARD_ENV.retryAuthFailures]: String(s.retryAuthFailures),
       [FORWARD_ENV.timeoutMs]: String(Math.min(REQUEST_TIMEOUT_MS, s.timeoutSeconds * 1000 - 2_000)),
       [ENV.logLevel]: props.logLevel,
       [ENV.metricsNamespace]: props.metricsNamespace,
@@ -222,6 +225,15 @@ export class Forwarder extends Construct {
         deadLetters,
       ]),
       graph("Forwarder iterator age (ms) / errors", [iteratorAge, errors]),
+      graph(
+        "Forwarder 2.0: fallbacks to 1.0 / v2 records sent as 1.0 / start timestamps dropped / partial writes",
+        [
+          emf(METRIC_NAMES.protocolFallbacks),
+          emf(METRIC_NAMES.recordsSentAsV1),
+          emf(METRIC_NAMES.startTimestampsDropped),
+          emf(METRIC_NAMES.partialWrites),
+        ],
+      ),
     );
   }
 }

@@ -70,6 +70,12 @@ export const FORWARD_ENV = {
   timeoutMs: "FORWARD_TIMEOUT_MS",
   deadLetterQueueUrl: "FORWARD_DLQ_URL",
   deadLetterFile: "FORWARD_DEAD_LETTER_FILE",
+  /** `auto` (2.0, falling back to 1.0 where the destination does not take it), `v1` or `v2`. */
+  protocol: "FORWARD_PROTOCOL",
+  /** How long a fallback to 1.0 is remembered before 2.0 is tried again. */
+  protocolMemorySeconds: "FORWARD_PROTOCOL_MEMORY_SECONDS",
+  /** Retry 401 and 403 like 5xx (while a secret is put in place) instead of dead-lettering. */
+  retryAuthFailures: "FORWARD_RETRY_AUTH_FAILURES",
   batchSize: "FORWARD_BATCH_SIZE",
   /** Local poller only: how long a batch may retry before it is read again from its first failed record. */
   batchBudgetMs: "FORWARD_BATCH_BUDGET_MS",

@@ -27,6 +27,14 @@ export const METRIC_NAMES = {
   deadLetters: "DeadLetters",
   duplicateRecords: "DuplicateRecords",
   forwardBatchFailures: "ForwardBatchFailures",
+  /** Times the destination was found not to take Remote-Write 2.0 (415, or 2xx confirming nothing written). */
+  protocolFallbacks: "ProtocolFallbacks",
+  /** v2 records delivered rewritten as Remote-Write 1.0. */
+  recordsSentAsV1: "RecordsSentAsV1",
+  /** Start timestamps of v2 records sent as 1.0, which 1.0 cannot carry. */
+  startTimestampsDropped: "StartTimestampsDropped",
+  /** 2.0 requests answered 2xx with fewer samples or histograms written than sent. */
+  partialWrites: "PartialWrites",
 } as const;
 
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];

@@ -1,6 +1,7 @@
-import { ConfigError, type Env, enumVar, intVar, stringVar } from "../core/config";
+import { boolVar, ConfigError, type Env, enumVar, intVar, stringVar } from "../core/config";
 import { ENV, FORWARD_ENV } from "../core/env-names";
 import { loadSharedSettings, type SharedSettings } from "../core/settings";
+import { PROTOCOLS, type Protocol } from "./negotiate";
 
 /** How the forwarder authenticates to the destination. */
 export const AUTH_KINDS = ["none", "basic", "bearer", "header", "sigv4"] as const;
@@ -30,6 +31,12 @@ export interface ForwarderConfig extends SharedSettings {
   readonly maxRequestBytes: number;
   /** Timeout of one request to the destination. */
   readonly timeoutMs: number;
+  /** The Remote-Write version of v2 records: negotiated (`auto`) or forced. */
+  readonly protocol: Protocol;
+  /** How long a fallback to 1.0 is remembered (auto). */
+  readonly protocolMemorySeconds: number;
+  /** Retry 401 and 403 like 5xx instead of dead-lettering the records. */
+  readonly retryAuthFailures: boolean;
   readonly deadLetterQueueUrl?: string;
   readonly deadLetterFile?: string;
 }
@@ -37,6 +44,9 @@ export interface ForwarderConfig extends SharedSettings {
 export const FORWARDER_DEFAULTS = {
   maxRequestBytes: 4 * 1024 * 1024,
   timeoutMs: 10_000,
+  protocol: "auto",
+  protocolMemorySeconds: 600,
+  retryAuthFailures: false,
 } as const;
 
 /** Reads the forwarder's settings; every error names its variable (values of secrets are never echoed). */
@@ -71,6 +81,15 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
       64 * 1024 * 1024,
     ),
     timeoutMs: intVar(env, FORWARD_ENV.timeoutMs, FORWARDER_DEFAULTS.timeoutMs, 100, 900_000),
+    protocol: enumVar(env, FORWARD_ENV.protocol, FORWARDER_DEFAULTS.protocol, PROTOCOLS),
+    protocolMemorySeconds: intVar(
+      env,
+      FORWARD_ENV.protocolMemorySeconds,
+      FORWARDER_DEFAULTS.protocolMemorySeconds,
+      0,
+      86_400,
+    ),
+    retryAuthFailures: boolVar(env, FORWARD_ENV.retryAuthFailures, FORWARDER_DEFAULTS.retryAuthFailures),
     deadLetterQueueUrl: stringVar(env, FORWARD_ENV.deadLetterQueueUrl),
     deadLetterFile: stringVar(env, FORWARD_ENV.deadLetterFile),
     ...loadSharedSettings(env),

@@ -1,7 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import type { Destination, DestinationAnswer } from "./forward";
 import type { Version } from "./records";
+import type { Destination, DestinationAnswer } from "./send";
+import { parseWritten, type WrittenCounts } from "./status";
 
 /** The headers of a Remote-Write request, per protocol version. */
 export const REMOTE_WRITE_HEADERS: Record<Version, Readonly<Record<string, string>>> = {
@@ -34,10 +35,14 @@ export interface Authorizer {
 
 export const NO_AUTH: Authorizer = { headers: async () => ({}) };
 
-/** What an HTTP transport returns: the status, the Retry-After header and the start of the body. */
+/**
+ * What an HTTP transport returns: the status, the Retry-After header, the written counts of
+ * a 2.0 receiver (absent when it sent none) and the start of the body.
+ */
 export interface TransportAnswer {
   readonly status: number;
   readonly retryAfter: string | null;
+  readonly written?: WrittenCounts;
   readonly text: string;
 }
 
@@ -79,10 +84,15 @@ export const nodeTransport: Transport = (url, headers, body, signal) =>
           }
         });
         res.on("end", () => {
-          const retryAfter = res.headers["retry-after"];
+          const header = (name: string) => {
+            const value = res.headers[name];
+            return typeof value === "string" ? value : null;
+          };
+          const written = parseWritten(header);
           resolve({
             status: res.statusCode ?? 0,
-            retryAfter: typeof retryAfter === "string" ? retryAfter : null,
+            retryAfter: header("retry-after"),
+            ...(written !== undefined ? { written } : {}),
             text: Buffer.concat(chunks).subarray(0, ANSWER_BYTES).toString("utf8"),
           });
         });
@@ -114,6 +124,7 @@ export class HttpDestination implements Destination {
       status: answer.status,
       message: answer.text.slice(0, 200).trim(),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(answer.written !== undefined ? { written: answer.written } : {}),
     };
   }
 
@@ -122,10 +133,13 @@ export class HttpDestination implements Destination {
   }
 }
 
-/** Retry-After as seconds or an HTTP date, in ms from now. */
+/** Retry-After as seconds or an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`), in ms from now. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
+  const text = value?.trim() ?? "";
+  if (text === "") return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // a date names its month or weekday; a bare number with a dot or sign is no Retry-After
+  if (!/[A-Za-z]/.test(text)) return undefined;
+  const at = Date.parse(text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

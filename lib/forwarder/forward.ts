@@ -1,23 +1,14 @@
 import type { Logger } from "../core/log";
 import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
-import { planBatch, type SendUnit, unitBody } from "./plan";
-import type { ForwardRecord, Version } from "./records";
+import { countV2 } from "./convert";
+import { DestinationState } from "./negotiate";
+import { checkBatch, groupUnits, type SendUnit, type Unit, unitBody } from "./plan";
+import type { ForwardRecord } from "./records";
+import { type Backoff, DEFAULT_BACKOFF, type Destination, type SendContext, sendWithRetry } from "./send";
 
-/** What the destination answered (a network failure is thrown instead). */
-export interface DestinationAnswer {
-  readonly status: number;
-  /** Retry-After, when the destination sent one (seconds or a date), in ms. */
-  readonly retryAfterMs?: number;
-  /** The start of the answer's body, for the dead letter and the log. */
-  readonly message: string;
-}
-
-export interface Destination {
-  send(body: Uint8Array, version: Version, signal: AbortSignal): Promise<DestinationAnswer>;
-  /** Forget cached credentials (called once after a 401 or 403, before the record is given up). */
-  refreshCredentials?(): void;
-}
+export type { Destination, DestinationAnswer } from "./send";
+export { DEFAULT_BACKOFF } from "./send";
 
 export interface DeadLetter {
   readonly record: ForwardRecord;
@@ -46,8 +37,18 @@ export interface ForwardOptions {
   readonly remainingMs: () => number;
   /** Time kept back at the end for reporting (default 1 s). */
   readonly reserveMs?: number;
-  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  readonly backoff?: Backoff;
+  /**
+   * What is known of the destination across batches: its negotiated version and any
+   * Retry-After still running. Keep one per destination for the life of the process;
+   * default: a fresh one per batch (protocol `auto`, nothing remembered).
+   */
+  readonly state?: DestinationState;
+  /** Retry 401 and 403 like 5xx instead of dead-lettering (default false, as Remote-Write senders do). */
+  readonly retryAuthFailures?: boolean;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Source of the backoff's jitter, in [0, 1) (default Math.random). */
+  readonly random?: () => number;
   readonly log: Logger;
   readonly metrics: Metrics;
 }
@@ -59,55 +60,99 @@ export interface BatchOutcome {
   readonly retries: number;
   readonly deadLettered: number;
   readonly duplicates: number;
+  /** v2 records delivered as Remote-Write 1.0. */
+  readonly sentAsV1: number;
+  /** Start timestamps those conversions could not carry. */
+  readonly startTimestampsDropped: number;
+  /** 2.0 requests answered 2xx with fewer samples or histograms written than sent. */
+  readonly partialWrites: number;
   /** The first record not handled: the batch must be retried from here. */
   readonly failed?: { readonly sequenceNumber: string; readonly reason: string };
 }
 
-export const DEFAULT_BACKOFF = { initialMs: 100, maxMs: 5_000 } as const;
-
 const sleeper = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-type UnitResult = { done: true } | { done: false; reason: string; sequenceNumber: string };
+type UnitResult =
+  | { done: true }
+  | { done: false; fallBack: true; why: string }
+  | { done: false; fallBack?: false; reason: string; sequenceNumber: string };
 
 /**
- * Delivers one batch of one shard in order. A 2xx answer is done. 5xx, 429, 401, 403 and network
- * errors are retried with exponential backoff while the batch has time left; then the
- * batch stops at the first record not delivered, which the caller retries from. Any
- * other answer (4xx) is final: a merged request is split into its records, and each
- * record refused again goes to the dead-letter sink, as does a record that cannot be
- * decoded; the shard then moves on.
+ * Delivers one batch of one shard in order, answering each status as the table in
+ * status.ts says: 2xx is done; 5xx, 429 and network errors are retried with backoff while
+ * the batch has time left, then the batch stops at the first record not delivered, which the
+ * caller retries from; a refusal (4xx) is final: a merged request refused for its content is
+ * split into its records, and each record refused again goes to the dead-letter sink, as
+ * does a record that cannot be decoded; the shard then moves on. When the destination turns
+ * out not to take 2.0, the rest of the batch is planned again with v2 records as 1.0.
  */
 export async function forwardBatch(
   records: readonly ForwardRecord[],
   opts: ForwardOptions,
 ): Promise<BatchOutcome> {
-  const plan = planBatch(records, opts.maxRequestBytes);
-  const stats = { delivered: 0, requests: 0, retries: 0, deadLettered: 0 };
-  const duplicates = plan.duplicates.length;
+  const state = opts.state ?? new DestinationState();
+  const checked = checkBatch(records);
+  const stats = {
+    delivered: 0,
+    requests: 0,
+    retries: 0,
+    deadLettered: 0,
+    sentAsV1: 0,
+    startTimestampsDropped: 0,
+    partialWrites: 0,
+  };
+  const duplicates = checked.duplicates.length;
   opts.metrics.count(METRIC_NAMES.duplicateRecords, duplicates);
+  const ctx: SendContext = {
+    destination: opts.destination,
+    state,
+    timeoutMs: opts.timeoutMs,
+    remainingMs: opts.remainingMs,
+    reserveMs: opts.reserveMs ?? 1_000,
+    backoff: opts.backoff ?? DEFAULT_BACKOFF,
+    retryAuthFailures: opts.retryAuthFailures ?? false,
+    sleep: opts.sleep ?? sleeper,
+    random: opts.random ?? Math.random,
+    log: opts.log,
+  };
+  /** Records dead-lettered in this batch (a converted record sent in parts is dead-lettered once). */
+  const lettered = new Set<string>();
+
   const finish = (failed?: BatchOutcome["failed"]): BatchOutcome => {
     opts.metrics.count(METRIC_NAMES.forwardedRecords, stats.delivered);
     opts.metrics.count(METRIC_NAMES.forwardRequests, stats.requests);
     opts.metrics.count(METRIC_NAMES.forwardRetries, stats.retries);
     opts.metrics.count(METRIC_NAMES.deadLetters, stats.deadLettered);
+    opts.metrics.count(METRIC_NAMES.recordsSentAsV1, stats.sentAsV1);
+    opts.metrics.count(METRIC_NAMES.startTimestampsDropped, stats.startTimestampsDropped);
+    opts.metrics.count(METRIC_NAMES.partialWrites, stats.partialWrites);
+    if (stats.startTimestampsDropped > 0) {
+      opts.log.warn("start timestamps dropped: Remote-Write 1.0 cannot carry them", {
+        records: stats.sentAsV1,
+        startTimestamps: stats.startTimestampsDropped,
+      });
+    }
     if (failed !== undefined) opts.metrics.count(METRIC_NAMES.forwardBatchFailures);
     return { ...stats, duplicates, ...(failed ? { failed } : {}) };
   };
 
   const deadLetter = async (letter: DeadLetter): Promise<UnitResult> => {
+    const seq = letter.record.sequenceNumber;
+    if (lettered.has(seq)) return { done: true };
     try {
       await opts.deadLetters.send(letter);
     } catch (err) {
       opts.log.error("dead-letter queue unavailable; the batch will be retried", {
-        sequenceNumber: letter.record.sequenceNumber,
+        sequenceNumber: seq,
         error: (err as Error).name,
       });
-      return { done: false, reason: "dead-letter-failed", sequenceNumber: letter.record.sequenceNumber };
+      return { done: false, reason: "dead-letter-failed", sequenceNumber: seq };
     }
+    lettered.add(seq);
     stats.deadLettered++;
     opts.log.warn("record dead-lettered", {
       partitionKey: letter.record.partitionKey,
-      sequenceNumber: letter.record.sequenceNumber,
+      sequenceNumber: seq,
       shardId: letter.record.shardId,
       status: letter.status,
       reason: letter.reason,
@@ -116,31 +161,58 @@ export async function forwardBatch(
   };
 
   const sendUnit = async (unit: SendUnit, resentBefore = false): Promise<UnitResult> => {
-    const answer = await sendWithRetry(unitBody(unit), unit.version, opts, stats);
-    const first = unit.records[0]!.record;
+    const first = unit.records[0]!;
+    // the rest of a converted record already dead-lettered in an earlier part goes nowhere
+    if (unit.part !== undefined && lettered.has(first.record.sequenceNumber)) return { done: true };
+    const sent = unit.version === "v2" ? () => countV2(first.body) : undefined;
+    const answer = await sendWithRetry(unitBody(unit), unit.version, sent, ctx, stats);
     if (answer.kind === "delivered") {
-      stats.delivered += unit.records.length;
+      if (answer.partial !== undefined) {
+        stats.partialWrites++;
+        opts.log.warn("destination wrote less than it was sent", {
+          sequenceNumber: first.record.sequenceNumber,
+          written: answer.partial,
+        });
+      }
+      if (answer.note !== undefined) opts.log.info("destination answered", { note: answer.note });
+      if (unit.part === undefined || unit.part.index === unit.part.of - 1)
+        stats.delivered += unit.records.length;
+      for (const r of unit.records) {
+        if (r.converted === undefined) continue;
+        stats.sentAsV1++;
+        stats.startTimestampsDropped += r.converted.startTimestampsDropped;
+      }
       return { done: true };
     }
+    if (answer.kind === "fall-back") return { done: false, fallBack: true, why: answer.why };
     if (answer.kind === "gave-up")
-      return { done: false, reason: answer.reason, sequenceNumber: first.sequenceNumber };
-    // Refused for good. Several records: find out which ones by sending each alone.
-    if (unit.records.length > 1) {
+      return { done: false, reason: answer.reason, sequenceNumber: first.record.sequenceNumber };
+    const resent = resentBefore || answer.resent;
+    // Refused for its content: find out which records by sending each alone.
+    if (unit.records.length > 1 && answer.split) {
       for (const record of unit.records) {
-        const result = await sendUnit(
-          { kind: "send", version: unit.version, records: [record] },
-          resentBefore || answer.resent,
-        );
+        const result = await sendUnit({ kind: "send", version: unit.version, records: [record] }, resent);
         if (!result.done) return result;
       }
       return { done: true };
     }
     // Refused after an attempt whose answer was lost: possibly refused because it was stored then.
-    const reason = resentBefore || answer.resent ? "rejected-after-resend" : "rejected";
-    return deadLetter({ record: first, status: answer.status, reason, detail: answer.message });
+    const reason = resent ? "rejected-after-resend" : "rejected";
+    for (const r of unit.records) {
+      const result = await deadLetter({
+        record: r.record,
+        status: answer.status,
+        reason,
+        detail: answer.message,
+      });
+      if (!result.done) return result;
+    }
+    return { done: true };
   };
 
-  for (const unit of plan.units) {
+  let units: Unit[] = groupUnits(checked.items, opts.maxRequestBytes, state.v2RecordsAs());
+  for (let u = 0; u < units.length; u++) {
+    const unit = units[u]!;
     const result =
       unit.kind === "poison"
         ? await deadLetter({
@@ -149,89 +221,24 @@ export async function forwardBatch(
             detail: unit.poison.detail,
           })
         : await sendUnit(unit);
-    if (!result.done) return finish({ sequenceNumber: result.sequenceNumber, reason: result.reason });
+    if (result.done) continue;
+    if (result.fallBack) {
+      // The destination does not take 2.0: from this record on, v2 records go as 1.0.
+      state.fellBack();
+      opts.metrics.count(METRIC_NAMES.protocolFallbacks);
+      opts.log.warn("destination does not take Remote-Write 2.0; sending 1.0", {
+        why: result.why,
+        rememberSeconds: Math.round(state.rememberMs / 1000),
+      });
+      const from = unit.from ?? 0;
+      units = [
+        ...units.slice(0, u),
+        ...groupUnits(checked.items.slice(from), opts.maxRequestBytes, "v1", from),
+      ];
+      u--;
+      continue;
+    }
+    return finish({ sequenceNumber: result.sequenceNumber, reason: result.reason });
   }
   return finish();
-}
-
-type SendResult =
-  | { kind: "delivered" }
-  | { kind: "refused"; status: number; message: string; resent: boolean }
-  | { kind: "gave-up"; reason: string };
-
-/** Whether an answer may succeed when sent again. */
-export function retryable(status: number): boolean {
-  return status >= 500 || status === 429;
-}
-
-/**
- * 401 and 403 say the credentials are wrong, not the record: they are retried like 5xx
- * (the shard waits and its iterator age grows) instead of dead-lettering every record
- * while a secret or a permission is being fixed.
- */
-export function authFailure(status: number): boolean {
-  return status === 401 || status === 403;
-}
-
-async function sendWithRetry(
-  body: Uint8Array,
-  version: Version,
-  opts: ForwardOptions,
-  stats: { requests: number; retries: number },
-): Promise<SendResult> {
-  const reserve = opts.reserveMs ?? 1_000;
-  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
-  const sleep = opts.sleep ?? sleeper;
-  let refreshed = false;
-  // Whether an earlier attempt may have reached the destination (its answer was lost).
-  let resent = false;
-  let last = "no time left";
-  for (let attempt = 0; ; attempt++) {
-    const budget = opts.remainingMs() - reserve;
-    if (budget <= 0) return { kind: "gave-up", reason: last };
-    let answer: DestinationAnswer | undefined;
-    stats.requests++;
-    try {
-      answer = await opts.destination.send(
-        body,
-        version,
-        AbortSignal.timeout(Math.min(opts.timeoutMs, budget)),
-      );
-    } catch (err) {
-      last = `network-error: ${(err as Error).name}`;
-      if (errorCode(err) !== "ECONNREFUSED") resent = true;
-      opts.log.warn("destination unreachable", { attempt, error: describe(err) });
-    }
-    if (answer !== undefined) {
-      if (answer.status >= 200 && answer.status < 300) return { kind: "delivered" };
-      if (authFailure(answer.status) && !refreshed && opts.destination.refreshCredentials) {
-        // A rotated secret: read it again and retry at once.
-        refreshed = true;
-        opts.destination.refreshCredentials();
-        stats.retries++;
-        continue;
-      }
-      if (!retryable(answer.status) && !authFailure(answer.status)) {
-        return { kind: "refused", status: answer.status, message: answer.message, resent };
-      }
-      last = `status-${answer.status}`;
-      opts.log.warn("destination answered a retryable status", { attempt, status: answer.status });
-    }
-    let delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 20));
-    if (answer?.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(answer.retryAfterMs, 60_000));
-    if (opts.remainingMs() - reserve <= delay) return { kind: "gave-up", reason: last };
-    stats.retries++;
-    await sleep(delay);
-  }
-}
-
-function errorCode(err: unknown): string | undefined {
-  const e = err as { code?: string; cause?: { code?: string } } | undefined;
-  return e?.code ?? e?.cause?.code;
-}
-
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return "unknown error";
-  const code = errorCode(err);
-  return code ? `${err.name} (${code})` : err.name;
 }

@@ -94,11 +94,33 @@ describe("the forwarder in the stack", () => {
           FORWARD_HEADER_NAME: "sts-api-key",
           FORWARD_SECRET_ARN: Match.anyValue(),
           FORWARD_DLQ_URL: Match.anyValue(),
+          // the sender's defaults: 2.0 negotiated, 401/403 not retried
+          FORWARD_PROTOCOL: "auto",
+          FORWARD_PROTOCOL_MEMORY_SECONDS: "600",
+          FORWARD_RETRY_AUTH_FAILURES: "false",
         }),
       },
     });
     // A secret is created for the key, to be filled in.
     template.resourceCountIs("AWS::SecretsManager::Secret", 3);
+  });
+
+  it("passes the sender's settings to the function", () => {
+    const { template } = synth({
+      ...STACKSTATE,
+      forwardProtocol: "v1",
+      forwardProtocolMemorySeconds: "60",
+      forwardRetryAuthFailures: "true",
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({
+          FORWARD_PROTOCOL: "v1",
+          FORWARD_PROTOCOL_MEMORY_SECONDS: "60",
+          FORWARD_RETRY_AUTH_FAILURES: "true",
+        }),
+      },
+    });
   });
 
   it("grants only stream reads, queue sends and the secret's read", () => {
@@ -150,6 +172,10 @@ describe("the forwarder in the stack", () => {
       METRIC_NAMES.deadLetters,
       METRIC_NAMES.duplicateRecords,
       METRIC_NAMES.forwardBatchFailures,
+      METRIC_NAMES.protocolFallbacks,
+      METRIC_NAMES.recordsSentAsV1,
+      METRIC_NAMES.startTimestampsDropped,
+      METRIC_NAMES.partialWrites,
     ])
       expect(body).toContain(name);
   });
@@ -166,6 +192,16 @@ describe("the forwarder in the stack", () => {
     ],
     [{ forwardUrl: "https://x.example.com/w", forwardSecretArn: SECRET }, "forwardSecretArn"],
     [{ forwardUrl: "https://x.example.com/w", forwardBatchSize: "0" }, "forwardBatchSize"],
+    [{ forwardUrl: "https://x.example.com/w", forwardProtocol: "v3" }, "forwardProtocol"],
+    [
+      { forwardUrl: "https://x.example.com/w", forwardProtocolMemorySeconds: "-1" },
+      "forwardProtocolMemorySeconds",
+    ],
+    [
+      { forwardUrl: "https://x.example.com/w", forwardRetryAuthFailures: "maybe" },
+      "forwardRetryAuthFailures",
+    ],
+    [{ forwardProtocol: "v1" }, "forwardProtocol"],
     // the forwarder reads the ingest stream: no forwarder without the ingest component
     [{ components: "mirror", forwardUrl: "https://x.example.com/w" }, "forwardUrl"],
   ])("refuses %j naming %s", (context, key) => {

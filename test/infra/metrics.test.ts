@@ -33,7 +33,7 @@ function resolveName(expression: string): string | undefined {
   const text = expression.trim();
   const literal = /^["'`]([^"'`$]*)["'`]$/.exec(text);
   if (literal) return literal[1];
-  const member = /^([A-Z_]+)\.([A-Za-z]+)$/.exec(text);
+  const member = /^([A-Z_]+)\.([A-Za-z0-9]+)$/.exec(text);
   if (member) return CONSTANTS[member[1]!]?.[member[2]!];
   return undefined;
 }

@@ -172,6 +172,7 @@ describe("delivering a batch", () => {
       remainingMs: () => 60_000,
       reserveMs: 0,
       sleep: async (ms) => void sleeps.push(ms),
+      random: () => 0.5,
       log: silentLogger,
       metrics,
       ...over,
@@ -183,7 +184,12 @@ describe("delivering a batch", () => {
     ["v1", REMOTE_WRITE_HEADERS.v1],
     ["v2", REMOTE_WRITE_HEADERS.v2],
   ] as const)("sends %s records with the matching headers", async (version, headers) => {
-    const { outcome, requests } = await deliver([record("x", { version })], () => 204);
+    // a 2.0 receiver says what it wrote
+    const written = { "x-prometheus-remote-write-samples-written": "1" };
+    const { outcome, requests } = await deliver([record("x", { version })], () => ({
+      status: 204,
+      headers: written,
+    }));
     expect(outcome).toMatchObject({ delivered: 1, requests: 1, deadLettered: 0 });
     expect(requests[0]!.headers).toMatchObject(headers);
   });
@@ -265,7 +271,21 @@ describe("delivering a batch", () => {
   });
 
   it.each([401, 403])(
-    "a lasting %i keeps the record in the stream instead of dead-lettering it",
+    "a lasting %i is refused after the credentials are read again once: two requests, then a dead letter",
+    async (status) => {
+      const { outcome, letters, requests } = await deliver([record("a"), record("b")], () => status);
+      expect(requests).toHaveLength(2);
+      expect(outcome.failed).toBeUndefined();
+      // about the credentials, not the records: the merged request is not split
+      expect(letters.map((l) => [l.status, l.reason])).toEqual([
+        [status, "rejected"],
+        [status, "rejected"],
+      ]);
+    },
+  );
+
+  it.each([401, 403])(
+    "with retryAuthFailures a lasting %i keeps the record in the stream instead of dead-lettering it",
     async (status) => {
       let now = 0;
       const { outcome, letters } = await deliver([record("a")], () => status, {
@@ -273,6 +293,7 @@ describe("delivering a batch", () => {
         sleep: async (ms) => {
           now += ms;
         },
+        retryAuthFailures: true,
       });
       expect(outcome.failed?.reason).toBe(`status-${status}`);
       expect(letters).toEqual([]);
