@@ -141,7 +141,7 @@ const SCENARIOS: Record<string, Scenario> = {
             snappy(
               v1Message([
                 { labels: [["__name__", "good_metric"]], samples: [{ value: 1, timestamp: Date.now() }] },
-                { labels: [["__name__", "bad-name"]], samples: [{ value: 1, timestamp: Date.now() }] },
+                { labels: [["job", "no-metric-name"]], samples: [{ value: 1, timestamp: Date.now() }] },
               ]),
             ),
           ),
