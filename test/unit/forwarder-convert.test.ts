@@ -142,7 +142,10 @@ describe("Remote-Write 2.0 records rewritten as 1.0", () => {
       { value: 1, timestamp: String(T) },
       { value: 2, timestamp: String(T + 1) },
     ]);
-    expect(v1.timeseries[1]!.histograms![0]).toMatchObject({ count_int: nativeHistogram(T).count_int, timestamp: String(T) });
+    expect(v1.timeseries[1]!.histograms![0]).toMatchObject({
+      count_int: nativeHistogram(T).count_int,
+      timestamp: String(T),
+    });
   });
 
   it("metadata of a series without a metric name is counted as dropped", () => {
