@@ -1,6 +1,5 @@
-import { schemas } from "../../lib/stream/proto";
 import type { H } from "../fixtures/histograms";
-import { snappy } from "../fixtures/remote-write";
+import { encodeV2, snappy, v1Message, v2Symbols } from "../fixtures/remote-write";
 
 /**
  * Requests as the Prometheus Remote-Write compliance suite (prometheus/compliance,
@@ -67,18 +66,8 @@ const seriesKey = (l: LabelSet) => JSON.stringify(Object.entries(l).sort(([x], [
 
 /** A Remote-Write 2.0 request built as the suite's generator builds it. */
 export function v2Request(r: RequestIn, now = Date.now()): HttpRequest {
-  const symbols = [""];
-  const index = new Map<string, number>([["", 0]]);
-  const ref = (s: string) => {
-    let i = index.get(s);
-    if (i === undefined) {
-      i = symbols.length;
-      symbols.push(s);
-      index.set(s, i);
-    }
-    return i;
-  };
-  const refs = (l: LabelSet) => Object.entries(l).flatMap(([k, v]) => [ref(k), ref(v)]);
+  const { symbols, ref, refs: labelRefs } = v2Symbols();
+  const refs = (l: LabelSet) => labelRefs(Object.entries(l));
   const samples = r.samples ?? [];
   const histograms = r.histograms ?? [];
   const exemplars = r.exemplars ?? [];
@@ -162,31 +151,27 @@ export function v2Request(r: RequestIn, now = Date.now()): HttpRequest {
     });
   }
 
-  const { v2 } = schemas();
-  const msg = v2.fromObject({ symbols: [], timeseries });
-  (msg as unknown as { symbols: string[] }).symbols = symbols;
   return {
     headers: {
       "content-encoding": "snappy",
       "content-type": V2_CONTENT_TYPE,
       "x-prometheus-remote-write-version": "2.0.0",
     },
-    body: snappy(v2.encode(msg).finish()),
+    body: snappy(encodeV2(symbols, timeseries)),
   };
 }
 
 /** A Remote-Write 1.0 request as the suite's 1.0 generator builds it (no version header). */
 export function v1Request(samples: readonly SampleIn[], now = Date.now()): HttpRequest {
-  const { v1 } = schemas();
-  const msg = v1.fromObject({
-    timeseries: samples.map((s) => ({
-      labels: Object.entries(s.labels).map(([name, value]) => ({ name, value })),
-      samples: [{ value: s.value, timestamp: String(now + (s.offsetMs ?? 0)) }],
+  const body = v1Message(
+    samples.map((s) => ({
+      labels: Object.entries(s.labels),
+      samples: [{ value: s.value, timestamp: now + (s.offsetMs ?? 0) }],
     })),
-  });
+  );
   return {
     headers: { "content-encoding": "snappy", "content-type": "application/x-protobuf" },
-    body: snappy(v1.encode(msg).finish()),
+    body: snappy(body),
   };
 }
 

@@ -7,9 +7,8 @@ import { waitFor } from "../../functions/local/ports";
 import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { decodeRecord } from "../../lib/stream/consumer";
-import { schemas } from "../../lib/stream/proto";
 import type { StreamRecord } from "../../lib/stream/records";
-import { ingestSettings, STALE_NAN, snappy } from "../fixtures/remote-write";
+import { ingestSettings, type SeriesSpec, STALE_NAN, snappy, v2Message } from "../fixtures/remote-write";
 import {
   missingFrom,
   remoteReadAll,
@@ -46,61 +45,40 @@ type Obj = Record<string, unknown>;
  * 15 s apart ending a minute ago.
  */
 function v2Requests(prefix: string, requests: number, series: number, histograms: boolean): Uint8Array[] {
-  const { v2 } = schemas();
   const t0 = Date.now() - 60_000 - requests * 15_000;
   const out: Uint8Array[] = [];
   for (let q = 0; q < requests; q++) {
-    const symbols = [""];
-    const index = new Map([["", 0]]);
-    const ref = (s: string) => {
-      let i = index.get(s);
-      if (i === undefined) {
-        i = symbols.length;
-        symbols.push(s);
-        index.set(s, i);
-      }
-      return i;
-    };
-    const labels = (pairs: [string, string][]) => pairs.flatMap(([n, v]) => [ref(n), ref(v)]);
     const ts = t0 + q * 15_000;
-    const timeseries: Obj[] = [];
+    const timeseries: SeriesSpec[] = [];
     for (let s = 0; s < series; s++) {
       const counter = s % 2 === 0;
       const value = (q * series + s) % 10 === 9 ? STALE_NAN : q * 1000 + s + 0.25;
       timeseries.push({
-        labels_refs: labels([
+        labels: [
           ["__name__", counter ? `${prefix}_requests_total` : `${prefix}_gauge`],
           ["instance", `i-${s}`],
           ["job", "forwarder-v2"],
-        ]),
-        samples: [
-          { value, timestamp: String(ts), ...(counter ? { start_timestamp: String(t0 - 3_600_000) } : {}) },
         ],
+        samples: [{ value, timestamp: ts, ...(counter ? { startTimestamp: t0 - 3_600_000 } : {}) }],
         ...(s === 1 && q % 3 === 0
-          ? {
-              exemplars: [
-                { labels_refs: labels([["trace_id", `trace-${q}`]]), value: 0.5 + q, timestamp: String(ts) },
-              ],
-            }
+          ? { exemplars: [{ labels: [["trace_id", `trace-${q}`]], value: 0.5 + q, timestamp: ts }] }
           : {}),
         metadata: counter
-          ? { type: "METRIC_TYPE_COUNTER", help_ref: ref("Requests served."), unit_ref: 0 }
-          : { type: "METRIC_TYPE_GAUGE", help_ref: ref("A level."), unit_ref: 0 },
+          ? { type: "METRIC_TYPE_COUNTER", help: "Requests served.", unit: "" }
+          : { type: "METRIC_TYPE_GAUGE", help: "A level.", unit: "" },
       });
     }
     if (histograms) {
       timeseries.push({
-        labels_refs: labels([
+        labels: [
           ["__name__", `${prefix}_latency_seconds`],
           ["job", "forwarder-v2"],
-        ]),
+        ],
         histograms: [histogram(ts, q + 1)],
-        metadata: { type: "METRIC_TYPE_HISTOGRAM", help_ref: ref("Latency."), unit_ref: ref("seconds") },
+        metadata: { type: "METRIC_TYPE_HISTOGRAM", help: "Latency.", unit: "seconds" },
       });
     }
-    const msg = v2.fromObject({ symbols, timeseries });
-    (msg as unknown as { symbols: string[] }).symbols = symbols;
-    out.push(v2.encode(msg).finish());
+    out.push(v2Message(timeseries));
   }
   return out;
 }
@@ -115,7 +93,7 @@ function histogram(timestamp: number, n: number): Obj {
     zero_count_int: String(n),
     positive_spans: [{ offset: 0, length: 2 }],
     positive_deltas: [String(n), String(n)],
-    reset_hint: "RESET_HINT_NO",
+    reset_hint: "NO",
     timestamp: String(timestamp),
   };
 }

@@ -1,6 +1,6 @@
 import { WireError } from "../../codec/wire";
-import { skipVarint } from "./schema";
 import type { RejectReason } from "./validate";
+import { skipField, skipVarint, val, varint, varint32, varint32Field, wide, wrongType } from "./wire-read";
 
 /**
  * A native histogram read once, field by field: the wire structure is checked exactly as
@@ -40,11 +40,6 @@ const SCHEMA_MIN = -4;
 const SCHEMA_MAX_REDUCIBLE = 52;
 const CUSTOM_BUCKETS = -53;
 const SAFE = 2 ** 53;
-
-// what one walk gathered; module state, so the hot path allocates nothing per histogram
-let val = 0;
-/** The varint just read was 8 bytes or more: its value may not be exact in a double. */
-let wide = false;
 
 /**
  * Each side's spans and buckets, in one typed array (negative side at NEG, positive at POS):
@@ -114,7 +109,7 @@ export function checkHistogram(
     let tag = buf[p]!;
     if (tag < 0x80) p++;
     else {
-      p = len32(buf, p, end);
+      p = varint32(buf, p, end);
       tag = val;
     }
     const field = tag >>> 3;
@@ -191,7 +186,7 @@ export function checkHistogram(
           p += 5;
           break;
         }
-        p = len32(buf, p, end);
+        p = varint32(buf, p, end);
         const e = p + val;
         if (e > end) throw new WireError("length runs past the end of the message");
         span(buf, p, e, o);
@@ -208,7 +203,7 @@ export function checkHistogram(
           break;
         }
         if (wt !== 2) throw wrongType(field, wt);
-        p = len32(buf, p, end);
+        p = varint32(buf, p, end);
         const e = p + val;
         if (e > end) throw new WireError("length runs past the end of the message");
         // one-byte deltas (zigzag of -64…63) in locals; longer ones through delta()
@@ -248,7 +243,7 @@ export function checkHistogram(
           n = 8;
         } else {
           if (wt !== 2) throw wrongType(field, wt);
-          p = len32(buf, p, end);
+          p = varint32(buf, p, end);
           n = val;
           if (n % 8 !== 0) throw new WireError(`field ${field}: packed doubles of ${n} bytes`);
         }
@@ -361,7 +356,7 @@ function span(buf: Uint8Array, start: number, end: number, o: number): void {
     let tag = buf[p]!;
     if (tag < 0x80) p++;
     else {
-      p = len32(buf, p, end);
+      p = varint32(buf, p, end);
       tag = val;
     }
     const field = tag >>> 3;
@@ -412,7 +407,7 @@ function exactCounts(buf: Uint8Array, start: number, end: number, v2: boolean): 
   };
   let p = start;
   while (p < end) {
-    p = len32(buf, p, end);
+    p = varint32(buf, p, end);
     const field = val >>> 3;
     const wt = val & 7;
     if ((field === 1 || field === 6) && wt === 0) {
@@ -430,7 +425,7 @@ function exactCounts(buf: Uint8Array, start: number, end: number, v2: boolean): 
         p = next;
         addDelta(side, v);
       } else {
-        p = len32(buf, p, end);
+        p = varint32(buf, p, end);
         const e = p + val;
         while (p < e) {
           const [v, next] = bigVarint(buf, p);
@@ -462,106 +457,4 @@ function bigVarint(buf: Uint8Array, p: number): [bigint, number] {
     if (b < 0x80) return [BigInt.asUintN(64, v), p];
     shift += 7n;
   }
-}
-
-function wrongType(field: number, wt: number): WireError {
-  return new WireError(`field ${field}: wrong wire type ${wt}`);
-}
-
-/**
- * A varint of at most 10 bytes whose value fits in 64 bits, into `val` (exact below 2^53;
- * `wide` when it took 8 bytes or more); returns the position after it.
- */
-function varint(buf: Uint8Array, p: number, end: number): number {
-  if (p < end && buf[p]! < 0x80) {
-    val = buf[p]!;
-    wide = false;
-    return p + 1;
-  }
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 10; i++) {
-    if (p >= end) throw new WireError("truncated varint");
-    const b = buf[p++]!;
-    result += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      if (i === 9 && b > 1) throw new WireError("varint overflows 64 bits");
-      val = result;
-      wide = i >= 7;
-      return p;
-    }
-    mul *= 128;
-  }
-  throw new WireError("varint longer than 10 bytes");
-}
-
-/**
- * A 32-bit varint field (int32, sint32, uint32, enum): at most 5 bytes or exactly 10 (a
- * negative int32), as schema.ts's VARINT32; `val` holds its low 32 bits.
- */
-function varint32Field(buf: Uint8Array, p: number, end: number, field: number): number {
-  if (p < end && buf[p]! < 0x80) {
-    val = buf[p]!;
-    return p + 1;
-  }
-  const s = p;
-  let low = 0;
-  let mul = 1;
-  for (let i = 0; i < 10; i++) {
-    if (p >= end) throw new WireError("truncated varint");
-    const b = buf[p++]!;
-    if (i < 5) low += (b & 0x7f) * mul;
-    mul *= 128;
-    if (b < 0x80) {
-      if (i === 9 && b > 1) throw new WireError("varint overflows 64 bits");
-      if (p - s > 5 && p - s !== 10) throw new WireError(`field ${field}: 32-bit varint of ${p - s} bytes`);
-      val = low % 4294967296;
-      return p;
-    }
-  }
-  throw new WireError("varint longer than 10 bytes");
-}
-
-/** A tag or a length: a varint of at most 5 bytes whose value fits in 32 bits, into `val`. */
-function len32(buf: Uint8Array, p: number, end: number): number {
-  if (p < end && buf[p]! < 0x80) {
-    val = buf[p]!;
-    return p + 1;
-  }
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 5; i++) {
-    if (p >= end) throw new WireError("truncated varint");
-    const b = buf[p++]!;
-    result += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      if (result > 0xffffffff) throw new WireError("varint overflows 32 bits");
-      val = result;
-      return p;
-    }
-    mul *= 128;
-  }
-  throw new WireError("varint overflows 32 bits");
-}
-
-/** Skips an unknown field's value; refuses groups (3, 4) and wire types 6 and 7. */
-function skipField(buf: Uint8Array, p: number, end: number, wt: number): number {
-  switch (wt) {
-    case 0:
-      return skipVarint(buf, p, end);
-    case 1:
-      p += 8;
-      break;
-    case 2:
-      p = len32(buf, p, end);
-      p += val;
-      break;
-    case 5:
-      p += 4;
-      break;
-    default:
-      throw new WireError(`unsupported wire type ${wt}`);
-  }
-  if (p > end) throw new WireError("field runs past the end of the message");
-  return p;
 }

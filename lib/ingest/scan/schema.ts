@@ -1,5 +1,6 @@
 import { WireError } from "../../codec/wire";
 import { validUtf8 } from "./validate";
+import { skipField, skipVarint, val, varint32, wrongType } from "./wire-read";
 
 /**
  * The full wire structure of the messages the hot path copies into records as bytes
@@ -112,7 +113,7 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
       p++;
     } else {
       p = varint32(buf, p, end);
-      tag = last;
+      tag = val;
     }
     const field = tag >>> 3;
     const wt = tag & 7;
@@ -125,7 +126,7 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
       case MESSAGE: {
         if (wt !== 2) throw new WireError(`field ${field}: wrong wire type ${wt} for a message`);
         p = varint32(buf, p, end);
-        const e = p + last;
+        const e = p + val;
         if (e > end) throw new WireError("length runs past the end of the message");
         const inner = schema.nested[field]!;
         // a bucket span in its usual encoding: offset and length, one byte each
@@ -163,7 +164,7 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
       case STRING: {
         if (wt !== 2) throw wrongType(field, wt);
         p = varint32(buf, p, end);
-        const e = p + last;
+        const e = p + val;
         if (e > end) throw new WireError("length runs past the end of the message");
         if (!validUtf8(buf, p, e)) utf8 = false;
         p = e;
@@ -178,7 +179,7 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
         }
         if (wt !== 2) throw wrongType(field, wt);
         p = varint32(buf, p, end);
-        const e = p + last;
+        const e = p + val;
         if (e > end) throw new WireError("length runs past the end of the message");
         // every element must end inside the packed run, and the last one exactly at its end
         while (p < e) {
@@ -195,7 +196,7 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
         }
         if (wt !== 2) throw wrongType(field, wt);
         p = varint32(buf, p, end);
-        const len = last;
+        const len = val;
         if (len % 8 !== 0) throw new WireError(`field ${field}: packed doubles of ${len} bytes`);
         p += len;
         if (p > end) throw new WireError("length runs past the end of the message");
@@ -204,69 +205,4 @@ export function checkMessage(buf: Uint8Array, start: number, end: number, schema
     }
   }
   return utf8;
-}
-
-function wrongType(field: number, wt: number): WireError {
-  return new WireError(`field ${field}: wrong wire type ${wt}`);
-}
-
-/** The value of the last varint32 read (kept out of the return value to avoid allocations). */
-let last = 0;
-
-/** Reads a varint of at most 5 bytes whose value fits in 32 bits; returns the position after it. */
-function varint32(buf: Uint8Array, p: number, end: number): number {
-  if (p < end && buf[p]! < 0x80) {
-    last = buf[p]!;
-    return p + 1;
-  }
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 5; i++) {
-    if (p >= end) throw new WireError("truncated varint");
-    const b = buf[p++]!;
-    result += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      if (result > 0xffffffff) throw new WireError("varint overflows 32 bits");
-      last = result;
-      return p;
-    }
-    mul *= 128;
-  }
-  throw new WireError("varint overflows 32 bits");
-}
-
-/** Skips a varint of at most 10 bytes whose value fits in 64 bits. */
-export function skipVarint(buf: Uint8Array, p: number, end: number): number {
-  if (p < end && buf[p]! < 0x80) return p + 1;
-  for (let i = 0; i < 10; i++) {
-    if (p >= end) throw new WireError("truncated varint");
-    const b = buf[p++]!;
-    if (b < 0x80) {
-      if (i === 9 && b > 1) throw new WireError("varint overflows 64 bits");
-      return p;
-    }
-  }
-  throw new WireError("varint longer than 10 bytes");
-}
-
-/** Skips an unknown field's value; refuses groups (3, 4) and wire types 6 and 7. */
-function skipField(buf: Uint8Array, p: number, end: number, wt: number): number {
-  switch (wt) {
-    case 0:
-      return skipVarint(buf, p, end);
-    case 1:
-      p += 8;
-      break;
-    case 2:
-      p = varint32(buf, p, end);
-      p += last;
-      break;
-    case 5:
-      p += 4;
-      break;
-    default:
-      throw new WireError(`unsupported wire type ${wt}`);
-  }
-  if (p > end) throw new WireError("field runs past the end of the message");
-  return p;
 }
