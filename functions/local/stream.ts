@@ -14,7 +14,14 @@ import {
 export async function* readStream(
   client: Pick<KinesisClient, "send">,
   streamName: string,
-  opts: { follow?: boolean; pollMs?: number; signal?: AbortSignal; latest?: boolean } = {},
+  opts: {
+    follow?: boolean;
+    pollMs?: number;
+    signal?: AbortSignal;
+    latest?: boolean;
+    /** Called once every shard has its iterator: the stream is reachable and exists. */
+    onReady?: () => void;
+  } = {},
 ): AsyncGenerator<{ shardId: string; record: _Record }> {
   const shards = await client.send(new ListShardsCommand({ StreamName: streamName }));
   const iterators = new Map<string, string | undefined>();
@@ -28,6 +35,7 @@ export async function* readStream(
     );
     iterators.set(shard.ShardId!, it.ShardIterator);
   }
+  opts.onReady?.();
   for (;;) {
     let got = 0;
     for (const [shardId, iterator] of iterators) {
