@@ -28,6 +28,21 @@ const here = dirname(fileURLToPath(import.meta.url));
 export async function startEmbeddedKinesis(
   opts: { region?: string; quiet?: boolean } = {},
 ): Promise<EmbeddedKinesis> {
+  // a free port can be taken by another process before kinesis-local binds it: it then
+  // exits at once, and is started again on other ports
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(opts);
+    } catch (err) {
+      if (!(err instanceof ExitedAtStart) || attempt === 3) throw err;
+    }
+  }
+}
+
+/** kinesis-local ended before it answered (e.g. its port was taken meanwhile). */
+class ExitedAtStart extends Error {}
+
+async function launch(opts: { region?: string; quiet?: boolean }): Promise<EmbeddedKinesis> {
   const region = opts.region ?? "us-east-1";
   const require = createRequire(import.meta.url);
   const main = require.resolve("kinesis-local");
@@ -64,16 +79,17 @@ export async function startEmbeddedKinesis(
     await waitFor(
       "the embedded Kinesis to answer",
       async () => {
-        if (exited) throw new Error("kinesis-local exited during start-up");
+        if (exited) throw new ExitedAtStart("kinesis-local exited during start-up");
         await client.send(new ListStreamsCommand({}));
         return true;
       },
       60_000,
       200,
+      () => exited,
     );
   } catch (err) {
     await stop();
-    throw err;
+    throw exited ? new ExitedAtStart("kinesis-local exited during start-up") : err;
   }
   return {
     endpoint,

@@ -20,10 +20,12 @@ export async function waitFor(
   probe: () => Promise<boolean>,
   timeoutMs: number,
   intervalMs = 100,
+  /** Stops waiting at once when true (what was waited for can no longer happen). */
+  hopeless: () => boolean = () => false,
 ) {
   const until = Date.now() + timeoutMs;
   let last: unknown;
-  while (Date.now() < until) {
+  while (Date.now() < until && !hopeless()) {
     try {
       if (await probe()) return;
     } catch (err) {
