@@ -118,18 +118,22 @@ export class KinesisSink implements RecordSink {
 
   put(records: readonly StreamRecord[], deadline?: number): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    let sendable = records;
+    let sendable: readonly StreamRecord[] = records;
     let refused = 0;
     let refusal = "";
-    for (const record of records) {
-      const broken = recordLimitBroken(record, this.maxRecordBytes);
-      if (broken === undefined) continue;
+    for (let i = 0; i < records.length; i++) {
+      const broken = recordLimitBroken(records[i]!, this.maxRecordBytes);
+      if (broken === undefined) {
+        if (refused > 0) (sendable as StreamRecord[]).push(records[i]!);
+        continue;
+      }
+      // the first refusal: the records before it are kept, later ones added as they pass
+      if (refused === 0) sendable = records.slice(0, i);
       refused++;
       refusal = broken;
     }
     if (refused > 0) {
       // a backstop: the ingest path bounds every record, so this is a bug worth an error line
-      sendable = records.filter((r) => recordLimitBroken(r, this.maxRecordBytes) === undefined);
       this.log.error("records over the stream's limits refused before sending", {
         refused,
         total: records.length,

@@ -18,7 +18,8 @@ export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 export const LARGEST_MAX_RECORD_BYTES = 10 * 1024 * 1024;
 
 const HASH_KEY = /^(0|[1-9]\d{0,38})$/;
-const HASH_KEY_MAX = (1n << 128n) - 1n;
+/** 2^128 − 1: only a 39-digit key can pass it, and digit strings of one length compare as numbers. */
+const HASH_KEY_MAX = ((1n << 128n) - 1n).toString();
 
 /** Why Kinesis would refuse this record whatever the moment, or undefined when it fits. */
 export function recordLimitBroken(record: StreamRecord, maxRecordBytes: number): string | undefined {
@@ -26,7 +27,11 @@ export function recordLimitBroken(record: StreamRecord, maxRecordBytes: number):
   if (key.length === 0 || key.length > MAX_PARTITION_KEY_LENGTH) return "partition-key-length";
   if (record.data.length + Buffer.byteLength(key) > maxRecordBytes) return "record-too-large";
   const hash = record.explicitHashKey;
-  if (hash !== undefined && hash !== "" && (!HASH_KEY.test(hash) || BigInt(hash) > HASH_KEY_MAX)) {
+  if (
+    hash !== undefined &&
+    hash !== "" &&
+    (!HASH_KEY.test(hash) || (hash.length === HASH_KEY_MAX.length && hash > HASH_KEY_MAX))
+  ) {
     return "explicit-hash-key-invalid";
   }
   return undefined;
