@@ -48,7 +48,7 @@ export function measureEconomics(
       for (const tree of trees) {
         const ingestor = new tree.Ingestor({
           limits: DEFAULT_LIMITS,
-          routingBuckets: buckets,
+          streamShards: buckets,
           maxRecordBytes: 1024 * 1024,
           maxMetadataLength: 16 * 1024,
           maxDecodedBytes: 64 * 1024 * 1024,

@@ -59,7 +59,7 @@ export async function loadIngestPath(
   const validate = await load<typeof import("../lib/ingest/scan/validate")>("lib/ingest/scan/validate.ts");
   const ingestor = new ingest.Ingestor({
     limits: validate.DEFAULT_LIMITS,
-    routingBuckets: 4,
+    streamShards: 4,
     maxRecordBytes: 1024 * 1024,
     maxMetadataLength: 16 * 1024,
     maxDecodedBytes: MAX_DECODED,
@@ -80,7 +80,7 @@ export function loadHotPathBaseline(b: Baseline): Promise<HotPathBaseline> {
 export function hotPathVariants(before?: HotPathBaseline): Variant[] {
   const ingestor = new Ingestor({
     limits: DEFAULT_LIMITS,
-    routingBuckets: 4,
+    streamShards: 4,
     maxRecordBytes: 1024 * 1024,
     maxMetadataLength: 16 * 1024,
     maxDecodedBytes: MAX_DECODED,

@@ -76,7 +76,6 @@ export interface GatewayConfig {
     readonly memoryMb: number;
     readonly timeoutSeconds: number;
     readonly maxBodyBytes: number;
-    readonly routingBuckets?: number;
     /** NAME_VALIDATION of the ingest function. */
     readonly nameValidation: NameValidation;
   };
@@ -160,10 +159,6 @@ export const CONFIG_KEYS = {
     doc: "ingest function timeout, 5 to 29 s; Kinesis retries stop 3 s earlier",
   },
   ingestMaxBodyBytes: { default: 4_194_304, doc: "largest compressed remote-write body accepted, bytes" },
-  routingBuckets: {
-    default: undefined,
-    doc: "`ROUTING_BUCKETS` for the ingest function (unset: its default)",
-  },
   nameValidation: {
     default: DEFAULT_NAME_VALIDATION,
     doc: "`NAME_VALIDATION` for the ingest function: `utf8` (any UTF-8 metric and label names, as Prometheus 3 and Mimir take them) or `legacy` (only `[a-zA-Z_:][a-zA-Z0-9_:]*` names, when every backend the stream feeds predates Prometheus 3)",
@@ -325,7 +320,6 @@ const COMPONENT_KEYS: Readonly<Record<Component, readonly ConfigKey[]>> = {
     "ingestMemoryMb",
     "ingestTimeoutSeconds",
     "ingestMaxBodyBytes",
-    "routingBuckets",
     "nameValidation",
     // the forwarder reads the ingest stream
     ...(Object.keys(CONFIG_KEYS).filter((k) => k.startsWith("forward")) as ConfigKey[]),
@@ -487,7 +481,6 @@ function parseIngest(r: Reader): Pick<Required<GatewayConfig>, "stream" | "inges
       memoryMb: r.int("ingestMemoryMb", 128, 10_240),
       timeoutSeconds,
       maxBodyBytes: r.int("ingestMaxBodyBytes", 1024, MAX_LAMBDA_BODY_BYTES),
-      routingBuckets: r.optInt("routingBuckets", 1, 4096),
       nameValidation: r.oneOf("nameValidation", NAME_VALIDATIONS),
     },
   };

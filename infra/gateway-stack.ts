@@ -79,7 +79,8 @@ export class GatewayStack extends Stack {
         memoryMb: ingest.memoryMb,
         timeout: Duration.seconds(ingest.timeoutSeconds),
         maxBodyBytes: ingest.maxBodyBytes,
-        routingBuckets: ingest.routingBuckets,
+        // the map the function packs by until it has read the stream's (an on-demand stream starts with 4)
+        streamShards: config.stream.mode === "provisioned" ? (config.stream.shards ?? 1) : 4,
         nameValidation: ingest.nameValidation,
         ...shared,
         code: props.functionCode?.remoteWrite,

@@ -19,8 +19,11 @@ import {
 } from "../../lib/ingest/errors";
 import type { IngestOutput, Ingestor } from "../../lib/ingest/ingest";
 import { negotiate, type ProtocolVersion } from "../../lib/ingest/negotiate";
+import { settlePlacement } from "../../lib/ingest/placement";
 import { rejectionMessage, responseHeaders } from "../../lib/ingest/respond";
+import { FixedShardMap, type ShardMapSource } from "../../lib/ingest/shard-source";
 import type { RecordSink } from "../../lib/ingest/sink";
+import type { ShardMap } from "../../lib/stream/shard-map";
 
 export const REALM = "prometheus-remote-write";
 
@@ -32,6 +35,11 @@ export interface RemoteWriteOptions {
   readonly maxBodyBytes: number;
   readonly keys: KeySource;
   readonly sink: RecordSink;
+  /**
+   * The stream's shard map, which records are packed by (lib/ingest/shard-source.ts); unset,
+   * the ingestor's default map, never read from the stream.
+   */
+  readonly shards?: ShardMapSource;
   readonly log: Logger;
   readonly metrics: Metrics;
   /**
@@ -118,8 +126,10 @@ function tooLarge(maxBodyBytes: number): PayloadTooLargeError {
  */
 export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEndpoint {
   const { ingestor, maxBodyBytes, keys, sink, log, metrics } = o;
+  const shards = o.shards ?? new FixedShardMap(ingestor.defaultMap);
   const { deadlineMs } = o;
   const keysRetryAfter = o.retryAfterSeconds ?? 5;
+  const placement = { ingestor, sink, shards, log, metrics };
 
   function errorAnswer(thrown: unknown, version?: ProtocolVersion): WriteAnswer {
     const err = asHttpError(thrown);
@@ -160,15 +170,17 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
   }
 
   /**
-   * Reads the body within the limit and turns it into records. The body is referenced
-   * only here, so it can be collected while the records are written to the stream.
+   * Reads the body within the limit and turns it into records packed by `map`. The body is
+   * kept until the records are placed: series that land outside their shard during a
+   * resharding are planned from it again.
    */
   async function prepare<R>(
     req: R,
     reader: RequestReader<R>,
     version: ProtocolVersion,
     tenant: string | undefined,
-  ): Promise<IngestOutput> {
+    map: ShardMap,
+  ): Promise<{ out: IngestOutput; body: Uint8Array }> {
     const declared = reader.header(req, "content-length");
     if (declared !== undefined && Number(declared) > maxBodyBytes) throw tooLarge(maxBodyBytes);
     let body: Uint8Array | undefined;
@@ -178,7 +190,7 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
       throw new BadRequestError("body-incomplete", "the request body could not be read to its end");
     }
     if (body === undefined || body.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
-    return ingestor.prepare(body, version, tenant);
+    return { out: ingestor.prepare(body, version, tenant, map), body };
   }
 
   async function answer<R>(
@@ -198,12 +210,14 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
     try {
       const tenant = await authenticate(req, reader, deadline);
       version = negotiate(reader.header(req, "content-type"), reader.header(req, "content-encoding"));
-      const out = await prepare(req, reader, version, tenant);
+      const map = shards.current();
+      const { out, body } = await prepare(req, reader, version, tenant, map);
       metrics.count(METRIC_NAMES.samplesReceived, out.written.samples + out.written.histograms);
       for (const [reason, n] of out.rejected.byReason) {
         metrics.count(METRIC_NAMES.seriesRejected, n, { name: METRIC_DIMENSIONS.reason, value: reason });
       }
       await sink.put(out.records, deadline);
+      await settlePlacement(placement, body, version, tenant, out, map, Date.now(), deadline);
       const headers = responseHeaders(version, out.written);
       if (out.rejected.total > 0) return text(400, rejectionMessage(out), headers);
       return { status: 204, headers, body: null };

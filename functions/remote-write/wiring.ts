@@ -11,6 +11,7 @@ import { METRIC_SERVICES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
 import { type IngestConfig, loadIngestConfig } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
+import { ShardMapCache } from "../../lib/ingest/shard-source";
 import { createRemoteWriteEndpoint } from "./endpoint";
 
 /** The key source configured by the environment: a Secrets Manager secret, or static keys. */
@@ -66,8 +67,19 @@ export function remoteWriteEndpointFromEnv(env: Env, metrics?: Metrics) {
     log,
     m,
   );
+  const shards = new ShardMapCache(
+    client,
+    {
+      streamName: config.sink.streamName,
+      ttlMs: config.sink.shardMapSeconds * 1000,
+      defaultShards: config.ingest.streamShards,
+    },
+    log,
+    m,
+  );
   const endpoint = createRemoteWriteEndpoint({
     ingestor: new Ingestor(config.ingest),
+    shards,
     maxBodyBytes: config.maxBodyBytes,
     keys: ingestKeySource(config, env, log),
     sink,

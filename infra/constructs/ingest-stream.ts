@@ -35,8 +35,11 @@ export class IngestStream extends Construct {
     }
   }
 
-  /** Write-only access to this one stream: PutRecord and PutRecords, nothing else. */
+  /**
+   * Write access to this one stream: PutRecord and PutRecords, and ListShards for the shard
+   * map the records are packed by; nothing else.
+   */
   grantPut(grantee: iam.IGrantable): iam.Grant {
-    return this.stream.grant(grantee, "kinesis:PutRecord", "kinesis:PutRecords");
+    return this.stream.grant(grantee, "kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListShards");
   }
 }

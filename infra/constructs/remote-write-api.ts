@@ -24,7 +24,8 @@ export interface RemoteWriteApiProps extends GatewayFunctionSettings {
   readonly memoryMb: number;
   readonly timeout: Duration;
   readonly maxBodyBytes: number;
-  readonly routingBuckets?: number;
+  /** The stream's shards at creation (STREAM_SHARDS: the map assumed until it is read). */
+  readonly streamShards: number;
   /** NAME_VALIDATION: which metric and label names the function takes. */
   readonly nameValidation: string;
 }
@@ -53,7 +54,7 @@ export class RemoteWriteApi extends Construct {
       [ENV.keyCacheSeconds]: String(props.keyCacheSeconds),
       [ENV.nameValidation]: props.nameValidation,
     };
-    if (props.routingBuckets !== undefined) environment[ENV.routingBuckets] = String(props.routingBuckets);
+    environment[ENV.streamShards] = String(props.streamShards);
 
     this.handler = new GatewayFunction(this, "Handler", {
       entry: ENTRIES.remoteWrite,

@@ -1,5 +1,6 @@
 import type { Env } from "../core/config";
 import type { Logger } from "../core/log";
+import type { ShardInfo } from "../stream/shard-map";
 import { AwsJsonClient, KINESIS_SERVICE, serviceEndpoint } from "./aws-json";
 import { defaultCredentials } from "./default-credentials";
 
@@ -36,6 +37,14 @@ export interface RecordPutter {
   ): Promise<PutRecordsResult>;
 }
 
+/** The stream's shards, for the shard map the ingest path packs records by. */
+export interface ShardLister {
+  listShards(streamName: string, signal?: AbortSignal): Promise<ShardInfo[]>;
+}
+
+/** ListShards pages at most this many (a stream may have thousands of shards, closed ones included). */
+const MAX_LIST_PAGES = 100;
+
 export interface KinesisRecordsOptions {
   readonly region: string;
   /** A local Kinesis API (KINESIS_ENDPOINT, e.g. http://127.0.0.1:4568): fixed dummy credentials. */
@@ -51,7 +60,7 @@ export interface KinesisRecordsOptions {
  * record's data as base64 straight from its bytes), no SDK client in the way. Retries are
  * the sink's: one attempt per call.
  */
-export class KinesisRecordsClient implements RecordPutter {
+export class KinesisRecordsClient implements RecordPutter, ShardLister {
   constructor(private readonly client: AwsJsonClient) {}
 
   static create(opts: KinesisRecordsOptions): KinesisRecordsClient {
@@ -89,6 +98,24 @@ export class KinesisRecordsClient implements RecordPutter {
     };
   }
 
+  /** Every shard of the stream, open and closed, following NextToken (kinesis:ListShards). */
+  async listShards(streamName: string, signal?: AbortSignal): Promise<ShardInfo[]> {
+    const shards: ShardInfo[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      // with a NextToken the stream name must not be sent again
+      const body = token === undefined ? { StreamName: streamName } : { NextToken: token };
+      const out = (await this.client.call("ListShards", JSON.stringify(body), signal)) as {
+        Shards?: unknown;
+        NextToken?: unknown;
+      };
+      if (Array.isArray(out.Shards)) for (const s of out.Shards) shards.push(shardInfo(s));
+      if (typeof out.NextToken !== "string" || out.NextToken === "") return shards;
+      token = out.NextToken;
+    }
+    throw new Error(`ListShards: more than ${MAX_LIST_PAGES} pages`);
+  }
+
   destroy(): void {
     this.client.destroy();
   }
@@ -104,4 +131,29 @@ export function putRecordsBody(streamName: string, entries: readonly PutRecordsE
     body += e.explicitHashKey ? `,"ExplicitHashKey":${JSON.stringify(e.explicitHashKey)}}` : "}";
   }
   return `${body}]}`;
+}
+
+/** One entry of ListShards' `Shards`, checked field by field. */
+function shardInfo(raw: unknown): ShardInfo {
+  const s = (raw ?? {}) as Record<string, unknown>;
+  const range = (s.HashKeyRange ?? {}) as Record<string, unknown>;
+  const seq = (s.SequenceNumberRange ?? {}) as Record<string, unknown>;
+  const id = s.ShardId;
+  const start = range.StartingHashKey;
+  const end = range.EndingHashKey;
+  if (typeof id !== "string" || typeof start !== "string" || typeof end !== "string") {
+    throw new Error("ListShards: a shard without ShardId or HashKeyRange");
+  }
+  if (!/^\d{1,39}$/.test(start) || !/^\d{1,39}$/.test(end))
+    throw new Error("ListShards: a hash key is not a number");
+  return {
+    shardId: id,
+    startingHashKey: start,
+    endingHashKey: end,
+    open: typeof seq.EndingSequenceNumber !== "string",
+    ...(typeof s.ParentShardId === "string" ? { parentShardId: s.ParentShardId } : {}),
+    ...(typeof s.AdjacentParentShardId === "string"
+      ? { adjacentParentShardId: s.AdjacentParentShardId }
+      : {}),
+  };
 }

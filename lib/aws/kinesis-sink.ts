@@ -304,6 +304,8 @@ export class KinesisSink implements RecordSink {
       const code = result?.errorCode;
       // an entry without a result is treated as failed: never assume it was written
       if (code === undefined && result?.sequenceNumber !== undefined) {
+        // where it landed: the writer checks it against the shard map it packed by
+        if (result.shardId !== undefined) entries[i]!.shardId = result.shardId;
         put.written++;
         this.conclude(put);
         continue;

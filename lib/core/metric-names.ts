@@ -17,6 +17,14 @@ export const METRIC_NAMES = {
   recordsRefused: "RecordsRefused",
   /** Requests answered 500 because the stream refuses this writer (missing, access, KMS). */
   streamUnusable: "StreamUnusable",
+  /** Shard maps read with ListShards (on start, on expiry, when an answer disagreed with the map). */
+  shardMapReads: "ShardMapReads",
+  /** ListShards calls that failed (the last map, or the default one, stays in use). */
+  shardMapFailures: "ShardMapFailures",
+  /** Records written again because their first copy landed on a shard not holding all their series (a resharding). */
+  recordsRerouted: "RecordsRerouted",
+  /** Written records whose shard the map could not place even after a fresh read. */
+  placementUnverified: "PlacementUnverified",
   // mirror
   mirrorRequests: "MirrorRequests",
   mirrorErrors: "MirrorErrors",

@@ -10,7 +10,9 @@ export const DEFAULTS = Object.freeze({
   maxDecodedBytes: 64 * 1024 * 1024,
   maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
   maxMetadataLength: 16 * 1024,
-  routingBuckets: 4,
+  /** An on-demand stream starts with 4 shards. */
+  streamShards: 4,
+  shardMapSeconds: 60,
   maxLabelsPerSeries: DEFAULT_LIMITS.maxLabelsPerSeries,
   maxLabelNameLength: DEFAULT_LIMITS.maxLabelNameLength,
   maxLabelValueLength: DEFAULT_LIMITS.maxLabelValueLength,
@@ -27,6 +29,8 @@ export interface SinkSettings {
   readonly deadlineMs: number;
   /** Retry-After (seconds) sent with the 503 when the budget runs out. */
   readonly retryAfterSeconds: number;
+  /** How long a shard map read with ListShards is used before it is read again. */
+  readonly shardMapSeconds: number;
 }
 
 /** Configuration of the remote-write function, read once at cold start. */
@@ -73,7 +77,7 @@ export function loadIngestConfig(env: Env): IngestConfig {
         // utf8 by default: see DEFAULT_NAME_VALIDATION for why
         nameValidation: enumVar(env, ENV.nameValidation, DEFAULT_LIMITS.nameValidation, NAME_VALIDATIONS),
       }),
-      routingBuckets: intVar(env, ENV.routingBuckets, DEFAULTS.routingBuckets, 1, 4096),
+      streamShards: intVar(env, ENV.streamShards, DEFAULTS.streamShards, 1, 65536),
       maxRecordBytes,
       maxDecodedBytes,
       maxMetadataLength: intVar(env, ENV.maxMetadataLength, DEFAULTS.maxMetadataLength, 64, 256 * 1024),
@@ -84,6 +88,7 @@ export function loadIngestConfig(env: Env): IngestConfig {
       concurrency: intVar(env, ENV.putConcurrency, DEFAULTS.putConcurrency, 1, 64),
       deadlineMs: intVar(env, ENV.putDeadlineMs, DEFAULTS.putDeadlineMs, 100, 900_000),
       retryAfterSeconds: intVar(env, ENV.retryAfterSeconds, DEFAULTS.retryAfterSeconds, 1, 3600),
+      shardMapSeconds: intVar(env, ENV.shardMapSeconds, DEFAULTS.shardMapSeconds, 1, 3600),
     }),
     kinesisEndpoint: endpoint,
     region: stringVar(env, ENV.awsRegion) ?? stringVar(env, "AWS_DEFAULT_REGION"),

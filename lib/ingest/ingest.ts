@@ -1,7 +1,8 @@
 import { decompressTransient, SnappyError } from "../codec/snappy";
 import { WireError } from "../codec/wire";
 import { MAX_PARTITION_KEY_LENGTH } from "../stream/limits";
-import { bucketHashKey, chunkLimit } from "../stream/records";
+import { chunkLimit } from "../stream/records";
+import { ShardMap, type SlotRanges } from "../stream/shard-map";
 import { UnreadableBodyError } from "./errors";
 import type { ProtocolVersion } from "./negotiate";
 import type { IngestOutput } from "./scan/output";
@@ -15,7 +16,8 @@ export type { IngestOutput } from "./scan/output";
 /** The slice of configuration the decode → validate → route path needs. */
 export interface IngestSettings {
   readonly limits: LabelLimits;
-  readonly routingBuckets: number;
+  /** The shards assumed until the stream's map is read (STREAM_SHARDS): equal slices. */
+  readonly streamShards: number;
   /** The stream's record limit: data plus partition key (MAX_RECORD_BYTES). */
   readonly maxRecordBytes: number;
   readonly maxDecodedBytes: number;
@@ -30,21 +32,30 @@ export interface IngestSettings {
  * decoded size is over the limit (the app answers 400 and 413).
  */
 export class Ingestor {
-  private readonly hashKeys: readonly string[];
   /** Room after the decoded bytes for assembling one record body. */
   private readonly room: number;
   /** The largest record data: the record limit less the longest partition key. */
   private readonly maxDataBytes: number;
+  /** The map a request is packed by when the caller gives none. */
+  readonly defaultMap: ShardMap;
 
   constructor(private readonly settings: IngestSettings) {
     this.maxDataBytes = settings.maxRecordBytes - MAX_PARTITION_KEY_LENGTH;
     this.room = chunkLimit(this.maxDataBytes);
-    this.hashKeys = Array.from({ length: settings.routingBuckets }, (_, b) =>
-      bucketHashKey(b, settings.routingBuckets),
-    );
+    this.defaultMap = ShardMap.uniform(settings.streamShards);
   }
 
-  prepare(body: Uint8Array, version: ProtocolVersion, tenant: string | undefined): IngestOutput {
+  /**
+   * `map`: the stream's open shards, the records are packed per shard; `only`: plan only the
+   * series whose slot lies in these ranges (writing strays again, lib/ingest/placement.ts).
+   */
+  prepare(
+    body: Uint8Array,
+    version: ProtocolVersion,
+    tenant: string | undefined,
+    map: ShardMap = this.defaultMap,
+    only?: SlotRanges,
+  ): IngestOutput {
     if (body.length === 0) throw new UnreadableBodyError("empty-body", "empty request body");
     let decoded: Uint8Array;
     let work: Uint8Array;
@@ -57,11 +68,11 @@ export class Ingestor {
     }
     const opts: PlanOptions = {
       limits: this.settings.limits,
-      buckets: this.settings.routingBuckets,
+      map,
+      ...(only === undefined ? {} : { only }),
       maxRecordBytes: this.maxDataBytes,
       maxMetadataLength: this.settings.maxMetadataLength,
       tenant,
-      hashKeys: this.hashKeys,
     };
     try {
       return version === "v1" ? ingestV1(decoded, opts, work) : ingestV2(decoded, opts, work);

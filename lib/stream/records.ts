@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { compress } from "../codec/snappy";
+import type { ShardMap } from "./shard-map";
 
 /** Which Remote-Write message schema a record (and the request it came from) carries. */
 export type ProtocolVersion = "v1" | "v2";
@@ -9,20 +10,14 @@ export interface StreamRecord {
   readonly data: Uint8Array;
   readonly partitionKey: string;
   readonly explicitHashKey: string;
+  /** The shard Kinesis wrote it to, from the PutRecords answer (set by the sink once written). */
+  shardId?: string;
 }
 
 export const RECORD_FORMAT: Record<ProtocolVersion, string> = { v1: "prw1", v2: "prw2" };
 
-const HASH_SPACE = 1n << 128n;
-
-/**
- * The ExplicitHashKey of routing bucket `bucket` of `buckets`: the middle of its slice of
- * Kinesis's 128-bit hash-key space. The same bucket always maps to the same key, hence to
- * the same shard (and, after a reshard, to the child shard that covers the key).
- */
-export function bucketHashKey(bucket: number, buckets: number): string {
-  return ((HASH_SPACE * BigInt(2 * bucket + 1)) / BigInt(2 * buckets)).toString();
-}
+/** The first field of a stream-format-2 partition key. */
+export const STREAM_FORMAT_TAG = "sf2";
 
 /**
  * The largest uncompressed record body whose snappy encoding is sure to fit in
@@ -42,8 +37,10 @@ export function recordId(body: Uint8Array): string {
 }
 
 /**
- * Compresses a record body and names it. Partition key: `<format>:<tenant>:<bucket>:<id>`,
- * where id is `recordId(body)`, so a resent request yields the same keys, whichever codec
+ * Compresses a record body and names it. Partition key (stream format 2):
+ * `sf2:<format>:<tenant>:<slot>:<id>`, where slot is the first slot of the record's group
+ * (8 hex digits: the record's ExplicitHashKey is that slot's key) and id is `recordId(body)`,
+ * so a resent request packed by the same shard map yields the same keys, whichever codec
  * compresses it, and consumers can drop the duplicates. The body may live in a scratch
  * buffer that the caller reuses for the next one: it is hashed and compressed here, not kept.
  */
@@ -51,31 +48,47 @@ export function sealRecord(
   body: Uint8Array,
   version: ProtocolVersion,
   tenant: string | undefined,
-  bucket: number,
-  buckets: number,
-  hashKeys: readonly string[],
+  group: number,
+  map: ShardMap,
 ): StreamRecord {
   const id = recordId(body);
   const data = compress(body);
   return {
     data,
-    partitionKey: `${RECORD_FORMAT[version]}:${tenant ?? ""}:${bucket}:${id}`,
-    explicitHashKey: hashKeys[bucket] ?? bucketHashKey(bucket, buckets),
+    partitionKey: `${STREAM_FORMAT_TAG}:${RECORD_FORMAT[version]}:${tenant ?? ""}:${map.slotLabels[group]}:${id}`,
+    explicitHashKey: map.hashKeys[group]!,
   };
 }
 
-/** What a partition key says, for consumers (and the tail tool). */
+/**
+ * What a partition key says, for consumers (and the tail tool). `streamFormat` 2 keys carry
+ * the record's first slot; stream format 1 keys (written before 0.2.0) a routing bucket.
+ */
 export interface PartitionKeyInfo {
+  streamFormat: 1 | 2;
   format: string;
   tenant: string | undefined;
-  bucket: number;
+  /** Format 2: the first slot of the record's group (its ExplicitHashKey's slot). */
+  slot: number | undefined;
+  /** Format 1: the routing bucket. */
+  bucket: number | undefined;
   id: string;
 }
 
+const FORMAT = /^prw[12]$/;
+const ID = /^[0-9a-f]{32}$/;
+
 export function parsePartitionKey(key: string): PartitionKeyInfo | undefined {
   const parts = key.split(":");
+  if (parts.length === 5 && parts[0] === STREAM_FORMAT_TAG) {
+    const [, format, tenant, slot, id] = parts as [string, string, string, string, string];
+    if (!FORMAT.test(format) || !/^[0-9a-f]{8}$/.test(slot) || !ID.test(id)) return undefined;
+    const t = tenant === "" ? undefined : tenant;
+    return { streamFormat: 2, format, tenant: t, slot: Number.parseInt(slot, 16), bucket: undefined, id };
+  }
   if (parts.length !== 4) return undefined;
   const [format, tenant, bucket, id] = parts as [string, string, string, string];
-  if (!/^prw[12]$/.test(format) || !/^\d+$/.test(bucket) || !/^[0-9a-f]{32}$/.test(id)) return undefined;
-  return { format, tenant: tenant === "" ? undefined : tenant, bucket: Number(bucket), id };
+  if (!FORMAT.test(format) || !/^\d+$/.test(bucket) || !ID.test(id)) return undefined;
+  const t = tenant === "" ? undefined : tenant;
+  return { streamFormat: 1, format, tenant: t, slot: undefined, bucket: Number(bucket), id };
 }

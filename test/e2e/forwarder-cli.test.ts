@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { rm } from "node:fs/promises";
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { waitFor } from "../../functions/local/ports";
 import { PROJECT_ROOT } from "../../infra/paths";
-import { bucketHashKey, sealRecord } from "../../lib/stream/records";
+import { sealRecord } from "../../lib/stream/records";
 import { v1Message } from "../fixtures/remote-write";
 import { remoteReadAll, seriesKey } from "../support/forwarder-remote-read";
 import {
@@ -67,8 +68,7 @@ describe.skipIf(!run)("npm run forward", () => {
         "v1",
         undefined,
         bucket,
-        2,
-        [bucketHashKey(0, 2), bucketHashKey(1, 2)],
+        ShardMap.uniform(2),
       ),
     );
     await kinesis.client.send(

@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
@@ -7,7 +8,7 @@ import { waitFor } from "../../functions/local/ports";
 import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import type { DeadLetterMessage } from "../../lib/forwarder/dead-letter";
 import { decodeRecord } from "../../lib/stream/consumer";
-import { bucketHashKey, sealRecord } from "../../lib/stream/records";
+import { sealRecord } from "../../lib/stream/records";
 import { STALE_NAN, v1Message } from "../fixtures/remote-write";
 import {
   missingFrom,
@@ -217,8 +218,7 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
         "v1",
         undefined,
         0,
-        1,
-        [bucketHashKey(0, 2)],
+        ShardMap.uniform(1),
       );
     // Timestamp 1000 (1970) is outside the receiver's TSDB head: Prometheus answers 400.
     const refused = build("forwarder_refused", 1_000, 1);
@@ -227,7 +227,7 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
     const notSnappy = {
       data: new TextEncoder().encode("not snappy at all \u00ff\u00ff"),
       partitionKey: `prw1::0:${"ab".repeat(16)}`,
-      explicitHashKey: bucketHashKey(0, 2),
+      explicitHashKey: ShardMap.uniform(2).hashKeys[0]!,
     };
     const last = build("forwarder_after_poison", now, 7);
     for (const r of [refused, later, notSnappy, last]) {

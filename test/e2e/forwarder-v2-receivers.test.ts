@@ -100,7 +100,7 @@ function histogram(timestamp: number, n: number): Obj {
 
 /** The gateway's records for those requests (two routing buckets), in order. */
 function records(requests: Uint8Array[]): StreamRecord[] {
-  const ingest = new Ingestor(ingestSettings({ routingBuckets: 2 }));
+  const ingest = new Ingestor(ingestSettings({ streamShards: 2 }));
   return requests.flatMap((body) => {
     const out = ingest.prepare(snappy(body), "v2", undefined);
     if (out.rejected.total > 0) throw new Error(`refused: ${JSON.stringify([...out.rejected.byReason])}`);

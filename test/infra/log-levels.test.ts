@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
 import { LOG_LEVELS, type LogLevel } from "../../lib/core/log";
@@ -94,8 +95,7 @@ function kinesisEvent() {
     "v1",
     undefined,
     0,
-    4,
-    ["1"],
+    ShardMap.uniform(4),
   );
   return {
     Records: [

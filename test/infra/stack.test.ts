@@ -14,7 +14,8 @@ const custom = synthGateway({
   ingestThrottleBurst: "456",
   ingestReservedConcurrency: "9",
   ingestTimeoutSeconds: "15",
-  routingBuckets: "16",
+  streamMode: "provisioned",
+  streamShards: "16",
   nameValidation: "legacy",
   workers: "7",
   mirrorThrottleRate: "11",
@@ -128,9 +129,11 @@ describe("the functions", () => {
       [ENV.maxBodyBytes]: "4194304",
       [ENV.metricsNamespace]: "Custom/Gateway",
       [ENV.keyCacheSeconds]: "90",
-      [ENV.routingBuckets]: "16",
+      [ENV.streamShards]: "16",
       [ENV.nameValidation]: "legacy",
     });
+    // an on-demand stream starts with 4 shards: the map assumed until the function reads it
+    expect(ingestFn(defaults.json)[1].Properties.Environment.Variables[ENV.streamShards]).toBe("4");
     // UTF-8 names unless configured
     expect(ingestFn(defaults.json)[1].Properties.Environment.Variables[ENV.nameValidation]).toBe("utf8");
     expect(resource.Properties.ReservedConcurrentExecutions).toBe(9);
@@ -172,7 +175,11 @@ describe("least privilege", () => {
     const statements = statementsOf(defaults.json, resource);
     const kinesis = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("kinesis:")));
     expect(kinesis).toHaveLength(1);
-    expect(actionsOf(kinesis[0]!).sort()).toEqual(["kinesis:PutRecord", "kinesis:PutRecords"]);
+    expect(actionsOf(kinesis[0]!).sort()).toEqual([
+      "kinesis:ListShards",
+      "kinesis:PutRecord",
+      "kinesis:PutRecords",
+    ]);
     const streamId = defaults.stack.getLogicalId(defaults.stack.stream!.stream.node.defaultChild as never);
     expect(kinesis[0]!.Resource).toEqual({ "Fn::GetAtt": [streamId, "Arn"] });
 

@@ -81,7 +81,7 @@ describe("tail against a Kinesis API", () => {
   beforeAll(async () => {
     kinesis = await startEmbeddedKinesis();
     await kinesis.createStream(STREAM, 1);
-    const ingestor = new Ingestor(ingestSettings({ routingBuckets: 1 }));
+    const ingestor = new Ingestor(ingestSettings({ streamShards: 1 }));
     // enough samples that stdout is still being written when the reader goes away
     const records = ingestor.prepare(snappy(v1Message(realisticSeries(200, 20))), "v1", undefined).records;
     await kinesis.client.send(

@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -59,7 +60,7 @@ const series = (name: string, timestamp: number, value = 1) => [
   },
 ];
 const v1 = (name: string, timestamp: number, value = 1) =>
-  sealRecord(v1Message(series(name, timestamp, value)), "v1", undefined, 3, 4, ["1"]);
+  sealRecord(v1Message(series(name, timestamp, value)), "v1", undefined, 3, ShardMap.uniform(4));
 
 describe.skipIf(!run)("the forwarder's Lambda handler", () => {
   let receiver: RunningPrometheus;
@@ -110,7 +111,7 @@ describe.skipIf(!run)("the forwarder's Lambda handler", () => {
       partitionKey: `prw1::3:${"ef".repeat(16)}`,
     };
     const c = v1("lambda_c", now, 3);
-    const v2rec = sealRecord(v2Message(series("lambda_v2", now, 4)), "v2", undefined, 3, 4, ["1"]);
+    const v2rec = sealRecord(v2Message(series("lambda_v2", now, 4)), "v2", undefined, 3, ShardMap.uniform(4));
     const ev = event([a, b, a, refused, poison, c, v2rec]);
     const out = await handler(ev, context(30_000));
     expect(out).toEqual({ batchItemFailures: [] });

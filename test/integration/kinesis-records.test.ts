@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
@@ -8,7 +9,6 @@ import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { createLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
 import { StreamUnusableError } from "../../lib/ingest/errors";
-import { bucketHashKey } from "../../lib/stream/records";
 import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
@@ -48,13 +48,17 @@ describe("PutRecords on kinesis-local", () => {
     await kinesis.createStream("lean-roundtrip", 4);
     const entries: PutRecordsEntry[] = [
       { data: bytes(1, "a"), partitionKey: "k-1" },
-      { data: bytes(1000, "b"), partitionKey: 'ключ ✓ "quoted" \\', explicitHashKey: bucketHashKey(0, 4) },
-      { data: bytes(65_536, "c"), partitionKey: "k-3", explicitHashKey: bucketHashKey(3, 4) },
+      {
+        data: bytes(1000, "b"),
+        partitionKey: 'ключ ✓ "quoted" \\',
+        explicitHashKey: ShardMap.uniform(4).hashKeys[0]!,
+      },
+      { data: bytes(65_536, "c"), partitionKey: "k-3", explicitHashKey: ShardMap.uniform(4).hashKeys[3]! },
       // a view into a larger buffer: only its own bytes go out
       {
         data: bytes(300, "d").subarray(17, 230),
         partitionKey: "k-4",
-        explicitHashKey: bucketHashKey(1, 4),
+        explicitHashKey: ShardMap.uniform(4).hashKeys[1]!,
       },
       ...Array.from({ length: 96 }, (_, i) => ({ data: bytes(200 + i, `e${i}`), partitionKey: `bulk-${i}` })),
     ];
@@ -105,7 +109,7 @@ describe("PutRecords on kinesis-local", () => {
       createMemoryMetrics(),
     );
     const failure = await sink
-      .put([{ data: bytes(10, "y"), partitionKey: "p", explicitHashKey: bucketHashKey(0, 1) }])
+      .put([{ data: bytes(10, "y"), partitionKey: "p", explicitHashKey: ShardMap.uniform(1).hashKeys[0]! }])
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(StreamUnusableError);
     expect((failure as StreamUnusableError).reason).toBe("ResourceNotFoundException");

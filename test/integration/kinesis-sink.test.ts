@@ -5,7 +5,8 @@ import { KinesisRecordsClient, type RecordPutter } from "../../lib/aws/kinesis-r
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
-import { bucketHashKey, type StreamRecord } from "../../lib/stream/records";
+import type { StreamRecord } from "../../lib/stream/records";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
@@ -40,7 +41,7 @@ function ownerRecords(owner: number): StreamRecord[] {
   return Array.from({ length: PER_OWNER }, (_, i) => ({
     data: Buffer.from(`owner ${owner} record ${i} `.repeat(1 + ((owner * 7 + i) % 5))),
     partitionKey: `o${owner}-r${i}`,
-    explicitHashKey: bucketHashKey((owner + i) % SHARDS, SHARDS),
+    explicitHashKey: ShardMap.uniform(SHARDS).hashKeys[(owner + i) % SHARDS]!,
   }));
 }
 

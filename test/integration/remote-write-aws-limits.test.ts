@@ -172,7 +172,7 @@ describe("a call refused while other requests ride in it", () => {
       },
     };
     const endpoint = createRemoteWriteEndpoint({
-      ingestor: new Ingestor(ingestSettings({ routingBuckets: 1 })),
+      ingestor: new Ingestor(ingestSettings({ streamShards: 1 })),
       maxBodyBytes: DEFAULTS.maxBodyBytes,
       keys: new StaticKeySource([{ key: KEY }]),
       sink: counted,

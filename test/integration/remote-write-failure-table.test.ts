@@ -47,7 +47,7 @@ function invoke() {
       API_KEY: KEY,
       LOG_LEVEL: "error",
       PUT_DEADLINE_MS: "400",
-      ROUTING_BUCKETS: "1",
+      STREAM_SHARDS: "1",
     },
     metrics,
   );

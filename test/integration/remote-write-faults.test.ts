@@ -68,7 +68,7 @@ function setup(putter: RecordPutter, opts: { deadlineMs?: number; keys?: KeySour
     metrics,
   );
   const app = createRemoteWriteApp({
-    ingestor: new Ingestor(ingestSettings({ routingBuckets: opts.buckets ?? 8 })),
+    ingestor: new Ingestor(ingestSettings({ streamShards: opts.buckets ?? 8 })),
     maxBodyBytes: DEFAULTS.maxBodyBytes,
     keys: opts.keys ?? new StaticKeySource([{ key: KEY }]),
     sink,

@@ -139,7 +139,7 @@ describe.each([
     }
     const shardsOfBucket = new Map<number, Set<string>>();
     for (const s of series)
-      shardsOfBucket.set(s.bucket, (shardsOfBucket.get(s.bucket) ?? new Set()).add(s.shardId));
+      shardsOfBucket.set(s.slot, (shardsOfBucket.get(s.slot) ?? new Set()).add(s.shardId));
     for (const shards of shardsOfBucket.values()) expect(shards.size).toBe(1);
     expect(new Set(series.map((s) => s.shardId)).size).toBeGreaterThan(1);
   });

@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { request } from "node:http";
 import {
   type KinesisClient,
@@ -18,7 +19,6 @@ import { echo } from "../../lib/core/errors";
 import { createLogger } from "../../lib/core/log";
 import { METRIC_NAMES } from "../../lib/core/metric-names";
 import { createMemoryMetrics } from "../../lib/core/metrics";
-import { bucketHashKey } from "../../lib/stream/records";
 import {
   type PerRecordCode,
   recordFailures,
@@ -366,7 +366,7 @@ describe("valid calls pass to kinesis-local", () => {
     expect((await lean.putRecords(streamName, [largest])).failedRecordCount).toBe(0);
     clock += 1000;
     const entries = [
-      entry(1000, 'ключ ✓ "q"', bucketHashKey(2, 4)),
+      entry(1000, 'ключ ✓ "q"', ShardMap.uniform(4).hashKeys[2]!),
       entry(5, "p".repeat(256), "0"),
       entry(5, "last", ((1n << 128n) - 1n).toString()),
       ...Array.from({ length: 40 }, (_, i) => ({ data: bytes(100 + i, i), partitionKey: `series-${i}` })),
@@ -442,7 +442,7 @@ describe("shard throughput", () => {
     let clock = 1_000_000;
     const streamName = "strict-refill";
     const { lean, sdk, strict } = await setUp(streamName, 2, { shardRecordsPerSecond: 10, now: () => clock });
-    const shard1 = bucketHashKey(1, 2);
+    const shard1 = ShardMap.uniform(2).hashKeys[1]!;
     const entries: PutRecordsEntry[] = Array.from({ length: 25 }, (_, i) => ({
       data: bytes(20, i),
       partitionKey: `s0-${i}`,

@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -27,7 +28,7 @@ afterAll(async () => {
 
 describe("tail", () => {
   it("reports an undecodable record with its partition key and goes on", async () => {
-    const ingestor = new Ingestor(ingestSettings({ routingBuckets: 1 }));
+    const ingestor = new Ingestor(ingestSettings({ streamShards: 1 }));
     const first = ingestor.prepare(snappy(v1Message(realisticSeries(2, 2))), "v1", undefined).records[0]!;
     const last = ingestor.prepare(
       snappy(v1Message(realisticSeries(3, 1, 4, 1_700_000_100_000))),
@@ -40,8 +41,7 @@ describe("tail", () => {
       "v1",
       undefined,
       0,
-      1,
-      ["1"],
+      ShardMap.uniform(1),
     );
     await kinesis.client.send(
       new PutRecordsCommand({

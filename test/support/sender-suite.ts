@@ -332,7 +332,7 @@ export function scrapeRecords(text: string, now: number): { records: ForwardReco
 export function seriesRecords(series: SeriesSpec[]): ForwardRecord[] {
   const ingest = new Ingestor(
     ingestSettings({
-      routingBuckets: 1,
+      streamShards: 1,
       limits: { ...ingestSettings().limits, maxLabelValueLength: 65_536 },
     }),
   );

@@ -8,7 +8,8 @@ export async function streamContents(client: Pick<KinesisClient, "send">, stream
   const series: (DecodedSeries & {
     shardId: string;
     partitionKey: string;
-    bucket: number;
+    /** The first slot of the record's group (stream format 2). */
+    slot: number;
     tenant?: string;
   })[] = [];
   for (const { shardId, record } of items) {
@@ -18,7 +19,7 @@ export async function streamContents(client: Pick<KinesisClient, "send">, stream
         ...s,
         shardId,
         partitionKey: record.PartitionKey!,
-        bucket: decoded.key.bucket,
+        slot: decoded.key.slot!,
         tenant: decoded.key.tenant,
       });
     }

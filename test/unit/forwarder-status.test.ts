@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { afterEach, describe, expect, it } from "vitest";
 import { decompress } from "../../lib/codec/snappy";
 import { silentLogger } from "../../lib/core/log";
@@ -137,9 +138,13 @@ function rec(name: string, version: "v1" | "v2" = "v2", start = 0): ForwardRecor
       samples: [{ value: 1, timestamp: 1_700_000_000_000 + start }],
     },
   ];
-  const sealed = sealRecord(version === "v1" ? v1Message(spec) : v2Message(spec), version, undefined, 0, 1, [
-    "0",
-  ]);
+  const sealed = sealRecord(
+    version === "v1" ? v1Message(spec) : v2Message(spec),
+    version,
+    undefined,
+    0,
+    ShardMap.uniform(1),
+  );
   return {
     data: sealed.data,
     partitionKey: sealed.partitionKey,
@@ -246,7 +251,7 @@ describe("negotiating the version with the destination", () => {
         samples: [{ value: i, timestamp: 1_700_000_000_000 }],
       })),
     );
-    const sealed = sealRecord(big, "v2", undefined, 0, 1, ["0"]);
+    const sealed = sealRecord(big, "v2", undefined, 0, ShardMap.uniform(1));
     const r = { data: sealed.data, partitionKey: sealed.partitionKey, sequenceNumber: "77", shardId: "s" };
     const { outcome } = await run([r], () => 204, {
       state: new DestinationState("v1"),

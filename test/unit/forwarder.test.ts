@@ -1,3 +1,4 @@
+import { ShardMap } from "../../lib/stream/shard-map";
 import { afterEach, describe, expect, it } from "vitest";
 import { SecretCredentialSource } from "../../lib/aws/secret-credential";
 import { compress, decompress } from "../../lib/codec/snappy";
@@ -32,7 +33,7 @@ function record(
     },
   ];
   const body = version === "v1" ? v1Message(spec) : v2Message(spec);
-  const sealed = sealRecord(body, version, opts.tenant, 0, 1, ["0"]);
+  const sealed = sealRecord(body, version, opts.tenant, 0, ShardMap.uniform(1));
   seq++;
   return {
     data: sealed.data,

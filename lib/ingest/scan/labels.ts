@@ -1,3 +1,4 @@
+import { fmix32, fnv1a } from "../../stream/routing";
 import { compareBytes, isNameLabel, type LabelLimits, type RejectReason, validUtf8 } from "./validate";
 
 /**
@@ -196,29 +197,4 @@ for (let x = 0; x < 256; x++) {
   METRIC_REST[x] = alpha || digit || x === 0x3a ? 1 : 0;
 }
 
-export const FNV_OFFSET = 0x811c9dc5;
-
-/** FNV-1a (32-bit) over buf[start, end), continuing from `h`. */
-export function fnv1a(buf: Uint8Array, start: number, end: number, h: number): number {
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  return h;
-}
-
-/** Murmur3's finaliser: spreads FNV's low-bit bias before taking a bucket modulo. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-const utf8 = new TextEncoder();
-
-/** The hash seed for a tenant, so tenants' equal series spread independently. */
-export function tenantSeed(tenant: string | undefined): number {
-  if (tenant === undefined) return FNV_OFFSET;
-  const bytes = utf8.encode(tenant);
-  return fnv1a(bytes, 0, bytes.length, FNV_OFFSET);
-}
+export { fmix32, FNV_OFFSET, fnv1a, tenantSeed } from "../../stream/routing";

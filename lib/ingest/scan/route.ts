@@ -1,23 +1,19 @@
+import type { ShardMap, SlotRanges } from "../../stream/shard-map";
 import type { LabelLimits } from "./validate";
 
-/** How one request's series are planned into records: label limits, routing buckets, record size. */
+/** How one request's series are planned into records: label limits, the shard map, record size. */
 export interface PlanOptions {
   readonly limits: LabelLimits;
-  /** Number of routing buckets (one ExplicitHashKey each). */
-  readonly buckets: number;
+  /** The stream's open shards: series are packed per group (shard), by their slot. */
+  readonly map: ShardMap;
+  /**
+   * Only the series (and v1 metadata) whose slot lies in these ranges are planned: a second
+   * pass that writes strays again to their own shard (lib/ingest/placement.ts).
+   */
+  readonly only?: SlotRanges;
   /** Largest record data (after compression), the partition key's room already taken off. */
   readonly maxRecordBytes: number;
   /** Longest metadata help, unit and metric family name, in bytes. */
   readonly maxMetadataLength: number;
   readonly tenant: string | undefined;
-  /** Precomputed bucketHashKey(b, buckets) for every b. */
-  readonly hashKeys: readonly string[];
-}
-
-/**
- * `hash % buckets` for a 32-bit unsigned hash, in small-integer arithmetic: the same value,
- * without the floating-point remainder a hash above 2^31 would otherwise take.
- */
-export function bucketOf(hash: number, buckets: number): number {
-  return (((hash >>> 16) % buckets) * (65536 % buckets) + (hash & 0xffff)) % buckets;
 }

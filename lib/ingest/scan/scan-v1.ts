@@ -4,7 +4,8 @@ import { checkHistogram, type HistogramReason } from "./histogram";
 import { fmix32, fnv1a, LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
 import { RangeList } from "./range-list";
-import { bucketOf, type PlanOptions } from "./route";
+import { inRanges } from "../../stream/shard-map";
+import type { PlanOptions } from "./route";
 import { checkMessage, SCHEMA } from "./schema";
 import { checkSample, isCanonicalSample, varintEndsAt } from "./series-checks";
 import { emptyTally, Rejections } from "./tally";
@@ -24,8 +25,10 @@ const F_METADATA = 3;
 export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array): IngestOutput {
   const seed = tenantSeed(opts.tenant);
   const limit = chunkLimit(opts.maxRecordBytes);
-  const series = cleared(seriesLists, opts.buckets, 64);
-  const metadata = cleared(metadataLists, opts.buckets, 4);
+  const { map, only } = opts;
+  const groups = map.count;
+  const series = cleared(seriesLists, groups, 64);
+  const metadata = cleared(metadataLists, groups, 4);
   const rewritten: Uint8Array[] = [];
   const written = emptyTally();
   const rejected = new Rejections();
@@ -58,7 +61,8 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
         rejected.addMetadata("metadata-too-long");
         continue;
       }
-      metadata[bucketOf(nameHash, opts.buckets)]!.push(entryStart, end);
+      if (only !== undefined && !inRanges(only, nameHash)) continue;
+      metadata[map.group(nameHash)]!.push(entryStart, end);
       written.metadata++;
       continue;
     }
@@ -70,7 +74,8 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
       rejected.add(reason);
       continue;
     }
-    const bucket = series[bucketOf(labels.hash, opts.buckets)]!;
+    if (only !== undefined && !inRanges(only, labels.hash)) continue;
+    const bucket = series[map.group(labels.hash)]!;
     let bodies: Uint8Array[] | undefined;
     if (!labels.sorted) bodies = [sortedBody(buf, start, end, labels)];
     const size = end - start;
@@ -97,12 +102,14 @@ export function ingestV1(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
   }
 
   const records: StreamRecord[] = [];
-  for (let b = 0; b < opts.buckets; b++) {
-    for (const body of packRecords(buf, rewritten, series[b]!, metadata[b]!, limit, work)) {
-      records.push(sealRecord(body, "v1", opts.tenant, b, opts.buckets, opts.hashKeys));
+  const planned: number[] = [];
+  for (let g = 0; g < groups; g++) {
+    for (const body of packRecords(buf, rewritten, series[g]!, metadata[g]!, limit, work)) {
+      records.push(sealRecord(body, "v1", opts.tenant, g, map));
+      planned.push(g);
     }
   }
-  return { records, written, rejected };
+  return { records, groups: planned, written, rejected };
 }
 
 /**

@@ -13,7 +13,8 @@ import { checkHistogram, type HistogramReason } from "./histogram";
 import { LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
 import { IntList, RangeList } from "./range-list";
-import { bucketOf, type PlanOptions } from "./route";
+import { inRanges } from "../../stream/shard-map";
+import type { PlanOptions } from "./route";
 import { checkMessage, SCHEMA } from "./schema";
 import { checkSample, isCanonicalSample } from "./series-checks";
 import { noteSymbolRun, SymbolCheck } from "./symbols";
@@ -124,7 +125,8 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
   const refs = refScratch;
   const refPool = refPoolScratch;
   refPool.length = 0;
-  const buckets: Accepted[][] = Array.from({ length: opts.buckets }, () => []);
+  const { map, only } = opts;
+  const buckets: Accepted[][] = Array.from({ length: map.count }, () => []);
   const r = new Reader(buf);
   const scan = seriesScan;
 
@@ -153,6 +155,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
       rejected.add(reason);
       continue;
     }
+    if (only !== undefined && !inRanges(only, labels.hash)) continue;
     const refsAt = refPool.length;
     for (let k = 0; k < labels.count; k++) {
       const l = labels.order[k]!;
@@ -172,7 +175,7 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
     }
     if (scan.metadataTooLong) rejected.addMetadata("metadata-too-long");
     const otherRefs = scan.exemplars > 0 || scan.metadata > 0;
-    buckets[bucketOf(labels.hash, opts.buckets)]!.push({
+    buckets[map.group(labels.hash)]!.push({
       start,
       end,
       refsAt,
@@ -193,13 +196,15 @@ export function ingestV2(buf: Uint8Array, opts: PlanOptions, work?: Uint8Array):
     work !== undefined && work.buffer === buf.buffer && work.byteOffset === buf.byteOffset ? work : undefined;
   const builder = new RecordBuilder(buf, symbols, refPool.data, limit, room);
   const records: StreamRecord[] = [];
-  for (let b = 0; b < opts.buckets; b++) {
+  const planned: number[] = [];
+  for (let g = 0; g < buckets.length; g++) {
     // each body lives in the builder's scratch: sealed (compressed) before the next is built
-    for (const body of builder.build(buckets[b]!)) {
-      records.push(sealRecord(body, "v2", opts.tenant, b, opts.buckets, opts.hashKeys));
+    for (const body of builder.build(buckets[g]!)) {
+      records.push(sealRecord(body, "v2", opts.tenant, g, map));
+      planned.push(g);
     }
   }
-  return { records, written, rejected };
+  return { records, groups: planned, written, rejected };
 }
 
 interface SeriesScan {

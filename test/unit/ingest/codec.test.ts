@@ -1,8 +1,9 @@
+import { ShardMap } from "../../../lib/stream/shard-map";
 import { describe, expect, it } from "vitest";
 import { UnreadableBodyError } from "../../../lib/ingest/errors";
 import { Ingestor } from "../../../lib/ingest/ingest";
 import { decodeRecord } from "../../../lib/stream/consumer";
-import { bucketHashKey, parsePartitionKey } from "../../../lib/stream/records";
+import { parsePartitionKey } from "../../../lib/stream/records";
 import {
   floatBits,
   ingestSettings,
@@ -110,7 +111,9 @@ describe.each(["v1", "v2"] as const)("codec round trip (%s)", (version) => {
       const key = parsePartitionKey(r.partitionKey)!;
       expect(key.tenant).toBe("acme");
       expect(key.format).toBe(version === "v1" ? "prw1" : "prw2");
-      expect(r.explicitHashKey).toBe(bucketHashKey(key.bucket, 4));
+      expect(key.streamFormat).toBe(2);
+      const map = ShardMap.uniform(4);
+      expect(r.explicitHashKey).toBe(map.hashKeys[map.group(key.slot!)]!);
     }
   });
 
@@ -130,7 +133,7 @@ describe.each(["v1", "v2"] as const)("codec round trip (%s)", (version) => {
       const map = new Map<string, number>();
       for (const r of ingestor.prepare(encode(series), version, undefined).records) {
         const rec = decodeRecord(r.data, r.partitionKey);
-        for (const s of rec.series) map.set(JSON.stringify(s.labels), rec.key.bucket);
+        for (const s of rec.series) map.set(JSON.stringify(s.labels), rec.key.slot!);
       }
       return map;
     };
@@ -156,7 +159,7 @@ describe.each(["v1", "v2"] as const)("codec round trip (%s)", (version) => {
   });
 
   it("splits records at the record size limit and loses nothing", () => {
-    const small = new Ingestor(ingestSettings({ maxRecordBytes: 4096, routingBuckets: 2 }));
+    const small = new Ingestor(ingestSettings({ maxRecordBytes: 4096, streamShards: 2 }));
     const series = realisticSeries(300, 5);
     const out = small.prepare(encode(series), version, undefined);
     expect(out.records.length).toBeGreaterThan(4);
@@ -190,7 +193,7 @@ describe("v1 specifics", () => {
   });
 
   it("splits one series too large for a record into several, samples in order", () => {
-    const small = new Ingestor(ingestSettings({ maxRecordBytes: 2048, routingBuckets: 1 }));
+    const small = new Ingestor(ingestSettings({ maxRecordBytes: 2048, streamShards: 1 }));
     const big: SeriesSpec = {
       labels: [
         ["__name__", "big"],

@@ -1,3 +1,4 @@
+import { ShardMap } from "../../../lib/stream/shard-map";
 import { describe, expect, it } from "vitest";
 import {
   availableSnappyBackends,
@@ -16,7 +17,7 @@ import { ingestV2 } from "../../../lib/ingest/scan/scan-v2";
 import { noteSymbolRun, SymbolCheck } from "../../../lib/ingest/scan/symbols";
 import { DEFAULT_LIMITS, validUtf8 } from "../../../lib/ingest/scan/validate";
 import { decodeRecord } from "../../../lib/stream/consumer";
-import { bucketHashKey, chunkLimit } from "../../../lib/stream/records";
+import { chunkLimit } from "../../../lib/stream/records";
 import { prng } from "../../fixtures/damaged-corpus";
 import {
   ingestSettings,
@@ -61,13 +62,13 @@ function outcome(ingestor: Ingestor, raw: number[] | Uint8Array, version: "v1" |
     rejected: [...out.rejected.byReason].sort(),
     records: out.records.map((r) => {
       const rec = decodeRecord(r.data, r.partitionKey);
-      return { bucket: rec.key.bucket, series: rec.series, metadata: rec.metadata };
+      return { bucket: rec.key.slot, series: rec.series, metadata: rec.metadata };
     }),
   };
 }
 
 describe("v1: labels and samples in their usual encoding against the general reader", () => {
-  const ingestor = new Ingestor(ingestSettings({ routingBuckets: 4 }));
+  const ingestor = new Ingestor(ingestSettings({ streamShards: 4 }));
   // each label as name-then-value with one-byte lengths (the fast path), or in a shape only
   // the general reader takes: value first, a padded length, an unknown field inside
   const labelShapes: Record<string, (n: string, val: string) => number[]> = {
@@ -177,11 +178,10 @@ describe("v1: record bodies assembled in the work room against the general write
       const limit = chunkLimit(maxRecordBytes);
       const opts = {
         limits: DEFAULT_LIMITS,
-        buckets: 3,
+        map: ShardMap.uniform(3),
         maxRecordBytes,
         maxMetadataLength: 16 * 1024,
         tenant: "t",
-        hashKeys: [0, 1, 2].map((b) => bucketHashKey(b, 3)),
       };
       const work = new Uint8Array(raw.length + limit);
       work.set(raw);
@@ -224,11 +224,10 @@ describe("v2: record bodies assembled in the work room against the general write
       const limit = chunkLimit(maxRecordBytes);
       const opts = {
         limits: DEFAULT_LIMITS,
-        buckets: 3,
+        map: ShardMap.uniform(3),
         maxRecordBytes,
         maxMetadataLength: 16 * 1024,
         tenant: undefined,
-        hashKeys: [0, 1, 2].map((b) => bucketHashKey(b, 3)),
       };
       const work = new Uint8Array(raw.length + limit);
       work.set(raw);
@@ -343,7 +342,7 @@ describe("v2: the symbol UTF-8 check over runs of symbols against the per-symbol
 });
 
 describe("v2: series written with labels first against the general writer", () => {
-  const ingestor = new Ingestor(ingestSettings({ routingBuckets: 2 }));
+  const ingestor = new Ingestor(ingestSettings({ streamShards: 2 }));
   const symbols = ["", "__name__", "up", "job", "node", "zone", "a"].map(str);
   const sample = (i: number) => len(2, [...tag(1, 1), ...dbl(i), ...tag(2, 0), ...v(T + i)]);
   const refs = len(1, [1, 2, 3, 4, 5, 6]);

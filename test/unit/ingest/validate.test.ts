@@ -17,7 +17,7 @@ const limits: LabelLimits = {
 const make = (l: LabelLimits = limits) =>
   new Ingestor({
     limits: l,
-    routingBuckets: 2,
+    streamShards: 2,
     maxRecordBytes: DEFAULTS.maxRecordBytes,
     maxMetadataLength: DEFAULTS.maxMetadataLength,
     maxDecodedBytes: 1 << 20,

@@ -1,3 +1,4 @@
+import { ShardMap } from "../../../lib/stream/shard-map";
 import { describe, expect, it } from "vitest";
 import { compress } from "../../../lib/codec/snappy";
 import { Ingestor } from "../../../lib/ingest/ingest";
@@ -9,13 +10,13 @@ import { ingestSettings, realisticSeries, snappy, v1Message, v2Message } from ".
  * The stream reader: a record it cannot decode is reported with its partition key (as a
  * value, by readRecord; as UndecodableRecordError, by decodeRecord), never as an HTTP error.
  */
-const ingestor = new Ingestor(ingestSettings({ routingBuckets: 1 }));
+const ingestor = new Ingestor(ingestSettings({ streamShards: 1 }));
 const good = ingestor.prepare(snappy(v1Message(realisticSeries(3, 2))), "v1", undefined).records[0]!;
 const goodV2 = ingestor.prepare(snappy(v2Message(realisticSeries(3, 2))), "v2", "acme").records[0]!;
 const hashKeys = ["1"];
 /** A record body sealed as the gateway seals one, with these bytes inside. */
 const sealed = (body: number[], version: "v1" | "v2" = "v1") =>
-  sealRecord(Uint8Array.from(body), version, undefined, 0, 1, hashKeys);
+  sealRecord(Uint8Array.from(body), version, undefined, 0, ShardMap.uniform(1));
 
 const poison: [string, Uint8Array, string][] = [
   ["not snappy", Uint8Array.from([0x10, 0xf0, 0xff, 0x00, 0x01]), good.partitionKey],
