@@ -1,4 +1,3 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { rm } from "node:fs/promises";
@@ -9,6 +8,7 @@ import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/loca
 import { waitFor } from "../../functions/local/ports";
 import { PROJECT_ROOT } from "../../infra/paths";
 import { sealRecord } from "../../lib/stream/records";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { v1Message } from "../fixtures/remote-write";
 import { remoteReadAll, seriesKey } from "../support/forwarder-remote-read";
 import {

@@ -1,4 +1,3 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
@@ -9,6 +8,7 @@ import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import type { DeadLetterMessage } from "../../lib/forwarder/dead-letter";
 import { decodeRecord } from "../../lib/stream/consumer";
 import { sealRecord } from "../../lib/stream/records";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { STALE_NAN, v1Message } from "../fixtures/remote-write";
 import {
   missingFrom,

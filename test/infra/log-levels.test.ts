@@ -1,10 +1,10 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
 import { LOG_LEVELS, type LogLevel } from "../../lib/core/log";
 import { METRIC_NAMES } from "../../lib/core/metric-names";
 import { MIRROR_PATHS } from "../../lib/core/routes";
 import { sealRecord } from "../../lib/stream/records";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { remoteWriteEvent, restEvent } from "../fixtures/api-gateway";
 import { snappy, v1Message } from "../fixtures/remote-write";
 import { type AwsJsonStub, startAwsJsonStub } from "../support/aws-json-stub";

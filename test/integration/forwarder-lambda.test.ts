@@ -1,9 +1,9 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sealRecord } from "../../lib/stream/records";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { STALE_NAN, v1Message, v2Message } from "../fixtures/remote-write";
 import { remoteReadAll, seriesKey } from "../support/forwarder-remote-read";
 import { prometheusAvailable, type RunningPrometheus, startPrometheus } from "../support/prometheus";

@@ -1,4 +1,3 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
@@ -9,6 +8,7 @@ import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { createLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
 import { StreamUnusableError } from "../../lib/ingest/errors";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**

@@ -1,4 +1,3 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { request } from "node:http";
 import {
   type KinesisClient,
@@ -19,6 +18,7 @@ import { echo } from "../../lib/core/errors";
 import { createLogger } from "../../lib/core/log";
 import { METRIC_NAMES } from "../../lib/core/metric-names";
 import { createMemoryMetrics } from "../../lib/core/metrics";
+import { ShardMap } from "../../lib/stream/shard-map";
 import {
   type PerRecordCode,
   recordFailures,

@@ -1,4 +1,3 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { sealRecord } from "../../lib/stream/records";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 
 /**

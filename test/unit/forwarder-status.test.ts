@@ -1,4 +1,3 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { afterEach, describe, expect, it } from "vitest";
 import { decompress } from "../../lib/codec/snappy";
 import { silentLogger } from "../../lib/core/log";
@@ -11,6 +10,7 @@ import { backoffMs, DEFAULT_BACKOFF } from "../../lib/forwarder/send";
 import { judge, parseWritten, type Verdict } from "../../lib/forwarder/status";
 import { decodeRecord } from "../../lib/stream/consumer";
 import { sealRecord } from "../../lib/stream/records";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { v1Message, v2Message } from "../fixtures/remote-write";
 import {
   type Answer,

@@ -1,4 +1,3 @@
-import { ShardMap } from "../../lib/stream/shard-map";
 import { afterEach, describe, expect, it } from "vitest";
 import { SecretCredentialSource } from "../../lib/aws/secret-credential";
 import { compress, decompress } from "../../lib/codec/snappy";
@@ -13,6 +12,7 @@ import { planBatch, type SendUnit, unitBody } from "../../lib/forwarder/plan";
 import { checkRecord, type ForwardRecord } from "../../lib/forwarder/records";
 import { schemas, TO_OBJECT } from "../../lib/stream/proto";
 import { sealRecord } from "../../lib/stream/records";
+import { ShardMap } from "../../lib/stream/shard-map";
 import { v1Message, v2Message } from "../fixtures/remote-write";
 import {
   type Answer,

@@ -197,4 +197,4 @@ for (let x = 0; x < 256; x++) {
   METRIC_REST[x] = alpha || digit || x === 0x3a ? 1 : 0;
 }
 
-export { fmix32, FNV_OFFSET, fnv1a, tenantSeed } from "../../stream/routing";
+export { FNV_OFFSET, fmix32, fnv1a, tenantSeed } from "../../stream/routing";

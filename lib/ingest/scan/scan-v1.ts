@@ -1,10 +1,10 @@
 import { putVarint32, Reader, varintSize, WIRE_LEN, WireError, Writer } from "../../codec/wire";
 import { chunkLimit, type StreamRecord, sealRecord } from "../../stream/records";
+import { inRanges } from "../../stream/shard-map";
 import { checkHistogram, type HistogramReason } from "./histogram";
 import { fmix32, fnv1a, LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
 import { RangeList } from "./range-list";
-import { inRanges } from "../../stream/shard-map";
 import type { PlanOptions } from "./route";
 import { checkMessage, SCHEMA } from "./schema";
 import { checkSample, isCanonicalSample, varintEndsAt } from "./series-checks";

@@ -9,11 +9,11 @@ import {
   Writer,
 } from "../../codec/wire";
 import { chunkLimit, type StreamRecord, sealRecord } from "../../stream/records";
+import { inRanges } from "../../stream/shard-map";
 import { checkHistogram, type HistogramReason } from "./histogram";
 import { LabelScratch, tenantSeed } from "./labels";
 import type { IngestOutput } from "./output";
 import { IntList, RangeList } from "./range-list";
-import { inRanges } from "../../stream/shard-map";
 import type { PlanOptions } from "./route";
 import { checkMessage, SCHEMA } from "./schema";
 import { checkSample, isCanonicalSample } from "./series-checks";

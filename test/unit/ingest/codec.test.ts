@@ -1,9 +1,9 @@
-import { ShardMap } from "../../../lib/stream/shard-map";
 import { describe, expect, it } from "vitest";
 import { UnreadableBodyError } from "../../../lib/ingest/errors";
 import { Ingestor } from "../../../lib/ingest/ingest";
 import { decodeRecord } from "../../../lib/stream/consumer";
 import { parsePartitionKey } from "../../../lib/stream/records";
+import { ShardMap } from "../../../lib/stream/shard-map";
 import {
   floatBits,
   ingestSettings,

@@ -1,4 +1,3 @@
-import { ShardMap } from "../../../lib/stream/shard-map";
 import { describe, expect, it } from "vitest";
 import {
   availableSnappyBackends,
@@ -18,6 +17,7 @@ import { noteSymbolRun, SymbolCheck } from "../../../lib/ingest/scan/symbols";
 import { DEFAULT_LIMITS, validUtf8 } from "../../../lib/ingest/scan/validate";
 import { decodeRecord } from "../../../lib/stream/consumer";
 import { chunkLimit } from "../../../lib/stream/records";
+import { ShardMap } from "../../../lib/stream/shard-map";
 import { prng } from "../../fixtures/damaged-corpus";
 import {
   ingestSettings,

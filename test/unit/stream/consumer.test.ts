@@ -1,9 +1,9 @@
-import { ShardMap } from "../../../lib/stream/shard-map";
 import { describe, expect, it } from "vitest";
 import { compress } from "../../../lib/codec/snappy";
 import { Ingestor } from "../../../lib/ingest/ingest";
 import { decodeRecord, readRecord, UndecodableRecordError } from "../../../lib/stream/consumer";
 import { sealRecord } from "../../../lib/stream/records";
+import { ShardMap } from "../../../lib/stream/shard-map";
 import { ingestSettings, realisticSeries, snappy, v1Message, v2Message } from "../../fixtures/remote-write";
 
 /**
@@ -13,7 +13,6 @@ import { ingestSettings, realisticSeries, snappy, v1Message, v2Message } from ".
 const ingestor = new Ingestor(ingestSettings({ streamShards: 1 }));
 const good = ingestor.prepare(snappy(v1Message(realisticSeries(3, 2))), "v1", undefined).records[0]!;
 const goodV2 = ingestor.prepare(snappy(v2Message(realisticSeries(3, 2))), "v2", "acme").records[0]!;
-const hashKeys = ["1"];
 /** A record body sealed as the gateway seals one, with these bytes inside. */
 const sealed = (body: number[], version: "v1" | "v2" = "v1") =>
   sealRecord(Uint8Array.from(body), version, undefined, 0, ShardMap.uniform(1));
