@@ -5,7 +5,7 @@ import { echo, HttpError } from "../core/errors";
 export type ProtocolError =
   | { _type: "MetricStoreConnectionError"; details: string }
   | { _type: "MetricNotFoundError"; metric: string; details: string }
-  | { _type: "UnsupportedFieldTypeError"; mirrorType: string }
+  | { _type: "UnsupportedFieldTypeError"; mirrorType: string; details: string }
   | { _type: "RemoteMirrorError"; summary: string; details: string };
 
 /**
@@ -29,7 +29,7 @@ function describe(body: ProtocolError): string {
     case "MetricNotFoundError":
       return body.details;
     case "UnsupportedFieldTypeError":
-      return `unsupported field type ${body.mirrorType}`;
+      return body.details;
     case "RemoteMirrorError":
       return `${body.summary}: ${body.details}`;
   }
@@ -48,11 +48,16 @@ export function badRequest(code: string, summary: string, details: string): Mirr
   return remote(400, code, summary, details);
 }
 
-/** 400: a field type other than STRING (Prometheus labels are strings). */
+/**
+ * 400: a field type other than STRING (Prometheus labels are strings). The protocol's object
+ * names only the type; `details` carries the reason code as every other error's does.
+ */
 export function unsupportedFieldType(mirrorType: string): MirrorError {
+  const type = echo(mirrorType, 40);
   return new MirrorError(400, "field-type-unsupported", {
     _type: "UnsupportedFieldTypeError",
-    mirrorType: echo(mirrorType, 40),
+    mirrorType: type,
+    details: `[field-type-unsupported] field type ${type} is not supported: Prometheus label values are strings, ask for STRING`,
   });
 }
 
