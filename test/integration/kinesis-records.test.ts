@@ -86,6 +86,45 @@ describe("PutRecords on kinesis-local", () => {
     expect(strict.stats.refusals).toEqual([]);
   });
 
+  it("ListShards: the map of a real stream, before and after a split, places records where Kinesis puts them", async () => {
+    await kinesis.createStream("lean-shards", 3);
+    const first = ShardMap.fromShards(await client.listShards("lean-shards"), Date.now());
+    expect(first.count).toBe(3);
+    const probe = async (map: ShardMap) => {
+      const out = await client.putRecords(
+        "lean-shards",
+        map.hashKeys.map((k, g) => ({
+          data: bytes(8, `probe${g}`),
+          partitionKey: `p${g}`,
+          explicitHashKey: k,
+        })),
+      );
+      return out.records.map((r) => r.shardId);
+    };
+    expect(await probe(first)).toEqual(first.shardIds);
+    const { SplitShardCommand } = await import("@aws-sdk/client-kinesis");
+    const parent = first.shardIds[1]!;
+    const [lo, hi] = first.slots(1);
+    const mid = BigInt(Math.floor((lo + hi) / 2)) << 96n;
+    await kinesis.client.send(
+      new SplitShardCommand({
+        StreamName: "lean-shards",
+        ShardToSplit: parent,
+        NewStartingHashKey: mid.toString(),
+      }),
+    );
+    let after = first;
+    for (let i = 0; i < 200 && after.count !== 4; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = ShardMap.fromShards(await client.listShards("lean-shards"), Date.now());
+    }
+    expect(after.count).toBe(4);
+    expect(after.shardIds).not.toContain(parent);
+    // the closed parent is still known, with its slots
+    expect(after.shardSlots(parent)).toEqual([lo, hi]);
+    expect(await probe(after)).toEqual(after.shardIds);
+  });
+
   it("a missing stream: ResourceNotFoundException, and the sink gives up at once (no retry can help)", async () => {
     const err = await client
       .putRecords("no-such-stream", [{ data: bytes(10, "x"), partitionKey: "p" }])
