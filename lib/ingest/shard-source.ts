@@ -57,24 +57,27 @@ export class ShardMapCache implements ShardMapSource {
     return this.map;
   }
 
-  async readSince(since: number, deadline?: number): Promise<ShardMap> {
-    if (this.map.readAt >= since) return this.map;
-    let reading = this.reading;
-    if (reading !== undefined && reading.since < since) {
-      // a read begun before `since` may predate what the answer showed: wait it out, read again
-      await reading.done;
-      if (this.map.readAt >= since) return this.map;
-      reading = this.reading;
-    }
-    const done = reading?.done ?? this.read();
+  readSince(since: number, deadline?: number): Promise<ShardMap> {
+    if (this.map.readAt >= since) return Promise.resolve(this.map);
+    const done = this.readAfter(since);
     if (deadline === undefined) return done;
     const wait = deadline - this.now();
-    if (wait <= 0) return this.map;
+    if (wait <= 0) return Promise.resolve(this.map);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<ShardMap>((resolve) => {
       timer = setTimeout(() => resolve(this.map), wait);
     });
     return Promise.race([done, late]).finally(() => clearTimeout(timer));
+  }
+
+  private async readAfter(since: number): Promise<ShardMap> {
+    const reading = this.reading;
+    if (reading !== undefined && reading.since < since) {
+      // a read begun before `since` may predate what the answer showed: wait it out, read again
+      await reading.done;
+      if (this.map.readAt >= since) return this.map;
+    }
+    return (this.reading?.since ?? -1) >= since ? this.reading!.done : this.read();
   }
 
   private read(): Promise<ShardMap> {
