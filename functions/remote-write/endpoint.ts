@@ -200,6 +200,8 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
       version = negotiate(reader.header(req, "content-type"), reader.header(req, "content-encoding"));
       const out = await prepare(req, reader, version, tenant);
       metrics.count(METRIC_NAMES.samplesReceived, out.written.samples + out.written.histograms);
+      metrics.count(METRIC_NAMES.histogramsReceived, out.written.histograms);
+      metrics.count(METRIC_NAMES.exemplarsReceived, out.written.exemplars);
       for (const [reason, n] of out.rejected.byReason) {
         metrics.count(METRIC_NAMES.seriesRejected, n, { name: METRIC_DIMENSIONS.reason, value: reason });
       }
