@@ -2,7 +2,7 @@ import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { type Poller, startPoller } from "../../lib/aws/kinesis-poller";
 import { type Env, intVar } from "../../lib/core/config";
 import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
-import { createMemoryMetrics } from "../../lib/core/metrics";
+import { createMemoryMetrics, type Metrics } from "../../lib/core/metrics";
 import { forwarderFromEnv } from "./wiring";
 
 export const DEFAULT_DEAD_LETTER_FILE = ".local/dead-letters.jsonl";
@@ -20,14 +20,14 @@ export interface LocalForwarder extends Poller {
 export async function startLocalForwarder(
   env: Env,
   stream: { streamName: string; endpoint: string | undefined; region: string },
-  opts: { start?: "TRIM_HORIZON" | "LATEST"; batchSize?: number } = {},
+  opts: { start?: "TRIM_HORIZON" | "LATEST"; batchSize?: number; metrics?: Metrics } = {},
 ): Promise<LocalForwarder> {
   const withDefaults: Env = { ...env };
   if (withDefaults[FORWARD_ENV.deadLetterQueueUrl] === undefined) {
     withDefaults[FORWARD_ENV.deadLetterFile] ??= DEFAULT_DEAD_LETTER_FILE;
   }
-  // Locally the counts are in `stats`; no EMF lines on stdout.
-  const parts = forwarderFromEnv(withDefaults, createMemoryMetrics());
+  // Locally the counts are in `stats` (and the local server's /metrics); no EMF lines on stdout.
+  const parts = forwarderFromEnv(withDefaults, opts.metrics ?? createMemoryMetrics());
   const file = parts.config.deadLetterFile;
   if (file !== undefined) {
     const { mkdirSync } = await import("node:fs");

@@ -11,16 +11,23 @@ import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { type ApiKey, checkDistinctKeys, checkKey, keysFromEnv, StaticKeySource } from "../../lib/core/auth";
 import type { Env } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
-import { createLogger, type Logger } from "../../lib/core/log";
-import { METRIC_SERVICES } from "../../lib/core/metric-names";
-import type { Metrics } from "../../lib/core/metrics";
+import { createLogger, type Logger, type LogLevel } from "../../lib/core/log";
+import { METRIC_SERVICES, type MetricService } from "../../lib/core/metric-names";
+import { type Metrics, teeMetrics } from "../../lib/core/metrics";
+import {
+  EXPOSITION_CONTENT_TYPE,
+  MetricsRegistry,
+  outcomeOf,
+  routeOf,
+} from "../../lib/core/metrics-registry";
+import { LOCAL_HEALTH_PATH, METRICS_PATH } from "../../lib/core/routes";
 import { loadSharedSettings } from "../../lib/core/settings";
 import { loadMirrorConfig, type MirrorConfig, staticMirrorKeys } from "../../lib/mirror/config";
 import { type LocalForwarder, startLocalForwarder } from "../forwarder/local";
 import { createMirrorApp } from "../mirror/app";
 import { remoteWriteEndpointFromEnv } from "../remote-write/wiring";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
-import { localRequestListener } from "./listener";
+import { localRequestListener, timeRequests } from "./listener";
 import { ConcurrencyLimit, limitMirrorQueries } from "./mirror-limit";
 import { waitFor } from "./ports";
 import {
@@ -56,7 +63,10 @@ export interface LocalGatewayOptions {
   env?: Record<string, string>;
   /** Shards of the stream created in the embedded Kinesis (default 4). */
   shards?: number;
-  /** Periodic EMF metrics on stdout (default off). */
+  /**
+   * Each function's EMF metrics on stdout at this interval, when LOG_LEVEL is debug (default
+   * off). GET /metrics has them at any level.
+   */
   metricsIntervalMs?: number;
 }
 
@@ -75,6 +85,8 @@ export interface LocalGateway {
   readonly notes: string[];
   /** The forwarder over the stream, when FORWARD_URL is set. */
   readonly forwarder?: LocalForwarder;
+  /** What GET /metrics answers. */
+  readonly metrics: MetricsRegistry;
   stop(): Promise<void>;
 }
 
@@ -104,6 +116,8 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const settings = loadLocalServerSettings(env, opts.server);
   const mirrorConfig = localMirrorConfig(env, notes);
   const log = createLogger(mirrorConfig.logLevel, undefined, { service: "local-server" });
+  // the mirror's line per request (info) only when asked for with LOG_LEVEL=debug
+  const requestLogLevel = quietRequestLevel(mirrorConfig.logLevel);
 
   let embedded: EmbeddedKinesis | undefined;
   if (!env[ENV.kinesisEndpoint] && !hasAwsConfig(env)) {
@@ -114,16 +128,31 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     await ensureLocalStream(env[ENV.kinesisEndpoint]!, env[ENV.awsRegion]!, streamName, opts.shards ?? 4);
   }
 
-  let metrics: Metrics | undefined;
+  // Every function counts into /metrics; at LOG_LEVEL=debug, also as EMF under its own Service,
+  // written on the timer (a function's own flushes, e.g. the mirror's per request, write nothing).
+  const registry = new MetricsRegistry();
+  const emf: Metrics[] = [];
+  const emfOn = Boolean(opts.metricsIntervalMs) && mirrorConfig.logLevel === "debug";
+  const metricsOf = (service: MetricService): Metrics => {
+    if (!emfOn) return registry.metrics();
+    const own = createEmfMetrics(loadSharedSettings(env).metricsNamespace, service);
+    emf.push(own);
+    return { count: teeMetrics(registry.metrics(), own).count, flush() {} };
+  };
+  const remoteWriteMetrics = metricsOf(METRIC_SERVICES.remoteWrite);
+  const mirrorMetrics = metricsOf(METRIC_SERVICES.mirror);
+  const forwarderMetrics = metricsOf(METRIC_SERVICES.forwarder);
+  const flushEmf = () => {
+    for (const m of emf) m.flush();
+  };
   let timer: NodeJS.Timeout | undefined;
-  if (opts.metricsIntervalMs) {
-    metrics = createEmfMetrics(loadSharedSettings(env).metricsNamespace, METRIC_SERVICES.remoteWrite);
-    timer = setInterval(() => metrics?.flush(), opts.metricsIntervalMs);
+  if (emfOn) {
+    timer = setInterval(flushEmf, opts.metricsIntervalMs);
     timer.unref();
   }
   let remoteWrite: ReturnType<typeof remoteWriteEndpointFromEnv>["endpoint"];
   try {
-    remoteWrite = remoteWriteEndpointFromEnv(env, metrics).endpoint;
+    remoteWrite = remoteWriteEndpointFromEnv(env, remoteWriteMetrics).endpoint;
   } catch (err) {
     if (timer) clearInterval(timer);
     await embedded?.stop();
@@ -132,11 +161,15 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const mirror = createMirrorApp({
     config: mirrorConfig,
     keys: new StaticKeySource([{ key: mirrorApiKey }]),
-    log: createLogger(mirrorConfig.logLevel, undefined, { service: METRIC_SERVICES.mirror }),
-    ...(metrics ? { metrics } : {}),
+    log: createLogger(requestLogLevel, undefined, { service: METRIC_SERVICES.mirror }),
+    metrics: mirrorMetrics,
   });
   const root = new Hono();
-  root.get("/healthz", (c) => c.text("ok\n"));
+  root.get(LOCAL_HEALTH_PATH, (c) => c.text("ok\n"));
+  // no key: counts only, and the server listens on loopback unless HOST says otherwise
+  root.get(METRICS_PATH, (c) =>
+    c.body(registry.expose(), 200, { "content-type": EXPOSITION_CONTENT_TYPE, "cache-control": "no-store" }),
+  );
   // Mirror queries share this thread with ingest: only a few at once (see settings.ts).
   const mirrorSlots = new ConcurrencyLimit(
     settings.mirrorConcurrency,
@@ -152,11 +185,15 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const server = createServer(
     // how often Node looks for requests past headersTimeout or requestTimeout
     { connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(settings.headersTimeoutMs / 4))) },
-    localRequestListener(remoteWrite, root.fetch, {
-      minBytesPerSecond: settings.minBodyBytesPerSecond,
-      graceMs: settings.bodyGraceMs,
-      onCut: (info) => slowLog(info),
-    }),
+    timeRequests(
+      localRequestListener(remoteWrite, root.fetch, {
+        minBytesPerSecond: settings.minBodyBytesPerSecond,
+        graceMs: settings.bodyGraceMs,
+        onCut: (info) => slowLog(info),
+      }),
+      (path, status, seconds) =>
+        registry.observeRequest(routeOf(path), status === undefined ? "closed" : outcomeOf(status), seconds),
+    ),
   );
   // Keep idle connections longer than any client keeps them (Go's transport: 90 s), so the
   // server never closes a socket a client is about to reuse. The headers and request timeouts
@@ -185,17 +222,21 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${hostname}:${port}`;
-  await waitFor("the local server", async () => (await fetch(`${url}/healthz`)).ok, 5_000);
+  await waitFor("the local server", async () => (await fetch(`${url}${LOCAL_HEALTH_PATH}`)).ok, 5_000);
 
   // With FORWARD_URL set, the stream is also forwarded to that remote_write endpoint.
   let forwarder: LocalForwarder | undefined;
   if (env.FORWARD_URL) {
     try {
-      forwarder = await startLocalForwarder(env, {
-        streamName,
-        endpoint: env[ENV.kinesisEndpoint],
-        region: env[ENV.awsRegion]!,
-      });
+      forwarder = await startLocalForwarder(
+        env,
+        {
+          streamName,
+          endpoint: env[ENV.kinesisEndpoint],
+          region: env[ENV.awsRegion]!,
+        },
+        { metrics: forwarderMetrics },
+      );
     } catch (err) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await embedded?.stop();
@@ -214,10 +255,11 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     embeddedKinesis: embedded !== undefined,
     notes,
     ...(forwarder ? { forwarder } : {}),
+    metrics: registry,
     async stop() {
       await forwarder?.stop();
       if (timer) clearInterval(timer);
-      metrics?.flush();
+      flushEmf();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -291,6 +333,14 @@ function localMirrorConfig(env: Env, notes: string[]): MirrorConfig {
     );
   }
   return config;
+}
+
+/**
+ * The level of the local mirror's logger: its line per request is info, which a terminal
+ * wants only when asked for (debug); warnings and errors are kept.
+ */
+function quietRequestLevel(level: LogLevel): LogLevel {
+  return level === "debug" || level === "error" ? level : "warn";
 }
 
 /** A warning logged at most once per `everyMs`, with how many times it happened meanwhile. */

@@ -42,11 +42,43 @@ export function localRequestListener(
     body: (req, maxBytes) => readBody(req, maxBytes, floor),
   };
   return (req, res) => {
-    const url = req.url ?? "/";
-    const query = url.indexOf("?");
-    const path = query < 0 ? url : url.slice(0, query);
+    const path = pathOf(req);
     if (isRemoteWritePath(path)) void serveWrite(endpoint, path, req, res, reader);
     else void other(req, res);
+  };
+}
+
+/** A request's path, without its query. */
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? "/";
+  const query = url.indexOf("?");
+  return query < 0 ? url : url.slice(0, query);
+}
+
+/**
+ * `listener`, with each request timed from its arrival to its answer's end: `observe` is told
+ * once per request its path, the status answered (undefined when the connection closed
+ * before the answer was sent) and the seconds it took.
+ */
+export function timeRequests(
+  listener: RequestListener,
+  observe: (path: string, status: number | undefined, seconds: number) => void,
+): RequestListener {
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    let done = false;
+    const end = (answered: boolean) => {
+      if (done) return;
+      done = true;
+      observe(
+        pathOf(req),
+        answered ? res.statusCode : undefined,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    };
+    res.once("finish", () => end(true));
+    res.once("close", () => end(res.writableFinished));
+    listener(req, res);
   };
 }
 

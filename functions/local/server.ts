@@ -1,5 +1,5 @@
 import { ENV } from "../../lib/core/env-names";
-import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
+import { METRICS_PATH, RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULT_PORT, startLocalGateway } from "./gateway";
 import { clearLocalState, localStateDir, writeLocalState } from "./state";
 
@@ -34,6 +34,7 @@ console.log(`Prometheus gateway listening on ${gateway.url}
   remote_write:  ${write}  (also ${gateway.url}${RECEIVER_PATH})
   stream:        ${gateway.streamName} (${gateway.embeddedKinesis ? `embedded Kinesis at ${gateway.kinesisEndpoint}` : (gateway.kinesisEndpoint ?? "AWS")})
   mirror:        ${gateway.url}/api/connection, /api/field/name, /api/field/value, /api/metric
+  metrics:       ${gateway.url}${METRICS_PATH}  (Prometheus text format; examples/prometheus.yml scrapes it)
   API key:       ${gateway.apiKey}  (remote_write: sts-api-key or basic auth apikey:<key>)
   mirror key:    ${gateway.mirrorApiKey}  (the StackState datasource's API key; it unlocks no write)
 ${gateway.forwarder ? `  forwarding:    to ${gateway.forwarder.url}${gateway.forwarder.deadLetterFile ? ` (dead letters: ${gateway.forwarder.deadLetterFile})` : ""}\n` : ""}${gateway.notes.map((n) => `  note: ${n}\n`).join("")}

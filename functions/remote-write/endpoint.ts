@@ -213,6 +213,8 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
       const map = shards.current();
       const { out, body } = await prepare(req, reader, version, tenant, map);
       metrics.count(METRIC_NAMES.samplesReceived, out.written.samples + out.written.histograms);
+      metrics.count(METRIC_NAMES.histogramsReceived, out.written.histograms);
+      metrics.count(METRIC_NAMES.exemplarsReceived, out.written.exemplars);
       for (const [reason, n] of out.rejected.byReason) {
         metrics.count(METRIC_NAMES.seriesRejected, n, { name: METRIC_DIMENSIONS.reason, value: reason });
       }

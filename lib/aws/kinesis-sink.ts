@@ -287,6 +287,7 @@ export class KinesisSink implements RecordSink {
     let answer: Awaited<ReturnType<RecordPutter["putRecords"]>> | undefined;
     let error: unknown;
     try {
+      this.metrics.count(METRIC_NAMES.putRecordsCalls, 1);
       answer = await this.client.putRecords(this.opts.streamName, entries, abort.signal);
     } catch (err) {
       error = err;

@@ -21,3 +21,15 @@ export function createMemoryMetrics(): Metrics & { totals: Map<string, number> }
     flush() {},
   };
 }
+
+/** Counts into each of `targets`; `flush` flushes them all. */
+export function teeMetrics(...targets: Metrics[]): Metrics {
+  return {
+    count(name, value, dimension) {
+      for (const target of targets) target.count(name, value, dimension);
+    },
+    flush() {
+      for (const target of targets) target.flush();
+    },
+  };
+}

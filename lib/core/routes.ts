@@ -30,3 +30,9 @@ export const MIRROR_API_PREFIX = "/api/*";
 
 /** Unauthenticated liveness answer of the mirror (also answered at "/"). */
 export const HEALTHCHECK_PATH = "/healthcheck";
+
+/** The local server's own liveness answer (`npm start`). */
+export const LOCAL_HEALTH_PATH = "/healthz";
+
+/** The local server's metrics in Prometheus's text format. */
+export const METRICS_PATH = "/metrics";

@@ -3,7 +3,12 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ENTRIES, PROJECT_ROOT } from "../../infra/paths";
 import { ENV } from "../../lib/core/env-names";
-import { METRIC_DIMENSIONS, METRIC_NAMES, METRIC_SERVICES } from "../../lib/core/metric-names";
+import {
+  METRIC_CATALOGUE,
+  METRIC_DIMENSIONS,
+  METRIC_NAMES,
+  METRIC_SERVICES,
+} from "../../lib/core/metric-names";
 import { resourcesOf, type Synthesized, synthGateway } from "./synth";
 
 /**
@@ -228,6 +233,16 @@ describe("metric names: what the code emits", () => {
   it("every name the code counts is declared in lib/metric-names.ts, and every declared name is counted", () => {
     const declared = Object.values(METRIC_NAMES).sort();
     expect([...new Set(EMITTED.map((k) => k.name))].sort()).toEqual(declared);
+  });
+});
+
+describe("the catalogue behind /metrics", () => {
+  it("names each metric's service and extra dimension as the code emits it", () => {
+    for (const key of Object.keys(METRIC_CATALOGUE) as (keyof typeof METRIC_NAMES)[]) {
+      const spec = METRIC_CATALOGUE[key];
+      const emitted = { service: spec.service, name: METRIC_NAMES[key], dimension: spec.by?.dimension };
+      expect(emittedText.has(keyText(emitted)), keyText(emitted)).toBe(true);
+    }
   });
 });
 
