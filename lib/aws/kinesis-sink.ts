@@ -63,7 +63,8 @@ interface Call {
 
 /**
  * Writes records with PutRecords, sharing calls between concurrent put()s (group commit):
- * at most `concurrency` calls are in flight for the whole sink; a put() whose records arrive
+ * at most `concurrency` calls are in flight for the whole sink (a call waiting out a backoff
+ * gives its slot back meanwhile, and takes the next one freed before new calls do); a put() whose records arrive
  * while every slot is busy waits in a queue, and the next free slot takes everything queued
  * then, in arrival order, into one call (up to 500 records / 5 MiB). Nothing waits on a
  * timer to gather records (on Lambda, one request per instance, every call carries one put).
@@ -100,6 +101,8 @@ export class KinesisSink implements RecordSink {
   private queue: PendingPut[] = [];
   private head = 0;
   private inFlight = 0;
+  /** Calls back from a backoff, waiting for a slot (they go before new calls). */
+  private waiting: (() => void)[] = [];
 
   constructor(
     private readonly client: RecordPutter,
@@ -191,11 +194,28 @@ export class KinesisSink implements RecordSink {
             this.fail(put, errorName(err));
           }
         })
-        .finally(() => {
-          this.inFlight--;
-          this.pump();
-        });
+        .finally(() => this.release());
     }
+  }
+
+  /** A slot back: to a call waiting after its backoff, else to the queue. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) {
+      next();
+      return;
+    }
+    this.inFlight--;
+    this.pump();
+  }
+
+  /** A slot for a call back from its backoff: at once when one is free, else the next one freed. */
+  private acquire(): Promise<void> {
+    if (this.inFlight < this.opts.concurrency) {
+      this.inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   /** The next call's entries: queued records in arrival order, within the call limits. */
@@ -243,7 +263,13 @@ export class KinesisSink implements RecordSink {
         ({ entries, puts } = live(entries, puts));
         if (entries.length === 0) return;
         this.metrics.count(METRIC_NAMES.kinesisRetries, entries.length);
-        await this.sleep(delay);
+        // the slot is free during the backoff (other calls go on), taken again after it
+        this.release();
+        try {
+          await this.sleep(delay);
+        } finally {
+          await this.acquire();
+        }
         ({ entries, puts } = live(entries, puts));
         if (entries.length === 0) return;
       }

@@ -187,7 +187,10 @@ export const METRIC_CATALOGUE: { readonly [K in MetricKey]: CounterSpec } = {
     help: "Requests answered 500 because the stream refuses this writer.",
   },
   shardMapReads: { service: "remote-write", help: "Shard maps read with ListShards." },
-  shardMapFailures: { service: "remote-write", help: "ListShards calls that failed (the last map stays in use)." },
+  shardMapFailures: {
+    service: "remote-write",
+    help: "ListShards calls that failed (the last map stays in use).",
+  },
   recordsRerouted: {
     service: "remote-write",
     help: "Records written again because their first copy landed outside their series' shard (a resharding).",

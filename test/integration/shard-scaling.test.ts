@@ -43,7 +43,7 @@ async function measure(rig: ScalingRig, seconds: number) {
 describe("records packed by the stream's shards", () => {
   for (const shards of [4, 16, 64]) {
     it(`uses at least 80 % of a ${shards}-shard stream's capacity, about one record per shard per request`, async () => {
-      const rig = await scalingRig({ shards, ...BUDGET, senders: 16, seriesPerSender: 2000 });
+      const rig = await scalingRig({ shards, ...BUDGET, senders: 24, seriesPerSender: 2000 });
       try {
         const use = await measure(rig, 3);
         console.log(

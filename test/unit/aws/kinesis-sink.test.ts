@@ -154,6 +154,48 @@ describe("KinesisSink group commit", () => {
     expect(puts.every((p) => p.done && p.error === undefined)).toBe(true);
   });
 
+  it("gives the slot back during a backoff; the call back from it goes before new ones", async () => {
+    const { putter, calls } = handPutter();
+    const sleeps: (() => void)[] = [];
+    const sink = new KinesisSink(
+      putter,
+      { streamName: "s", concurrency: 1, deadlineMs: 10_000, retryAfterSeconds: 3 },
+      createLogger("error", () => {}),
+      createMemoryMetrics(),
+      () => new Promise<void>((r) => sleeps.push(r)),
+      () => 0.5,
+    );
+    const a = records("a", 2);
+    const first = track(sink.put(a));
+    calls[0]!.answer(partly(calls[0]!.entries, [1], "ProvisionedThroughputExceededException"));
+    await settle();
+    expect(sleeps).toHaveLength(1);
+    // the only slot is free while a waits out its backoff: b's call goes at once
+    const b = track(sink.put(records("b", 1)));
+    expect(calls).toHaveLength(2);
+    expect(keys(calls[1]!.entries)).toEqual(["b-0"]);
+    // a's backoff ends while b's call holds the slot: a waits for it, then goes before c
+    sleeps[0]!();
+    await settle();
+    const c = track(sink.put(records("c", 1)));
+    expect(calls).toHaveLength(2);
+    calls[1]!.answer(accepted(calls[1]!.entries));
+    await settle();
+    expect(b).toEqual({ done: true });
+    expect(calls).toHaveLength(3);
+    expect(keys(calls[2]!.entries)).toEqual(["a-1"]);
+    calls[2]!.answer(accepted(calls[2]!.entries));
+    await settle();
+    expect(first).toEqual({ done: true });
+    expect(keys(calls[3]!.entries)).toEqual(["c-0"]);
+    calls[3]!.answer(accepted(calls[3]!.entries));
+    await settle();
+    expect(c).toEqual({ done: true });
+    // a written record carries the shard Kinesis named
+    expect(a[1]!.shardId).toBe("shardId-000000000000");
+    expect(a[0]!.shardId).toBeUndefined();
+  });
+
   it("retries only the failed entries of a coalesced call; each owner resolves when its own are in", async () => {
     const { putter, calls } = handPutter();
     const { sink, metrics } = setup(putter, { concurrency: 1 });
@@ -186,14 +228,15 @@ describe("KinesisSink group commit", () => {
     await settle();
     expect(a).toEqual({ done: true });
     expect(b.done).toBe(false);
-    expect(keys(calls[3]!.entries)).toEqual(["b-2"]);
+    // b-2 backs off again, its slot free meanwhile: the waiting put goes, then b-2
+    expect(keys(calls[3]!.entries)).toEqual(["c-0"]);
     calls[3]!.answer(accepted(calls[3]!.entries));
     await settle();
-    expect(b).toEqual({ done: true });
-    expect(keys(calls[4]!.entries)).toEqual(["c-0"]);
+    expect(late).toEqual({ done: true });
+    expect(keys(calls[4]!.entries)).toEqual(["b-2"]);
     calls[4]!.answer(accepted(calls[4]!.entries));
     await settle();
-    expect(late).toEqual({ done: true });
+    expect(b).toEqual({ done: true });
     expect(metrics.totals.get("RecordsWritten")).toBe(8);
     expect(metrics.totals.get("KinesisRetries")).toBe(3);
     expect(metrics.totals.get("KinesisThrottled")).toBe(1);
