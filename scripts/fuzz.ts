@@ -8,7 +8,7 @@ import { startReceiver } from "../test/support/receiver";
 /**
  * `npm run fuzz`: the differential check of test/reliability/differential.test.ts on random
  * seeds, for as long as asked. Damaged bodies go to Prometheus's own receiver and to the
- * gateway app; a seed fails when the gateway writes anything for a body Prometheus cannot
+ * gateway's two fronts; a seed fails when the gateway writes anything for a body Prometheus cannot
  * decode, or writes a record protobufjs or Prometheus cannot decode.
  *   npm run fuzz -- --seconds 300        random seeds for five minutes
  *   npm run fuzz -- --seed 1267226234    replays one seed (then add it to the test's SEEDS)
@@ -32,7 +32,7 @@ if (!Number.isFinite(seconds) || seconds <= 0 || !Number.isInteger(bodies) || bo
 if (!prometheusAvailable()) process.exit(2);
 
 const prometheus = await startReceiver();
-const gateway = differentialGateway();
+const gateway = await differentialGateway();
 const tally = emptyTally();
 const failed: number[] = [];
 const deadline = Date.now() + seconds * 1000;
@@ -56,6 +56,7 @@ try {
     }
   } while (values.seed === undefined && Date.now() < deadline);
 } finally {
+  await gateway.close();
   await prometheus.stop();
 }
 console.log(

@@ -177,7 +177,6 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
       });
       if (reason !== undefined)
         metrics.count(METRIC_NAMES.mirrorErrors, 1, { name: METRIC_DIMENSIONS.reason, value: reason });
-      metrics.flush();
     }
   });
 

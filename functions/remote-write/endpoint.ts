@@ -53,7 +53,7 @@ export interface RemoteWriteOptions {
 }
 
 /**
- * How a front (node:http, API Gateway events, Hono) lets the endpoint read one request of
+ * How a front (node:http, API Gateway events) lets the endpoint read one request of
  * type R. One object per front, shared by every request: no closure per request.
  */
 export interface RequestReader<R> {
@@ -120,9 +120,9 @@ function tooLarge(maxBodyBytes: number): PayloadTooLargeError {
 
 /**
  * The remote_write receiver without a web framework: the one implementation of its
- * behaviour, which the local server's node:http listener, the Lambda handler and the Hono
- * app all call. It answers with the status that makes Prometheus retry exactly when a retry
- * can succeed (see the status table in docs/ingest.md).
+ * behaviour, which the local server's node:http listener and the Lambda handler both call.
+ * It answers with the status that makes Prometheus retry exactly when a retry can succeed
+ * (see the status table in docs/ingest.md).
  */
 export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEndpoint {
   const { ingestor, maxBodyBytes, keys, sink, log, metrics } = o;

@@ -10,9 +10,12 @@ export interface KinesisClientOptions {
 }
 
 /**
- * A Kinesis client over HTTP/1.1 keep-alive connections. The SDK's own retries are off:
- * the sink retries failed entries itself, inside its deadline, and counts every retry.
- * Local endpoints get fixed dummy credentials (local Kinesis servers do not check them).
+ * The AWS SDK's Kinesis client over HTTP/1.1 keep-alive connections, for the local tools and
+ * the forwarder's local poller: creating, describing and reading streams (the ingest path
+ * writes with the lean PutRecords client, ./kinesis-records.ts, and loads no SDK client). The
+ * SDK's own retries are off: a failed call surfaces at once, and the poller pauses and reads
+ * again on its own terms. Local endpoints get fixed dummy credentials (local Kinesis servers do
+ * not check them).
  */
 export function createKinesisClient(opts: KinesisClientOptions): KinesisClient {
   const requestHandler = new NodeHttpHandler({

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiGatewayHandler } from "../../functions/remote-write/api-gateway";
 import { remoteWriteEndpointFromEnv } from "../../functions/remote-write/wiring";
 import { createMemoryMetrics } from "../../lib/core/metrics";
-import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
-import { httpApiEvent } from "../fixtures/api-gateway";
 import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 import { type AwsJsonStub, type StubAnswer, startAwsJsonStub } from "../support/aws-json-stub";
+import { FRONT_NAMES, type FrontName, LISTENER, lambdaFront, startListenerFront } from "../support/fronts";
 
 /**
  * The table of docs/ingest.md ("Failures no retry can cure"), row by row, through the Lambda
- * handler and the gateway's own Kinesis client against an AWS-shaped stand-in: what no retry
+ * handler (API Gateway events) and the local server's listener, each over the endpoint the
+ * function's wiring builds, and the gateway's own Kinesis client against an AWS-shaped stand-in: what no retry
  * can cure is answered 4xx (never resent) or 500 for an operator, at once, after one call;
  * only what a retry can cure is retried, and then answered 503 with Retry-After.
  */
@@ -37,7 +36,7 @@ const perRecord = (code: string) => (records: unknown[]) => ({
   },
 });
 
-function invoke() {
+async function invoke(frontName: FrontName) {
   const metrics = createMemoryMetrics();
   const { endpoint } = remoteWriteEndpointFromEnv(
     {
@@ -51,12 +50,19 @@ function invoke() {
     },
     metrics,
   );
-  const event = httpApiEvent(
-    REMOTE_WRITE_PATH,
-    { "sts-api-key": KEY, "content-type": "application/x-protobuf", "content-encoding": "snappy" },
-    snappy(v1Message(realisticSeries(10, 2))),
-  );
-  return { metrics, result: apiGatewayHandler(endpoint)(event, { getRemainingTimeInMillis: () => 29_000 }) };
+  const front =
+    frontName === LISTENER
+      ? await startListenerFront(endpoint)
+      : lambdaFront(endpoint, { remainingMs: 29_000 });
+  try {
+    const res = await front.send({
+      headers: { "sts-api-key": KEY, "content-type": "application/x-protobuf", "content-encoding": "snappy" },
+      body: snappy(v1Message(realisticSeries(10, 2))),
+    });
+    return { metrics, res };
+  } finally {
+    await front.close();
+  }
 }
 
 /** What each answer's body says, by its code. */
@@ -67,7 +73,7 @@ const BODY: Record<string, RegExp> = {
   "kinesis-unavailable": /^Kinesis did not accept 1 of 1 records \(.+\); retry later/,
 };
 
-describe("failures no retry can cure, and those it can", () => {
+describe.each(FRONT_NAMES)("failures no retry can cure, and those it can, through the %s", (frontName) => {
   it.each<[string, (records: unknown[]) => StubAnswer, number, string, "once" | "retried"]>([
     [
       "a call refused as invalid",
@@ -117,12 +123,11 @@ describe("failures no retry can cure, and those it can", () => {
     // PutRecords calls only: the shard map's ListShards meets the same failure, and is not retried per request
     const puts = () => stub.calls.filter((c) => c.target.endsWith(".PutRecords")).length;
     const before = puts();
-    const { result } = invoke();
-    const res = await result;
+    const { res } = await invoke(frontName);
     const made = puts() - before;
-    expect(res.statusCode).toBe(status);
-    if (status === 503) expect(Number(res.headers?.["retry-after"])).toBeGreaterThanOrEqual(5);
-    else expect(res.headers?.["retry-after"]).toBeUndefined();
+    expect(res.status).toBe(status);
+    if (status === 503) expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(5);
+    else expect(res.headers["retry-after"]).toBeUndefined();
     expect(res.body).not.toBe("internal error\n");
     if (calls === "once") expect(made).toBe(1);
     else expect(made).toBeGreaterThan(1);

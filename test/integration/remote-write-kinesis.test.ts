@@ -1,12 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
-import { createRemoteWriteApp } from "../../functions/remote-write/app";
+import { createRemoteWriteEndpoint } from "../../functions/remote-write/endpoint";
 import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
-import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import {
@@ -20,19 +19,22 @@ import {
   v1Message,
   v2Message,
 } from "../fixtures/remote-write";
+import { FRONT_NAMES, type Front, type FrontName, lambdaFront, startListenerFront } from "../support/fronts";
 import { streamContents } from "../support/stream";
 import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
- * The Hono app against a real Kinesis API (kinesis-local behind a front that refuses what AWS
- * refuses, test/support/strict-kinesis.ts): what goes in comes back out of the stream, series
- * by series, bit for bit.
+ * The remote-write endpoint behind each production front (the local server's listener on
+ * 127.0.0.1, the Lambda handler with API Gateway events) against a real Kinesis API
+ * (kinesis-local behind a front that refuses what AWS refuses, test/support/strict-kinesis.ts):
+ * what goes in comes back out of the stream, series by series, bit for bit.
  */
 let kinesis: EmbeddedKinesis;
 let strict: StrictKinesis;
 /** The lean PutRecords client the Lambda uses, writing through the strict front. */
 let putter: KinesisRecordsClient;
 let stream = 0;
+const fronts: Front[] = [];
 
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
@@ -40,13 +42,20 @@ beforeAll(async () => {
   putter = KinesisRecordsClient.create({ region: kinesis.region, endpoint: strict.endpoint });
 }, 90_000);
 
+afterEach(async () => {
+  for (const front of fronts.splice(0)) await front.close();
+});
+
 afterAll(async () => {
   putter?.destroy();
   await strict?.stop();
   await kinesis?.stop();
 });
 
-async function freshApp(keys = [{ key: "k-secret" }, { key: "k-acme", tenant: "acme" }]) {
+async function freshFront(
+  frontName: FrontName,
+  keys = [{ key: "k-secret" }, { key: "k-acme", tenant: "acme" }],
+) {
   const streamName = `it-${++stream}`;
   await kinesis.createStream(streamName, 4);
   const metrics = createMemoryMetrics();
@@ -56,7 +65,7 @@ async function freshApp(keys = [{ key: "k-secret" }, { key: "k-acme", tenant: "a
     silentLogger,
     metrics,
   );
-  const app = createRemoteWriteApp({
+  const endpoint = createRemoteWriteEndpoint({
     ingestor: new Ingestor(ingestSettings()),
     maxBodyBytes: DEFAULTS.maxBodyBytes,
     keys: new StaticKeySource(keys),
@@ -64,21 +73,15 @@ async function freshApp(keys = [{ key: "k-secret" }, { key: "k-acme", tenant: "a
     log: silentLogger,
     metrics,
   });
-  return { app, streamName, metrics };
+  const front = frontName === FRONT_NAMES[0] ? await startListenerFront(endpoint) : lambdaFront(endpoint);
+  fronts.push(front);
+  return { front, streamName, metrics };
 }
 
 const V2_TYPE = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
 
-function post(
-  app: Awaited<ReturnType<typeof freshApp>>["app"],
-  body: Uint8Array,
-  headers: Record<string, string>,
-) {
-  return app.request(REMOTE_WRITE_PATH, {
-    method: "POST",
-    body,
-    headers: { "content-encoding": "snappy", ...headers },
-  });
+function post(front: Front, body: Uint8Array, headers: Record<string, string>) {
+  return front.send({ body, headers: { "content-encoding": "snappy", ...headers } });
 }
 
 const specials: SeriesSpec = {
@@ -102,23 +105,29 @@ const histogramSeries: SeriesSpec = {
   exemplars: [{ labels: [["trace_id", "00f067aa0ba902b7"]], value: 0.042, timestamp: 1_700_000_000_500 }],
 };
 
-describe.each([
-  ["v1", "application/x-protobuf", v1Message],
-  ["v2", V2_TYPE, v2Message],
-] as const)("remote write %s into Kinesis", (version, contentType, encode) => {
+describe.each(
+  FRONT_NAMES.flatMap((name) =>
+    (
+      [
+        ["v1", "application/x-protobuf", v1Message],
+        ["v2", V2_TYPE, v2Message],
+      ] as const
+    ).map(([version, contentType, encode]) => [version, name, contentType, encode] as const),
+  ),
+)("remote write %s into Kinesis through the %s", (version, frontName, contentType, encode) => {
   it("writes every series exactly once, bit for bit, each bucket on one shard", async () => {
-    const { app, streamName, metrics } = await freshApp();
+    const { front, streamName, metrics } = await freshFront(frontName);
     const input = [...realisticSeries(500, 4), specials, histogramSeries];
-    const res = await post(app, snappy(encode(input)), {
+    const res = await post(front, snappy(encode(input)), {
       "content-type": contentType,
       "sts-api-key": "k-secret",
     });
     expect(res.status).toBe(204);
-    expect(res.headers.get("X-Prometheus-Remote-Write-Version")).toBe(version === "v1" ? "0.1.0" : "2.0.0");
+    expect(res.headers["x-prometheus-remote-write-version"]).toBe(version === "v1" ? "0.1.0" : "2.0.0");
     if (version === "v2") {
-      expect(res.headers.get("X-Prometheus-Remote-Write-Samples-Written")).toBe("2004");
-      expect(res.headers.get("X-Prometheus-Remote-Write-Histograms-Written")).toBe("1");
-      expect(res.headers.get("X-Prometheus-Remote-Write-Exemplars-Written")).toBe("1");
+      expect(res.headers["x-prometheus-remote-write-samples-written"]).toBe("2004");
+      expect(res.headers["x-prometheus-remote-write-histograms-written"]).toBe("1");
+      expect(res.headers["x-prometheus-remote-write-exemplars-written"]).toBe("1");
     }
 
     const { records, series } = await streamContents(kinesis.client, streamName);
@@ -145,10 +154,10 @@ describe.each([
   });
 
   it("a resent request yields the same partition keys (duplicates are recognisable)", async () => {
-    const { app, streamName } = await freshApp();
+    const { front, streamName } = await freshFront(frontName);
     const body = snappy(encode(realisticSeries(50, 2)));
     for (let i = 0; i < 2; i++) {
-      const res = await post(app, body, { "content-type": contentType, "sts-api-key": "k-secret" });
+      const res = await post(front, body, { "content-type": contentType, "sts-api-key": "k-secret" });
       expect(res.status).toBe(204);
     }
     const { records } = await streamContents(kinesis.client, streamName);
@@ -159,9 +168,9 @@ describe.each([
   });
 
   it("tags data with the tenant of the key that wrote it", async () => {
-    const { app, streamName } = await freshApp();
+    const { front, streamName } = await freshFront(frontName);
     const basic = `Basic ${Buffer.from("apikey:k-acme").toString("base64")}`;
-    const res = await post(app, snappy(encode([specials])), {
+    const res = await post(front, snappy(encode([specials])), {
       "content-type": contentType,
       authorization: basic,
     });
@@ -172,17 +181,17 @@ describe.each([
   });
 
   it("writes the valid series and answers 400 naming the rejected ones", async () => {
-    const { app, streamName, metrics } = await freshApp();
+    const { front, streamName, metrics } = await freshFront(frontName);
     const bad: SeriesSpec = { labels: [["job", "no-name"]], samples: [{ value: 1, timestamp: 1 }] };
-    const res = await post(app, snappy(encode([specials, bad])), {
+    const res = await post(front, snappy(encode([specials, bad])), {
       "content-type": contentType,
       "sts-api-key": "k-secret",
     });
     expect(res.status).toBe(400);
-    const text = await res.text();
+    const text = res.body;
     expect(text).toContain("rejected 1 of 2 series");
     expect(text).toContain("missing-metric-name: 1");
-    if (version === "v2") expect(res.headers.get("X-Prometheus-Remote-Write-Samples-Written")).toBe("4");
+    if (version === "v2") expect(res.headers["x-prometheus-remote-write-samples-written"]).toBe("4");
     const { series } = await streamContents(kinesis.client, streamName);
     expect(series.map((s) => s.labels.__name__)).toEqual(["edge_values"]);
     expect(metrics.totals.get("SeriesRejected{Reason=missing-metric-name}")).toBe(1);

@@ -1,43 +1,57 @@
 import { randomBytes } from "node:crypto";
-import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
 import { type LocalGateway, startLocalGateway } from "../../functions/local/gateway";
 import { readAll } from "../../functions/local/stream";
+import { remoteWriteEndpointFromEnv } from "../../functions/remote-write/wiring";
 import { compress } from "../../lib/codec/snappy";
-import { RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
+import { createMemoryMetrics } from "../../lib/core/metrics";
+import { RECEIVER_PATH } from "../../lib/core/routes";
 import { realisticSeries, snappy, v1Message, v2Message } from "../fixtures/remote-write";
+import { type Front, httpFront, LAMBDA, LISTENER, lambdaFront } from "../support/fronts";
 import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
 /**
- * The status matrix over real HTTP: every auth, content-type, encoding, size and
- * malformed-body case, its code and headers, nothing written when refused, and the
- * server still serving afterwards. The server writes through a front that refuses what AWS
- * refuses (test/support/strict-kinesis.ts); the stream is read back from kinesis-local.
+ * The status matrix through both production fronts: the local server over real HTTP, and
+ * the Lambda handler (built from the same variables, as at its cold start) with API Gateway
+ * HTTP API events. Every auth, content-type, encoding, size and malformed-body case, its code
+ * and headers, nothing written when refused, and the server still serving afterwards. Both
+ * write through a front that refuses what AWS refuses (test/support/strict-kinesis.ts); the
+ * stream is read back from kinesis-local.
  */
 const KEY = "matrix-key-7f3a";
 const MAX_BODY = 64 * 1024;
 let kinesis: EmbeddedKinesis;
 let strict: StrictKinesis;
 let gateway: LocalGateway;
+/**
+ * The local server with one connection per request, closed after the answer: some cases are
+ * answered before the body is read, and a kept-alive socket reused after the reads of the
+ * stream between cases could meet the server closing it.
+ */
+let listener: Front;
+let lambda: Front;
 
 beforeAll(async () => {
   kinesis = await startEmbeddedKinesis();
   strict = await startStrictKinesis({ target: kinesis.endpoint, region: kinesis.region });
-  gateway = await startLocalGateway({
-    port: 0,
-    apiKey: KEY,
-    env: {
-      KINESIS_ENDPOINT: strict.endpoint,
-      KINESIS_STREAM_NAME: "matrix",
-      MAX_BODY_BYTES: String(MAX_BODY),
-      MAX_DECODED_BYTES: String(1024 * 1024),
-      LOG_LEVEL: "error",
-    },
-  });
+  const env = {
+    KINESIS_ENDPOINT: strict.endpoint,
+    KINESIS_STREAM_NAME: "matrix",
+    MAX_BODY_BYTES: String(MAX_BODY),
+    MAX_DECODED_BYTES: String(1024 * 1024),
+    LOG_LEVEL: "error",
+  };
+  gateway = await startLocalGateway({ port: 0, apiKey: KEY, env });
+  listener = httpFront(gateway.url, { connections: "close" });
+  lambda = lambdaFront(
+    remoteWriteEndpointFromEnv({ ...env, AWS_REGION: "us-east-1", API_KEY: KEY }, createMemoryMetrics())
+      .endpoint,
+  );
 }, 90_000);
 
 afterAll(async () => {
+  await listener?.close();
   await gateway?.stop();
   await strict?.stop();
   await kinesis?.stop();
@@ -276,48 +290,24 @@ const cases: Case[] = [
   },
 ];
 
-/**
- * One request on a connection of its own, closed after the answer: some cases are answered
- * before the body is read, and a kept-alive socket reused after the reads of the stream
- * between cases could meet the server closing it.
- */
-function send(url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array }) {
-  return new Promise<Response>((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method, headers: init.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", reject);
-      res.on("end", () => {
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) {
-          for (const v of Array.isArray(value) ? value : [value ?? ""]) headers.append(name, v);
-        }
-        const status = res.statusCode ?? 0;
-        const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
-        resolve(new Response(body, { status, headers }));
-      });
-    });
-    req.on("error", reject);
-    req.end(init.body);
-  });
-}
-
 async function recordCount(): Promise<number> {
   return (await readAll(kinesis.client, "matrix")).length;
 }
 
-describe("remote write status matrix", () => {
+describe.each([LISTENER, LAMBDA])("remote write status matrix through the %s", (name) => {
   it.each(cases)("$name → $status", async (c) => {
+    const front = name === LISTENER ? listener : lambda;
     const before = await recordCount();
-    const res = await send(`${gateway.url}${c.path ?? REMOTE_WRITE_PATH}`, {
+    const res = await front.send({
       method: c.method ?? "POST",
+      ...(c.path === undefined ? {} : { path: c.path }),
       headers: c.headers,
-      body: c.body,
+      ...(c.body === undefined ? {} : { body: c.body }),
     });
-    const text = await res.text();
+    const text = res.body;
     expect(res.status, text).toBe(c.status);
-    for (const [name, want] of Object.entries(c.expectHeaders ?? {})) {
-      const got = res.headers.get(name);
+    for (const [header, want] of Object.entries(c.expectHeaders ?? {})) {
+      const got = res.headers[header];
       if (want instanceof RegExp) expect(got).toMatch(want);
       else expect(got).toBe(want);
     }
@@ -328,7 +318,9 @@ describe("remote write status matrix", () => {
     if (c.writes) expect(after).toBeGreaterThan(before);
     else expect(after).toBe(before);
   });
+});
 
+describe("the local server after the matrix", () => {
   it("keeps idle connections longer than clients do (Go's transport: 90 s)", async () => {
     const res = await fetch(`${gateway.url}/healthz`, { headers: { connection: "keep-alive" } });
     await res.text();
@@ -337,8 +329,8 @@ describe("remote write status matrix", () => {
   });
 
   it("is still serving after every case above", async () => {
-    expect((await send(`${gateway.url}/healthz`, { method: "GET", headers: {} })).status).toBe(200);
-    const res = await send(`${gateway.url}/api/v1/write`, { method: "POST", headers: auth, body: good });
+    expect((await listener.send({ method: "GET", path: "/healthz", headers: {} })).status).toBe(200);
+    const res = await listener.send({ method: "POST", path: "/api/v1/write", headers: auth, body: good });
     expect(res.status).toBe(204);
   });
 

@@ -1,17 +1,17 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { mirrorAppFromEnv } from "../../functions/mirror/wiring";
-import { createRemoteWriteApp } from "../../functions/remote-write/app";
+import { createRemoteWriteEndpoint } from "../../functions/remote-write/endpoint";
 import type { RecordPutter } from "../../lib/aws/kinesis-sink";
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
 import { SecretKeySource } from "../../lib/aws/secret-keys";
 import { ENV } from "../../lib/core/env-names";
 import { createLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
-import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 import { type AwsJsonStub, type StubAnswer, type StubCall, startAwsJsonStub } from "../support/aws-json-stub";
+import { FRONT_NAMES, lambdaFront, startListenerFront } from "../support/fronts";
 
 /**
  * API keys read from Secrets Manager by the lean client, against a Secrets Manager stand-in
@@ -86,56 +86,64 @@ describe("API keys from Secrets Manager (lean client, signed)", () => {
     expect(await source.keys()).toEqual([{ key: CURRENT }]);
   });
 
-  it("an unreadable secret: the remote-write app answers 503 keys-unavailable, and no key leaks", async () => {
-    const env = await secretsManager(() => ({
-      status: 400,
-      body: {
-        __type: "AccessDeniedException",
-        Message: `User is not authorized to perform secretsmanager:GetSecretValue on ${ARN}`,
-      },
-    }));
-    const { lines, log } = logger();
-    let puts = 0;
-    const putter: RecordPutter = {
-      putRecords: async () => {
-        puts++;
-        return { failedRecordCount: 0, records: [] };
-      },
-    };
-    const metrics = createMemoryMetrics();
-    const app = createRemoteWriteApp({
-      ingestor: new Ingestor(ingestSettings()),
-      maxBodyBytes: DEFAULTS.maxBodyBytes,
-      keys: SecretKeySource.fromArn(ARN, 60, log, env),
-      sink: new KinesisSink(
-        putter,
-        { streamName: "s", concurrency: 1, deadlineMs: 1000, retryAfterSeconds: 5 },
+  it.each(FRONT_NAMES)(
+    "an unreadable secret: the remote write through the %s answers 503 keys-unavailable, and no key leaks",
+    async (frontName) => {
+      const env = await secretsManager(() => ({
+        status: 400,
+        body: {
+          __type: "AccessDeniedException",
+          Message: `User is not authorized to perform secretsmanager:GetSecretValue on ${ARN}`,
+        },
+      }));
+      const { lines, log } = logger();
+      let puts = 0;
+      const putter: RecordPutter = {
+        putRecords: async () => {
+          puts++;
+          return { failedRecordCount: 0, records: [] };
+        },
+      };
+      const metrics = createMemoryMetrics();
+      const endpoint = createRemoteWriteEndpoint({
+        ingestor: new Ingestor(ingestSettings()),
+        maxBodyBytes: DEFAULTS.maxBodyBytes,
+        keys: SecretKeySource.fromArn(ARN, 60, log, env),
+        sink: new KinesisSink(
+          putter,
+          { streamName: "s", concurrency: 1, deadlineMs: 1000, retryAfterSeconds: 5 },
+          log,
+          metrics,
+        ),
         log,
         metrics,
-      ),
-      log,
-      metrics,
-    });
-    const res = await app.request(REMOTE_WRITE_PATH, {
-      method: "POST",
-      headers: {
-        "sts-api-key": CURRENT,
-        "content-type": "application/x-protobuf",
-        "content-encoding": "snappy",
-      },
-      body: snappy(v1Message(realisticSeries(10, 1))),
-    });
-    expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBe("5");
-    const text = await res.text();
-    expect(text).toMatch(/keys-unavailable|cannot check credentials/);
-    expect(puts).toBe(0);
-    expect(lines.join("\n")).toMatch(/could not read the API key secret.*AccessDeniedException/);
-    for (const secret of [CURRENT, ROLE.secretAccessKey, ROLE.sessionToken]) {
-      expect(text).not.toContain(secret);
-      expect(lines.join("\n")).not.toContain(secret);
-    }
-  });
+      });
+      const front = frontName === FRONT_NAMES[0] ? await startListenerFront(endpoint) : lambdaFront(endpoint);
+      let res: Awaited<ReturnType<typeof front.send>>;
+      try {
+        res = await front.send({
+          headers: {
+            "sts-api-key": CURRENT,
+            "content-type": "application/x-protobuf",
+            "content-encoding": "snappy",
+          },
+          body: snappy(v1Message(realisticSeries(10, 1))),
+        });
+      } finally {
+        await front.close();
+      }
+      expect(res.status).toBe(503);
+      expect(res.headers["retry-after"]).toBe("5");
+      const text = res.body;
+      expect(text).toMatch(/keys-unavailable|cannot check credentials/);
+      expect(puts).toBe(0);
+      expect(lines.join("\n")).toMatch(/could not read the API key secret.*AccessDeniedException/);
+      for (const secret of [CURRENT, ROLE.secretAccessKey, ROLE.sessionToken]) {
+        expect(text).not.toContain(secret);
+        expect(lines.join("\n")).not.toContain(secret);
+      }
+    },
+  );
 
   it("a secret string that is not valid JSON is refused without echoing it", async () => {
     const env = await secretsManager(({ body }) =>

@@ -21,7 +21,8 @@ import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesi
 
 /**
  * Damaged bodies (fixed seeds: the same corpus every run) sent to Prometheus's own
- * receiver and to the gateway writing into a real (embedded) Kinesis, through a front that
+ * receiver and to the gateway, through both production fronts (the local server's listener
+ * and the Lambda handler, which must answer alike), writing into a real (embedded) Kinesis, through a front that
  * refuses what AWS refuses (test/support/strict-kinesis.ts): nothing Prometheus cannot decode
  * reaches the stream, no damaged body makes a call AWS would refuse, and every record in the
  * stream decodes with protobufjs and (v1) with Prometheus's receiver. `npm run fuzz` runs the same check on random seeds;
@@ -57,10 +58,11 @@ beforeAll(async () => {
     silentLogger,
     createMemoryMetrics(),
   );
-  gateway = differentialGateway(sink);
+  gateway = await differentialGateway(sink);
 }, 90_000);
 
 afterAll(async () => {
+  await gateway?.close();
   await prometheus?.stop();
   putter?.destroy();
   await strict?.stop();
@@ -71,6 +73,7 @@ describe.runIf(run)("damaged bodies against the reference decoders", () => {
   it("the undamaged bases: the gateway takes them whole, and Prometheus its records", async () => {
     for (const base of baseBodies()) {
       const ours = await gateway.post(base);
+      expect(ours.disagreements).toEqual([]);
       expect(ours.status, ours.text).toBe(204);
       expect(ours.records.length).toBeGreaterThan(1);
       if (base.version !== "v1") continue;
@@ -127,6 +130,7 @@ describe.runIf(run)("damaged bodies against the reference decoders", () => {
         );
 
         const ours = await gateway.post({ version: "v1", body });
+        expect(ours.disagreements).toEqual([]);
         if (reason === undefined) {
           expect(ours.status, ours.text).toBe(204);
           expect(ours.records.length).toBe(1);

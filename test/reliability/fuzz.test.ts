@@ -2,12 +2,12 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { createMirrorApp } from "../../functions/mirror/app";
-import { createRemoteWriteApp } from "../../functions/remote-write/app";
+import { createRemoteWriteEndpoint } from "../../functions/remote-write/endpoint";
 import { availableSnappyBackends, compress, type SnappyBackendName, useSnappy } from "../../lib/codec/snappy";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
-import { MIRROR_PATHS, REMOTE_WRITE_PATH } from "../../lib/core/routes";
+import { MIRROR_PATHS } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import type { RecordSink } from "../../lib/ingest/sink";
@@ -24,11 +24,14 @@ import {
   v1Message,
   v2Message,
 } from "../fixtures/remote-write";
+import { type FrontAnswer, startFronts } from "../support/fronts";
 
 /**
  * Mutated remote-write bodies and malformed mirror JSON, thousands of each: the answer is
- * never a 5xx, nothing throws out of the app, memory stays bounded, and whatever the
- * gateway accepted decodes. The seeds are fixed, so every run tries the same bodies;
+ * never a 5xx, nothing throws out of the front, memory stays bounded, and whatever the
+ * gateway accepted decodes. Every remote-write body goes through both production fronts, the
+ * local server's listener on 127.0.0.1 and the Lambda handler with API Gateway events, and
+ * both must answer it alike. The seeds are fixed, so every run tries the same bodies;
  * FUZZ_SEED runs another seed instead (a seed that fails belongs in SEEDS), FUZZ_CASES
  * changes the count. `npm run fuzz` runs random seeds against the reference decoders.
  */
@@ -403,7 +406,7 @@ describe("fuzzing", () => {
           put = [...records];
         },
       };
-      const app = createRemoteWriteApp({
+      const endpoint = createRemoteWriteEndpoint({
         ingestor: new Ingestor(ingestSettings({ maxRecordBytes: 64 * 1024 })),
         maxBodyBytes: DEFAULTS.maxBodyBytes,
         keys: new StaticKeySource([{ key: KEY }]),
@@ -411,52 +414,72 @@ describe("fuzzing", () => {
         log: silentLogger,
         metrics: createMemoryMetrics(),
       });
-      const statuses = new Map<number, number>();
+      const fronts = await startFronts(endpoint);
+      const statuses = new Map(fronts.map((f) => [f.name, new Map<number, number>()]));
       const startHeap = heapMB();
       let peakHeap = startHeap;
       let peakRss = process.memoryUsage.rss();
       let tried = 0;
-      for (; tried < CASES; tried++) {
-        const c = remoteWriteCase(r);
-        put = [];
-        let status: number;
-        let samplesHeader: string | null = null;
-        try {
-          const res = await app.request(REMOTE_WRITE_PATH, {
-            method: "POST",
-            headers: { "sts-api-key": KEY, "content-type": c.contentType, "content-encoding": "snappy" },
-            body: c.body,
-          });
-          await res.arrayBuffer();
-          status = res.status;
-          samplesHeader = res.headers.get("x-prometheus-remote-write-samples-written");
-        } catch (err) {
-          throw new Error(
-            `case ${tried} (${c.what}) threw out of the app: ${(err as Error).stack} (FUZZ_SEED=${SEED})`,
-          );
-        }
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        expect(status, `case ${tried} (${c.what}), FUZZ_SEED=${SEED}`).toBeLessThan(500);
-        if (status < 300 || put.length > 0) {
-          // what was accepted must be readable by a consumer, and match the counts announced
-          let samples = 0;
-          for (const rec of put)
-            for (const s of decodeRecord(rec.data, rec.partitionKey).series) samples += s.samples.length;
-          if (status === 204 && samplesHeader !== null) {
-            expect(samples, `case ${tried} (${c.what}), FUZZ_SEED=${SEED}`).toBe(Number(samplesHeader));
+      try {
+        for (; tried < CASES; tried++) {
+          const c = remoteWriteCase(r);
+          const answers: FrontAnswer[] = [];
+          for (const front of fronts) {
+            const at = `case ${tried} (${c.what}) through the ${front.name}, FUZZ_SEED=${SEED}`;
+            put = [];
+            let answer: FrontAnswer;
+            try {
+              answer = await front.send({
+                headers: { "sts-api-key": KEY, "content-type": c.contentType, "content-encoding": "snappy" },
+                body: c.body,
+              });
+            } catch (err) {
+              throw new Error(`${at} threw out of the front: ${(err as Error).stack}`);
+            }
+            answers.push(answer);
+            const seen = statuses.get(front.name)!;
+            seen.set(answer.status, (seen.get(answer.status) ?? 0) + 1);
+            expect(answer.status, at).toBeLessThan(500);
+            if (answer.status < 300 || put.length > 0) {
+              // what was accepted must be readable by a consumer, and match the counts announced
+              let samples = 0;
+              for (const rec of put)
+                for (const s of decodeRecord(rec.data, rec.partitionKey).series) samples += s.samples.length;
+              const announced = answer.headers["x-prometheus-remote-write-samples-written"];
+              if (answer.status === 204 && announced !== undefined) {
+                expect(samples, at).toBe(Number(announced));
+              }
+            }
           }
+          // one implementation behind both fronts: the same body gets the same answer
+          const [first, ...others] = answers.map((a) => ({
+            status: a.status,
+            samples: a.headers["x-prometheus-remote-write-samples-written"],
+            body: a.body,
+          }));
+          for (const other of others)
+            expect(other, `case ${tried} (${c.what}), FUZZ_SEED=${SEED}`).toEqual(first);
+          peakRss = Math.max(peakRss, process.memoryUsage.rss());
+          if (tried % 500 === 0) peakHeap = Math.max(peakHeap, heapMB());
         }
-        peakRss = Math.max(peakRss, process.memoryUsage.rss());
-        if (tried % 500 === 0) peakHeap = Math.max(peakHeap, heapMB());
+      } finally {
+        for (const front of fronts) await front.close();
       }
       peakHeap = Math.max(peakHeap, heapMB());
+      for (const [name, seen] of statuses) {
+        console.log(
+          `fuzz remote write (${backend} snappy, ${name}): ${tried} bodies tried, answers ${JSON.stringify(Object.fromEntries(seen))}`,
+        );
+      }
       console.log(
-        `fuzz remote write (${backend} snappy): ${tried} bodies tried, answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
-          `live heap after GC ${startHeap.toFixed(0)} → at most ${peakHeap.toFixed(0)} MB, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`,
+        `fuzz remote write (${backend} snappy): live heap after GC ${startHeap.toFixed(0)} → at most ${peakHeap.toFixed(0)} MB, ` +
+          `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`,
       );
       // the mutations reach past the first checks: some bodies are accepted, some refused
-      expect(statuses.get(204) ?? 0).toBeGreaterThan(0);
-      expect(statuses.get(400) ?? 0).toBeGreaterThan(0);
+      for (const [name, seen] of statuses) {
+        expect(seen.get(204) ?? 0, name).toBeGreaterThan(0);
+        expect(seen.get(400) ?? 0, name).toBeGreaterThan(0);
+      }
       expect(peakHeap - startHeap).toBeLessThan(HEAP_GROWTH_LIMIT_MB);
     },
     120_000,

@@ -1,8 +1,6 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "../../functions/local/embedded-kinesis";
-import { createRemoteWriteApp } from "../../functions/remote-write/app";
+import { createRemoteWriteEndpoint } from "../../functions/remote-write/endpoint";
 import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { KinesisSink, type PutRecordsResultEntry, type RecordPutter } from "../../lib/aws/kinesis-sink";
 import { StaticKeySource } from "../../lib/core/auth";
@@ -11,6 +9,7 @@ import { createMemoryMetrics } from "../../lib/core/metrics";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { ingestSettings, realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
+import { type Front, startListenerFront } from "../support/fronts";
 import { streamContents } from "../support/stream";
 import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesis";
 
@@ -20,7 +19,8 @@ import { type StrictKinesis, startStrictKinesis } from "../support/strict-kinesi
  * port is wrapped to apply them as a token bucket: entries within the budget go on, through
  * the real PutRecords client, to kinesis-local (behind a front that refuses what AWS refuses,
  * test/support/strict-kinesis.ts), the rest come back as ProvisionedThroughputExceeded
- * partial failures, as Kinesis answers. The requests go through the real app over HTTP.
+ * partial failures, as Kinesis answers. The requests go over HTTP through the local server's
+ * listener (functions/local/listener.ts) on 127.0.0.1.
  * The bucket counts time in calls, not seconds (see shardBudget), so the run is the same
  * however busy the machine is. The 503 case saturates the shard for longer than the sink's
  * deadline instead (see `saturate`), so some request runs out of retries on any machine.
@@ -123,7 +123,7 @@ describe("a one-shard stream driven above its write limits", () => {
   /** Through the strict front: what the sink writes. */
   let putter: KinesisRecordsClient;
   let throttle: ReturnType<typeof throttledClient>;
-  const servers: { close(): void }[] = [];
+  const fronts: Front[] = [];
 
   beforeAll(async () => {
     kinesis = await startEmbeddedKinesis();
@@ -144,17 +144,17 @@ describe("a one-shard stream driven above its write limits", () => {
   }, 90_000);
 
   afterAll(async () => {
-    for (const s of servers) s.close();
+    for (const front of fronts) await front.close();
     putter?.destroy();
     direct?.destroy();
     await strict?.stop();
     await kinesis?.stop();
   });
 
-  /** The app over HTTP on 127.0.0.1, writing through the throttled client. */
-  async function startApp(deadlineMs: number) {
+  /** The local server's listener on 127.0.0.1, writing through the throttled client. */
+  async function startFront(deadlineMs: number) {
     const metrics = createMemoryMetrics();
-    const app = createRemoteWriteApp({
+    const endpoint = createRemoteWriteEndpoint({
       ingestor: new Ingestor(ingestSettings()),
       maxBodyBytes: DEFAULTS.maxBodyBytes,
       keys: new StaticKeySource([{ key: KEY }]),
@@ -176,11 +176,9 @@ describe("a one-shard stream driven above its write limits", () => {
       log: silentLogger,
       metrics,
     });
-    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-      const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
-    });
-    servers.push(server);
-    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, metrics };
+    const front = await startListenerFront(endpoint);
+    fronts.push(front);
+    return { url: front.url, metrics };
   }
 
   const body = (phase: string, i: number) =>
@@ -249,7 +247,7 @@ describe("a one-shard stream driven above its write limits", () => {
   });
 
   it("retries throttled entries within the deadline: every request accepted, nothing lost", async () => {
-    const { url, metrics } = await startApp(8_000);
+    const { url, metrics } = await startFront(8_000);
     const before = throttle.stats.throttled;
     const answers = await drive(url, "a");
     const throttled = throttle.stats.throttled - before;
@@ -266,7 +264,7 @@ describe("a one-shard stream driven above its write limits", () => {
   it("answers 503 with Retry-After when retries run out; resent requests then get in", async () => {
     // a deadline a loaded machine's kinesis-local still meets once the shard opens again
     // (0.4 s was not: 12 parallel 10,000-sample writes then missed it on every resend)
-    const { url } = await startApp(2_000);
+    const { url } = await startFront(2_000);
     throttle.saturate(3_000);
     const answers = await drive(url, "b");
     const refused = answers.filter((a) => a.status === 503);

@@ -1,8 +1,7 @@
-import { createRemoteWriteApp } from "../../functions/remote-write/app";
+import { createRemoteWriteEndpoint } from "../../functions/remote-write/endpoint";
 import { StaticKeySource } from "../../lib/core/auth";
 import { silentLogger } from "../../lib/core/log";
 import { createMemoryMetrics } from "../../lib/core/metrics";
-import { REMOTE_WRITE_PATH } from "../../lib/core/routes";
 import { DEFAULTS } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import type { RecordSink } from "../../lib/ingest/sink";
@@ -10,6 +9,7 @@ import { readRecord } from "../../lib/stream/consumer";
 import type { StreamRecord } from "../../lib/stream/records";
 import type { DamagedBody } from "../fixtures/damaged-corpus";
 import { ingestSettings } from "../fixtures/remote-write";
+import { startFronts } from "./fronts";
 import type { RunningPrometheus } from "./prometheus";
 import { postToReceiver } from "./receiver";
 
@@ -24,8 +24,20 @@ const TYPES = {
   v2: "application/x-protobuf;proto=io.prometheus.write.v2.Request",
 };
 
-/** The gateway app over a sink; `taken()` gives the records the last request wrote. */
-export function differentialGateway(sink?: RecordSink) {
+/** What one front answered to a body, and the records it wrote for it. */
+export interface Posted {
+  readonly status: number;
+  readonly text: string;
+  readonly records: StreamRecord[];
+}
+
+/**
+ * The gateway over a sink, behind both production fronts (the local server's listener on
+ * 127.0.0.1 and the Lambda handler with API Gateway events). `post` sends a body through each
+ * and gives the listener's answer and records, with every way the Lambda handler's differed
+ * (status, text, partition keys): both fronts serve one endpoint, so there should be none.
+ */
+export async function differentialGateway(sink?: RecordSink) {
   let last: StreamRecord[] = [];
   const tee: RecordSink = {
     async put(records) {
@@ -33,7 +45,7 @@ export function differentialGateway(sink?: RecordSink) {
       await sink?.put(records);
     },
   };
-  const app = createRemoteWriteApp({
+  const endpoint = createRemoteWriteEndpoint({
     // small records, so a body is spread over several of them
     ingestor: new Ingestor(ingestSettings({ maxRecordBytes: 4096 })),
     maxBodyBytes: DEFAULTS.maxBodyBytes,
@@ -42,19 +54,46 @@ export function differentialGateway(sink?: RecordSink) {
     log: silentLogger,
     metrics: createMemoryMetrics(),
   });
+  const fronts = await startFronts(endpoint);
   return {
-    async post(c: Pick<DamagedBody, "version" | "body">) {
-      last = [];
-      const res = await app.request(REMOTE_WRITE_PATH, {
-        method: "POST",
-        headers: { "sts-api-key": DIFF_KEY, "content-type": TYPES[c.version], "content-encoding": "snappy" },
-        body: c.body,
-      });
-      return { status: res.status, text: await res.text(), records: last };
+    async post(c: Pick<DamagedBody, "version" | "body">): Promise<Posted & { disagreements: string[] }> {
+      const answers: (Posted & { front: string })[] = [];
+      for (const front of fronts) {
+        last = [];
+        const res = await front.send({
+          headers: {
+            "sts-api-key": DIFF_KEY,
+            "content-type": TYPES[c.version],
+            "content-encoding": "snappy",
+          },
+          body: c.body,
+        });
+        answers.push({ front: front.name, status: res.status, text: res.body, records: last });
+      }
+      const [first, ...others] = answers;
+      const keys = (p: Posted) => p.records.map((r) => `${r.partitionKey}/${r.explicitHashKey}`);
+      const disagreements: string[] = [];
+      for (const other of others) {
+        if (other.status !== first!.status || other.text !== first!.text) {
+          disagreements.push(
+            `the ${other.front} answered ${other.status} ${other.text.slice(0, 120)} where the ${first!.front} ` +
+              `answered ${first!.status} ${first!.text.slice(0, 120)}`,
+          );
+        }
+        if (keys(other).join() !== keys(first!).join()) {
+          disagreements.push(
+            `the ${other.front} wrote ${other.records.length} record(s) other than the ${first!.front}'s ${first!.records.length}`,
+          );
+        }
+      }
+      return { ...first!, disagreements };
+    },
+    async close() {
+      for (const front of fronts) await front.close();
     },
   };
 }
-export type DifferentialGateway = ReturnType<typeof differentialGateway>;
+export type DifferentialGateway = Awaited<ReturnType<typeof differentialGateway>>;
 
 export interface Tally {
   bodies: number;
@@ -88,6 +127,7 @@ export async function checkBody(
   const problems: string[] = [];
   tally.bodies++;
   const ours = await gateway.post(c);
+  problems.push(...ours.disagreements);
   if (ours.status >= 500) problems.push(`gateway answered ${ours.status}: ${ours.text.slice(0, 200)}`);
   if (c.version === "v1") {
     const theirs = await postToReceiver(prometheus, c.body);

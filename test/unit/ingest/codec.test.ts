@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { decompress } from "../../../lib/codec/snappy";
 import { UnreadableBodyError } from "../../../lib/ingest/errors";
 import { Ingestor } from "../../../lib/ingest/ingest";
 import { decodeRecord } from "../../../lib/stream/consumer";
-import { parsePartitionKey } from "../../../lib/stream/records";
+import { parsePartitionKey, recordId } from "../../../lib/stream/records";
 import { ShardMap } from "../../../lib/stream/shard-map";
 import {
   floatBits,
@@ -227,8 +228,13 @@ describe("v2 specifics", () => {
       help: "special values",
       unit: "",
     });
-    for (const r of out.records)
-      expect(Buffer.from(decodeRecord(r.data, r.partitionKey).key.id)).toBeTruthy();
+    // each record is named by its content: the id in its key is recordId of its decoded body
+    for (const r of out.records) {
+      expect(decodeRecord(r.data, r.partitionKey).key).toMatchObject({
+        format: "prw2",
+        id: recordId(decompress(r.data, 1 << 26)),
+      });
+    }
     const raw = out.records.map((r) => Buffer.from(r.data).toString("latin1")).join("");
     expect(raw).not.toContain("unused symbol");
   });

@@ -113,6 +113,26 @@ describe("mirror app", () => {
     expect(metrics.totals.get("MirrorErrors{Reason=prometheus-http-error}")).toBe(1);
   });
 
+  it("counts, and leaves writing the counts to the front (the Lambda handler, the local server)", async () => {
+    const metrics = createMemoryMetrics();
+    let flushes = 0;
+    const app = createMirrorApp({
+      config: loadMirrorConfig({}),
+      keys: new StaticKeySource([{ key: KEY }]),
+      log: createLogger("error", () => {}),
+      metrics: { count: metrics.count, flush: () => flushes++ },
+      fetch: (async () => new Response("{}", { status: 500 })) as typeof fetch,
+    });
+    const res = await app.request(MIRROR_PATHS.metric, {
+      method: "POST",
+      body: body(),
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(metrics.totals.get("MirrorRequests{Endpoint=/api/metric}")).toBe(1);
+    expect(flushes).toBe(0);
+  });
+
   it("caps the connection details' requestTimeout", async () => {
     let signal: AbortSignal | undefined;
     const hang = ((_: unknown, init?: RequestInit) =>

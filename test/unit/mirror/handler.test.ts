@@ -56,6 +56,56 @@ describe("mirror Lambda handler", () => {
     expect(JSON.parse(res.body)).toMatchObject({ _type: "RemoteMirrorError", summary: "Target not allowed" });
   });
 
+  it("writes each invocation's metrics once, when it ends", async () => {
+    vi.stubEnv("MIRROR_API_KEY", "lambda-key");
+    vi.stubEnv("MIRROR_ALLOWED_TARGETS", "allowed.example:9090");
+    vi.stubEnv("LOG_LEVEL", "error");
+    const stdout: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+    // the EMF metrics the handler builds at cold start, with their flushes counted
+    let flushes = 0;
+    vi.doMock("../../../lib/aws/emf-metrics", async (importOriginal) => {
+      const real = await importOriginal<typeof import("../../../lib/aws/emf-metrics")>();
+      return {
+        ...real,
+        createEmfMetrics: (...args: Parameters<typeof real.createEmfMetrics>) => {
+          const emf = real.createEmfMetrics(...args);
+          return {
+            count: emf.count,
+            flush: () => {
+              flushes++;
+              emf.flush();
+            },
+          };
+        },
+      };
+    });
+    try {
+      const { handler } = await import("../../../functions/mirror/handler");
+      const query = {
+        connectionDetails: { host: "elsewhere.example", port: 9090 },
+        query: { conditions: [], startTime: 0, endTime: 1, limit: 1 },
+      };
+      for (let n = 1; n <= 2; n++) {
+        const res = (await handler(event(query) as never, {} as never)) as { statusCode: number };
+        expect(res.statusCode).toBe(403);
+        expect(flushes).toBe(n);
+      }
+      const requests = stdout
+        .flatMap((chunk) => chunk.split("\n"))
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((doc) => doc.MirrorRequests !== undefined);
+      // one EMF document per invocation, each with that invocation's one request
+      expect(requests.map((doc) => doc.MirrorRequests)).toEqual([1, 1]);
+    } finally {
+      vi.doUnmock("../../../lib/aws/emf-metrics");
+    }
+  });
+
   it("refuses to start without any key", async () => {
     vi.stubEnv("MIRROR_API_KEY", "");
     vi.stubEnv("API_KEY", "");
