@@ -38,8 +38,10 @@ export function recordId(body: Uint8Array): string {
 
 /**
  * Compresses a record body and names it. Partition key (stream format 2):
- * `sf2:<format>:<tenant>:<slot>:<id>`, where slot is the first slot of the record's group
- * (8 hex digits: the record's ExplicitHashKey is that slot's key) and id is `recordId(body)`,
+ * `sf2:<format>:<tenant>:<first>-<last>:<id>`: the slots of the record's group, 8 hex digits
+ * each (the record's ExplicitHashKey is the first one's key; every series in it has a slot in
+ * that range, so a consumer can tell a record that cannot hold strays of a resharding from
+ * one that may), and id, `recordId(body)`,
  * so a resent request packed by the same shard map yields the same keys, whichever codec
  * compresses it, and consumers can drop the duplicates. The body may live in a scratch
  * buffer that the caller reuses for the next one: it is hashed and compressed here, not kept.
@@ -70,6 +72,8 @@ export interface PartitionKeyInfo {
   tenant: string | undefined;
   /** Format 2: the first slot of the record's group (its ExplicitHashKey's slot). */
   slot: number | undefined;
+  /** Format 2: the last slot of the record's group: its series' slots lie in [slot, lastSlot]. */
+  lastSlot: number | undefined;
   /** Format 1: the routing bucket. */
   bucket: number | undefined;
   id: string;
@@ -81,14 +85,25 @@ const ID = /^[0-9a-f]{32}$/;
 export function parsePartitionKey(key: string): PartitionKeyInfo | undefined {
   const parts = key.split(":");
   if (parts.length === 5 && parts[0] === STREAM_FORMAT_TAG) {
-    const [, format, tenant, slot, id] = parts as [string, string, string, string, string];
-    if (!FORMAT.test(format) || !/^[0-9a-f]{8}$/.test(slot) || !ID.test(id)) return undefined;
+    const [, format, tenant, slots, id] = parts as [string, string, string, string, string];
+    if (!FORMAT.test(format) || !/^[0-9a-f]{8}-[0-9a-f]{8}$/.test(slots) || !ID.test(id)) return undefined;
+    const slot = Number.parseInt(slots.slice(0, 8), 16);
+    const lastSlot = Number.parseInt(slots.slice(9), 16);
+    if (lastSlot < slot) return undefined;
     const t = tenant === "" ? undefined : tenant;
-    return { streamFormat: 2, format, tenant: t, slot: Number.parseInt(slot, 16), bucket: undefined, id };
+    return { streamFormat: 2, format, tenant: t, slot, lastSlot, bucket: undefined, id };
   }
   if (parts.length !== 4) return undefined;
   const [format, tenant, bucket, id] = parts as [string, string, string, string];
   if (!FORMAT.test(format) || !/^\d+$/.test(bucket) || !ID.test(id)) return undefined;
   const t = tenant === "" ? undefined : tenant;
-  return { streamFormat: 1, format, tenant: t, slot: undefined, bucket: Number(bucket), id };
+  return {
+    streamFormat: 1,
+    format,
+    tenant: t,
+    slot: undefined,
+    lastSlot: undefined,
+    bucket: Number(bucket),
+    id,
+  };
 }

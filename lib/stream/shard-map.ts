@@ -59,7 +59,7 @@ export class ShardMap {
   private readonly lasts: Uint32Array;
   /** The ExplicitHashKey of each group's records. */
   readonly hashKeys: readonly string[];
-  /** Each group's first slot as 8 hex digits (the partition key's slot field). */
+  /** Each group's slots as `<first>-<last>`, 8 hex digits each (the partition key's slots field). */
   readonly slotLabels: readonly string[];
   /** The open shard of each group, when the map came from the stream (undefined for a default map). */
   readonly shardIds: readonly (string | undefined)[];
@@ -75,7 +75,7 @@ export class ShardMap {
     this.firsts = Uint32Array.from(groups, (g) => g.first);
     this.lasts = Uint32Array.from(groups, (g) => g.last);
     this.hashKeys = groups.map((g) => slotHashKey(g.first));
-    this.slotLabels = groups.map((g) => g.first.toString(16).padStart(8, "0"));
+    this.slotLabels = groups.map((g) => `${hex8(g.first)}-${hex8(g.last)}`);
     this.shardIds = groups.map((g) => g.shardId);
     this.byId = known;
     this.readAt = readAt;
@@ -163,4 +163,8 @@ export function inRanges(ranges: SlotRanges, slot: number): boolean {
   const s = slot >>> 0;
   for (const [a, b] of ranges) if (s >= a && s <= b) return true;
   return false;
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, "0");
 }

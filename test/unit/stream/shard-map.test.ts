@@ -182,11 +182,12 @@ describe("the routing hash consumers compute", () => {
 describe("partition keys", () => {
   it("stream format 2 and 1 both parse; others do not", () => {
     const id = "9f86d081884c7d659a2feaa0c55ad015";
-    expect(parsePartitionKey(`sf2:prw1:acme:0000ff00:${id}`)).toEqual({
+    expect(parsePartitionKey(`sf2:prw1:acme:0000ff00-0001ffff:${id}`)).toEqual({
       streamFormat: 2,
       format: "prw1",
       tenant: "acme",
       slot: 0xff00,
+      lastSlot: 0x1ffff,
       bucket: undefined,
       id,
     });
@@ -196,9 +197,11 @@ describe("partition keys", () => {
       tenant: undefined,
     });
     for (const bad of [
-      `sf2:prw1:acme:ff00:${id}`,
-      `sf3:prw1::0000ff00:${id}`,
-      `sf2:prw3::0000ff00:${id}`,
+      `sf2:prw1:acme:ff00-ffff:${id}`,
+      `sf2:prw1:acme:0000ff00:${id}`,
+      `sf2:prw1::0000ff00-00000000:${id}`,
+      `sf3:prw1::0000ff00-0000ffff:${id}`,
+      `sf2:prw3::0000ff00-0000ffff:${id}`,
       "x",
     ]) {
       expect(parsePartitionKey(bad)).toBeUndefined();
