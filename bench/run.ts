@@ -14,11 +14,12 @@ import { measureMirror, mirrorTable } from "./mirror-latency";
 import { measureMirrorMemory, mirrorMemoryTable } from "./mirror-memory";
 import { benchPayloads, small500 } from "./payloads";
 import { comparePrometheus, compareTable, GATEWAY_TARGET, PROMETHEUS_TARGET } from "./prometheus-compare";
+import { shardsPart } from "./shards";
 
 /**
  * `npm run bench`: every benchmark in one process tree, one markdown report on stdout and
  * in bench/results/latest.md. BENCH_QUICK=1 shortens every part (for a smoke run);
- * BENCH_PARTS=hot,economics,bundles,prometheus,mirror,memory picks parts. BENCH_BASELINE=<checkout>
+ * BENCH_PARTS=hot,economics,bundles,prometheus,mirror,memory,shards picks parts. BENCH_BASELINE=<checkout>
  * measures another checkout's code beside this one (bench/baseline.ts): its figures go in
  * the targets table's "before" column.
  */
@@ -26,7 +27,7 @@ import { comparePrometheus, compareTable, GATEWAY_TARGET, PROMETHEUS_TARGET } fr
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const quick = process.env.BENCH_QUICK === "1";
 const parts = new Set(
-  (process.env.BENCH_PARTS ?? "hot,economics,bundles,prometheus,mirror,memory").split(","),
+  (process.env.BENCH_PARTS ?? "hot,economics,bundles,prometheus,mirror,memory,shards").split(","),
 );
 const here = dirname(fileURLToPath(import.meta.url));
 const baseline = baselineFromEnv();
@@ -278,6 +279,8 @@ if (parts.has("memory")) {
     ],
   );
 }
+
+if (parts.has("shards")) sections.push(...(await shardsPart(quick, log, summary)));
 
 if (!process.env.BENCH_PARTS || parts.has("forwarder"))
   sections.push(...(await forwarderPart(quick, log, summary)));
