@@ -27,6 +27,8 @@ export interface RemoteWriteApiProps extends GatewayFunctionSettings {
   readonly routingBuckets?: number;
   /** NAME_VALIDATION: which metric and label names the function takes. */
   readonly nameValidation: string;
+  /** INGEST_ALLOWED_CIDRS: the only source addresses answered (empty: any). */
+  readonly allowedCidrs?: readonly string[];
 }
 
 /** The remote-write function behind an HTTP API (payload 2.0: binary bodies arrive base64-encoded). */
@@ -54,6 +56,9 @@ export class RemoteWriteApi extends Construct {
       [ENV.nameValidation]: props.nameValidation,
     };
     if (props.routingBuckets !== undefined) environment[ENV.routingBuckets] = String(props.routingBuckets);
+    if (props.allowedCidrs !== undefined && props.allowedCidrs.length > 0) {
+      environment[ENV.ingestAllowedCidrs] = props.allowedCidrs.join(",");
+    }
 
     this.handler = new GatewayFunction(this, "Handler", {
       entry: ENTRIES.remoteWrite,
@@ -63,6 +68,7 @@ export class RemoteWriteApi extends Construct {
       environment,
       logRetentionDays: props.logRetentionDays,
       logLevel: props.logLevel,
+      logKey: props.logKey,
       reservedConcurrentExecutions: props.reservedConcurrency,
       code: props.code,
     });
@@ -83,6 +89,7 @@ export class RemoteWriteApi extends Construct {
 
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetentionDays as logs.RetentionDays,
+      encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stage = new apigwv2.HttpStage(this, "Stage", {
