@@ -293,7 +293,7 @@ export const CONFIG_KEYS = {
   },
   apiGatewayLogsRole: {
     default: false,
-    doc: "`true`: create a role and set it as the region's API Gateway CloudWatch Logs role (an account-wide setting REST API access logs need; kept after `cdk destroy`); `false`: leave the account setting alone ([deploy.md](#the-api-gateway-logging-role))",
+    doc: "`true`: create a role and set it as the region's API Gateway CloudWatch Logs role (an account-wide setting REST API access logs need; kept after `cdk destroy`); `false`: leave the account setting alone (see docs/deploy.md)",
   },
   vpc: { default: "create", doc: "`create`, or the id of an existing VPC (`vpc-...`)" },
   vpcCidr: {
