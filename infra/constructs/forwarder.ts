@@ -93,7 +93,7 @@ export class Forwarder extends Construct {
           {
             id: "AwsSolutions-SMG4",
             reason:
-              "The value is issued by the destination (StackState, Mimir…), not by AWS; the operator rotates it there and stores it here.",
+              "The value is issued by the destination (StackState, Mimir and the like), not by AWS; the operator rotates it there and stores it here.",
           },
         ]);
       }
