@@ -191,6 +191,15 @@ export class GatewayStack extends Stack {
     this.addOutputs(config);
   }
 
+  /**
+   * The created VPC's zones, as CloudFormation resolves them (`Fn::GetAZs`) at deploy time,
+   * also when the stack is pinned to an account and region: CDK would otherwise look them up
+   * with the CLI's credentials at synth, and synth stays offline.
+   */
+  override get availabilityZones(): string[] {
+    return [Fn.select(0, Fn.getAzs()), Fn.select(1, Fn.getAzs())];
+  }
+
   private warnAboutPlaceholders(config: GatewayConfig): void {
     const m = config.mirror;
     if (m === undefined) return;

@@ -1,4 +1,4 @@
-import { Match } from "aws-cdk-lib/assertions";
+import { Annotations, Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../infra/config";
 import { stackPlacement } from "../../infra/environment";
@@ -245,9 +245,14 @@ describe("account and region", () => {
   });
 
   it("an explicit env pins the template's region", () => {
-    const { stack } = synthGateway({}, { env: { account: "123456789012", region: "eu-west-1" } });
+    const { stack, template } = synthGateway({}, { env: { account: "123456789012", region: "eu-west-1" } });
     expect(stack.region).toBe("eu-west-1");
     expect(stack.account).toBe("123456789012");
+    // nothing is looked up: the created VPC's zones stay Fn::GetAZs, and no error is annotated
+    expect(Annotations.fromStack(stack).findError("*", Match.anyValue())).toEqual([]);
+    template.hasResourceProperties("AWS::EC2::Subnet", {
+      AvailabilityZone: { "Fn::Select": [0, { "Fn::GetAZs": "" }] },
+    });
   });
 
   it.each([
