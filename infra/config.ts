@@ -55,8 +55,20 @@ export interface ImportedVpc {
   readonly securityGroupId?: string;
 }
 
+/** How the stream, the secrets and the log groups are encrypted. */
+export type Encryption =
+  | { readonly mode: "aws-managed" }
+  /** One customer-managed key created by the stack (rotation on), for all three. */
+  | { readonly mode: "create" }
+  /** An existing customer-managed key, by ARN; its key policy is the owner's to keep. */
+  | { readonly mode: "key"; readonly keyArn: string };
+
 export interface GatewayConfig {
   readonly stackName: string;
+  /** The account and region the stack is pinned to (`account`/`region`); unset: taken at deploy time. */
+  readonly account?: string;
+  readonly region?: string;
+  readonly encryption: Encryption;
   /** The parts this stack deploys, in the order of COMPONENTS. */
   readonly components: readonly Component[];
   /** Only with the ingest component. */
@@ -78,6 +90,8 @@ export interface GatewayConfig {
     readonly maxBodyBytes: number;
     /** NAME_VALIDATION of the ingest function. */
     readonly nameValidation: NameValidation;
+    /** INGEST_ALLOWED_CIDRS: the only sources the function answers (empty: any). */
+    readonly allowedCidrs: readonly string[];
   };
   /** Only with the mirror component. */
   readonly mirror?: {
@@ -113,6 +127,13 @@ export interface GatewayConfig {
     readonly secretsAccess?: SecretsAccess;
     /** Set the region's API Gateway CloudWatch Logs role (REST API access logs need one). */
     readonly apiGatewayLogsRole: boolean;
+    /** An existing regional WAF web ACL to associate with the mirror API's stage. */
+    readonly webAclArn?: string;
+    /**
+     * Which callers that present no key the function trusts: only those from `sourceCidrs`
+     * (MIRROR_TRUSTED_CIDRS), or any the API admits.
+     */
+    readonly keylessCallers: "stackstateCidrs" | "any";
   };
   /** A VPC to create, or the ids of an existing one (never looked up); only with the mirror in a VPC. */
   readonly vpc?: CreatedVpc | ImportedVpc;
@@ -133,49 +154,95 @@ const MAX_FORWARDED_RECORD_KIB = 4096;
 /** Every context key, its default and meaning; the configuration table in docs/deploy.md follows this. */
 export const CONFIG_KEYS = {
   stackName: { default: "PrometheusGateway", doc: "CloudFormation stack name" },
+  account: {
+    default: undefined,
+    doc: "AWS account id (12 digits) the stack is pinned to; unset: `CDK_DEFAULT_ACCOUNT` (the CLI's credentials), else decided at deploy time",
+  },
+  region: {
+    default: undefined,
+    doc: "AWS region the stack is pinned to, e.g. `eu-west-1`; unset: `CDK_DEFAULT_REGION` (the CLI's profile or `AWS_REGION`), else decided at deploy time",
+  },
+  kmsKey: {
+    default: "aws-managed",
+    doc: "encryption of the stream, the secrets and the log groups: `aws-managed` (AWS-owned and AWS-managed keys), `create` (one customer-managed key created by the stack, rotated yearly, retained on teardown), or the ARN of an existing customer-managed key ([security.md](security.md#customer-managed-kms-keys))",
+  },
   components: {
     default: "ingest,mirror",
     doc: "parts to deploy, comma-separated: `ingest` (stream and remote-write API), `mirror` (mirror API)",
   },
   streamMode: { default: "on-demand", doc: "`on-demand` or `provisioned`" },
   streamShards: {
+    range: [1, 10_000],
     default: undefined,
     doc: "shard count; only with `streamMode=provisioned` (then default 1)",
   },
-  streamRetentionHours: { default: 24, doc: "record retention, 24 to 8760 hours" },
+  streamRetentionHours: { range: [24, 8760], default: 24, doc: "record retention, 24 to 8760 hours" },
   streamMaxRecordKiB: {
+    range: [1024, 10_240],
     default: 1024,
     doc: "the stream's record limit (`MaxRecordSizeInKiB`, 1024 to 10240) and the ingest function's `MAX_RECORD_BYTES`, set together; at most 4096 with the forwarder (a Lambda event holds 6 MB)",
   },
-  ingestThrottleRate: { default: 500, doc: "remote-write API steady rate limit, requests/s" },
-  ingestThrottleBurst: { default: 1000, doc: "remote-write API burst limit, requests" },
+  ingestThrottleRate: {
+    range: [1, 1_000_000],
+    default: 500,
+    doc: "remote-write API steady rate limit, requests/s",
+  },
+  ingestThrottleBurst: {
+    range: [1, 1_000_000],
+    default: 1000,
+    doc: "remote-write API burst limit, requests",
+  },
   ingestReservedConcurrency: {
+    range: [1, 10_000],
     default: undefined,
     doc: "reserved concurrency of the ingest function (unset: none)",
   },
-  ingestMemoryMb: { default: 1024, doc: "ingest function memory, MB (128 to 10240)" },
+  ingestMemoryMb: { range: [128, 10_240], default: 1024, doc: "ingest function memory, MB (128 to 10240)" },
   ingestTimeoutSeconds: {
+    range: [5, 29],
     default: 20,
     doc: "ingest function timeout, 5 to 29 s; Kinesis retries stop 3 s earlier",
   },
-  ingestMaxBodyBytes: { default: 4_194_304, doc: "largest compressed remote-write body accepted, bytes" },
+  ingestMaxBodyBytes: {
+    range: [1024, MAX_LAMBDA_BODY_BYTES],
+    default: 4_194_304,
+    doc: "largest compressed remote-write body accepted, bytes",
+  },
+  ingestAllowedCidrs: {
+    default: "",
+    doc: "comma-separated source CIDRs the ingest function answers (`INGEST_ALLOWED_CIDRS`; others get 403 before the key is checked); empty: any source ([security.md](security.md#who-may-write))",
+  },
   nameValidation: {
     default: DEFAULT_NAME_VALIDATION,
     doc: "`NAME_VALIDATION` for the ingest function: `utf8` (any UTF-8 metric and label names, as Prometheus 3 and Mimir take them) or `legacy` (only `[a-zA-Z_:][a-zA-Z0-9_:]*` names, when every backend the stream feeds predates Prometheus 3)",
   },
-  workers: { default: 20, doc: "mirror concurrency: the mirror function's reserved concurrency" },
-  mirrorThrottleRate: { default: 50, doc: "mirror API steady rate limit, requests/s" },
-  mirrorThrottleBurst: { default: 100, doc: "mirror API burst limit, requests" },
-  mirrorMemoryMb: { default: 512, doc: "mirror function memory, MB" },
+  workers: {
+    range: [1, 1000],
+    default: 20,
+    doc: "mirror concurrency: the mirror function's reserved concurrency",
+  },
+  mirrorThrottleRate: { range: [1, 1_000_000], default: 50, doc: "mirror API steady rate limit, requests/s" },
+  mirrorThrottleBurst: { range: [1, 1_000_000], default: 100, doc: "mirror API burst limit, requests" },
+  mirrorMemoryMb: { range: [128, 10_240], default: 512, doc: "mirror function memory, MB" },
   mirrorMaxAnswerBytes: {
+    range: [ANSWER_BYTES_RANGE.min, ANSWER_BYTES_RANGE.max],
     default: undefined,
     doc: "`MIRROR_MAX_ANSWER_BYTES`: the largest Prometheus answer the mirror reads, bytes (unset: 16 MiB, or less when `mirrorMemoryMb` holds less); a value `mirrorMemoryMb` cannot hold is refused ([docs/mirror.md](mirror.md#bounded-answers))",
   },
   mirrorMaxSeries: {
+    range: [1, 100_000],
     default: MIRROR_DEFAULTS.maxSeries,
     doc: "`MIRROR_MAX_SERIES`: the most series a metric query's conditions may match before it is refused, 1 to 100000",
   },
   mirrorRequireKey: { default: false, doc: "`MIRROR_REQUIRE_KEY`: callers must present the mirror key" },
+  mirrorKeylessCallers: {
+    default: "stackstateCidrs",
+    doc: "which callers presenting no key the mirror answers (and hands its key to): `stackstateCidrs` (only from those addresses, `MIRROR_TRUSTED_CIDRS`) or `any` (every caller the API admits) ([security.md](security.md#the-mirror-key))",
+  },
+  mirrorWebAclArn: {
+    default: undefined,
+    doc: "existing regional AWS WAF web ACL (`arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>`) associated with the mirror API's stage",
+  },
   mirrorErrorStatus: {
     default: "native",
     doc: "`MIRROR_ERROR_STATUS`: `native` (400/403/404/502/504 by kind) or `500` (every error object, as the peer mirror)",
@@ -189,6 +256,7 @@ export const CONFIG_KEYS = {
     doc: "Prometheus host the mirror queries (with `ampWorkspaces` or `mirrorNetwork=none`: only when set)",
   },
   prometheusPort: {
+    range: [1, 65_535],
     default: 9090,
     doc: "Prometheus port; the mirror's only allowed egress besides HTTPS to AWS APIs",
   },
@@ -218,11 +286,15 @@ export const CONFIG_KEYS = {
     doc: "`endpoint`: interface endpoints in the mirror subnets for Secrets Manager (and AMP, STS when configured); `nat`: the subnets route out already",
   },
   apiGatewayLogsRole: {
-    default: true,
-    doc: "set the account's API Gateway CloudWatch Logs role, which REST API access logs need (false: one is set already)",
+    default: false,
+    doc: "`true`: create a role and set it as the region's API Gateway CloudWatch Logs role (an account-wide setting REST API access logs need; kept after `cdk destroy`); `false`: leave the account setting alone (see docs/deploy.md)",
   },
   vpc: { default: "create", doc: "`create`, or the id of an existing VPC (`vpc-...`)" },
-  vpcCidr: { default: "10.80.0.0/24", doc: "address range of the created VPC (only with `vpc=create`)" },
+  vpcCidr: {
+    prefixRange: [16, 24],
+    default: "10.80.0.0/24",
+    doc: "address range of the created VPC (only with `vpc=create`)",
+  },
   vpcSubnetIds: { default: "", doc: "comma-separated private subnet ids of the existing VPC" },
   vpcAvailabilityZones: { default: "", doc: "comma-separated availability zones of those subnets, in order" },
   vpcSecurityGroupId: {
@@ -230,7 +302,11 @@ export const CONFIG_KEYS = {
     doc: "existing security group for the mirror instead of creating one",
   },
   alarmEmail: { default: undefined, doc: "email subscribed to an SNS topic that receives every alarm" },
-  logRetentionDays: { default: 30, doc: "retention of function, access and flow logs, days" },
+  logRetentionDays: {
+    allowed: LOG_RETENTION_DAYS,
+    default: 30,
+    doc: "retention of function, access and flow logs, days",
+  },
   logLevel: {
     default: "info",
     doc: "`LOG_LEVEL` of every function: debug, info, warn, error (either case); metrics are kept at every level ([operations.md](operations.md#log-levels))",
@@ -239,7 +315,11 @@ export const CONFIG_KEYS = {
     default: DEFAULT_METRICS_NAMESPACE,
     doc: "CloudWatch namespace of the functions' metrics",
   },
-  keyCacheSeconds: { default: 60, doc: "how long the functions cache keys read from Secrets Manager, s" },
+  keyCacheSeconds: {
+    range: [1, 3600],
+    default: 60,
+    doc: "how long the functions cache keys read from Secrets Manager, s",
+  },
   // forwarder (docs/forwarder.md)
   forwardUrl: {
     default: undefined,
@@ -262,25 +342,30 @@ export const CONFIG_KEYS = {
     default: undefined,
     doc: "Amazon Managed Prometheus workspace ARN; required with `forwardAuth=sigv4` (`aps:RemoteWrite` on it)",
   },
-  forwardBatchSize: { default: 500, doc: "records per forwarder invocation, 1 to 10000" },
+  forwardBatchSize: { range: [1, 10_000], default: 500, doc: "records per forwarder invocation, 1 to 10000" },
   forwardBatchingWindowSeconds: {
+    range: [0, 300],
     default: 1,
     doc: "how long Lambda gathers records before invoking, 0 to 300 s",
   },
   forwardMaxRecordAgeSeconds: {
+    range: [60, 604_800],
     default: 86400,
     doc: "records older than this are given up (their position goes to the dead-letter queue), 60 to 604800 s",
   },
   forwardRetryAttempts: {
+    range: [0, 10_000],
     default: undefined,
     doc: "retries of a failing batch, 0 to 10000 (unset: until the record's maximum age)",
   },
-  forwardMemoryMb: { default: 512, doc: "forwarder function memory, MB" },
+  forwardMemoryMb: { range: [128, 10_240], default: 512, doc: "forwarder function memory, MB" },
   forwardTimeoutSeconds: {
+    range: [10, 900],
     default: 60,
     doc: "forwarder function timeout, 10 to 900 s (retries happen within it)",
   },
   forwardMaxRequestBytes: {
+    range: [1024, 64 * 1024 * 1024],
     default: FORWARDER_DEFAULTS.maxRequestBytes,
     doc: "largest uncompressed request when merging v1 records (and v2 records sent as 1.0), bytes",
   },
@@ -289,6 +374,7 @@ export const CONFIG_KEYS = {
     doc: "Remote-Write version of v2 records: `auto` (2.0, and 1.0 to a destination that does not take 2.0), `v1` or `v2` (forced); v1 records always go as 1.0",
   },
   forwardProtocolMemorySeconds: {
+    range: [0, 86_400],
     default: FORWARDER_DEFAULTS.protocolMemorySeconds,
     doc: "with `auto`, how long a fallback to 1.0 is remembered before 2.0 is tried again, 0 to 86400 s",
   },
@@ -296,7 +382,25 @@ export const CONFIG_KEYS = {
     default: FORWARDER_DEFAULTS.retryAuthFailures,
     doc: "retry 401 and 403 like 5xx (records wait in the stream while a secret is put in place) instead of dead-lettering them",
   },
-} as const satisfies Record<string, { default: string | number | boolean | undefined; doc: string }>;
+} as const satisfies Record<string, ConfigKeyEntry>;
+
+/** One context key: its default, its meaning, and the bounds its value is checked against. */
+export interface ConfigKeyEntry {
+  readonly default: string | number | boolean | undefined;
+  readonly doc: string;
+  /** Inclusive bounds of a number. */
+  readonly range?: readonly [number, number];
+  /** Inclusive bounds of a CIDR's prefix length. */
+  readonly prefixRange?: readonly [number, number];
+  /** The only values accepted. */
+  readonly allowed?: readonly (string | number)[];
+}
+
+/** The bounds of a numeric key, from CONFIG_KEYS. */
+export function rangeOf(key: ConfigKey): readonly [number, number] | undefined {
+  const entry: ConfigKeyEntry = CONFIG_KEYS[key];
+  return entry.range;
+}
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
@@ -321,6 +425,7 @@ const COMPONENT_KEYS: Readonly<Record<Component, readonly ConfigKey[]>> = {
     "ingestTimeoutSeconds",
     "ingestMaxBodyBytes",
     "nameValidation",
+    "ingestAllowedCidrs",
     // the forwarder reads the ingest stream
     ...(Object.keys(CONFIG_KEYS).filter((k) => k.startsWith("forward")) as ConfigKey[]),
   ],
@@ -344,6 +449,8 @@ const COMPONENT_KEYS: Readonly<Record<Component, readonly ConfigKey[]>> = {
     "mirrorApiVpcEndpointId",
     "mirrorSecretsAccess",
     "apiGatewayLogsRole",
+    "mirrorWebAclArn",
+    "mirrorKeylessCallers",
     "vpc",
     "vpcCidr",
     "vpcSubnetIds",
@@ -371,6 +478,11 @@ const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const WORKSPACE_ID = /^ws-[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 const WORKSPACE_ARN = /^arn:(aws|aws-cn|aws-us-gov):aps:([^:]*):(\d{12}):workspace\/(.*)$/;
+const ACCOUNT = /^\d{12}$/;
+const KMS_KEY_ARN =
+  /^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const WEB_ACL_ARN =
+  /^arn:aws[a-z-]*:wafv2:[a-z]{2}(-[a-z]+)+-\d:\d{12}:regional\/webacl\/[A-Za-z0-9_-]{1,128}\/[0-9a-f-]{36}$/;
 const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 /** Parses CDK context into the configuration; throws ConfigError naming the first bad key. */
@@ -415,6 +527,16 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     throw contextError("metricsNamespace", "letters, digits and . _ - / # :, not starting with AWS/");
   }
 
+  const account = r.optStr("account");
+  if (account !== undefined && !ACCOUNT.test(account)) {
+    throw contextError("account", `not a 12-digit AWS account id: "${clip(account)}"`);
+  }
+  const region = r.optStr("region");
+  if (region !== undefined && !REGION.test(region)) {
+    throw contextError("region", `not an AWS region like eu-west-1: "${clip(region)}"`);
+  }
+  const encryption = parseEncryption(r, region);
+
   const forwarder = ingestPart === undefined ? undefined : parseForwarder(r);
   if (forwarder !== undefined && (ingestPart?.stream.maxRecordKiB ?? 0) > MAX_FORWARDED_RECORD_KIB) {
     throw contextError(
@@ -425,6 +547,9 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
 
   return deepFreeze({
     stackName,
+    account,
+    region,
+    encryption,
     components,
     stream: ingestPart?.stream,
     ingest: ingestPart?.ingest,
@@ -436,7 +561,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
       logRetentionDays,
       logLevel: r.oneOf("logLevel", LOG_LEVELS, (value) => value.toLowerCase()),
       metricsNamespace,
-      keyCacheSeconds: r.int("keyCacheSeconds", 1, 3600),
+      keyCacheSeconds: r.int("keyCacheSeconds"),
     },
   });
 }
@@ -463,25 +588,26 @@ function parseIngest(r: Reader): Pick<Required<GatewayConfig>, "stream" | "inges
   if (shardsGiven && streamMode === "on-demand") {
     throw contextError("streamShards", "applies only with streamMode=provisioned");
   }
-  const shards = streamMode === "provisioned" ? (r.optInt("streamShards", 1, 10_000) ?? 1) : undefined;
-  const timeoutSeconds = r.int("ingestTimeoutSeconds", 5, 29);
-  const throttleRate = r.num("ingestThrottleRate", 1, 1_000_000);
-  const throttleBurst = r.int("ingestThrottleBurst", 1, 1_000_000);
+  const shards = streamMode === "provisioned" ? (r.optInt("streamShards") ?? 1) : undefined;
+  const timeoutSeconds = r.int("ingestTimeoutSeconds");
+  const throttleRate = r.num("ingestThrottleRate");
+  const throttleBurst = r.int("ingestThrottleBurst");
   return {
     stream: {
       mode: streamMode,
       shards,
-      retentionHours: r.int("streamRetentionHours", 24, 8760),
-      maxRecordKiB: r.int("streamMaxRecordKiB", 1024, 10_240),
+      retentionHours: r.int("streamRetentionHours"),
+      maxRecordKiB: r.int("streamMaxRecordKiB"),
     },
     ingest: {
       throttleRate,
       throttleBurst,
-      reservedConcurrency: r.optInt("ingestReservedConcurrency", 1, 10_000),
-      memoryMb: r.int("ingestMemoryMb", 128, 10_240),
+      reservedConcurrency: r.optInt("ingestReservedConcurrency"),
+      memoryMb: r.int("ingestMemoryMb"),
       timeoutSeconds,
-      maxBodyBytes: r.int("ingestMaxBodyBytes", 1024, MAX_LAMBDA_BODY_BYTES),
+      maxBodyBytes: r.int("ingestMaxBodyBytes"),
       nameValidation: r.oneOf("nameValidation", NAME_VALIDATIONS),
+      allowedCidrs: cidrList(r, "ingestAllowedCidrs"),
     },
   };
 }
@@ -576,19 +702,19 @@ function parseMirror(r: Reader): {
     if (!HOST.test(host)) throw contextError("prometheusHost", `not a host name: "${clip(host)}"`);
     const cidr = r.str("prometheusCidr");
     checkCidr("prometheusCidr", cidr);
-    prometheus = { host, port: r.int("prometheusPort", 1, 65_535), cidr };
+    prometheus = { host, port: r.int("prometheusPort"), cidr };
   }
 
-  const memoryMb = r.int("mirrorMemoryMb", 128, 10_240);
+  const memoryMb = r.int("mirrorMemoryMb");
   return {
     vpc,
     mirror: {
-      workers: r.int("workers", 1, 1000),
-      throttleRate: r.num("mirrorThrottleRate", 1, 1_000_000),
-      throttleBurst: r.int("mirrorThrottleBurst", 1, 1_000_000),
+      workers: r.int("workers"),
+      throttleRate: r.num("mirrorThrottleRate"),
+      throttleBurst: r.int("mirrorThrottleBurst"),
       memoryMb,
       maxAnswerBytes: parseMaxAnswerBytes(r, memoryMb),
-      maxSeries: r.int("mirrorMaxSeries", 1, 100_000),
+      maxSeries: r.int("mirrorMaxSeries"),
       requireKey: r.bool("mirrorRequireKey"),
       errorStatus: r.oneOf("mirrorErrorStatus", ["native", "500"] as const),
       network,
@@ -600,6 +726,8 @@ function parseMirror(r: Reader): {
       apiVpcEndpointId,
       secretsAccess,
       apiGatewayLogsRole: r.bool("apiGatewayLogsRole"),
+      webAclArn: parseWebAclArn(r),
+      keylessCallers: r.oneOf("mirrorKeylessCallers", ["stackstateCidrs", "any"] as const),
     },
   };
 }
@@ -610,7 +738,7 @@ function parseMirror(r: Reader): {
  */
 function parseMaxAnswerBytes(r: Reader, memoryMb: number): number {
   const fits = maxAnswerBytesFor(memoryMb);
-  const asked = r.optInt("mirrorMaxAnswerBytes", ANSWER_BYTES_RANGE.min, ANSWER_BYTES_RANGE.max);
+  const asked = r.optInt("mirrorMaxAnswerBytes");
   if (asked === undefined) {
     if (fits < ANSWER_BYTES_RANGE.min) {
       throw contextError("mirrorMemoryMb", `${memoryMb} MB cannot hold even the smallest answer cap`);
@@ -627,6 +755,45 @@ function parseMaxAnswerBytes(r: Reader, memoryMb: number): number {
   return asked;
 }
 
+/** A comma-separated list of IPv4 CIDRs, each checked, none repeated. */
+function cidrList(r: Reader, key: ConfigKey): string[] {
+  const cidrs = r.list(key);
+  for (const cidr of cidrs) checkCidr(key, cidr);
+  if (new Set(cidrs).size !== cidrs.length) throw contextError(key, "a CIDR is listed twice");
+  return cidrs;
+}
+
+function parseWebAclArn(r: Reader): string | undefined {
+  const arn = r.optStr("mirrorWebAclArn");
+  if (arn !== undefined && !WEB_ACL_ARN.test(arn)) {
+    throw contextError(
+      "mirrorWebAclArn",
+      `not a regional WAF web ACL ARN like arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/id: "${clip(arn)}"`,
+    );
+  }
+  return arn;
+}
+
+function parseEncryption(r: Reader, region: string | undefined): Encryption {
+  const value = r.str("kmsKey");
+  if (value === "aws-managed" || value === "create") return { mode: value };
+  const m = KMS_KEY_ARN.exec(value);
+  if (m === null) {
+    throw contextError(
+      "kmsKey",
+      `expected aws-managed, create, or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<id> (got "${clip(value)}")`,
+    );
+  }
+  const keyRegion = value.split(":")[3];
+  if (region !== undefined && keyRegion !== region) {
+    throw contextError(
+      "kmsKey",
+      `the key is in ${keyRegion}, the stack in ${region}: a key serves its own region only`,
+    );
+  }
+  return { mode: "key", keyArn: value };
+}
+
 function parseVpc(r: Reader): CreatedVpc | ImportedVpc {
   const vpcSetting = r.str("vpc");
   const subnetIds = r.list("vpcSubnetIds");
@@ -639,8 +806,9 @@ function parseVpc(r: Reader): CreatedVpc | ImportedVpc {
     const cidr = r.str("vpcCidr");
     checkCidr("vpcCidr", cidr);
     const prefix = Number(cidr.split("/")[1]);
-    if (prefix < 16 || prefix > 24)
-      throw contextError("vpcCidr", "prefix must be /16 to /24 (two /27 subnets)");
+    const [shortest, longest] = CONFIG_KEYS.vpcCidr.prefixRange;
+    if (prefix < shortest || prefix > longest)
+      throw contextError("vpcCidr", `prefix must be /${shortest} to /${longest} (two /27 subnets)`);
     return { create: true, cidr };
   }
   if (r.has("vpcCidr")) throw contextError("vpcCidr", "applies only with vpc=create");
@@ -797,15 +965,15 @@ function parseForwarder(r: Reader): ForwarderSettings | undefined {
     secretArn,
     ampWorkspaceArn,
     ampRegion,
-    batchSize: r.int("forwardBatchSize", 1, 10_000),
-    batchingWindowSeconds: r.int("forwardBatchingWindowSeconds", 0, 300),
-    maxRecordAgeSeconds: r.int("forwardMaxRecordAgeSeconds", 60, 604_800),
-    retryAttempts: r.optInt("forwardRetryAttempts", 0, 10_000),
-    memoryMb: r.int("forwardMemoryMb", 128, 10_240),
-    timeoutSeconds: r.int("forwardTimeoutSeconds", 10, 900),
-    maxRequestBytes: r.int("forwardMaxRequestBytes", 1024, 64 * 1024 * 1024),
+    batchSize: r.int("forwardBatchSize"),
+    batchingWindowSeconds: r.int("forwardBatchingWindowSeconds"),
+    maxRecordAgeSeconds: r.int("forwardMaxRecordAgeSeconds"),
+    retryAttempts: r.optInt("forwardRetryAttempts"),
+    memoryMb: r.int("forwardMemoryMb"),
+    timeoutSeconds: r.int("forwardTimeoutSeconds"),
+    maxRequestBytes: r.int("forwardMaxRequestBytes"),
     protocol: r.oneOf("forwardProtocol", PROTOCOLS),
-    protocolMemorySeconds: r.int("forwardProtocolMemorySeconds", 0, 86_400),
+    protocolMemorySeconds: r.int("forwardProtocolMemorySeconds"),
     retryAuthFailures: r.bool("forwardRetryAuthFailures"),
   };
 }
@@ -866,19 +1034,20 @@ class Reader {
     throw contextError(key, `expected true or false (got "${clip(String(value))}")`);
   }
 
-  num(key: ConfigKey, min: number, max: number): number {
+  /** A number within `min`..`max`, by default the key's range in CONFIG_KEYS. */
+  num(key: ConfigKey, min?: number, max?: number): number {
     const value = this.optNum(key, min, max);
     if (value === undefined) throw contextError(key, "required");
     return value;
   }
 
-  int(key: ConfigKey, min: number, max: number): number {
+  int(key: ConfigKey, min?: number, max?: number): number {
     const value = this.num(key, min, max);
     if (!Number.isInteger(value)) throw contextError(key, `expected a whole number (got ${value})`);
     return value;
   }
 
-  optInt(key: ConfigKey, min: number, max: number): number | undefined {
+  optInt(key: ConfigKey, min?: number, max?: number): number | undefined {
     const value = this.optNum(key, min, max);
     if (value !== undefined && !Number.isInteger(value)) {
       throw contextError(key, `expected a whole number (got ${value})`);
@@ -886,7 +1055,10 @@ class Reader {
     return value;
   }
 
-  private optNum(key: ConfigKey, min: number, max: number): number | undefined {
+  private optNum(key: ConfigKey, givenMin?: number, givenMax?: number): number | undefined {
+    const range = givenMin !== undefined && givenMax !== undefined ? [givenMin, givenMax] : rangeOf(key);
+    if (range === undefined) throw new Error(`no range for ${key} in CONFIG_KEYS`);
+    const [min = 0, max = 0] = range;
     const value = this.raw(key);
     if (value === undefined) return undefined;
     const n =

@@ -7,6 +7,7 @@ import type { Component, GatewayConfig } from "./config";
 import { CONFIG_KEYS } from "./config";
 import { ApiKeySecret } from "./constructs/api-key-secret";
 import { Forwarder } from "./constructs/forwarder";
+import { GatewayKey } from "./constructs/gateway-key";
 import { GatewayMonitoring } from "./constructs/gateway-monitoring";
 import { IngestStream } from "./constructs/ingest-stream";
 import { MirrorApi } from "./constructs/mirror-api";
@@ -47,6 +48,8 @@ export class GatewayStack extends Stack {
   readonly monitoring: GatewayMonitoring;
   /** Present when `forwardUrl` is configured. */
   readonly forwarder?: Forwarder;
+  /** The customer-managed key (`kmsKey`), when one is configured. */
+  readonly gatewayKey: GatewayKey;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     const { config } = props;
@@ -55,7 +58,10 @@ export class GatewayStack extends Stack {
       ...props,
     });
     const obs = config.observability;
+    this.gatewayKey = new GatewayKey(this, "Encryption", { encryption: config.encryption });
+    const key = this.gatewayKey.key;
     const shared = {
+      logKey: key,
       logRetentionDays: obs.logRetentionDays,
       logLevel: obs.logLevel,
       metricsNamespace: obs.metricsNamespace,
@@ -65,8 +71,9 @@ export class GatewayStack extends Stack {
     // Two keys: the mirror hands its key to callers (X-MIRROR-API-KEY), so it must never unlock ingest.
     if (config.stream !== undefined && config.ingest !== undefined) {
       const ingest = config.ingest;
-      this.stream = new IngestStream(this, "Ingest", config.stream);
+      this.stream = new IngestStream(this, "Ingest", { ...config.stream, encryptionKey: key });
       this.ingestKey = new ApiKeySecret(this, "IngestKey", {
+        encryptionKey: key,
         description:
           "API key Prometheus presents to the remote_write endpoint (sts-api-key or basic auth user apikey)",
       });
@@ -82,6 +89,7 @@ export class GatewayStack extends Stack {
         // the map the function packs by until it has read the stream's (an on-demand stream starts with 4)
         streamShards: config.stream.mode === "provisioned" ? (config.stream.shards ?? 1) : 4,
         nameValidation: ingest.nameValidation,
+        allowedCidrs: ingest.allowedCidrs,
         ...shared,
         code: props.functionCode?.remoteWrite,
       });
@@ -90,6 +98,7 @@ export class GatewayStack extends Stack {
     const m = config.mirror;
     if (m !== undefined) {
       this.mirrorKey = new ApiKeySecret(this, "MirrorKey", {
+        encryptionKey: key,
         description: "API key of the StackState Prometheus mirror datasource",
       });
       let privateEndpoint: ec2.IInterfaceVpcEndpoint | undefined;
@@ -105,6 +114,7 @@ export class GatewayStack extends Stack {
             ? { existingEndpointId: m.apiVpcEndpointId, sourceCidrs: m.sourceCidrs }
             : undefined,
           logRetentionDays: obs.logRetentionDays,
+          logKey: key,
         });
         privateEndpoint = this.network.apiEndpoint;
       } else if (m.apiVpcEndpointId !== undefined) {
@@ -135,6 +145,9 @@ export class GatewayStack extends Stack {
         sourceCidrs: m.sourceCidrs,
         privateEndpoint,
         setAccountLogsRole: m.apiGatewayLogsRole,
+        webAclArn: m.webAclArn,
+        // StackState calls without a key from its egress addresses: only those are trusted keyless.
+        trustedCidrs: m.keylessCallers === "stackstateCidrs" ? m.sourceCidrs : undefined,
         ...shared,
         code: props.functionCode?.mirror,
       });
@@ -167,6 +180,8 @@ export class GatewayStack extends Stack {
         keyCacheSeconds: obs.keyCacheSeconds,
         logRetentionDays: obs.logRetentionDays,
         logLevel: obs.logLevel,
+        logKey: key,
+        secretKey: key,
         alarmTopic: this.monitoring.topic,
         dashboard: this.monitoring.dashboard,
         code: props.functionCode?.forwarder,
@@ -175,6 +190,15 @@ export class GatewayStack extends Stack {
 
     this.warnAboutPlaceholders(config);
     this.addOutputs(config);
+  }
+
+  /**
+   * The created VPC's zones, as CloudFormation resolves them (`Fn::GetAZs`) at deploy time,
+   * also when the stack is pinned to an account and region: CDK would otherwise look them up
+   * with the CLI's credentials at synth, and synth stays offline.
+   */
+  override get availabilityZones(): string[] {
+    return [Fn.select(0, Fn.getAzs()), Fn.select(1, Fn.getAzs())];
   }
 
   private warnAboutPlaceholders(config: GatewayConfig): void {
@@ -266,6 +290,30 @@ export class GatewayStack extends Stack {
           fetchKey(this.mirrorKey.secret.secretArn),
           ')"',
         ]),
+      });
+    }
+    const credential = this.forwarder?.secret;
+    if (credential !== undefined) {
+      new CfnOutput(this, "ForwarderCredentialSecretArn", {
+        description:
+          "Secret the forwarder presents to its destination (password, token or header value): put the value in it",
+        value: credential.secretArn,
+      });
+      new CfnOutput(this, "PutForwarderCredentialCommand", {
+        description: "Stores the destination's credential in the forwarder's secret (replace <value>)",
+        value: Fn.join("", [
+          "aws secretsmanager put-secret-value --region ",
+          this.region,
+          " --secret-id ",
+          credential.secretArn,
+          " --secret-string '<value>'",
+        ]),
+      });
+    }
+    if (this.gatewayKey.key !== undefined) {
+      new CfnOutput(this, "KmsKeyArn", {
+        description: "Customer-managed key of the stream, the secrets and the log groups",
+        value: this.gatewayKey.key.keyArn,
       });
     }
     new CfnOutput(this, "DashboardUrl", {

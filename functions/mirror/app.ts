@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { type AwsCredentialSource, sharedCredentialSource } from "../../lib/aws/credentials";
 import { sigv4Signer } from "../../lib/aws/sigv4";
 import { type ApiKey, isHeaderSafeKey, type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
+import { inRanges } from "../../lib/core/cidr";
 import { HttpError } from "../../lib/core/errors";
 import type { Logger } from "../../lib/core/log";
 import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
@@ -51,6 +52,11 @@ export interface MirrorAppOptions {
   fetch?: typeof fetch;
   /** Where credentials for Amazon Managed Prometheus come from (default: shared by the process). */
   awsCredentials?: AwsCredentialSource;
+  /**
+   * The caller's source address as the front saw it (API Gateway's `sourceIp`), checked against
+   * MIRROR_TRUSTED_CIDRS; never a header a caller could set. Absent: no address is known.
+   */
+  sourceAddress?: (c: Context) => string | undefined;
 }
 
 /** Statuses that keep their meaning in MIRROR_ERROR_STATUS=500 mode: not answers of the protocol. */
@@ -84,6 +90,8 @@ export function isProtocolCall(method: string, path: string): boolean {
  * The answers of those four carry the mirror key in X-MIRROR-API-KEY (StackState compares it
  * there), errors included, except 401 (the caller is not trusted) and 503 (the key itself is
  * unavailable). Nothing else carries it: not unknown /api paths, other methods, or health.
+ * A caller that presents no key is trusted only as MIRROR_REQUIRE_KEY and MIRROR_TRUSTED_CIDRS
+ * allow; an untrusted caller is answered 401, without the key.
  */
 export function createMirrorApp(options: MirrorAppOptions): Hono {
   const { config, keys, log, metrics } = options;
@@ -93,6 +101,16 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
   const reasons = new WeakMap<Request, string>();
 
   const credentials = options.awsCredentials ?? sharedCredentialSource;
+  /**
+   * A caller without a key: refused with MIRROR_REQUIRE_KEY; else trusted from any source, or,
+   * with MIRROR_TRUSTED_CIDRS, only from those addresses (StackState's), so the key is never
+   * handed to a caller the network does not vouch for.
+   */
+  const trustedWithoutKey = (c: Context): boolean => {
+    if (config.requireKey) return false;
+    if (config.trustedSources === undefined) return true;
+    return inRanges(options.sourceAddress?.(c), config.trustedSources);
+  };
   // An unsendable key is logged once (until a sendable one is seen), not on every request.
   let unsendableLogged = false;
 
@@ -146,7 +164,8 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
         throw keyUnavailable();
       }
       const presented = presentedKey((name) => c.req.header(name), [MIRROR_KEY_HEADER]);
-      const trusted = presented === undefined ? !config.requireKey : matchKey(presented, valid) !== undefined;
+      const trusted =
+        presented === undefined ? trustedWithoutKey(c) : matchKey(presented, valid) !== undefined;
       if (!trusted) throw unauthorized();
       if (isProtocolCall(c.req.method, c.req.path)) {
         const key = valid[0]?.key;

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createEmfMetrics } from "../../lib/aws/emf-metrics";
 import { SecretKeySource } from "../../lib/aws/secret-keys";
 import { type KeySource, StaticKeySource } from "../../lib/core/auth";
@@ -23,11 +24,30 @@ export function mirrorKeySource(config: MirrorConfig, log: Logger, env: Env = pr
   return new StaticKeySource([...config.staticKeys]);
 }
 
+/**
+ * The caller's address as API Gateway saw it: `requestContext.identity.sourceIp` (REST API, the
+ * VPC address through a private endpoint) or `requestContext.http.sourceIp` (HTTP API). Never
+ * X-Forwarded-For, which any caller can write.
+ */
+export function apiGatewaySourceIp(c: Context): string | undefined {
+  const ctx = (c.env as { requestContext?: unknown } | undefined)?.requestContext as
+    | { identity?: { sourceIp?: unknown }; http?: { sourceIp?: unknown } }
+    | undefined;
+  const ip = ctx?.identity?.sourceIp ?? ctx?.http?.sourceIp;
+  return typeof ip === "string" && ip !== "" ? ip : undefined;
+}
+
 /** Builds the mirror app from environment variables (the Lambda's cold start). */
 export function mirrorAppFromEnv(env: Env, metrics?: Metrics) {
   const config = loadMirrorConfig(env);
   const log = createLogger(config.logLevel, undefined, { fn: METRIC_SERVICES.mirror });
   const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.mirror);
-  const app = createMirrorApp({ config, keys: mirrorKeySource(config, log, env), log, metrics: m });
+  const app = createMirrorApp({
+    config,
+    keys: mirrorKeySource(config, log, env),
+    log,
+    metrics: m,
+    sourceAddress: apiGatewaySourceIp,
+  });
   return { app, metrics: m, config };
 }

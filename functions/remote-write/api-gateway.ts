@@ -4,6 +4,10 @@ import type {
   APIGatewayProxyResult,
   APIGatewayProxyStructuredResultV2,
 } from "aws-lambda";
+import { type Cidr4, inRanges, parseCidrList } from "../../lib/core/cidr";
+import type { Env } from "../../lib/core/config";
+import { ENV } from "../../lib/core/env-names";
+import { HttpError } from "../../lib/core/errors";
 import type { RemoteWriteEndpoint, RequestReader, WriteAnswer } from "./endpoint";
 
 /**
@@ -75,11 +79,34 @@ export interface InvocationContext {
  */
 export const ANSWER_MARGIN_MS = 1_000;
 
+/** What the handler admits before the endpoint sees a request. */
+export interface ApiGatewayHandlerOptions {
+  /**
+   * INGEST_ALLOWED_CIDRS: only requests whose source address (API Gateway's `sourceIp`, never a
+   * header) lies in one of these are answered; others get 403 before the key is checked or the
+   * body read. Unset: every source.
+   */
+  readonly allowedSources?: readonly Cidr4[];
+}
+
+/** INGEST_ALLOWED_CIDRS, read once at cold start (a malformed entry fails it, naming the variable). */
+export function handlerOptionsFromEnv(env: Env): ApiGatewayHandlerOptions {
+  const raw = env[ENV.ingestAllowedCidrs];
+  if (raw === undefined || raw.trim() === "") return {};
+  return { allowedSources: parseCidrList(ENV.ingestAllowedCidrs, raw) };
+}
+
+function sourceIpOf(event: ApiGatewayEvent): string | undefined {
+  const ctx = event.requestContext as { http?: { sourceIp?: string }; identity?: { sourceIp?: string } };
+  return ctx?.http?.sourceIp ?? ctx?.identity?.sourceIp ?? undefined;
+}
+
 /**
  * A Lambda handler answering API Gateway events through the endpoint. The request's
  * deadline (key check and stream write) ends `ANSWER_MARGIN_MS` before the invocation's.
  */
-export function apiGatewayHandler(endpoint: RemoteWriteEndpoint) {
+export function apiGatewayHandler(endpoint: RemoteWriteEndpoint, options: ApiGatewayHandlerOptions = {}) {
+  const { allowedSources } = options;
   return async (event: ApiGatewayEvent, context?: InvocationContext): Promise<ApiGatewayResult> => {
     const remaining = context?.getRemainingTimeInMillis?.();
     const deadline =
@@ -96,6 +123,9 @@ export function apiGatewayHandler(endpoint: RemoteWriteEndpoint) {
     };
     let answer: WriteAnswer;
     try {
+      if (allowedSources !== undefined && !inRanges(sourceIpOf(event), allowedSources)) {
+        throw new HttpError(403, "source-not-allowed", "source address not allowed");
+      }
       answer = await endpoint.answer(method, path, req, eventReader, deadline);
     } catch (err) {
       answer = endpoint.errorAnswer(err);

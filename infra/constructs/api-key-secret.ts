@@ -1,11 +1,14 @@
 import { RemovalPolicy } from "aws-cdk-lib";
 import type * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 
 export interface ApiKeySecretProps {
   readonly description: string;
+  /** A customer-managed key instead of Secrets Manager's `aws/secretsmanager`. */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -23,6 +26,7 @@ export class ApiKeySecret extends Construct {
     super(scope, id);
     this.secret = new secretsmanager.Secret(this, "Secret", {
       description: props.description,
+      encryptionKey: props.encryptionKey,
       generateSecretString: {
         passwordLength: ApiKeySecret.KEY_LENGTH,
         excludePunctuation: true,
@@ -40,7 +44,10 @@ export class ApiKeySecret extends Construct {
     ]);
   }
 
-  /** Read access for a function: GetSecretValue (and DescribeSecret) on this secret only. */
+  /**
+   * Read access for a function: GetSecretValue (and DescribeSecret) on this secret only, and
+   * with a customer-managed key, Decrypt through Secrets Manager.
+   */
   grantRead(grantee: iam.IGrantable): iam.Grant {
     return this.secret.grantRead(grantee);
   }

@@ -3,6 +3,7 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kinesis from "aws-cdk-lib/aws-kinesis";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sources from "aws-cdk-lib/aws-lambda-event-sources";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
@@ -26,6 +27,8 @@ export interface ForwarderProps extends FunctionLogging {
   readonly dashboard?: cloudwatch.Dashboard;
   /** Pre-built code instead of bundling (template tests). */
   readonly code?: lambda.Code;
+  /** Customer-managed key of the created credential secret (unset: `aws/secretsmanager`). */
+  readonly secretKey?: kms.IKey;
 }
 
 /** Defaults next to the construct. */
@@ -82,6 +85,7 @@ export class Forwarder extends Construct {
           : new secretsmanager.Secret(this, "Credential", {
               description:
                 "Credential the forwarder presents to its remote_write destination (password, token or header value); set it with put-secret-value",
+              encryptionKey: props.secretKey,
               removalPolicy: RemovalPolicy.DESTROY,
             });
       if (s.secretArn === undefined) {
@@ -89,7 +93,7 @@ export class Forwarder extends Construct {
           {
             id: "AwsSolutions-SMG4",
             reason:
-              "The value is issued by the destination (StackState, Mimir…), not by AWS; the operator rotates it there and stores it here.",
+              "The value is issued by the destination (StackState, Mimir and the like), not by AWS; the operator rotates it there and stores it here.",
           },
         ]);
       }
@@ -121,6 +125,7 @@ export class Forwarder extends Construct {
       environment,
       logRetentionDays: props.logRetentionDays,
       logLevel: props.logLevel,
+      logKey: props.logKey,
       code: props.code,
     });
     const fn = this.handler.function;

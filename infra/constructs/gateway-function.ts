@@ -1,6 +1,7 @@
 import { type Duration, RemovalPolicy } from "aws-cdk-lib";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -30,6 +31,8 @@ const ESM_REQUIRE_BANNER =
 export interface FunctionLogging {
   readonly logRetentionDays: number;
   readonly logLevel: LogLevel;
+  /** Customer-managed key of the log groups (unset: CloudWatch Logs' own encryption). */
+  readonly logKey?: kms.IKey;
 }
 
 /** What every API construct passes through to its function, besides its own settings. */
@@ -72,6 +75,7 @@ export class GatewayFunction extends Construct {
 
     this.logGroup = new logs.LogGroup(this, "Logs", {
       retention: props.logRetentionDays as logs.RetentionDays,
+      encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 

@@ -3,6 +3,7 @@ import * as apigw from "aws-cdk-lib/aws-apigateway";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
+import * as wafv2 from "aws-cdk-lib/aws-wafv2";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { awsPartition } from "../../lib/core/aws-partitions";
@@ -66,6 +67,13 @@ export interface MirrorApiProps extends GatewayFunctionSettings {
    * written without one. The role is retained on teardown, since other APIs may use it.
    */
   readonly setAccountLogsRole: boolean;
+  /** An existing regional WAF web ACL associated with the stage. */
+  readonly webAclArn?: string;
+  /**
+   * MIRROR_TRUSTED_CIDRS: callers presenting no key are trusted only from these addresses;
+   * undefined: from any address the API admits.
+   */
+  readonly trustedCidrs?: readonly string[];
 }
 
 /**
@@ -111,6 +119,9 @@ export class MirrorApi extends Construct {
         [ENV.mirrorApiKeySecretArn]: props.keySecret.secret.secretArn,
         [ENV.mirrorAllowedTargets]: this.allowedTargets.join(","),
         [ENV.mirrorRequireKey]: String(props.requireKey),
+        ...(props.trustedCidrs !== undefined
+          ? { [ENV.mirrorTrustedCidrs]: props.trustedCidrs.join(",") }
+          : {}),
         [ENV.mirrorErrorStatus]: props.errorStatus,
         [ENV.mirrorMaxRequestTimeoutMs]: String(MIRROR_API_SETTINGS.maxPrometheusCall.toMilliseconds()),
         [ENV.mirrorMaxAnswerBytes]: String(props.maxAnswerBytes),
@@ -121,6 +132,7 @@ export class MirrorApi extends Construct {
       },
       logRetentionDays: props.logRetentionDays,
       logLevel: props.logLevel,
+      logKey: props.logKey,
       // The old mirror's worker pool: at most this many requests are served at once.
       reservedConcurrentExecutions: props.workers,
       vpc: network?.vpc,
@@ -146,6 +158,7 @@ export class MirrorApi extends Construct {
 
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetentionDays as logs.RetentionDays,
+      encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -194,6 +207,13 @@ export class MirrorApi extends Construct {
       ]);
     }
 
+    if (props.webAclArn !== undefined) {
+      new wafv2.CfnWebACLAssociation(this, "WebAcl", {
+        resourceArn: this.api.deploymentStage.stageArn,
+        webAclArn: props.webAclArn,
+      });
+    }
+
     // The stack's outputs name the URL; drop the default "Endpoint" output of RestApi.
     this.api.node.tryRemoveChild("Endpoint");
 
@@ -211,11 +231,15 @@ export class MirrorApi extends Construct {
           reason:
             "The mirror validates every request body itself and answers in the protocol's own error format.",
         },
-        {
-          id: "AwsSolutions-APIG3",
-          reason:
-            "Callers are restricted by the resource policy (source CIDRs or VPC endpoint); WAF would add cost without a rule to enforce.",
-        },
+        ...(props.webAclArn === undefined
+          ? [
+              {
+                id: "AwsSolutions-APIG3",
+                reason:
+                  "Callers are restricted by the resource policy (source CIDRs or VPC endpoint); a web ACL is associated when mirrorWebAclArn is set.",
+              },
+            ]
+          : []),
         {
           id: "AwsSolutions-APIG4",
           reason:

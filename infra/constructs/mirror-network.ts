@@ -1,5 +1,6 @@
 import { Annotations, Aws, CfnRule, Fn, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { type CreatedVpc, contextError, type ImportedVpc } from "../config";
@@ -30,6 +31,8 @@ export interface MirrorNetworkProps {
   /** Private mirror API: sources admitted to the created execute-api endpoint. */
   readonly privateApi?: { readonly existingEndpointId?: string; readonly sourceCidrs: readonly string[] };
   readonly logRetentionDays: number;
+  /** Customer-managed key of the flow-log group (unset: CloudWatch Logs' own encryption). */
+  readonly logKey?: kms.IKey;
 }
 
 /**
@@ -61,6 +64,7 @@ export class MirrorNetwork extends Construct {
     if (props.vpc.create) {
       const flowLogs = new logs.LogGroup(this, "FlowLogs", {
         retention: props.logRetentionDays as logs.RetentionDays,
+        encryptionKey: props.logKey,
         removalPolicy: RemovalPolicy.DESTROY,
       });
       this.createdVpc = new ec2.Vpc(this, "Vpc", {

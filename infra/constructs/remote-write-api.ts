@@ -28,6 +28,8 @@ export interface RemoteWriteApiProps extends GatewayFunctionSettings {
   readonly streamShards: number;
   /** NAME_VALIDATION: which metric and label names the function takes. */
   readonly nameValidation: string;
+  /** INGEST_ALLOWED_CIDRS: the only source addresses answered (empty: any). */
+  readonly allowedCidrs?: readonly string[];
 }
 
 /** The remote-write function behind an HTTP API (payload 2.0: binary bodies arrive base64-encoded). */
@@ -55,6 +57,9 @@ export class RemoteWriteApi extends Construct {
       [ENV.nameValidation]: props.nameValidation,
     };
     environment[ENV.streamShards] = String(props.streamShards);
+    if (props.allowedCidrs !== undefined && props.allowedCidrs.length > 0) {
+      environment[ENV.ingestAllowedCidrs] = props.allowedCidrs.join(",");
+    }
 
     this.handler = new GatewayFunction(this, "Handler", {
       entry: ENTRIES.remoteWrite,
@@ -64,6 +69,7 @@ export class RemoteWriteApi extends Construct {
       environment,
       logRetentionDays: props.logRetentionDays,
       logLevel: props.logLevel,
+      logKey: props.logKey,
       reservedConcurrentExecutions: props.reservedConcurrency,
       code: props.code,
     });
@@ -84,6 +90,7 @@ export class RemoteWriteApi extends Construct {
 
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetentionDays as logs.RetentionDays,
+      encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stage = new apigwv2.HttpStage(this, "Stage", {

@@ -27,10 +27,14 @@ export const ENV = {
   putConcurrency: "PUT_CONCURRENCY",
   putDeadlineMs: "PUT_DEADLINE_MS",
   retryAfterSeconds: "RETRY_AFTER_SECONDS",
+  /** Source CIDRs the remote-write Lambda handler admits (unset: every source). */
+  ingestAllowedCidrs: "INGEST_ALLOWED_CIDRS",
   // mirror
   mirrorApiKey: "MIRROR_API_KEY",
   mirrorApiKeySecretArn: "MIRROR_API_KEY_SECRET_ARN",
   mirrorRequireKey: "MIRROR_REQUIRE_KEY",
+  /** Source CIDRs whose callers the mirror trusts without a key (unset: every caller). */
+  mirrorTrustedCidrs: "MIRROR_TRUSTED_CIDRS",
   mirrorAllowedTargets: "MIRROR_ALLOWED_TARGETS",
   mirrorCounterWindow: "MIRROR_COUNTER_WINDOW",
   /** Status of error answers: `native` (400/403/404/502/504) or `500` for every error object. */

@@ -1,4 +1,5 @@
 import { type ApiKey, checkDistinctKeys, checkKey, keysFromEnv } from "../core/auth";
+import { type Cidr4, parseCidrList } from "../core/cidr";
 import { boolVar, ConfigError, intVar, stringVar } from "../core/config";
 import { ENV } from "../core/env-names";
 import { loadSharedSettings, type SharedSettings } from "../core/settings";
@@ -13,6 +14,12 @@ export interface MirrorConfig extends SharedSettings {
   readonly staticKeys: readonly ApiKey[];
   /** MIRROR_REQUIRE_KEY: refuse requests that do not present a valid key (401). */
   readonly requireKey: boolean;
+  /**
+   * MIRROR_TRUSTED_CIDRS: without MIRROR_REQUIRE_KEY, a caller that presents no key is trusted
+   * (answered, and handed the key) only from these source addresses; unset: from any source.
+   * Callers that present the key are trusted from anywhere.
+   */
+  readonly trustedSources?: readonly Cidr4[];
   /** True when MIRROR_ALLOWED_TARGETS is unset: any Prometheus may be named (warn about it). */
   readonly allowAnyTarget: boolean;
   /** The parsed MIRROR_ALLOWED_TARGETS (empty when allowAnyTarget). */
@@ -149,6 +156,7 @@ export function loadMirrorConfig(env: Record<string, string | undefined>): Mirro
     errorStatus: rawStatus as ErrorStatusMode,
     ...(env[ENV.awsRegion]?.trim() ? { awsRegion: env[ENV.awsRegion]!.trim() } : {}),
     requireKey: boolVar(env, ENV.mirrorRequireKey, false),
+    ...trustedSources(env),
     allowAnyTarget,
     allowedTargets: Object.freeze(
       allowAnyTarget ? [] : parseTargetPatterns(ENV.mirrorAllowedTargets, targets ?? ""),
@@ -168,6 +176,13 @@ export function loadMirrorConfig(env: Record<string, string | undefined>): Mirro
     ),
     maxSeries: intVar(env, ENV.mirrorMaxSeries, MIRROR_DEFAULTS.maxSeries, 1, 100_000),
   });
+}
+
+/** MIRROR_TRUSTED_CIDRS: unset means no source restriction; set but empty trusts no source. */
+function trustedSources(env: Record<string, string | undefined>): { trustedSources?: readonly Cidr4[] } {
+  const raw = env[ENV.mirrorTrustedCidrs];
+  if (raw === undefined) return {};
+  return { trustedSources: Object.freeze(parseCidrList(ENV.mirrorTrustedCidrs, raw)) };
 }
 
 /**

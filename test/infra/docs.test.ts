@@ -2,17 +2,19 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LOCAL_MIRROR_TARGETS } from "../../functions/local/settings";
-import { CONFIG_KEYS } from "../../infra/config";
+import { CONFIG_KEYS, type ConfigKeyEntry } from "../../infra/config";
 import { MIRROR_API_SETTINGS } from "../../infra/constructs/mirror-api";
 import { PROJECT_ROOT } from "../../infra/paths";
 import { ENV } from "../../lib/core/env-names";
 import { MIRROR_DEFAULTS } from "../../lib/mirror/config";
+import { synthGateway } from "./synth";
 
 const doc = readFileSync(join(PROJECT_ROOT, "docs", "deploy.md"), "utf8");
 
 function rowOf(key: string): string | undefined {
   return doc.split("\n").find((line) => line.startsWith(`| \`${key}\` |`));
 }
+const meaningOf = (key: string) => rowOf(key)?.split("|").slice(3).join("|") ?? "";
 
 describe("the deployment configuration table (docs/deploy.md)", () => {
   it.each(Object.entries(CONFIG_KEYS))("documents %s with its default", (key, entry) => {
@@ -21,6 +23,19 @@ describe("the deployment configuration table (docs/deploy.md)", () => {
     const shown =
       entry.default === undefined ? "(unset)" : entry.default === "" ? "(empty)" : `\`${entry.default}\``;
     expect(row!.split("|")[2]!.trim()).toBe(shown);
+  });
+
+  const bounded = Object.entries(CONFIG_KEYS as Record<string, ConfigKeyEntry>).filter(
+    ([, e]) => e.range !== undefined || e.prefixRange !== undefined || e.allowed !== undefined,
+  );
+
+  it.each(bounded)("states the bounds the code enforces for %s", (key, entry) => {
+    const meaning = meaningOf(key);
+    if (entry.range !== undefined) expect(meaning).toContain(`${entry.range[0]} to ${entry.range[1]}`);
+    if (entry.prefixRange !== undefined) {
+      expect(meaning).toContain(`/${entry.prefixRange[0]} to /${entry.prefixRange[1]}`);
+    }
+    if (entry.allowed !== undefined) expect(meaning).toContain(entry.allowed.join(", "));
   });
 
   it("has no row for a key the code does not read", () => {
@@ -65,5 +80,44 @@ describe("the mirror's configuration table (docs/mirror.md)", () => {
 
   it("documents the local server's allowlist", () => {
     expect(defaultOf(ENV.mirrorAllowedTargets)).toContain(`\`${LOCAL_MIRROR_TARGETS}\``);
+  });
+});
+
+const NUMBER_WORDS = [
+  ...["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
+  ...["eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"],
+];
+
+describe("the alarms docs/deploy.md counts", () => {
+  it("are the template's alarms, without and with the forwarder", () => {
+    const plain = synthGateway().template.findResources("AWS::CloudWatch::Alarm");
+    const forwarding = synthGateway({
+      forwardUrl: "https://stackstate.example.com/receiver/prometheus/api/v1/write",
+    }).template.findResources("AWS::CloudWatch::Alarm");
+    const ingestOnly = synthGateway({ components: "ingest" }).template.findResources(
+      "AWS::CloudWatch::Alarm",
+    );
+    const total = Object.keys(plain).length;
+    const ingest = Object.keys(ingestOnly).length;
+    const withForwarder = Object.keys(forwarding).length;
+    const sentence = new RegExp(
+      `${NUMBER_WORDS[total]} alarms \\(${NUMBER_WORDS[ingest]} for ingest, ${NUMBER_WORDS[total - ingest]} for the mirror\\), ${NUMBER_WORDS[withForwarder]} with the forwarder \\(its ${NUMBER_WORDS[withForwarder - total]}\\)`,
+    );
+    expect(doc).toMatch(sentence);
+  });
+});
+
+describe("docs/deploy.md uses one account and region throughout", () => {
+  it("bootstrap, deploy and diff commands name the same region and account", () => {
+    const bootstrap = [...doc.matchAll(/cdk bootstrap aws:\/\/(\d{12})\/([a-z0-9-]+)/g)];
+    expect(bootstrap.length).toBeGreaterThan(0);
+    const [, account, region] = bootstrap[0]!;
+    for (const m of bootstrap) expect([m[1], m[2]]).toEqual([account, region]);
+    const regions = [...doc.matchAll(/-c region=([a-z0-9-]+)/g)].map((m) => m[1]);
+    const accounts = [...doc.matchAll(/-c account=(\d{12})/g)].map((m) => m[1]);
+    expect(regions.length).toBeGreaterThan(0);
+    for (const r of regions) expect(r).toBe(region);
+    for (const a of accounts) expect(a).toBe(account);
+    for (const m of doc.matchAll(/AWS_REGION=([a-z0-9-]+)/g)) expect(m[1]).toBe(region);
   });
 });

@@ -369,9 +369,16 @@ describe("the mirror API", () => {
     });
   });
 
-  it("sets the account's API Gateway logging role (retained on teardown) unless told not to", () => {
-    defaults.template.resourceCountIs("AWS::ApiGateway::Account", 1);
-    defaults.template.hasResource("AWS::IAM::Role", {
+  it("leaves the account's API Gateway logging role alone unless asked, and then retains it on teardown", () => {
+    defaults.template.resourceCountIs("AWS::ApiGateway::Account", 0);
+    expect(
+      Object.values(resourcesOf(defaults.json, "AWS::IAM::Role")).filter((r) =>
+        JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes("apigateway.amazonaws.com"),
+      ),
+    ).toHaveLength(0);
+    const asked = synthGateway({ apiGatewayLogsRole: "true" }).template;
+    asked.resourceCountIs("AWS::ApiGateway::Account", 1);
+    asked.hasResource("AWS::IAM::Role", {
       Properties: {
         AssumeRolePolicyDocument: Match.objectLike({
           Statement: [Match.objectLike({ Principal: { Service: "apigateway.amazonaws.com" } })],
@@ -379,7 +386,6 @@ describe("the mirror API", () => {
       },
       DeletionPolicy: "Retain",
     });
-    synthGateway({ apiGatewayLogsRole: "false" }).template.resourceCountIs("AWS::ApiGateway::Account", 0);
   });
 });
 

@@ -37,13 +37,14 @@ export interface Synthesized {
  */
 export function synthGateway(
   context: Record<string, unknown> = {},
-  opts: { bundle?: boolean; outdir?: string } = {},
+  opts: { bundle?: boolean; outdir?: string; env?: { account?: string; region?: string } } = {},
 ): Synthesized {
   const app = new App({ context: { ...cdkJsonContext(), ...context }, outdir: opts.outdir });
   const config = parseConfig(app.node.getAllContext());
   const stack = new GatewayStack(app, config.stackName, {
     config,
     functionCode: opts.bundle ? undefined : PREBUILT,
+    env: opts.env,
   });
   const template = Template.fromStack(stack);
   return { app, stack, template, json: template.toJSON() as Record<string, unknown> };

@@ -1,6 +1,7 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { createMirrorApp } from "../../../functions/mirror/app";
+import { apiGatewaySourceIp } from "../../../functions/mirror/wiring";
 import { type KeySource, StaticKeySource } from "../../../lib/core/auth";
 import { createLogger } from "../../../lib/core/log";
 import { createMemoryMetrics } from "../../../lib/core/metrics";
@@ -23,7 +24,14 @@ const body = (connectionDetails: unknown = { host: "prom.example", port: 9090 })
     },
   });
 
-function setup(options: { keys?: KeySource; fetch?: typeof fetch; env?: Record<string, string> } = {}) {
+function setup(
+  options: {
+    keys?: KeySource;
+    fetch?: typeof fetch;
+    env?: Record<string, string>;
+    sourceAddress?: (c: Context) => string | undefined;
+  } = {},
+) {
   const lines: string[] = [];
   const metrics = createMemoryMetrics();
   const app = createMirrorApp({
@@ -32,6 +40,7 @@ function setup(options: { keys?: KeySource; fetch?: typeof fetch; env?: Record<s
     log: createLogger("debug", (line) => lines.push(line)),
     metrics,
     fetch: options.fetch ?? ((async () => new Response("{}", { status: 500 })) as typeof fetch),
+    sourceAddress: options.sourceAddress,
   });
   const call = (path: string, init: RequestInit = {}) =>
     app.request(path, {
@@ -190,6 +199,77 @@ describe("which answers carry X-MIRROR-API-KEY", () => {
     expect(presented.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
     const elsewhere = await call("/api/x", { headers: { "sts-api-key": KEY } });
     expect(elsewhere.headers.get("X-MIRROR-API-KEY")).toBeNull();
+  });
+
+  describe("MIRROR_TRUSTED_CIDRS: keyless callers trusted only from StackState's addresses", () => {
+    const from = (address: string | undefined) => () => address;
+    it.each([
+      ["203.0.113.9", 200, KEY],
+      ["198.51.100.7", 200, KEY],
+      ["198.51.100.8", 401, null],
+      ["192.0.2.1", 401, null],
+      ["2001:db8::1", 401, null],
+      [undefined, 401, null],
+    ] as const)("a keyless connection test from %s → %i, key header %s", async (address, status, key) => {
+      const { call } = setup({
+        env: { MIRROR_TRUSTED_CIDRS: "203.0.113.0/24,198.51.100.7/32" },
+        sourceAddress: from(address),
+      });
+      const res = await call(MIRROR_PATHS.connection);
+      expect(res.status).toBe(status);
+      expect(res.headers.get("X-MIRROR-API-KEY")).toBe(key);
+    });
+
+    it("a caller presenting the key is trusted from any address", async () => {
+      const { call } = setup({
+        env: { MIRROR_TRUSTED_CIDRS: "203.0.113.0/24" },
+        sourceAddress: from("192.0.2.1"),
+      });
+      const res = await call(MIRROR_PATHS.connection, { headers: { "X-MIRROR-API-KEY": KEY } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("X-MIRROR-API-KEY")).toBe(KEY);
+      const wrong = await call(MIRROR_PATHS.connection, { headers: { "X-MIRROR-API-KEY": "not-the-key" } });
+      expect(wrong.status).toBe(401);
+    });
+
+    it("set but empty trusts no keyless caller; MIRROR_REQUIRE_KEY wins over the ranges", async () => {
+      const empty = setup({ env: { MIRROR_TRUSTED_CIDRS: "" }, sourceAddress: from("203.0.113.9") });
+      expect((await empty.call(MIRROR_PATHS.connection)).status).toBe(401);
+      const required = setup({
+        env: { MIRROR_TRUSTED_CIDRS: "203.0.113.0/24", MIRROR_REQUIRE_KEY: "true" },
+        sourceAddress: from("203.0.113.9"),
+      });
+      const res = await required.call(MIRROR_PATHS.connection);
+      expect(res.status).toBe(401);
+      expect(res.headers.get("X-MIRROR-API-KEY")).toBeNull();
+    });
+
+    it("a forwarded-for header does not make a caller trusted", async () => {
+      const { call } = setup({
+        env: { MIRROR_TRUSTED_CIDRS: "203.0.113.0/24" },
+        sourceAddress: from("192.0.2.1"),
+      });
+      const res = await call(MIRROR_PATHS.connection, { headers: { "x-forwarded-for": "203.0.113.9" } });
+      expect(res.status).toBe(401);
+    });
+
+    it("refuses a malformed range at start, naming the variable", () => {
+      expect(() => loadMirrorConfig({ MIRROR_TRUSTED_CIDRS: "203.0.113.0/33" })).toThrow(
+        /MIRROR_TRUSTED_CIDRS/,
+      );
+    });
+
+    it("reads API Gateway's source address, never a header", () => {
+      const ctx = (env: unknown) => ({ env }) as unknown as Context;
+      expect(apiGatewaySourceIp(ctx({ requestContext: { identity: { sourceIp: "203.0.113.9" } } }))).toBe(
+        "203.0.113.9",
+      );
+      expect(apiGatewaySourceIp(ctx({ requestContext: { http: { sourceIp: "198.51.100.1" } } }))).toBe(
+        "198.51.100.1",
+      );
+      expect(apiGatewaySourceIp(ctx({}))).toBeUndefined();
+      expect(apiGatewaySourceIp(ctx(undefined))).toBeUndefined();
+    });
   });
 
   it("answers 503 without the header when the key read cannot be a header value, and logs it once", async () => {
