@@ -1,7 +1,7 @@
 import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
 import { startLocalForwarder } from "../forwarder/local";
 import { exitQuietlyOnEpipe, parseCli, usageError } from "./cli";
-import { readLocalState } from "./state";
+import { localGatewayState } from "./state";
 
 /**
  * `npm run forward -- --to URL`: forwards a stream to a remote_write endpoint, shard by
@@ -46,7 +46,7 @@ const values = parseCli({
 });
 exitQuietlyOnEpipe();
 
-const state = readLocalState();
+const state = localGatewayState();
 const endpoint = values.endpoint ?? process.env[ENV.kinesisEndpoint] ?? state?.kinesisEndpoint;
 const streamName =
   values.stream ?? process.env[ENV.streamName] ?? state?.streamName ?? "prometheus-remote-write";

@@ -26,7 +26,9 @@ writeLocalState({
   streamName: gateway.streamName,
   region: process.env[ENV.awsRegion] ?? "us-east-1",
   url: gateway.url,
+  port: Number(new URL(gateway.url).port),
   pid: process.pid,
+  startedAt: Date.now(),
 });
 
 const write = `${gateway.url}${REMOTE_WRITE_PATH}`;
@@ -57,7 +59,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     if (stopping) return;
     stopping = true;
     console.log("stopping…");
-    clearLocalState();
+    clearLocalState(Number(new URL(gateway.url).port));
     gateway.stop().then(
       () => process.exit(0),
       () => process.exit(1),

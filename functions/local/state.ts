@@ -3,6 +3,7 @@ import {
   chmodSync,
   linkSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -14,17 +15,21 @@ import { isHeaderSafeKey } from "../../lib/core/auth";
 import { ConfigError } from "../../lib/core/config";
 
 /**
- * What `npm start` keeps in `.local/` (git-ignored): the address of its embedded Kinesis and
- * stream (gateway.json, no key, so `npm run tail` in another terminal can find them), and the
- * keys it generated (ingest-key, mirror-key; mode 0600), so a restart keeps them and a
- * configured Prometheus and StackState keep working.
+ * What `npm start` keeps in `.local/` (git-ignored): for each running server, the address of
+ * its embedded Kinesis and stream (gateways/<port>.json, no key, so `npm run tail` in another
+ * terminal can find them; several servers on other ports keep theirs apart), and the keys it
+ * generated (ingest-key, mirror-key; mode 0600), so a restart keeps them and a configured
+ * Prometheus and StackState keep working.
  */
 export interface LocalState {
   kinesisEndpoint?: string;
   streamName: string;
   region: string;
   url: string;
+  port: number;
   pid: number;
+  /** Epoch ms the server started. */
+  startedAt: number;
 }
 
 /** The `.local` folder of the working directory. */
@@ -32,24 +37,66 @@ export function localStateDir(): string {
   return join(process.cwd(), ".local");
 }
 
-const stateFile = () => join(localStateDir(), "gateway.json");
+const gatewaysDir = (dir: string) => join(dir, "gateways");
+const stateFile = (dir: string, port: number) => join(gatewaysDir(dir), `${port}.json`);
 
-export function writeLocalState(state: LocalState): void {
-  mkdirSync(localStateDir(), { recursive: true, mode: 0o700 });
-  writeFileSync(stateFile(), `${JSON.stringify(state, null, 2)}\n`);
+export function writeLocalState(state: LocalState, dir = localStateDir()): void {
+  mkdirSync(gatewaysDir(dir), { recursive: true, mode: 0o700 });
+  writeFileSync(stateFile(dir, state.port), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-export function clearLocalState(): void {
-  rmSync(stateFile(), { force: true });
+/** Removes this process's own entry (another server on the same port since then keeps its). */
+export function clearLocalState(port: number, dir = localStateDir()): void {
+  const state = readState(stateFile(dir, port));
+  if (state === undefined || state.pid === process.pid) rmSync(stateFile(dir, port), { force: true });
 }
 
-export function readLocalState(): LocalState | undefined {
+/** The gateway the local tools talk to: the one on PORT when it is set, else the one started last. */
+export function localGatewayState(env: NodeJS.ProcessEnv = process.env): LocalState | undefined {
+  const port = env.PORT === undefined || env.PORT === "" ? undefined : Number(env.PORT);
+  return readLocalState(Number.isInteger(port) ? port : undefined);
+}
+
+/**
+ * The running local gateway: the one on `port` when given (e.g. PORT), else the one started
+ * last among those still running. Entries of servers no longer running are ignored.
+ */
+export function readLocalState(port?: number, dir = localStateDir()): LocalState | undefined {
+  if (port !== undefined) {
+    const state = readState(stateFile(dir, port));
+    return state !== undefined && running(state.pid) ? state : undefined;
+  }
+  let names: string[];
   try {
-    const state = JSON.parse(readFileSync(stateFile(), "utf8")) as LocalState;
-    process.kill(state.pid, 0); // still running?
-    return state;
+    names = readdirSync(gatewaysDir(dir));
   } catch {
     return undefined;
+  }
+  let latest: LocalState | undefined;
+  for (const name of names) {
+    if (!/^\d+\.json$/.test(name)) continue;
+    const state = readState(join(gatewaysDir(dir), name));
+    if (state === undefined || !running(state.pid)) continue;
+    if (latest === undefined || state.startedAt > latest.startedAt) latest = state;
+  }
+  return latest;
+}
+
+function readState(file: string): LocalState | undefined {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as LocalState;
+  } catch {
+    return undefined;
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -3,7 +3,7 @@ import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { ENV } from "../../lib/core/env-names";
 import { readRecord } from "../../lib/stream/consumer";
 import { exitQuietlyOnEpipe, parseCli } from "./cli";
-import { readLocalState } from "./state";
+import { localGatewayState } from "./state";
 import { readStream } from "./stream";
 
 /**
@@ -57,12 +57,12 @@ const values = parseCli({
 exitQuietlyOnEpipe();
 
 const follow = values.follow && !values["no-follow"];
-const region = process.env[ENV.awsRegion] ?? readLocalState()?.region ?? "us-east-1";
+const region = process.env[ENV.awsRegion] ?? localGatewayState()?.region ?? "us-east-1";
 const awsConfigured = Boolean(process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE);
 
 /** Where to read, looked up again on every attempt: a restarted `npm start` may move. */
 function target(): { endpoint: string | undefined; streamName: string } {
-  const state = readLocalState();
+  const state = localGatewayState();
   return {
     endpoint: values.endpoint ?? process.env[ENV.kinesisEndpoint] ?? state?.kinesisEndpoint,
     streamName:
