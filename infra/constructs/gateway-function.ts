@@ -12,10 +12,10 @@ import { PROJECT_ROOT } from "../paths";
 
 /** Lambda defaults shared by both functions; changing one here changes both. */
 export const FUNCTION_DEFAULTS = {
-  runtime: lambda.Runtime.NODEJS_22_X,
+  runtime: lambda.Runtime.NODEJS_24_X,
   architecture: lambda.Architecture.ARM_64,
   /** esbuild target matching the runtime. */
-  target: "node22",
+  target: "node24",
   tracing: lambda.Tracing.ACTIVE,
 } as const;
 
@@ -140,7 +140,7 @@ export class GatewayFunction extends Construct {
               minify: true,
               sourceMap: true,
               sourcesContent: false,
-              // The Node.js 22 runtime ships AWS SDK v3; ES modules can import it from there.
+              // The Node.js 24 runtime ships AWS SDK v3; ES modules can import it from there.
               externalModules: ["@aws-sdk/*"],
               forceDockerBundling: false,
               logLevel: nodejs.LogLevel.WARNING,
@@ -171,17 +171,9 @@ export class GatewayFunction extends Construct {
     );
     NagSuppressions.addResourceSuppressions(this.function, [
       {
-        id: "AwsSolutions-L1",
-        reason: "Node.js 22 is the runtime the functions are built (esbuild target node22) and tested for.",
-      },
-      {
         id: "Serverless-LambdaDLQ",
         reason:
           "Invoked synchronously by API Gateway only; failures are answered to the caller, nothing is queued.",
-      },
-      {
-        id: "Serverless-LambdaLatestVersion",
-        reason: "Node.js 22 is the runtime the functions are built (esbuild target node22) and tested for.",
       },
     ]);
   }

@@ -9,7 +9,7 @@ import { MIRROR_PATHS } from "../../lib/core/routes";
 import { remoteWriteEvent, restEvent } from "../fixtures/api-gateway";
 import { realisticSeries, snappy, v1Message } from "../fixtures/remote-write";
 import { startAwsJsonStub } from "../support/aws-json-stub";
-import { invokeBundle } from "../support/lambda-bundle";
+import { invokeBundle, LAMBDA_NODE_MAJOR, lambdaNode } from "../support/lambda-bundle";
 import { synthBundled } from "./synth";
 
 /** The real thing: both entries bundled as `cdk synth` bundles them, once for this file. */
@@ -53,6 +53,12 @@ async function invoke(file: string, event: unknown, env: Record<string, string>)
 }
 
 describe("function bundles (esbuild, ESM, @aws-sdk external)", () => {
+  it(`run on Node ${LAMBDA_NODE_MAJOR}, the runtime's major version`, () => {
+    const node = lambdaNode();
+    console.log(`bundles run on ${node.version} (${node.bin})`);
+    expect(node.version).toMatch(new RegExp(`^v${LAMBDA_NODE_MAJOR}\\.`));
+  });
+
   it("reports the bundle sizes", () => {
     const rows = Object.entries(bundles).map(([name, b]) => ({
       function: name,

@@ -5,6 +5,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../infra/config";
+import { FUNCTION_DEFAULTS } from "../../infra/constructs/gateway-function";
 import { GatewayStack } from "../../infra/gateway-stack";
 import { PROJECT_ROOT } from "../../infra/paths";
 import { METRIC_NAMES } from "../../lib/core/metric-names";
@@ -268,7 +269,7 @@ describe("the forwarder in the stack", () => {
       bundle: true,
       platform: "node",
       format: "esm",
-      target: "node22",
+      target: FUNCTION_DEFAULTS.target,
       external: ["@aws-sdk/*"],
       write: false,
       logLevel: "silent",
