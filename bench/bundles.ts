@@ -18,11 +18,11 @@ import { default2k } from "./payloads";
 
 /**
  * Part 5: Lambda start cost. Each function's handler bundled as the stack bundles it
- * (esbuild, minified, ESM, platform node, the runtime's target, @aws-sdk/* left to the
- * runtime, the snappy codec's WebAssembly module copied beside it), then started in fresh
- * Node processes with the environment the handler needs. The bundles run from a directory
- * where only the AWS SDK can be resolved (as on Lambda), so the optional native snappy
- * package is absent and the shipped codec is what loads.
+ * (esbuild, minified, ESM, platform node, the runtime's target, the AWS SDK inside but for its
+ * default credential chain, the snappy codec's WebAssembly module copied beside it), then
+ * started in fresh Node processes with the environment the handler needs. The bundles run
+ * from a directory where only the AWS SDK can be resolved (as on Lambda), so the optional
+ * native snappy package is absent and the shipped codec is what loads.
  *
  * Cold start = a fresh process importing the bundle and answering its first invocation,
  * with the API key read from Secrets Manager and (remote write) a 2000-sample request put
@@ -42,7 +42,7 @@ export interface BundleRow {
   /** The files beside the bundle (the WebAssembly module), in bytes. */
   besideBytes: number;
   initMs: number;
-  /** Of that, importing the AWS SDK packages the bundle leaves external, alone. */
+  /** Of that, importing the AWS SDK packages the bundle leaves external, alone (none now). */
   sdkMs: number;
   /** Import + first invocation, keys fetched, in a fresh process. */
   coldMs: number;
@@ -145,7 +145,8 @@ export async function measureBundles(
 ): Promise<BundleRow[]> {
   const dir = join(tmpdir(), `gateway-bench-bundles-${process.pid}`);
   mkdirSync(join(dir, "node_modules"), { recursive: true });
-  // only the SDK (and what it depends on, resolved from its real path) is reachable
+  // only the SDK (and what it depends on, resolved from its real path) is reachable, as the
+  // runtime's own SDK is on Lambda: the bundles leave its default credential chain to it
   symlinkSync(join(root, "node_modules", "@aws-sdk"), join(dir, "node_modules", "@aws-sdk"));
   const stub = await startStub();
   const node = runtimeNode();
@@ -200,7 +201,7 @@ export async function measureBundles(
           target: FUNCTION_DEFAULTS.target,
           format: "esm",
           mainFields: ["module", "main"],
-          external: ["@aws-sdk/*"],
+          external: [...FUNCTION_DEFAULTS.external],
           banner: {
             js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
           },

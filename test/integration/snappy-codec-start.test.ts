@@ -48,7 +48,7 @@ beforeAll(async () => {
     target: FUNCTION_DEFAULTS.target,
     format: "esm",
     mainFields: ["module", "main"],
-    external: ["@aws-sdk/*"],
+    external: [...FUNCTION_DEFAULTS.external],
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     logLevel: "error",
   });
