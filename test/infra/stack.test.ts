@@ -1,5 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { FUNCTION_DEFAULTS } from "../../infra/constructs/gateway-function";
 import { PUT_DEADLINE_MARGIN } from "../../infra/constructs/remote-write-api";
 import { ENV } from "../../lib/core/env-names";
 import { MIRROR_METHOD_PATHS, RECEIVER_PATH, REMOTE_WRITE_PATHS } from "../../lib/core/routes";
@@ -89,10 +90,10 @@ describe("the functions", () => {
   it.each([
     ["ingest", ingestFn],
     ["mirror", mirrorFn],
-  ])("%s: Node 22 on ARM64, traced, JSON logs into its own log group, source maps", (_name, pick) => {
+  ])("%s: Node 24 on ARM64, traced, JSON logs into its own log group, source maps", (_name, pick) => {
     const [, resource] = pick(defaults.json);
     expect(resource.Properties).toMatchObject({
-      Runtime: "nodejs22.x",
+      Runtime: "nodejs24.x",
       Architectures: ["arm64"],
       TracingConfig: { Mode: "Active" },
       LoggingConfig: { LogFormat: "JSON", ApplicationLogLevel: "INFO", SystemLogLevel: "INFO" },
@@ -102,6 +103,19 @@ describe("the functions", () => {
     expect(
       (defaults.json.Resources as Record<string, CfnResource>)[logGroupId]?.Properties.RetentionInDays,
     ).toBe(30);
+  });
+
+  it("every function of the template runs on nodejs24.x, the forwarder's too", () => {
+    const withForwarder = synthGateway({
+      stackName: "GatewayEveryFunction",
+      forwardUrl: "https://receiver.example.com/api/v1/write",
+    });
+    const functions = Object.values(resourcesOf(withForwarder.json, "AWS::Lambda::Function"));
+    // the three of the gateway, and no function of CDK's own (a custom resource) on another runtime
+    expect(functions).toHaveLength(3);
+    for (const f of functions) expect(f.Properties.Runtime).toBe("nodejs24.x");
+    expect(FUNCTION_DEFAULTS.runtime.name).toBe("nodejs24.x");
+    expect(FUNCTION_DEFAULTS.target).toBe("node24");
   });
 
   it("log retention and level follow configuration", () => {

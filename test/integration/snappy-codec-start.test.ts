@@ -15,6 +15,7 @@ import { promisify } from "node:util";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { remoteWriteEndpointFromEnv } from "../../functions/remote-write/wiring";
+import { FUNCTION_DEFAULTS } from "../../infra/constructs/gateway-function";
 import { ENTRIES, PROJECT_ROOT } from "../../infra/paths";
 import { snappyCodec } from "../../lib/codec/snappy";
 import {
@@ -23,13 +24,15 @@ import {
   SNAPPY_WASM_VERSION,
 } from "../../lib/codec/snappy-wasm-file";
 import { ENV } from "../../lib/core/env-names";
+import { LAMBDA_NODE_FLAGS, lambdaNode } from "../support/lambda-bundle";
 
 /**
  * The snappy codec a remote-write function starts with is logged once, and a fallback from a
  * preferred codec is a warning with its reason. The Lambda handler is bundled as the stack
- * bundles it and started in fresh processes, from directories that hold what each case
- * needs: the WebAssembly module beside the bundle or not (or a module that is not the one the
- * code drives), the native package installed, broken, or absent (as on Lambda).
+ * bundles it and started in fresh processes of the runtime's Node with Lambda's flags, from
+ * directories that hold what each case needs: the WebAssembly module beside the bundle or not
+ * (or a module that is not the one the code drives), the native package installed, broken, or
+ * absent (as on Lambda).
  */
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), "snappy-codec-start-"));
@@ -42,10 +45,10 @@ beforeAll(async () => {
     outfile: bundle,
     bundle: true,
     platform: "node",
-    target: "node22",
+    target: FUNCTION_DEFAULTS.target,
     format: "esm",
     mainFields: ["module", "main"],
-    external: ["@aws-sdk/*"],
+    external: [...FUNCTION_DEFAULTS.external],
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     logLevel: "error",
   });
@@ -67,8 +70,14 @@ async function coldStart(name: string, prepare: (dir: string) => void): Promise<
   copyFileSync(bundle, join(dir, "index.mjs"));
   prepare(dir);
   const { stdout } = await run(
-    process.execPath,
-    ["--input-type=module", "-e", "await import(process.argv[1]);", join(dir, "index.mjs")],
+    lambdaNode().bin,
+    [
+      ...LAMBDA_NODE_FLAGS,
+      "--input-type=module",
+      "-e",
+      "await import(process.argv[1]);",
+      join(dir, "index.mjs"),
+    ],
     {
       cwd: dir,
       env: {

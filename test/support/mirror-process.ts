@@ -40,6 +40,9 @@ export async function runMirrorChild(
     process.execPath,
     [
       `--max-old-space-size=${options.heapMb ?? 512}`,
+      // semi-spaces of 16 MB, Node 20's and 22's default: Node 24 sizes them from the heap
+      // (64 MB here, a heap limit of 704 MB for 512), and the bounds were set for the former
+      "--max-semi-space-size=16",
       ...(options.nodeFlags ?? []),
       "--import",
       "tsx",
