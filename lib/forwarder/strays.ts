@@ -35,7 +35,7 @@ export interface ShardSlotSource {
 export interface ShardSlotsOptions {
   /** How long a listing is used before the stream is listed again (default 10 minutes). */
   readonly ttlMs?: number;
-  /** A shard still unknown, or a failed listing, is not listed again sooner than this (default 5 s). */
+  /** A shard still unknown, or a failed listing, is not listed again sooner than this (default 1 s). */
   readonly retryMs?: number;
   /** Upper bound of one listing (default 5 s). */
   readonly timeoutMs?: number;
@@ -70,7 +70,7 @@ export class ShardSlotsCache implements ShardSlotSource {
     private readonly now: () => number = Date.now,
   ) {
     this.ttlMs = opts.ttlMs ?? 600_000;
-    this.retryMs = opts.retryMs ?? 5_000;
+    this.retryMs = opts.retryMs ?? 1_000;
     this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 
