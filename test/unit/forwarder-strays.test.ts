@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { streamNameOf } from "../../functions/forwarder/kinesis-event";
 import { decompress } from "../../lib/codec/snappy";
 import { Reader } from "../../lib/codec/wire";
 import { silentLogger } from "../../lib/core/log";
@@ -426,5 +427,17 @@ describe("the shard cache", () => {
     expect(await cache.slots(STREAM, LOW.shardId)).toEqual([0, 2 ** 31 - 1]);
     expect(await cache.slots(STREAM, "shardId-000000000009")).toBeUndefined();
     expect(l.calls).toHaveLength(2);
+  });
+});
+
+describe("the stream of a Lambda event", () => {
+  it.each([
+    ["arn:aws:kinesis:eu-west-1:123456789012:stream/gateway", "gateway"],
+    ["arn:aws-cn:kinesis:cn-north-1:123456789012:stream/a.b-c_d", "a.b-c_d"],
+    ["arn:aws:kinesis:eu-west-1:123456789012:stream/gateway/consumer/c:1", undefined],
+    ["arn:aws:sqs:eu-west-1:123456789012:stream/gateway", undefined],
+    ["gateway", undefined],
+  ])("%s names %s", (arn, name) => {
+    expect(streamNameOf(arn)).toBe(name);
   });
 });
