@@ -2,16 +2,29 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from "aw
 import { type ForwardOptions, forwardBatch } from "../../lib/forwarder/forward";
 import type { ForwardRecord } from "../../lib/forwarder/records";
 
+/** The stream name of a Kinesis stream ARN, `arn:<partition>:kinesis:<region>:<account>:stream/<name>`. */
+export function streamNameOf(arn: string): string | undefined {
+  const m = /^arn:[^:]+:kinesis:[^:]*:[^:]*:stream\/([^/]+)$/.exec(arn);
+  return m?.[1];
+}
+
 /** A Kinesis event source mapping record, as the forwarder reads it. */
 export function fromKinesisEvent(event: KinesisStreamEvent): ForwardRecord[] {
-  return event.Records.map((r) => ({
-    data: Buffer.from(r.kinesis.data, "base64"),
-    partitionKey: r.kinesis.partitionKey,
-    sequenceNumber: r.kinesis.sequenceNumber,
-    // eventID is "<shardId>:<sequenceNumber>"
-    shardId: r.eventID.split(":")[0] ?? "",
-    streamArn: r.eventSourceARN,
-  }));
+  const names = new Map<string, string | undefined>();
+  return event.Records.map((r) => {
+    const arn = r.eventSourceARN;
+    if (!names.has(arn)) names.set(arn, streamNameOf(arn));
+    const streamName = names.get(arn);
+    return {
+      data: Buffer.from(r.kinesis.data, "base64"),
+      partitionKey: r.kinesis.partitionKey,
+      sequenceNumber: r.kinesis.sequenceNumber,
+      // eventID is "<shardId>:<sequenceNumber>"
+      shardId: r.eventID.split(":")[0] ?? "",
+      streamArn: arn,
+      ...(streamName === undefined ? {} : { streamName }),
+    };
+  });
 }
 
 /**
@@ -37,6 +50,8 @@ export function kinesisHandler(opts: Omit<ForwardOptions, "remainingMs">) {
       deadLettered: outcome.deadLettered,
       duplicates: outcome.duplicates,
       sentAsV1: outcome.sentAsV1,
+      ...(outcome.straySeries > 0 ? { straySeries: outcome.straySeries } : {}),
+      ...(outcome.unplacedRecords > 0 ? { unplaced: outcome.unplacedRecords } : {}),
       ...(outcome.failed ? { failedAt: outcome.failed.sequenceNumber, reason: outcome.failed.reason } : {}),
     });
     return { batchItemFailures: outcome.failed ? [{ itemIdentifier: outcome.failed.sequenceNumber }] : [] };

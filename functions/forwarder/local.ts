@@ -1,5 +1,6 @@
 import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import { type Poller, startPoller } from "../../lib/aws/kinesis-poller";
+import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { type Env, intVar } from "../../lib/core/config";
 import { ENV, FORWARD_ENV } from "../../lib/core/env-names";
 import { createMemoryMetrics, type Metrics } from "../../lib/core/metrics";
@@ -26,18 +27,18 @@ export async function startLocalForwarder(
   if (withDefaults[FORWARD_ENV.deadLetterQueueUrl] === undefined) {
     withDefaults[FORWARD_ENV.deadLetterFile] ??= DEFAULT_DEAD_LETTER_FILE;
   }
+  const region = stream.region ?? env[ENV.awsRegion] ?? "us-east-1";
+  // the shards' slots are listed where the records are read
+  const lister = KinesisRecordsClient.create({ region, endpoint: stream.endpoint, env });
   // Locally the counts are in `stats` (and the local server's /metrics); no EMF lines on stdout.
-  const parts = forwarderFromEnv(withDefaults, opts.metrics ?? createMemoryMetrics());
+  const parts = forwarderFromEnv(withDefaults, opts.metrics ?? createMemoryMetrics(), undefined, lister);
   const file = parts.config.deadLetterFile;
   if (file !== undefined) {
     const { mkdirSync } = await import("node:fs");
     const { dirname } = await import("node:path");
     mkdirSync(dirname(file), { recursive: true });
   }
-  const client = createKinesisClient({
-    region: stream.region ?? env[ENV.awsRegion] ?? "us-east-1",
-    endpoint: stream.endpoint,
-  });
+  const client = createKinesisClient({ region, endpoint: stream.endpoint });
   const poller = await startPoller({
     client,
     streamName: stream.streamName,
@@ -54,6 +55,7 @@ export async function startLocalForwarder(
       await poller.stop();
       parts.metrics.flush();
       client.destroy();
+      lister.destroy();
     },
   };
 }

@@ -1,10 +1,12 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createEmfMetrics } from "../../lib/aws/emf-metrics";
+import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { SecretCredentialSource } from "../../lib/aws/secret-credential";
 import { SecretsManagerReader } from "../../lib/aws/secrets-manager";
 import { sigv4Authorizer } from "../../lib/aws/sigv4";
 import { SqsDeadLetters } from "../../lib/aws/sqs-dead-letters";
 import type { Env } from "../../lib/core/config";
+import { ENV } from "../../lib/core/env-names";
 import { createLogger, type Logger } from "../../lib/core/log";
 import { METRIC_SERVICES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
@@ -14,6 +16,7 @@ import { FileDeadLetters } from "../../lib/forwarder/dead-letter";
 import { type Authorizer, HttpDestination } from "../../lib/forwarder/destination";
 import type { DeadLetterSink, ForwardOptions } from "../../lib/forwarder/forward";
 import { DestinationState } from "../../lib/forwarder/negotiate";
+import { type ShardLister, ShardSlotsCache } from "../../lib/forwarder/strays";
 
 /** The authorizer a configuration asks for: inline credentials, a secret, or SigV4. */
 export function authorizerFor(config: ForwarderConfig, log: Logger): Authorizer {
@@ -49,14 +52,38 @@ export interface ForwarderParts {
   readonly deadLetters: DeadLetterSink;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** The slots of the stream's shards, for dropping the strays of a resharding. */
+  readonly shards: ShardSlotsCache;
   /** The options every batch is forwarded with, but for the time it has left. */
   readonly forward: Omit<ForwardOptions, "remainingMs">;
 }
 
-/** Everything a forwarder needs, from environment variables (cold start, or the local tool). */
-export function forwarderFromEnv(env: Env, metrics?: Metrics, log?: Logger): ForwarderParts {
+/**
+ * ListShards for the stream the records come from: the lean Kinesis client (no SDK client on
+ * a cold start) in the function's region, or KINESIS_ENDPOINT's local Kinesis.
+ */
+export function shardListerFor(env: Env, log: Logger): ShardLister {
+  return KinesisRecordsClient.create({
+    region: env[ENV.awsRegion] ?? "us-east-1",
+    endpoint: env[ENV.kinesisEndpoint],
+    env,
+    log,
+  });
+}
+
+/**
+ * Everything a forwarder needs, from environment variables (cold start, or the local tool);
+ * `lister` lists the stream's shards (default: shardListerFor the environment).
+ */
+export function forwarderFromEnv(
+  env: Env,
+  metrics?: Metrics,
+  log?: Logger,
+  lister?: ShardLister,
+): ForwarderParts {
   const config = loadForwarderConfig(env);
   const l = log ?? createLogger(config.logLevel, undefined, { service: METRIC_SERVICES.forwarder });
+  const shards = new ShardSlotsCache(lister ?? shardListerFor(env, l), l);
   const destination = new HttpDestination(config.url, authorizerFor(config, l));
   const deadLetters = deadLettersFor(config, l);
   const m = metrics ?? createEmfMetrics(config.metricsNamespace, METRIC_SERVICES.forwarder);
@@ -68,6 +95,7 @@ export function forwarderFromEnv(env: Env, metrics?: Metrics, log?: Logger): For
     deadLetters,
     log: l,
     metrics: m,
+    shards,
     forward: {
       destination,
       deadLetters,
@@ -75,6 +103,7 @@ export function forwarderFromEnv(env: Env, metrics?: Metrics, log?: Logger): For
       timeoutMs: config.timeoutMs,
       state,
       retryAuthFailures: config.retryAuthFailures,
+      shards,
       log: l,
       metrics: m,
     },

@@ -153,6 +153,8 @@ export class Forwarder extends Construct {
     fn.addEventSource(this.eventSource);
     // The event source mapping reads the stream with the function's role; the shard and
     // stream listing actions it needs are granted by the event source on this stream only.
+    // The function lists the shards itself too (kinesis:ListShards, in that grant): the
+    // slots of the shard each record came from, to drop the strays of a resharding.
     NagSuppressions.addResourceSuppressions(
       this.handler.role,
       [
@@ -239,6 +241,10 @@ export class Forwarder extends Construct {
           emf(METRIC_NAMES.partialWrites),
         ],
       ),
+      graph("Forwarder strays of a resharding: series dropped / records not checked", [
+        emf(METRIC_NAMES.straySeriesDropped),
+        emf(METRIC_NAMES.strayCheckSkipped),
+      ]),
     );
   }
 }

@@ -110,6 +110,7 @@ async function pollShard(shardId: string, opts: PollerOptions, stats: PollerStat
         partitionKey: r.PartitionKey!,
         sequenceNumber: r.SequenceNumber!,
         shardId,
+        streamName,
       }));
       if (records.length > 0) {
         const deadline = Date.now() + (opts.batchBudgetMs ?? 30_000);

@@ -61,6 +61,10 @@ export const METRIC_NAMES = {
   startTimestampsDropped: "StartTimestampsDropped",
   /** 2.0 requests answered 2xx with fewer samples or histograms written than sent. */
   partialWrites: "PartialWrites",
+  /** Series dropped from records read on a shard that does not hold them: copies of a resharding, written again to their own shard. */
+  straySeriesDropped: "StraySeriesDropped",
+  /** Stream-format-2 records forwarded whole because the slots of their shard could not be read (ListShards failing, a shard not listed). */
+  strayCheckSkipped: "StrayCheckSkipped",
 } as const;
 
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
@@ -227,6 +231,14 @@ export const METRIC_CATALOGUE: { readonly [K in MetricKey]: CounterSpec } = {
   partialWrites: {
     service: "forwarder",
     help: "2.0 requests answered 2xx with fewer samples or histograms written than sent.",
+  },
+  straySeriesDropped: {
+    service: "forwarder",
+    help: "Series dropped as strays of a resharding (copies written again to their own shard).",
+  },
+  strayCheckSkipped: {
+    service: "forwarder",
+    help: "Records forwarded whole because the slots of their shard could not be read.",
   },
 };
 

@@ -170,8 +170,8 @@ export function splitV1(conversion: V1Conversion, maxBytes: number): Uint8Array[
   return parts;
 }
 
-/** [start, end) of every symbol, in order. */
-function symbolRanges(body: Uint8Array): number[] {
+/** [start, end) of every symbol of a v2 Request, in order, flattened; throws WireError when they are malformed. */
+export function symbolRanges(body: Uint8Array): number[] {
   const ranges: number[] = [];
   const r = new Reader(body);
   while (!r.done()) {
@@ -283,7 +283,7 @@ function convertSeries(
 }
 
 /** Reads label references, packed (proto3's encoding) or one varint per field. */
-function readRefs(r: Reader, wireType: number, into: number[]): void {
+export function readRefs(r: Reader, wireType: number, into: number[]): void {
   if (wireType === WIRE_VARINT) {
     into.push(r.uint32());
     return;
@@ -322,7 +322,8 @@ function writeLabels(
   return nameRef;
 }
 
-function symbol(symbols: number[], ref: number): [number, number] {
+/** [start, end) of symbol `ref` in `symbolRanges`' list; throws WireError when out of range. */
+export function symbol(symbols: number[], ref: number): [number, number] {
   const at = ref * 2;
   if (at + 1 >= symbols.length) throw new WireError(`symbol reference ${ref} out of range`);
   return [symbols[at]!, symbols[at + 1]!];

@@ -6,6 +6,7 @@ import { DestinationState } from "./negotiate";
 import { checkBatch, groupUnits, type SendUnit, type Unit, unitBody } from "./plan";
 import type { ForwardRecord } from "./records";
 import { type Backoff, DEFAULT_BACKOFF, type Destination, type SendContext, sendWithRetry } from "./send";
+import { dropStrays, type ShardSlotSource } from "./strays";
 
 export type { Destination, DestinationAnswer } from "./send";
 export { DEFAULT_BACKOFF } from "./send";
@@ -46,6 +47,11 @@ export interface ForwardOptions {
   readonly state?: DestinationState;
   /** Retry 401 and 403 like 5xx instead of dead-lettering (default false, as Remote-Write senders do). */
   readonly retryAuthFailures?: boolean;
+  /**
+   * Where the slots of each record's shard are learnt, to drop the strays of a resharding
+   * (strays.ts); without it every record is forwarded whole.
+   */
+  readonly shards?: ShardSlotSource;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Source of the backoff's jitter, in [0, 1) (default Math.random). */
   readonly random?: () => number;
@@ -66,6 +72,12 @@ export interface BatchOutcome {
   readonly startTimestampsDropped: number;
   /** 2.0 requests answered 2xx with fewer samples or histograms written than sent. */
   readonly partialWrites: number;
+  /** Series dropped as strays of a resharding (copies written again to their own shard). */
+  readonly straySeries: number;
+  /** Records skipped whole: every series in them was a stray. */
+  readonly strayRecords: number;
+  /** Stream-format-2 records forwarded whole because the slots of their shard could not be known. */
+  readonly unplacedRecords: number;
   /** The first record not handled: the batch must be retried from here. */
   readonly failed?: { readonly sequenceNumber: string; readonly reason: string };
 }
@@ -91,7 +103,12 @@ export async function forwardBatch(
   opts: ForwardOptions,
 ): Promise<BatchOutcome> {
   const state = opts.state ?? new DestinationState();
-  const checked = checkBatch(records);
+  const decoded = checkBatch(records);
+  const strays =
+    opts.shards === undefined
+      ? { items: decoded.items, series: 0, records: 0, unplaced: 0 }
+      : await dropStrays(decoded.items, opts.shards, opts.log);
+  const checked = { items: strays.items, duplicates: decoded.duplicates };
   const stats = {
     delivered: 0,
     requests: 0,
@@ -126,6 +143,8 @@ export async function forwardBatch(
     opts.metrics.count(METRIC_NAMES.recordsSentAsV1, stats.sentAsV1);
     opts.metrics.count(METRIC_NAMES.startTimestampsDropped, stats.startTimestampsDropped);
     opts.metrics.count(METRIC_NAMES.partialWrites, stats.partialWrites);
+    opts.metrics.count(METRIC_NAMES.straySeriesDropped, strays.series);
+    opts.metrics.count(METRIC_NAMES.strayCheckSkipped, strays.unplaced);
     if (stats.startTimestampsDropped > 0) {
       opts.log.warn("start timestamps dropped: Remote-Write 1.0 cannot carry them", {
         records: stats.sentAsV1,
@@ -133,7 +152,14 @@ export async function forwardBatch(
       });
     }
     if (failed !== undefined) opts.metrics.count(METRIC_NAMES.forwardBatchFailures);
-    return { ...stats, duplicates, ...(failed ? { failed } : {}) };
+    return {
+      ...stats,
+      duplicates,
+      straySeries: strays.series,
+      strayRecords: strays.records,
+      unplacedRecords: strays.unplaced,
+      ...(failed ? { failed } : {}),
+    };
   };
 
   const deadLetter = async (letter: DeadLetter): Promise<UnitResult> => {

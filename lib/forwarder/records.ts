@@ -10,6 +10,8 @@ export interface ForwardRecord {
   readonly shardId: string;
   /** The stream's ARN, when the source names it (Lambda events do). */
   readonly streamArn?: string;
+  /** The stream's name (from the ARN of a Lambda event, or the poller's stream): where its shard is listed. */
+  readonly streamName?: string;
 }
 
 export type Version = "v1" | "v2";

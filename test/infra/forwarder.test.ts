@@ -148,6 +148,20 @@ describe("the forwarder in the stack", () => {
     template.resourceCountIs("AWS::SecretsManager::Secret", 2);
   });
 
+  it("may list the stream's shards, on that stream only: the stray check reads their slots", () => {
+    const { template } = synth(STACKSTATE);
+    const [stream, ...others] = Object.keys(template.findResources("AWS::Kinesis::Stream"));
+    expect(others).toEqual([]);
+    const listing = forwarderPolicies(template).filter((s) =>
+      (Array.isArray(s.Action) ? s.Action : [s.Action]).includes("kinesis:ListShards"),
+    );
+    expect(listing.length).toBeGreaterThan(0);
+    for (const statement of listing) {
+      const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+      expect(resources).toEqual([{ "Fn::GetAtt": [stream, "Arn"] }]);
+    }
+  });
+
   it("with sigv4, may RemoteWrite to the configured workspace only and signs in its region", () => {
     const { template } = synth(AMP);
     const aps = forwarderPolicies(template).filter((s) => JSON.stringify(s.Action).includes("aps:"));
@@ -178,6 +192,8 @@ describe("the forwarder in the stack", () => {
       METRIC_NAMES.recordsSentAsV1,
       METRIC_NAMES.startTimestampsDropped,
       METRIC_NAMES.partialWrites,
+      METRIC_NAMES.straySeriesDropped,
+      METRIC_NAMES.strayCheckSkipped,
     ])
       expect(body).toContain(name);
   });

@@ -2,9 +2,13 @@ import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sealRecord } from "../../lib/stream/records";
-import { ShardMap } from "../../lib/stream/shard-map";
-import { STALE_NAN, v1Message, v2Message } from "../fixtures/remote-write";
+import { Ingestor } from "../../lib/ingest/ingest";
+import { decodeRecord } from "../../lib/stream/consumer";
+import { parsePartitionKey, sealRecord } from "../../lib/stream/records";
+import { seriesSlot } from "../../lib/stream/routing";
+import { type ShardInfo, ShardMap } from "../../lib/stream/shard-map";
+import { ingestSettings, STALE_NAN, snappy, v1Message, v2Message } from "../fixtures/remote-write";
+import { type AwsJsonStub, startAwsJsonStub } from "../support/aws-json-stub";
 import { remoteReadAll, seriesKey } from "../support/forwarder-remote-read";
 import { prometheusAvailable, type RunningPrometheus, startPrometheus } from "../support/prometheus";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
@@ -13,15 +17,52 @@ import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
  * The Lambda handler as Lambda calls it: a KinesisStreamEvent (base64 data, eventID
  * "<shard>:<sequence>") and a context with the time left. The destination is a real
  * Prometheus receiver behind a proxy the test can cut; the dead-letter queue's SQS client
- * is faked (there is no local SQS) and every message sent to it is asserted exactly.
+ * is faked (there is no local SQS) and every message sent to it is asserted exactly; the
+ * stream's ListShards is answered by a stand-in (KINESIS_ENDPOINT).
  */
 const run = prometheusAvailable();
 const STREAM_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/gateway";
 const QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/forwarder-dlq";
 const SHARD = "shardId-000000000003";
+const SPACE = 1n << 128n;
+
+/** Shards as Kinesis numbers them: `shardId-` and 12 digits, over [start, end) of the hash-key space. */
+const shard = (n: number, start: bigint, end: bigint, open = true): ShardInfo => ({
+  shardId: `shardId-${String(n).padStart(12, "0")}`,
+  startingHashKey: start.toString(),
+  endingHashKey: (end - 1n).toString(),
+  open,
+});
+/** The stream as created: four equal shards, 0 to 3. */
+const FOUR = [0, 1, 2, 3].map((i) => shard(i, (BigInt(i) * SPACE) / 4n, (BigInt(i + 1) * SPACE) / 4n));
+/** Then shard 3 split in two: 4 (its lower half) and 5. */
+const SPLIT = [
+  ...FOUR.slice(0, 3),
+  { ...FOUR[3]!, open: false },
+  shard(4, (3n * SPACE) / 4n, (7n * SPACE) / 8n),
+  shard(5, (7n * SPACE) / 8n, SPACE),
+];
+
+/** The stream whose shard 3 was split; the others have the four shards. */
+const RESHARDED = "resharded";
+
+/** ListShards as Kinesis answers it (a closed shard has an ending sequence number). */
+const listShardsAnswer = (streamName: string) => ({
+  Shards: (streamName === RESHARDED ? SPLIT : FOUR).map((s) => ({
+    ShardId: s.shardId,
+    HashKeyRange: { StartingHashKey: s.startingHashKey, EndingHashKey: s.endingHashKey },
+    SequenceNumberRange: {
+      StartingSequenceNumber: "49650000000000000000000000000000000000000000000000000000",
+      ...(s.open ? {} : { EndingSequenceNumber: "49650000000000000000000000000000000000000000000000000099" }),
+    },
+  })),
+});
 
 let seq = 49_650_000_000_000_000_000_000_000_000_000n;
-function event(records: { data: Uint8Array; partitionKey: string }[]): KinesisStreamEvent {
+function event(
+  records: { data: Uint8Array; partitionKey: string }[],
+  from: { shardId: string; streamArn: string } = { shardId: SHARD, streamArn: STREAM_ARN },
+): KinesisStreamEvent {
   return {
     Records: records.map((r): KinesisStreamRecord => {
       const sequenceNumber = String(++seq);
@@ -35,11 +76,11 @@ function event(records: { data: Uint8Array; partitionKey: string }[]): KinesisSt
         },
         eventSource: "aws:kinesis",
         eventVersion: "1.0",
-        eventID: `${SHARD}:${sequenceNumber}`,
+        eventID: `${from.shardId}:${sequenceNumber}`,
         eventName: "aws:kinesis:record",
         invokeIdentityArn: "arn:aws:iam::123456789012:role/forwarder",
         awsRegion: "eu-west-1",
-        eventSourceARN: STREAM_ARN,
+        eventSourceARN: from.streamArn,
       };
     }),
   };
@@ -65,6 +106,7 @@ const v1 = (name: string, timestamp: number, value = 1) =>
 describe.skipIf(!run)("the forwarder's Lambda handler", () => {
   let receiver: RunningPrometheus;
   let proxy: TcpProxy;
+  let kinesis: AwsJsonStub;
   let handler: (e: KinesisStreamEvent, c: Context) => Promise<unknown>;
   const sqs = mockClient(SQSClient);
   const saved = { ...process.env };
@@ -75,7 +117,14 @@ describe.skipIf(!run)("the forwarder's Lambda handler", () => {
       extraFlags: ["--web.enable-remote-write-receiver"],
     });
     proxy = await startTcpProxy({ port: receiver.port });
+    kinesis = await startAwsJsonStub({
+      answer: (call) =>
+        call.target === "Kinesis_20131202.ListShards"
+          ? { body: listShardsAnswer(String(call.body.StreamName)) }
+          : { status: 400, body: { __type: "UnknownOperationException" } },
+    });
     Object.assign(process.env, {
+      KINESIS_ENDPOINT: kinesis.url,
       FORWARD_URL: `${proxy.url}/api/v1/write`,
       FORWARD_DLQ_URL: QUEUE,
       FORWARD_TIMEOUT_MS: "1000",
@@ -97,6 +146,7 @@ describe.skipIf(!run)("the forwarder's Lambda handler", () => {
     process.env = saved;
     sqs.restore();
     await proxy?.close();
+    await kinesis?.close();
     await receiver?.stop();
   });
 
@@ -180,5 +230,66 @@ describe.skipIf(!run)("the forwarder's Lambda handler", () => {
     expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: ev.Records[1]!.kinesis.sequenceNumber }] });
     const got = await remoteReadAll(receiver.url, [["__name__", "lambda_q_.*"]]);
     expect([...got.keys()]).toEqual([seriesKey({ __name__: "lambda_q_1", job: "lambda" })]);
+  });
+
+  it("drops the strays a split seen late left on a child, so their series' later samples do not get the batch refused", async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: "m" });
+    const arn = STREAM_ARN.replace(/stream\/.*$/, `stream/${RESHARDED}`);
+    const from = (n: 4 | 5) => ({ shardId: shard(n, 0n, 1n).shardId, streamArn: arn });
+    // series of shard 3's slots, 20 that belong to each child
+    const low: string[] = [];
+    const high: string[] = [];
+    for (let i = 0; low.length < 20 || high.length < 20; i++) {
+      const name = `lambda_split_${i}`;
+      const slot = seriesSlot({ __name__: name, job: "lambda" }, undefined);
+      if (slot >= 0xc0000000 && slot < 0xe0000000 && low.length < 20) low.push(name);
+      if (slot >= 0xe0000000 && high.length < 20) high.push(name);
+    }
+    const t = Date.now() - 60_000;
+    const body = (names: string[], at: number) =>
+      snappy(v1Message(names.flatMap((n, k) => series(n, at, k + 1))));
+    const ingestor = new Ingestor(ingestSettings());
+    // A writer that had not seen the split packed all 40 for shard 3; Kinesis put the record on
+    // shard 4, which holds its first slot. The gateway wrote the 20 of shard 5 again, then later samples.
+    const stale = ingestor.prepare(
+      body([...low, ...high], t),
+      "v1",
+      undefined,
+      ShardMap.fromShards(FOUR, 1),
+    ).records;
+    expect(stale.map((r) => parsePartitionKey(r.partitionKey))).toEqual([
+      expect.objectContaining({ slot: 0xc0000000, lastSlot: 0xffffffff }),
+    ]);
+    const fresh = ShardMap.fromShards(SPLIT, 2);
+    const again = ingestor.prepare(body(high, t), "v1", undefined, fresh).records;
+    const later = ingestor.prepare(body(high, t + 1_000), "v1", undefined, fresh).records;
+
+    // shard 5 is read first (children are read side by side), then shard 4 with the stray copies
+    expect(await handler(event([...again, ...later], from(5)), context(30_000))).toEqual({
+      batchItemFailures: [],
+    });
+    expect(await handler(event(stale, from(4)), context(30_000))).toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    const listed = kinesis.calls.filter((c) => c.target === "Kinesis_20131202.ListShards");
+    expect(listed.map((c) => c.body)).toContainEqual({ StreamName: RESHARDED });
+
+    const got = await remoteReadAll(receiver.url, [["__name__", "lambda_split_.*"]]);
+    const at = (name: string) => [...(got.get(seriesKey({ __name__: name, job: "lambda" }))?.keys() ?? [])];
+    for (const name of low) expect(at(name), name).toEqual([String(t)]);
+    for (const name of high) expect(at(name), name).toEqual([String(t), String(t + 1_000)]);
+
+    // what the destination would have made of the stray copies: the whole request refused
+    const whole = await fetch(`${receiver.url}/api/v1/write`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-protobuf",
+        "content-encoding": "snappy",
+        "x-prometheus-remote-write-version": "0.1.0",
+      },
+      body: stale[0]!.data,
+    });
+    expect(whole.status).toBe(400);
+    expect(await whole.text()).toMatch(/out of order/);
+    expect(decodeRecord(stale[0]!.data, stale[0]!.partitionKey).series).toHaveLength(40);
   });
 });
