@@ -8,6 +8,7 @@ import { createKinesisClient } from "../../lib/aws/kinesis-client";
 import type { DeadLetterMessage } from "../../lib/forwarder/dead-letter";
 import { decodeRecord } from "../../lib/stream/consumer";
 import { sealRecord } from "../../lib/stream/records";
+import { seriesSlot } from "../../lib/stream/routing";
 import { ShardMap } from "../../lib/stream/shard-map";
 import { STALE_NAN, v1Message } from "../fixtures/remote-write";
 import {
@@ -204,6 +205,8 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
   it("dead-letters a record the destination refuses (400) and one that is not snappy, and moves on", async () => {
     const client = kinesis();
     const now = Date.now();
+    // packed as the gateway packs them for the local stream's 4 shards: in its series' shard
+    const map = ShardMap.uniform(4);
     const build = (name: string, timestamp: number, value: number) =>
       sealRecord(
         v1Message([
@@ -217,8 +220,8 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
         ]),
         "v1",
         undefined,
-        0,
-        ShardMap.uniform(1),
+        map.group(seriesSlot({ __name__: name, job: "forwarder-e2e" }, undefined)),
+        map,
       );
     // Timestamp 1000 (1970) is outside the receiver's TSDB head: Prometheus answers 400.
     const refused = build("forwarder_refused", 1_000, 1);
