@@ -44,9 +44,14 @@ export interface Poller {
  * GetRecords), each batch handed to the same forwardBatch as the Lambda handler. A batch
  * that stops early is read again from its first failed record after a pause, so the
  * semantics match an event source mapping that retries until the record is delivered.
+ *
+ * Shards are read parents before children, as an event source mapping reads them: a shard
+ * starts once every parent the stream still lists (ParentShardId, AdjacentParentShardId)
+ * has been read to its end, so a series' records before a split or merge are delivered
+ * before its records after it. When a shard ends, the shards are listed again and the
+ * children it unblocks start from their first record.
  */
 export async function startPoller(opts: PollerOptions): Promise<Poller> {
-  const shards = await opts.client.send(new ListShardsCommand({ StreamName: opts.streamName }));
   const stats: PollerStats = {
     delivered: 0,
     deadLettered: 0,
@@ -56,14 +61,65 @@ export async function startPoller(opts: PollerOptions): Promise<Poller> {
     failedBatches: 0,
   };
   const controller = new AbortController();
-  const loops = (shards.Shards ?? []).map((s) => pollShard(s.ShardId!, opts, stats, controller.signal));
+  const started = new Set<string>();
+  const finished = new Set<string>();
+  const loops: Promise<void>[] = [];
+  let first = true;
+
+  /** Starts every shard not started yet whose listed parents are all read to their end. */
+  async function schedule(): Promise<void> {
+    const shards = await listShards(opts);
+    const listed = new Set(shards.map((s) => s.ShardId!));
+    const from = first ? (opts.start ?? "TRIM_HORIZON") : "TRIM_HORIZON";
+    first = false;
+    for (const s of shards) {
+      const id = s.ShardId!;
+      if (started.has(id)) continue;
+      const parents = [s.ParentShardId, s.AdjacentParentShardId].filter(
+        (p): p is string => p !== undefined && listed.has(p),
+      );
+      if (!parents.every((p) => finished.has(p))) continue;
+      started.add(id);
+      const loop = pollShard(id, from, opts, stats, controller.signal).then(async (closed) => {
+        if (!closed || controller.signal.aborted) return;
+        finished.add(id);
+        await schedule().catch((err: unknown) => {
+          opts.forward.log.warn("listing the shards failed; children of a closed shard wait", {
+            shardId: id,
+            error: (err as Error).name,
+          });
+        });
+      });
+      loops.push(loop);
+    }
+  }
+
+  await schedule();
   return {
     stats,
     async stop() {
       controller.abort();
-      await Promise.allSettled(loops);
+      // loops started while others stop are awaited too
+      for (let n = 0; n < loops.length; ) {
+        const batch = loops.slice(n);
+        n = loops.length;
+        await Promise.allSettled(batch);
+      }
     },
   };
+}
+
+async function listShards(opts: PollerOptions) {
+  const out = [];
+  let token: string | undefined;
+  do {
+    const page = await opts.client.send(
+      new ListShardsCommand(token === undefined ? { StreamName: opts.streamName } : { NextToken: token }),
+    );
+    out.push(...(page.Shards ?? []));
+    token = page.NextToken;
+  } while (token !== undefined);
+  return out;
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -79,7 +135,14 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function pollShard(shardId: string, opts: PollerOptions, stats: PollerStats, signal: AbortSignal) {
+/** Reads one shard until it ends (resolves true) or the poller stops (false). */
+async function pollShard(
+  shardId: string,
+  from: "TRIM_HORIZON" | "LATEST",
+  opts: PollerOptions,
+  stats: PollerStats,
+  signal: AbortSignal,
+): Promise<boolean> {
   const { client, streamName } = opts;
   const log = opts.forward.log;
   const iteratorAt = async (type: ShardIteratorType, sequence?: string) => {
@@ -100,8 +163,8 @@ async function pollShard(shardId: string, opts: PollerOptions, stats: PollerStat
       iterator ??=
         lastDone !== undefined
           ? await iteratorAt("AFTER_SEQUENCE_NUMBER", lastDone)
-          : await iteratorAt(opts.start ?? "TRIM_HORIZON");
-      if (iterator === undefined) return;
+          : await iteratorAt(from);
+      if (iterator === undefined) return true;
       const out = await client.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: opts.batchSize ?? 500 }),
       );
@@ -139,11 +202,11 @@ async function pollShard(shardId: string, opts: PollerOptions, stats: PollerStat
       iterator = out.NextShardIterator;
       if (iterator === undefined) {
         log.info("shard closed; its records are forwarded", { shardId });
-        return;
+        return true;
       }
       if (records.length === 0) await pause(opts.idleMs ?? 250, signal);
     } catch (err) {
-      if (signal.aborted) return;
+      if (signal.aborted) return false;
       if (err instanceof ExpiredIteratorException) {
         iterator = undefined;
         continue;
@@ -153,4 +216,5 @@ async function pollShard(shardId: string, opts: PollerOptions, stats: PollerStat
       await pause(opts.retryPauseMs ?? 1_000, signal);
     }
   }
+  return false;
 }
