@@ -1,5 +1,6 @@
 import { ENV } from "../../lib/core/env-names";
 import { METRICS_PATH, RECEIVER_PATH, REMOTE_WRITE_PATH } from "../../lib/core/routes";
+import { parseCli } from "./cli";
 import { DEFAULT_PORT, startLocalGateway } from "./gateway";
 import { clearLocalState, localStateDir, writeLocalState } from "./state";
 
@@ -10,7 +11,35 @@ import { clearLocalState, localStateDir, writeLocalState } from "./state";
 // The SDK warns that its 2027 releases will need Node 22; the local tools run on Node 20 too.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const port = Number(process.env[ENV.port] ?? DEFAULT_PORT);
+const values = parseCli({
+  tool: "start",
+  synopsis: "npm start [-- options]",
+  description: [
+    "Runs the gateway on one local Node server: remote_write ingest, the StackState mirror, /metrics,",
+    "and an embedded Kinesis unless KINESIS_ENDPOINT or AWS configuration is set. Keys it generates",
+    "are kept in .local/. Every setting is an environment variable (docs/ingest.md, docs/mirror.md):",
+    "e.g. API_KEY, MIRROR_API_KEY, MIRROR_ALLOWED_TARGETS, FORWARD_URL, LOG_LEVEL.",
+  ].join("\n"),
+  options: {
+    port: {
+      type: "string",
+      value: "PORT",
+      help: "the port to listen on (127.0.0.1 unless HOST says otherwise)",
+    },
+  },
+  defaults: { port: `PORT, else ${DEFAULT_PORT}` },
+  examples: [
+    "npm start",
+    "npm start -- --port 9901",
+    "LOG_LEVEL=debug FORWARD_URL=http://127.0.0.1:9091/api/v1/write npm start",
+  ],
+});
+const portText = values.port ?? process.env[ENV.port] ?? String(DEFAULT_PORT);
+if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+  process.stderr.write(`start: --port ${portText}: expected a port number 1 to 65535 (see --help)\n`);
+  process.exit(2);
+}
+const port = Number(portText);
 // generated keys are kept in .local/, so a restart does not lock out a configured Prometheus
 const gateway = await startLocalGateway({
   port,

@@ -74,6 +74,31 @@ describe.each(["tail", "forward"])("%s", (name) => {
   );
 });
 
+describe("start", () => {
+  it("--help prints the usage on stdout and exits 0, without starting anything", async () => {
+    const { code, stdout, stderr } = await run("server", ["--help"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^usage: npm start/);
+    expect(stdout).toContain("--port PORT");
+    expect(stdout).toContain("examples:");
+    expect(stderr).toBe("");
+  }, 30_000);
+
+  it.each([
+    [["--x"], "start: unknown option --x (see --help)"],
+    [["--port", "http"], "start: --port http: expected a port number 1 to 65535 (see --help)"],
+  ])(
+    "%j is one line on stderr and exit 2",
+    async (args, line) => {
+      const { code, stdout, stderr } = await run("server", args);
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr).toBe(`${line}\n`);
+    },
+    30_000,
+  );
+});
+
 describe("tail against a Kinesis API", () => {
   let kinesis: EmbeddedKinesis;
   const STREAM = "cli-pipe";
