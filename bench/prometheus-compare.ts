@@ -4,21 +4,30 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startEmbeddedKinesis } from "../functions/local/embedded-kinesis";
+import { loadIngestConfig } from "../lib/ingest/config";
+import { Ingestor } from "../lib/ingest/ingest";
 import { realisticSeries, snappy, v1Message } from "../test/fixtures/remote-write";
 import { type GatewayProcess, startGatewayProcess } from "../test/reliability/gateway-process";
 import { type RunningPrometheus, startPrometheus } from "../test/support/prometheus";
+import { vmagentAvailable } from "../test/support/vmagent";
 import type { Baseline } from "./baseline";
 import { fmt, median, percentile, table } from "./measure";
 import { findPid, processCpuSeconds } from "./procstat";
+import { PRICES } from "./shards";
+import { startVmagentReceiver, type VmagentReceiver } from "./vmagent-receiver";
 
 /**
  * Part 2: the gateway next to Prometheus's own remote-write receiver (Prometheus 2.42 with
- * --web.enable-remote-write-receiver, no scrape jobs). One load generator posts identical
- * request bodies to each, at the same concurrency: each worker owns its series and sends
- * them in time order, so Prometheus accepts every sample. CPU is read from /proc for the
- * receiving process only: the gateway runs in its own process and writes to kinesis-local,
- * another process, which is not counted. Rounds rotate the order of the targets (with a
- * baseline, bench/baseline.ts, its gateway is a third target). The gateway's garbage-collection pauses are summed inside it (gc-meter.mjs, preloaded)
+ * --web.enable-remote-write-receiver, no scrape jobs) and vmagent (its /api/v1/write,
+ * forwarding to a destination in this process that answers 204; bench/vmagent-receiver.ts).
+ * One load generator posts identical request bodies to each, at the same concurrency: each
+ * worker owns its series and sends them in time order, so Prometheus accepts every sample.
+ * CPU is read from /proc for the receiving process only: the gateway runs in its own process
+ * and writes to kinesis-local, another process, which is not counted. vmagent answers once
+ * the samples are queued and forwards them afterwards, so its CPU is read when the
+ * destination has received every sample of the round, not when the last answer came. Rounds
+ * rotate the order of the targets (with a baseline, bench/baseline.ts, its gateway is one
+ * more target). The gateway's garbage-collection pauses are summed inside it (gc-meter.mjs, preloaded)
  * and read around each round: their wall time as a share of its CPU in that round (an upper
  * bound on a busy machine, where a pause also lasts while the process waits for a core), and
  * how many collections of each kind there were.
@@ -30,6 +39,8 @@ export interface CompareRow {
   samples: number;
   errors: number;
   wallSeconds: number;
+  /** From the last answer until the receiver's work was done (vmagent: its queue sent). */
+  drainSeconds: number;
   cpuSeconds: number;
   /** Garbage collection in the receiving process during the round (gateway only). */
   gc?: GcTotals;
@@ -51,6 +62,8 @@ interface Target {
   headers: Record<string, string>;
   /** The process's garbage collection so far, where it can be read. */
   gc?: () => Promise<GcTotals>;
+  /** Resolves once the work for these accepted samples is done (a receiver that queues). */
+  settle?: (acceptedSamples: number) => Promise<void>;
 }
 
 /** Garbage-collection pauses (wall time, seconds) and how many there were, by kind. */
@@ -153,6 +166,7 @@ async function drive(
   const url = new URL(`${target.url}/api/v1/write`);
   const latencies: number[] = [];
   let errors = 0;
+  let accepted = 0;
   // one warm-up request per worker on a fresh connection, not counted
   const gc0 = await target.gc?.();
   const cpu0 = processCpuSeconds(target.pid);
@@ -164,10 +178,14 @@ async function drive(
         const status = await post(agent, url, body, target.headers).catch(() => 0);
         latencies.push(performance.now() - s);
         if (status < 200 || status >= 300) errors++;
+        else accepted++;
       }
     }),
   );
-  const wallSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const wallSeconds = (t1 - t0) / 1000;
+  await target.settle?.(accepted * samplesPerRequest);
+  const drainSeconds = (performance.now() - t1) / 1000;
   const cpuSeconds = processCpuSeconds(target.pid) - cpu0;
   const gc1 = await target.gc?.();
   agent.destroy();
@@ -179,6 +197,7 @@ async function drive(
     samples: requests * samplesPerRequest,
     errors,
     wallSeconds,
+    drainSeconds,
     cpuSeconds,
     ...(gc0 !== undefined && gc1 !== undefined
       ? {
@@ -196,16 +215,37 @@ async function drive(
 /** The local gateway's name in the rows; the baseline's carries its label after it. */
 export const GATEWAY_TARGET = "gateway (local server)";
 export const PROMETHEUS_TARGET = "Prometheus 2.42 receiver";
+export const VMAGENT_TARGET = "vmagent 1.79 (forwarding to a 204 destination)";
+
+/** Bytes per sample of the measured rounds' bodies, as sent and as they travel on. */
+export interface CompareBytes {
+  samples: number;
+  /** The remote-write bodies posted (snappy-compressed v1, as a Prometheus sends them). */
+  requestBytes: number;
+  /** The gateway's Kinesis records for the same bodies: data plus partition key. */
+  kinesisBytes: number;
+  /** The same records as Kinesis on-demand bills them: each rounded up to a whole KiB. */
+  kinesisBilledBytes: number;
+  kinesisRecords: number;
+  /** What vmagent sent its destination for the measured rounds (absent without vmagent). */
+  vmagent?: { samples: number; bytes: number; requests: number };
+}
+
+export interface CompareResult {
+  rows: CompareRow[];
+  bytes: CompareBytes;
+}
 
 export async function comparePrometheus(
   o: CompareOptions,
   log: (line: string) => void,
   baseline?: Baseline,
-): Promise<CompareRow[]> {
+): Promise<CompareResult> {
   const kinesis = await startEmbeddedKinesis();
   let gateway: GatewayProcess | undefined;
   let before: GatewayProcess | undefined;
   let prom: RunningPrometheus | undefined;
+  let vmagent: VmagentReceiver | undefined;
   const gc = gcMeter();
   try {
     await kinesis.createStream("bench", 4);
@@ -239,6 +279,22 @@ export async function comparePrometheus(
         gc: () => gc.read(gatewayPid),
       },
     ];
+    if (vmagentAvailable()) {
+      const agent = await startVmagentReceiver();
+      vmagent = agent;
+      // every sample vmagent accepted so far must reach the destination
+      let expected = 0;
+      targets.push({
+        name: VMAGENT_TARGET,
+        url: agent.url,
+        pid: agent.pid,
+        headers: {},
+        settle: (accepted) => {
+          expected += accepted;
+          return agent.drained(expected);
+        },
+      });
+    }
     if (baseline && before) {
       const beforePid = before.pid;
       targets.push({
@@ -251,9 +307,19 @@ export async function comparePrometheus(
     }
     const rows: CompareRow[] = [];
     const samplesPerRequest = o.seriesPerRequest * o.samplesPerSeries;
+    // the gateway's records for the same bodies, with the settings the gateway process read
+    const ingestor = new Ingestor(loadIngestConfig(gatewayEnv).ingest);
+    const bytes: CompareBytes = {
+      samples: 0,
+      requestBytes: 0,
+      kinesisBytes: 0,
+      kinesisBilledBytes: 0,
+      kinesisRecords: 0,
+    };
     // a warm-up round, not counted: connections open, the gateway's code compiled by the JIT
     const warm = Array.from({ length: o.concurrency }, (_, w) => bodies(o, -1, w, Date.now() - 90_000));
     for (const t of targets) await drive(t, warm, -1, samplesPerRequest);
+    const forwarded0 = vmagent ? { ...vmagent.received } : undefined;
     for (let round = 0; round < o.rounds; round++) {
       const base = Date.now() - 60_000;
       const work = Array.from({ length: o.concurrency }, (_, w) => bodies(o, round, w, base));
@@ -262,20 +328,71 @@ export async function comparePrometheus(
       for (const t of order) {
         const row = await drive(t, work, round, samplesPerRequest);
         log(
-          `  round ${round + 1}: ${t.name}: ${row.requests} requests in ${row.wallSeconds.toFixed(1)} s, ` +
-            `${row.cpuSeconds.toFixed(2)} CPU s, ${row.errors} errors`,
+          `  round ${round + 1}: ${t.name}: ${row.requests} requests in ${row.wallSeconds.toFixed(1)} s` +
+            (t.settle ? ` (+${row.drainSeconds.toFixed(1)} s until forwarded)` : "") +
+            `, ${row.cpuSeconds.toFixed(2)} CPU s, ${row.errors} errors`,
         );
         rows.push(row);
       }
+      // outside the measured windows: the bodies' sizes and the records the gateway makes of them
+      for (const body of work.flat()) {
+        const out = ingestor.prepare(body, "v1", undefined);
+        bytes.samples += samplesPerRequest;
+        bytes.requestBytes += body.length;
+        for (const r of out.records) {
+          const size = r.data.length + Buffer.byteLength(r.partitionKey);
+          bytes.kinesisBytes += size;
+          bytes.kinesisBilledBytes += Math.ceil(size / 1024) * 1024;
+          bytes.kinesisRecords++;
+        }
+      }
     }
-    return rows;
+    if (vmagent && forwarded0) {
+      const now = vmagent.received;
+      bytes.vmagent = {
+        samples: now.samples - forwarded0.samples,
+        bytes: now.bytes - forwarded0.bytes,
+        requests: now.requests - forwarded0.requests,
+      };
+    }
+    return { rows, bytes };
   } finally {
     await prom?.stop();
+    await vmagent?.stop();
     await gateway?.stop();
     await before?.stop();
     await kinesis.stop();
     gc.dispose();
   }
+}
+
+/** Kinesis on-demand ingest for a million samples at these records' billed size, in dollars. */
+export function onDemandPerMillion(b: CompareBytes): number {
+  return (b.kinesisBilledBytes / b.samples / 1e9) * 1e6 * PRICES.onDemandPerGB;
+}
+
+export function bytesTable(b: CompareBytes): string {
+  const per = (n: number, samples = b.samples) => fmt(n / samples);
+  const rows: string[][] = [
+    ["remote-write request body (snappy v1), posted to each receiver", per(b.requestBytes), "–", "–"],
+    [
+      `gateway's Kinesis records (data + partition key; ${fmt(b.kinesisRecords / (b.samples / 1e6))} records / M samples)`,
+      per(b.kinesisBytes),
+      per(b.kinesisBilledBytes),
+      `$${onDemandPerMillion(b).toFixed(5)}`,
+    ],
+  ];
+  if (b.vmagent)
+    rows.push([
+      `vmagent's bodies to its destination (${fmt(b.vmagent.samples / b.vmagent.requests)} samples each)`,
+      per(b.vmagent.bytes, b.vmagent.samples),
+      "–",
+      "–",
+    ]);
+  return table(
+    ["bytes of", "bytes / sample", "billed on-demand (1 KiB per record)", "Kinesis on-demand $ / M samples"],
+    rows,
+  );
 }
 
 export function compareTable(rows: readonly CompareRow[], concurrency: number): string {
@@ -302,11 +419,13 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
     };
   });
   const prom = summary.find((s) => s.name === PROMETHEUS_TARGET);
+  const vm = summary.find((s) => s.name === VMAGENT_TARGET);
   return table(
     [
       "receiver",
       "CPU s / M samples",
       "vs Prometheus",
+      "vs vmagent",
       "GC pauses / CPU",
       "GCs per 100 requests (minor / major)",
       "requests/s",
@@ -319,6 +438,7 @@ export function compareTable(rows: readonly CompareRow[], concurrency: number): 
       s.name,
       fmt(s.cpuPerM),
       prom ? `${fmt(s.cpuPerM / prom.cpuPerM, 2)}×` : "–",
+      vm ? `${fmt(s.cpuPerM / vm.cpuPerM, 2)}×` : "–",
       s.gcShare === undefined ? "–" : `${fmt(s.gcShare * 100)} %`,
       s.gcPer100,
       fmt(s.rps),

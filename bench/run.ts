@@ -9,12 +9,20 @@ import { type BundleTree, bundleTable, measureBundles } from "./bundles";
 import { type EconomicsBaseline, economicsTable, measureEconomics } from "./economics";
 import { forwarderPart } from "./forwarder";
 import { hotPathTable, loadHotPathBaseline, measureHotPath, SNAPPY_LABEL } from "./hotpath";
-import { fmt, percentile, table } from "./measure";
+import { fmt, median, percentile, table } from "./measure";
 import { measureMirror, mirrorTable } from "./mirror-latency";
 import { measureMirrorMemory, mirrorMemoryTable } from "./mirror-memory";
 import { benchPayloads, small500 } from "./payloads";
-import { comparePrometheus, compareTable, GATEWAY_TARGET, PROMETHEUS_TARGET } from "./prometheus-compare";
-import { shardsPart } from "./shards";
+import {
+  bytesTable,
+  comparePrometheus,
+  compareTable,
+  GATEWAY_TARGET,
+  onDemandPerMillion,
+  PROMETHEUS_TARGET,
+  VMAGENT_TARGET,
+} from "./prometheus-compare";
+import { PRICES, shardsPart } from "./shards";
 
 /**
  * `npm run bench`: every benchmark in one process tree, one markdown report on stdout and
@@ -167,7 +175,7 @@ if (parts.has("bundles")) {
 }
 
 if (parts.has("prometheus")) {
-  log("part 2: side by side with Prometheus's receiver");
+  log("part 2: side by side with Prometheus's receiver and vmagent");
   const o = {
     rounds: quick ? 1 : 3,
     concurrency: 4,
@@ -175,22 +183,31 @@ if (parts.has("prometheus")) {
     seriesPerRequest: 500,
     samplesPerSeries: 4,
   };
-  const rows = await comparePrometheus(o, log, baseline);
+  const { rows, bytes } = await comparePrometheus(o, log, baseline);
+  const withVmagent = rows.some((r) => r.target === VMAGENT_TARGET);
   sections.push(
     "",
-    "## 2. Side by side with Prometheus's own receiver",
+    "## 2. Side by side with Prometheus's own receiver and vmagent",
     "",
     `Identical v1 bodies (2000 samples over 500 series) to each, ${o.concurrency} concurrent connections, ` +
-      `${o.rounds} rounds of ${o.concurrency * o.requestsPerWorker} requests per receiver, order rotating round by round. ` +
-      "CPU from /proc of the receiving process only (the gateway's Kinesis, kinesis-local, is another process).",
+      `${o.rounds} rounds of ${o.concurrency * o.requestsPerWorker} requests per receiver, order rotating round by round; ` +
+      "figures are medians of the rounds. CPU from /proc of the receiving process only (the gateway's Kinesis, kinesis-local, is another process). " +
+      (withVmagent
+        ? "vmagent (its /api/v1/write, default flags, a temporary -remoteWrite.tmpDataPath) forwards to a node:http destination in the " +
+          "benchmark's process that answers 204 and counts the samples; vmagent answers a write once it is queued, so its CPU is read " +
+          "when the destination has received every sample of the round (its requests/s and latencies are those of the answers alone)."
+        : "vmagent was not found, so it is not measured."),
     "",
     compareTable(rows, o.concurrency),
+    "",
+    "Bytes per sample of the same bodies (the measured rounds'): the remote-write request, the records the gateway makes of it " +
+      `(its own Ingestor with the settings the gateway process read), and what they cost as Kinesis on-demand ingest ($${PRICES.onDemandPerGB} per GB, ` +
+      "each record rounded up to 1 KiB, us-east-1 list price; the stream-hour charge comes on top and does not depend on the samples).",
+    "",
+    bytesTable(bytes),
   );
-  const per = (name: string) => {
-    const mine = rows.filter((r) => r.target === name);
-    const xs = mine.map((r) => (r.cpuSeconds / r.samples) * 1e6).sort((a, b) => a - b);
-    return xs[xs.length >> 1] ?? Number.NaN;
-  };
+  const per = (name: string) =>
+    median(rows.filter((r) => r.target === name).map((r) => (r.cpuSeconds / r.samples) * 1e6));
   const gw = per(GATEWAY_TARGET);
   const pr = per(PROMETHEUS_TARGET);
   const figure = "gateway CPU / M samples vs Prometheus's receiver";
@@ -203,6 +220,26 @@ if (parts.has("prometheus")) {
     "≤ 0.5× (moonshot 0.2×)",
     `${fmt(gw)} s vs ${fmt(pr)} s (${fmt(gw / pr, 2)}×)`,
     gw <= 0.5 * pr ? "met" : "missed",
+  ]);
+  if (withVmagent) {
+    const vm = per(VMAGENT_TARGET);
+    const vmFigure = "gateway CPU / M samples vs vmagent (until forwarded)";
+    if (baseline) {
+      const was = per(`${GATEWAY_TARGET}, ${baseline.label}`);
+      before.set(vmFigure, `${fmt(was)} s vs ${fmt(vm)} s (${fmt(was / vm, 2)}×)`);
+    }
+    summary.push([
+      vmFigure,
+      "≤ 1.0 (CPU per sample)",
+      `${fmt(gw)} s vs ${fmt(vm)} s (${fmt(gw / vm, 2)}×)`,
+      gw <= vm ? "met" : "missed",
+    ]);
+  }
+  summary.push([
+    "Kinesis bytes per sample (gateway's records) vs the remote-write request's · on-demand $ / M samples",
+    "(measured)",
+    `${fmt(bytes.kinesisBytes / bytes.samples)} B vs ${fmt(bytes.requestBytes / bytes.samples)} B · $${onDemandPerMillion(bytes).toFixed(5)}`,
+    "",
   ]);
   const gcShareOf = (name: string) => {
     const shares = rows
