@@ -161,9 +161,7 @@ async function pollShard(
   while (!signal.aborted) {
     try {
       iterator ??=
-        lastDone !== undefined
-          ? await iteratorAt("AFTER_SEQUENCE_NUMBER", lastDone)
-          : await iteratorAt(from);
+        lastDone !== undefined ? await iteratorAt("AFTER_SEQUENCE_NUMBER", lastDone) : await iteratorAt(from);
       if (iterator === undefined) return true;
       const out = await client.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: opts.batchSize ?? 500 }),
