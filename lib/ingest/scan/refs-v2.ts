@@ -1,4 +1,4 @@
-import { type Reader, WIRE_LEN, WIRE_VARINT, Reader as WireReader } from "../../codec/wire";
+import { Reader, WIRE_LEN, WIRE_VARINT } from "../../codec/wire";
 
 /** Remote-Write 2.0: the readers of symbol references (labels_refs, exemplar and metadata refs). */
 
@@ -27,7 +27,7 @@ export function forEachRef(
   refsField: number,
   fn: (ref: number) => void,
 ): void {
-  const r = new WireReader(buf, start, end);
+  const r = new Reader(buf, start, end);
   const refs: number[] = [];
   while (!r.done()) {
     const tag = r.tag();
