@@ -1,6 +1,10 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { type AwsCredentialSource, sharedCredentialSource } from "../../lib/aws/credentials";
+import {
+  type AwsCredentialSource,
+  CredentialsUnavailableError,
+  sharedCredentialSource,
+} from "../../lib/aws/credentials";
 import { sigv4Signer } from "../../lib/aws/sigv4";
 import { type ApiKey, isHeaderSafeKey, type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
 import { inRanges } from "../../lib/core/cidr";
@@ -19,6 +23,7 @@ import type { MirrorConfig } from "../../lib/mirror/config";
 import { testConnection } from "../../lib/mirror/connection";
 import {
   badRequest,
+  credentialsUnavailable,
   internalError,
   keyUnavailable,
   MirrorError,
@@ -131,7 +136,7 @@ export function createMirrorApp(options: MirrorAppOptions): Hono {
     const settings = awsSettings(aws, target.host, config.awsRegion);
     return new PrometheusClient(target, timeoutMs, {
       ...bounds,
-      signer: sigv4Signer(() => credentials.credentials(settings), settings.region),
+      signer: sigv4Signer(() => credentials.credentials(settings).catch(asStoreError), settings.region),
       health: "query-api",
     });
   };
@@ -258,6 +263,16 @@ async function jsonBody(c: Context): Promise<unknown> {
 
 function endpointName(path: string): string {
   return (MIRROR_METHOD_PATHS as readonly string[]).includes(path) ? path : "other";
+}
+
+/**
+ * The credential source's failure as the protocol's error for a store the mirror cannot
+ * reach; anything else as it is. Mapped where the signer asks for credentials, so a test of
+ * the connection reports it in its FAILURE answer as any other store error.
+ */
+export function asStoreError(err: unknown): never {
+  if (err instanceof CredentialsUnavailableError) throw credentialsUnavailable(err.code, err.message);
+  throw err;
 }
 
 /** Mirror errors as they are; other HTTP errors keep their status; anything else is a 500. */

@@ -6,6 +6,7 @@ import {
   PayloadTooLargeError,
   ServiceUnavailableError,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
 } from "../../lib/core/errors";
 import type { Logger } from "../../lib/core/log";
 import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
@@ -16,6 +17,7 @@ import {
   StreamUnusableError,
   StreamWriteError,
   UnreadableBodyError,
+  UnsupportedContentError,
 } from "../../lib/ingest/errors";
 import type { IngestOutput, Ingestor } from "../../lib/ingest/ingest";
 import { negotiate, type ProtocolVersion } from "../../lib/ingest/negotiate";
@@ -238,6 +240,7 @@ function asHttpError(err: unknown): unknown {
       ? new PayloadTooLargeError(err.code, err.message)
       : new BadRequestError(err.code, err.message);
   }
+  if (err instanceof UnsupportedContentError) return new UnsupportedMediaTypeError(err.code, err.message);
   if (err instanceof StreamWriteError)
     return new ServiceUnavailableError(err.code, err.message, err.retryAfterSeconds);
   // no resend can cure it: a 4xx, so the sender drops it rather than stall its queue

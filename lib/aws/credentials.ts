@@ -2,7 +2,6 @@ import type { AssumeRoleCommandOutput, STSClient } from "@aws-sdk/client-sts";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import { echo } from "../core/errors";
 import type { AwsSettings } from "../mirror/aws-settings";
-import { MirrorError } from "../mirror/errors";
 import { defaultCredentials } from "./default-credentials";
 
 /**
@@ -162,17 +161,26 @@ function givenKeys(settings: AwsSettings): AwsCredentialIdentity | undefined {
   };
 }
 
-/** 502: no credentials to sign with. Says what failed and the AWS error's name and message, no secret. */
-function credentialsFailed(what: string, err?: unknown): MirrorError {
+/**
+ * No credentials to sign with: the function's own could not be loaded, or STS did not give a
+ * role's. The message says what failed and the AWS error's name and message, never a secret;
+ * the mirror answers it as a store it cannot reach (502, MetricStoreConnectionError).
+ */
+export class CredentialsUnavailableError extends Error {
+  readonly code = "aws-credentials-failed";
+  constructor(message: string) {
+    super(message);
+    this.name = "CredentialsUnavailableError";
+  }
+}
+
+function credentialsFailed(what: string, err?: unknown): CredentialsUnavailableError {
   const e = err as { name?: unknown; message?: unknown } | undefined;
   const why =
     e === undefined
       ? ""
       : `: ${typeof e.name === "string" ? e.name : "Error"}${typeof e.message === "string" ? ` (${echo(e.message, 200)})` : ""}`;
-  return new MirrorError(502, "aws-credentials-failed", {
-    _type: "MetricStoreConnectionError",
-    details: `[aws-credentials-failed] ${what}${why}`,
-  });
+  return new CredentialsUnavailableError(`${what}${why}`);
 }
 
 /** Shared by every request of this process, so a warm Lambda instance keeps its role sessions. */

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { SNAPPY_WASM_FILE, SNAPPY_WASM_VERSION } from "./snappy-wasm-file";
 import { CodecError } from "./wire";
+import type { WorkBuffer } from "./work-buffer";
 
 /**
  * Snappy block format (not framed), as remote_write uses it. The declared decoded
@@ -50,8 +51,8 @@ interface Backend {
   readonly name: SnappyBackendName;
   readonly version: string;
   uncompress(compressed: Uint8Array, maxLength: number): Uint8Array;
-  /** The same at the start of the shared work buffer, with `room` bytes free after it. */
-  uncompressToWork(compressed: Uint8Array, maxLength: number, room: number): Uint8Array;
+  /** The same at the start of `into(length)` (a buffer of at least `length` bytes). */
+  uncompressInto(compressed: Uint8Array, maxLength: number, into: (length: number) => Uint8Array): Uint8Array;
   compress(data: Uint8Array): Uint8Array;
 }
 
@@ -75,8 +76,7 @@ const jsBackend: Backend = {
   name: "js",
   version: "built-in",
   uncompress: (compressed, maxLength) => uncompressBlock(compressed, maxLength),
-  uncompressToWork: (compressed, maxLength, room) =>
-    uncompressBlock(compressed, maxLength, (n) => workBuffer(n + room)),
+  uncompressInto: (compressed, maxLength, into) => uncompressBlock(compressed, maxLength, into),
   compress: (data) => compressBlock(data),
 };
 
@@ -117,11 +117,11 @@ function loadNative(): Backend | LoadFailure | undefined {
     name: "native",
     version,
     uncompress,
-    uncompressToWork: (compressed, maxLength, room) => {
+    uncompressInto: (compressed, maxLength, into) => {
       const out = uncompress(compressed, maxLength);
-      const work = workBuffer(out.length + room);
-      work.set(out);
-      return work.subarray(0, out.length);
+      const target = into(out.length);
+      target.set(out);
+      return target.subarray(0, out.length);
     },
     compress: (data) => mod.compressSync(data, { copyOutputData: true }),
   };
@@ -216,12 +216,6 @@ function loadWasm(): Backend | LoadFailure {
     }
   };
   const fresh = (memory: ArrayBuffer, ptr: number, len: number) => new Uint8Array(memory, ptr, len).slice();
-  let room = 0;
-  const toWork = (memory: ArrayBuffer, ptr: number, len: number) => {
-    const work = workBuffer(len + room);
-    work.set(new Uint8Array(memory, ptr, len));
-    return work.subarray(0, len);
-  };
   const codec: Backend = {
     name: "wasm",
     version: SNAPPY_WASM_VERSION,
@@ -230,9 +224,12 @@ function loadWasm(): Backend | LoadFailure {
       if (out.length > maxLength) throw new Error("decoded length over the limit");
       return out;
     },
-    uncompressToWork: (compressed, maxLength, spare) => {
-      room = spare;
-      const out = call(exports.decompress_raw, compressed, toWork);
+    uncompressInto: (compressed, maxLength, into) => {
+      const out = call(exports.decompress_raw, compressed, (memory, ptr, len) => {
+        const target = into(len);
+        target.set(new Uint8Array(memory, ptr, len));
+        return target.subarray(0, len);
+      });
       if (out.length > maxLength) throw new Error("decoded length over the limit");
       return out;
     },
@@ -248,18 +245,6 @@ function loadWasm(): Backend | LoadFailure {
     return { failed: `${of}: a round trip through the module fails: ${reasonOf(err)}` };
   }
   return codec;
-}
-
-/**
- * The buffer `decompressTransient` decodes into, shared by every codec and reused by every
- * call; one much larger than the request that needs it is given back.
- */
-let work = new Uint8Array(0);
-const WORK_SLACK = 1 << 20;
-
-function workBuffer(size: number): Uint8Array {
-  if (work.length < size || work.length > 4 * size + WORK_SLACK) work = new Uint8Array(size + (size >>> 2));
-  return work;
 }
 
 /** The slice of the WebAssembly API used here (the project's type libraries leave it out). */
@@ -360,33 +345,26 @@ export function decompress(compressed: Uint8Array, maxDecodedBytes: number): Uin
   return decompressWith(compressed, maxDecodedBytes, undefined);
 }
 
-/** Decoded bytes at the start of a work buffer: `work[0, decoded.length)` is `decoded`. */
-export interface TransientDecode {
-  readonly decoded: Uint8Array;
-  /** At least `room` bytes after the decoded ones, the caller's until its next call. */
-  readonly work: Uint8Array;
-}
-
 /**
- * `decompress` into a work buffer that the next call reuses, with `room` bytes free after
- * the decoded ones (same buffer, so the caller can assemble output there with
- * `copyWithin`): for a caller done with both before it decompresses again, that keeps no
- * view of them. With the WebAssembly and JavaScript codecs the bytes are decoded straight
- * into it; the native one's output is copied there.
+ * `decompress` into a buffer the caller owns and reuses: the decoded bytes are returned as
+ * `into.bytes[0, length)`, and `into.bytes` has at least `room` more bytes after them, free
+ * for the caller (it may assemble output there with `copyWithin`, which moves bytes within
+ * one buffer without making a view). With the WebAssembly and JavaScript codecs the bytes
+ * are decoded straight into it; the native one's output is copied there.
  */
-export function decompressTransient(
+export function decompressInto(
   compressed: Uint8Array,
   maxDecodedBytes: number,
+  into: WorkBuffer,
   room: number,
-): TransientDecode {
-  const decoded = decompressWith(compressed, maxDecodedBytes, room);
-  return { decoded, work: work.subarray(0, Math.min(work.length, decoded.length + room)) };
+): Uint8Array {
+  return decompressWith(compressed, maxDecodedBytes, (length) => into.ensure(length + room));
 }
 
 function decompressWith(
   compressed: Uint8Array,
   maxDecodedBytes: number,
-  room: number | undefined,
+  into: ((length: number) => Uint8Array) | undefined,
 ): Uint8Array {
   const length = declaredLength(compressed);
   if (length > maxDecodedBytes) {
@@ -396,9 +374,9 @@ function decompressWith(
     );
   }
   try {
-    return room === undefined
+    return into === undefined
       ? backend.uncompress(compressed, maxDecodedBytes)
-      : backend.uncompressToWork(compressed, maxDecodedBytes, room);
+      : backend.uncompressInto(compressed, maxDecodedBytes, into);
   } catch {
     throw new SnappyError("snappy-corrupt", "snappy: corrupt compressed body");
   }

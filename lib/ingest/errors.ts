@@ -17,6 +17,21 @@ export class UnreadableBodyError extends Error {
   }
 }
 
+/**
+ * The request is not in a form this endpoint reads: a Content-Type other than Remote-Write's
+ * protobuf, a `proto` other than v1's or v2's, or a Content-Encoding other than snappy (415).
+ */
+export class UnsupportedContentError extends Error {
+  constructor(
+    /** `unsupported-encoding`, `unsupported-content-type` or `unsupported-proto`. */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "UnsupportedContentError";
+  }
+}
+
 /** The stream did not accept every record in time; some may be written. A retry can succeed. */
 export class StreamWriteError extends Error {
   constructor(

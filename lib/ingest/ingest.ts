@@ -1,17 +1,17 @@
-import { decompressTransient, SnappyError } from "../codec/snappy";
+import { decompressInto, SnappyError } from "../codec/snappy";
 import { WireError } from "../codec/wire";
 import { MAX_PARTITION_KEY_LENGTH } from "../stream/limits";
 import { chunkLimit } from "../stream/records";
 import { ShardMap, type SlotRanges } from "../stream/shard-map";
 import { UnreadableBodyError } from "./errors";
 import type { ProtocolVersion } from "./negotiate";
-import type { IngestOutput } from "./scan/output";
-import type { PlanOptions } from "./scan/route";
-import { ingestV1 } from "./scan/scan-v1";
-import { ingestV2 } from "./scan/scan-v2";
+import type { IngestOutput } from "./output";
+import { ingestV1, ingestV2 } from "./pipeline";
+import type { PlanOptions } from "./plan/options";
 import type { LabelLimits } from "./scan/validate";
+import { IngestScratch } from "./scratch";
 
-export type { IngestOutput } from "./scan/output";
+export type { IngestOutput } from "./output";
 
 /** The slice of configuration the decode → validate → route path needs. */
 export interface IngestSettings {
@@ -30,6 +30,10 @@ export interface IngestSettings {
  * with exact counts of what they carry and of what was rejected, by reason.
  * Throws UnreadableBodyError for an unreadable body, with `tooLarge` when the declared
  * decoded size is over the limit (the app answers 400 and 413).
+ *
+ * One Ingestor prepares one request at a time (prepare is synchronous): its work buffers
+ * (`IngestScratch`: the decoded request with room for a record body after it, the scan's
+ * lists, the body writers) are reused by the next request.
  */
 export class Ingestor {
   /** Room after the decoded bytes for assembling one record body. */
@@ -38,6 +42,7 @@ export class Ingestor {
   private readonly maxDataBytes: number;
   /** The map a request is packed by when the caller gives none. */
   readonly defaultMap: ShardMap;
+  private readonly scratch = new IngestScratch();
 
   constructor(private readonly settings: IngestSettings) {
     this.maxDataBytes = settings.maxRecordBytes - MAX_PARTITION_KEY_LENGTH;
@@ -57,11 +62,11 @@ export class Ingestor {
     only?: SlotRanges,
   ): IngestOutput {
     if (body.length === 0) throw new UnreadableBodyError("empty-body", "empty request body");
+    const { scratch } = this;
     let decoded: Uint8Array;
-    let work: Uint8Array;
     try {
       // decoded bytes and work room are done with when prepare returns: records are compressed copies
-      ({ decoded, work } = decompressTransient(body, this.settings.maxDecodedBytes, this.room));
+      decoded = decompressInto(body, this.settings.maxDecodedBytes, scratch.request, this.room);
     } catch (err) {
       if (!(err instanceof SnappyError)) throw err;
       throw new UnreadableBodyError(err.code, err.message, err.code === "decoded-too-large");
@@ -75,7 +80,10 @@ export class Ingestor {
       tenant,
     };
     try {
-      return version === "v1" ? ingestV1(decoded, opts, work) : ingestV2(decoded, opts, work);
+      const work = scratch.request.bytes;
+      return version === "v1"
+        ? ingestV1(decoded, opts, scratch, work)
+        : ingestV2(decoded, opts, scratch, work);
     } catch (err) {
       if (err instanceof WireError) {
         const schema = version === "v1" ? "prometheus.WriteRequest" : "io.prometheus.write.v2.Request";

@@ -1,5 +1,6 @@
-import { echo, UnsupportedMediaTypeError } from "../core/errors";
+import { echo } from "../core/errors";
 import type { ProtocolVersion } from "../stream/records";
+import { UnsupportedContentError } from "./errors";
 
 export type { ProtocolVersion };
 
@@ -16,8 +17,9 @@ export const VERSION_ANSWER: Record<ProtocolVersion, string> = { v1: "0.1.0", v2
 
 /**
  * Content negotiation as Remote-Write 2.0 defines it: Content-Type selects the schema
- * (missing or bare application/x-protobuf means v1); anything else is 415, and so is a
- * Content-Encoding other than snappy. An absent Content-Encoding is read as snappy.
+ * (missing or bare application/x-protobuf means v1); anything else is an
+ * UnsupportedContentError (the endpoint answers 415), and so is a Content-Encoding other
+ * than snappy. An absent Content-Encoding is read as snappy.
  */
 export function negotiate(
   contentType: string | undefined,
@@ -25,7 +27,7 @@ export function negotiate(
 ): ProtocolVersion {
   const encoding = (contentEncoding ?? "snappy").trim().toLowerCase();
   if (encoding !== "snappy") {
-    throw new UnsupportedMediaTypeError(
+    throw new UnsupportedContentError(
       "unsupported-encoding",
       `unsupported Content-Encoding "${echo(encoding, 40)}": only snappy is accepted`,
     );
@@ -33,7 +35,7 @@ export function negotiate(
   if (contentType === undefined || contentType.trim() === "") return "v1";
   const [mediaType, ...params] = contentType.split(";").map((part) => part.trim());
   if (mediaType!.toLowerCase() !== "application/x-protobuf") {
-    throw new UnsupportedMediaTypeError(
+    throw new UnsupportedContentError(
       "unsupported-content-type",
       `unsupported Content-Type "${echo(contentType, 80)}": expected application/x-protobuf`,
     );
@@ -50,7 +52,7 @@ export function negotiate(
   }
   if (proto === undefined || proto === PROTO_V1) return "v1";
   if (proto === PROTO_V2) return "v2";
-  throw new UnsupportedMediaTypeError(
+  throw new UnsupportedContentError(
     "unsupported-proto",
     `unsupported proto "${echo(proto, 80)}": expected ${PROTO_V1} or ${PROTO_V2}`,
   );

@@ -5,7 +5,7 @@ import type { StreamRecord } from "../stream/records";
 import type { ShardMap, SlotRanges } from "../stream/shard-map";
 import type { Ingestor } from "./ingest";
 import type { ProtocolVersion } from "./negotiate";
-import type { IngestOutput } from "./scan/output";
+import type { IngestOutput } from "./output";
 import type { ShardMapSource } from "./shard-source";
 import type { RecordSink } from "./sink";
 

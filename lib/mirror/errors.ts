@@ -43,6 +43,14 @@ function remote(status: number, code: string, summary: string, details: string):
   });
 }
 
+/**
+ * 502: no credentials to sign the store's calls with (`message` says what failed, without a
+ * secret): answered as a store the mirror cannot reach.
+ */
+export function credentialsUnavailable(code: string, message: string): MirrorError {
+  return new MirrorError(502, code, { _type: "MetricStoreConnectionError", details: `[${code}] ${message}` });
+}
+
 /** 400: the request is malformed or asks for something the mirror cannot express. */
 export function badRequest(code: string, summary: string, details: string): MirrorError {
   return remote(400, code, summary, details);

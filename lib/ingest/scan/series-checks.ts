@@ -10,8 +10,6 @@ export function varintEndsAt(buf: Uint8Array, start: number, end: number): boole
   return end - start === 10 ? buf[end - 1]! <= 1 : buf[end - 1]! < 0x80;
 }
 
-const sampleReader = new Reader(new Uint8Array(0));
-
 /** A sample in its usual encoding: value (tag 0x09, 8 bytes), then timestamp (tag 0x10, varint). */
 export function isCanonicalSample(buf: Uint8Array, start: number, end: number): boolean {
   return buf[start] === 0x09 && buf[start + 9] === 0x10 && varintEndsAt(buf, start + 10, end);
@@ -22,9 +20,7 @@ export function isCanonicalSample(buf: Uint8Array, start: number, end: number): 
  * to `lastVarintField` (v1: timestamp; v2 also start_timestamp) are varints.
  */
 export function checkSample(buf: Uint8Array, start: number, end: number, lastVarintField: number): void {
-  const r = sampleReader;
-  r.buf = buf;
-  r.at(start, end);
+  const r = new Reader(buf, start, end);
   while (!r.done()) {
     const tag = r.tag();
     const field = tag >>> 3;

@@ -3,18 +3,19 @@ import {
   availableSnappyBackends,
   compress,
   decompress,
-  decompressTransient,
+  decompressInto,
   SnappyError,
   snappyBackend,
   uncompressBlock,
   useSnappy,
 } from "../../../lib/codec/snappy";
+import { WorkBuffer } from "../../../lib/codec/work-buffer";
 import { Ingestor } from "../../../lib/ingest/ingest";
+import { ingestV1, ingestV2 } from "../../../lib/ingest/pipeline";
 import { RangeList } from "../../../lib/ingest/scan/range-list";
-import { ingestV1 } from "../../../lib/ingest/scan/scan-v1";
-import { ingestV2 } from "../../../lib/ingest/scan/scan-v2";
 import { noteSymbolRun, SymbolCheck } from "../../../lib/ingest/scan/symbols";
 import { DEFAULT_LIMITS, validUtf8 } from "../../../lib/ingest/scan/validate";
+import { IngestScratch } from "../../../lib/ingest/scratch";
 import { decodeRecord } from "../../../lib/stream/consumer";
 import { chunkLimit } from "../../../lib/stream/records";
 import { ShardMap } from "../../../lib/stream/shard-map";
@@ -185,10 +186,10 @@ describe("v1: record bodies assembled in the work room against the general write
       };
       const work = new Uint8Array(raw.length + limit);
       work.set(raw);
-      const plain = ingestV1(raw, opts);
-      const inRoom = ingestV1(work.subarray(0, raw.length), opts, work);
+      const plain = ingestV1(raw, opts, new IngestScratch());
+      const inRoom = ingestV1(work.subarray(0, raw.length), opts, new IngestScratch(), work);
       // a work buffer that is not the request's own is not used
-      const foreign = ingestV1(raw, opts, new Uint8Array(raw.length + limit));
+      const foreign = ingestV1(raw, opts, new IngestScratch(), new Uint8Array(raw.length + limit));
       const bytes = (o: typeof plain) =>
         o.records.map((r) => [Buffer.from(r.data).toString("hex"), r.partitionKey]);
       expect(bytes(inRoom)).toEqual(bytes(plain));
@@ -231,12 +232,12 @@ describe("v2: record bodies assembled in the work room against the general write
       };
       const work = new Uint8Array(raw.length + limit);
       work.set(raw);
-      const plain = ingestV2(raw, opts);
-      const inRoom = ingestV2(work.subarray(0, raw.length), opts, work);
+      const plain = ingestV2(raw, opts, new IngestScratch());
+      const inRoom = ingestV2(work.subarray(0, raw.length), opts, new IngestScratch(), work);
       // a room too small for a body: that body is assembled by the general writer
       const small = new Uint8Array(raw.length + 3000);
       small.set(raw);
-      const tight = ingestV2(small.subarray(0, raw.length), opts, small);
+      const tight = ingestV2(small.subarray(0, raw.length), opts, new IngestScratch(), small);
       const bytes = (o: typeof plain) =>
         o.records.map((r) => [Buffer.from(r.data).toString("hex"), r.partitionKey]);
       expect(bytes(inRoom)).toEqual(bytes(plain));
@@ -384,7 +385,7 @@ describe("v2: series written with labels first against the general writer", () =
   }
 });
 
-describe("decompressTransient: decoding into the shared work buffer", () => {
+describe("decompressInto: decoding into a buffer the caller owns", () => {
   const r = prng(5);
   const inputs = [
     new Uint8Array(0),
@@ -399,21 +400,24 @@ describe("decompressTransient: decoding into the shared work buffer", () => {
       try {
         for (const x of inputs) {
           const body = compress(x);
-          const { decoded, work } = decompressTransient(body, 1 << 20, 5000);
+          const into = new WorkBuffer();
+          const decoded = decompressInto(body, 1 << 20, into, 5000);
+          const work = into.bytes;
           expect(Buffer.from(decoded).equals(Buffer.from(decompress(body, 1 << 20)))).toBe(true);
           expect(work.buffer).toBe(decoded.buffer);
           expect(work.byteOffset).toBe(decoded.byteOffset);
           expect(work.length).toBeGreaterThanOrEqual(decoded.length + 5000);
         }
         // the next call reuses the buffer: a view of the previous result sees new bytes
-        const a = decompressTransient(compress(Uint8Array.from([1, 2, 3, 4])), 100, 0).decoded;
-        decompressTransient(compress(Uint8Array.from([9, 9, 9, 9])), 100, 0);
+        const own = new WorkBuffer();
+        const a = decompressInto(compress(Uint8Array.from([1, 2, 3, 4])), 100, own, 0);
+        decompressInto(compress(Uint8Array.from([9, 9, 9, 9])), 100, own, 0);
         expect([...a]).toEqual([9, 9, 9, 9]);
         // refusals: corrupt input, and a declared length over the limit before any decoding
         const corrupt = Uint8Array.from([0x05, 0xff, 0xff, 0xff]);
-        expect(() => decompressTransient(corrupt, 100, 0)).toThrow(SnappyError);
+        expect(() => decompressInto(corrupt, 100, own, 0)).toThrow(SnappyError);
         try {
-          decompressTransient(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]), 1 << 20, 0);
+          decompressInto(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]), 1 << 20, own, 0);
           expect.unreachable();
         } catch (err) {
           expect((err as SnappyError).code).toBe("decoded-too-large");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { UnsupportedMediaTypeError } from "../../../lib/core/errors";
 import { DEFAULTS } from "../../../lib/ingest/config";
+import { UnsupportedContentError } from "../../../lib/ingest/errors";
 import { Ingestor } from "../../../lib/ingest/ingest";
 import { negotiate } from "../../../lib/ingest/negotiate";
 import { DEFAULT_LIMITS, type LabelLimits, type RejectReason } from "../../../lib/ingest/scan/validate";
@@ -185,6 +185,6 @@ describe("content negotiation", () => {
     ["application/x-protobuf", "gzip"],
     ["application/x-protobuf", "zstd"],
   ])("Content-Type %s, Content-Encoding %s → 415", (type, encoding) => {
-    expect(() => negotiate(type, encoding)).toThrow(UnsupportedMediaTypeError);
+    expect(() => negotiate(type, encoding)).toThrow(UnsupportedContentError);
   });
 });

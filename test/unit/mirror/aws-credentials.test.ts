@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AwsCredentialSource } from "../../../lib/aws/credentials";
+import { asStoreError } from "../../../functions/mirror/app";
+import { AwsCredentialSource, CredentialsUnavailableError } from "../../../lib/aws/credentials";
 import { sigv4Signer } from "../../../lib/aws/sigv4";
 import { type AwsSettings, regionFromHost } from "../../../lib/mirror/aws-settings";
 import { MirrorError } from "../../../lib/mirror/errors";
@@ -43,9 +44,14 @@ describe("AwsCredentialSource", () => {
       },
     });
     const err = await source.credentials(base).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(MirrorError);
-    expect((err as MirrorError).status).toBe(502);
-    expect((err as MirrorError).body).toEqual({
+    expect(err).toBeInstanceOf(CredentialsUnavailableError);
+    // the mirror answers it as a store it cannot reach
+    const answered = await Promise.reject(err)
+      .catch(asStoreError)
+      .catch((e: unknown) => e);
+    expect(answered).toBeInstanceOf(MirrorError);
+    expect((answered as MirrorError).status).toBe(502);
+    expect((answered as MirrorError).body).toEqual({
       _type: "MetricStoreConnectionError",
       details:
         "[aws-credentials-failed] the function's own AWS credentials could not be loaded: CredentialsProviderError (Could not load credentials from any providers)",

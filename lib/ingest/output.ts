@@ -1,5 +1,5 @@
-import type { StreamRecord } from "../../stream/records";
-import type { Rejections, Tally } from "./tally";
+import type { StreamRecord } from "../stream/records";
+import type { Rejections, Tally } from "./scan/tally";
 
 /** What scanning one request produced: its records, what was written, what was rejected and why. */
 export interface IngestOutput {

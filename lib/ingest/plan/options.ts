@@ -1,5 +1,5 @@
 import type { ShardMap, SlotRanges } from "../../stream/shard-map";
-import type { LabelLimits } from "./validate";
+import type { LabelLimits } from "../scan/validate";
 
 /** How one request's series are planned into records: label limits, the shard map, record size. */
 export interface PlanOptions {
