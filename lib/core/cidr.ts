@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { ConfigError, clip, list, type Setting } from "./config";
+import { ConfigError, clip, list, type Setting, text } from "./config";
 import { IPV4 } from "./patterns";
 
 /** An IPv4 range: the network address and prefix length, as 32-bit numbers. */
@@ -83,4 +83,23 @@ export function cidrList(o: {
     ...(o.unique ? { unique: "a CIDR is listed twice" } : {}),
     ...(o.blankIsSet ? { blankIsSet: true } : {}),
   });
+}
+
+/** One IPv4 CIDR; `prefixRange`: the prefix lengths allowed (`why` says why). */
+export function cidr4<const D extends string | undefined>(o: {
+  default: D;
+  doc: string;
+  prefixRange?: readonly [number, number];
+  why?: string;
+}): Setting<string, D> {
+  const { prefixRange } = o;
+  const problem = (value: string) => {
+    const cidr = toCidr4(value);
+    if (cidr === undefined) return `not an IPv4 CIDR like 203.0.113.0/24: "${clip(value)}"`;
+    if (prefixRange !== undefined && (cidr.prefix < prefixRange[0] || cidr.prefix > prefixRange[1])) {
+      return `prefix must be /${prefixRange[0]} to /${prefixRange[1]}${o.why ? ` (${o.why})` : ""}`;
+    }
+    return undefined;
+  };
+  return { ...text({ default: o.default, doc: o.doc, problem }), ...(prefixRange ? { prefixRange } : {}) };
 }

@@ -72,22 +72,35 @@ const toBool = (v: unknown) => {
   return TRUE.includes(word) ? true : FALSE.includes(word) ? false : v;
 };
 
-/** A number within [min, max]; whole unless `fraction`. */
+/** A number within [min, max]; whole unless `fraction`; `allowed`: the only values accepted. */
 export function int<const D extends number | undefined>(o: {
   min: number;
   max: number;
   default: D;
   doc: string;
   fraction?: boolean;
+  allowed?: readonly number[];
 }): Setting<number, D> {
   const between = {
     error: (i: { input: unknown }) => `must be between ${o.min} and ${o.max} (got ${i.input})`,
   };
-  const checks = [z.minimum(o.min, between), z.maximum(o.max, between)];
-  const n = z
-    .number({ error: (i) => `expected a number (got "${shown(i.input)}")` })
-    .check(...checks, ...(o.fraction ? [] : [whole()]));
-  return { schema: z.pipe(z.transform(toNumber), n), default: o.default, doc: o.doc, range: [o.min, o.max] };
+  const { allowed } = o;
+  const oneOfAllowed = (n: number) =>
+    allowed === undefined || allowed.includes(n) ? undefined : `must be one of ${allowed.join(", ")}`;
+  const checks = [
+    z.minimum(o.min, between),
+    z.maximum(o.max, between),
+    ...(o.fraction ? [] : [whole()]),
+    problemCheck(oneOfAllowed),
+  ];
+  const n = z.number({ error: (i) => `expected a number (got "${shown(i.input)}")` }).check(...checks);
+  return {
+    schema: z.pipe(z.transform(toNumber), n),
+    default: o.default,
+    doc: o.doc,
+    // the values allowed state the bounds more exactly than the range
+    ...(allowed === undefined ? { range: [o.min, o.max] as const } : { allowed }),
+  };
 }
 
 function whole() {
@@ -150,17 +163,32 @@ export function oneOf<const T extends string, const D extends T | undefined>(
   return { schema, default: o.default, doc: o.doc, values };
 }
 
-/** A string; `pattern` (with `expected` saying what it is) when its form is fixed. */
+/**
+ * A string; `pattern` (with `expected` saying what it is) when its form is fixed, or `problem`
+ * saying what is wrong with a value (undefined: nothing).
+ */
 export function text<const D extends string | undefined>(o: {
   default: D;
   doc: string;
   pattern?: RegExp;
   expected?: string;
+  problem?: (value: string) => string | undefined;
   blankIsSet?: boolean;
 }): Setting<string, D> {
-  const checks = o.pattern === undefined ? [] : [matching(o.pattern, o.expected ?? "of the expected form")];
+  const checks = [
+    ...(o.pattern === undefined ? [] : [matching(o.pattern, o.expected ?? "of the expected form")]),
+    ...(o.problem === undefined ? [] : [problemCheck(o.problem)]),
+  ];
   const schema = z.pipe(z.transform(toText), z.string({ error: "expected a string" }).check(...checks));
   return { schema, default: o.default, doc: o.doc, ...(o.blankIsSet ? { blankIsSet: true } : {}) };
+}
+
+/** A check whose message is what `problem` finds wrong (undefined: nothing). */
+export function problemCheck<T>(problem: (value: T) => string | undefined) {
+  return z.superRefine<T>((value, ctx) => {
+    const message = problem(value);
+    if (message !== undefined) ctx.issues.push({ code: "custom", message, input: value });
+  });
 }
 
 /** A check that a string matches `pattern`; the message quotes it (`expected` says what it is not). */

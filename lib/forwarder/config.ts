@@ -1,4 +1,3 @@
-import * as z from "zod/mini";
 import {
   bool,
   ConfigError,
@@ -79,12 +78,7 @@ export function destinationUrl(o: {
     if (url.username !== "" || url.password !== "") return o.noCredentials;
     return undefined;
   };
-  const check = z.superRefine<string>((value, ctx) => {
-    const message = problem(value);
-    if (message !== undefined) ctx.issues.push({ code: "custom", message, input: value });
-  });
-  const base = text({ default: undefined, doc: o.doc });
-  return { ...base, schema: z.pipe(base.schema, z.string().check(check)) };
+  return text({ default: undefined, doc: o.doc, problem });
 }
 
 /** Settings the stack's `forward*` context keys share with the function's environment. */
