@@ -28,13 +28,9 @@ import { STREAM_KEYS, type StreamSettings, streamSettings } from "./context/stre
  */
 
 export type { ForwarderSettings } from "./context/forwarder";
-export { MAX_LAMBDA_BODY_BYTES } from "./context/ingest";
-export type { AmpWorkspace, MirrorErrorStatus, MirrorNetworkMode, SecretsAccess } from "./context/mirror";
+export type { AmpWorkspace, MirrorErrorStatus } from "./context/mirror";
 export type { CreatedVpc, ImportedVpc } from "./context/network";
-export { LOG_RETENTION_DAYS } from "./context/observability";
 export type { Component, Encryption } from "./context/stack";
-export { COMPONENTS } from "./context/stack";
-export type { StreamMode } from "./context/stream";
 export { ConfigError, contextError };
 
 export interface GatewayConfig extends StackPart {
@@ -66,11 +62,6 @@ export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** One context key: its default, its meaning, and the bounds its value is checked against. */
 export type ConfigKeyEntry = Setting<unknown>;
-
-/** The bounds of a numeric key, from CONFIG_KEYS. */
-export function rangeOf(key: ConfigKey): readonly [number, number] | undefined {
-  return (CONFIG_KEYS[key] as ConfigKeyEntry).range;
-}
 
 /** The configuration table of docs/deploy.md, as the schemas give it. */
 export function configTable(): string {
