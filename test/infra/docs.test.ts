@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LOCAL_MIRROR_TARGETS } from "../../functions/local/settings";
+import { LOCAL_MIRROR_TARGETS, LOCAL_SERVER_ENV } from "../../functions/local/settings";
 import { CONFIG_KEYS, type ConfigKeyEntry, configTable } from "../../infra/config";
 import { MIRROR_API_SETTINGS } from "../../infra/constructs/mirror-api";
 import { PROJECT_ROOT } from "../../infra/paths";
@@ -106,6 +106,7 @@ describe("the mirror's configuration table (docs/mirror.md)", () => {
  */
 describe.each<[string, Settings, boolean]>([
   ["ingest.md", INGEST_ENV, true],
+  ["ingest.md", LOCAL_SERVER_ENV, true],
   ["mirror.md", MIRROR_ENV, true],
   ["forwarder.md", FORWARDER_ENV, false],
 ])("the variables of docs/%s", (file, settings, defaultColumn) => {
