@@ -16,6 +16,7 @@ try {
   if (!(err instanceof ConfigError)) throw err;
   // A configuration mistake is the user's to fix: the message names the key, no stack trace.
   console.error(err.message);
+  if (err.key !== undefined) console.error(`Set it with -c ${err.key}=<value>, or in cdk.json's context.`);
   process.exit(1);
 }
 app.synth();

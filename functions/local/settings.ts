@@ -1,4 +1,4 @@
-import { ConfigError, type Env, intVar } from "../../lib/core/config";
+import { ConfigError, type Env, int, readEnv } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
 
 /**
@@ -47,30 +47,65 @@ export const MIRROR_BUSY_RETRY_AFTER_SECONDS = 2;
  */
 export const LOCAL_MIRROR_TARGETS = "127.0.0.1:9090,localhost:9090,[::1]:9090";
 
+/** The local server's variables (docs/ingest.md, "The local server"). */
+export const LOCAL_SERVER_ENV = {
+  [ENV.localMaxConnections]: int({
+    min: 1,
+    max: 1_000_000,
+    default: LOCAL_SERVER_DEFAULTS.maxConnections,
+    doc: "connections open at once, 1 to 1000000",
+  }),
+  [ENV.localHeadersTimeoutMs]: int({
+    min: 1,
+    max: 600_000,
+    default: LOCAL_SERVER_DEFAULTS.headersTimeoutMs,
+    doc: "time for a request's headers, 1 to 600000 ms, at most LOCAL_REQUEST_TIMEOUT_MS",
+  }),
+  [ENV.localRequestTimeoutMs]: int({
+    min: 1,
+    max: 3_600_000,
+    default: LOCAL_SERVER_DEFAULTS.requestTimeoutMs,
+    doc: "time for a whole request, 1 to 3600000 ms",
+  }),
+  [ENV.localMinBodyBytesPerSecond]: int({
+    min: 0,
+    max: 1_073_741_824,
+    default: LOCAL_SERVER_DEFAULTS.minBodyBytesPerSecond,
+    doc: "least average rate of a remote-write body, 0 to 1073741824 bytes/s (0: never cut)",
+  }),
+  [ENV.localBodyGraceMs]: int({
+    min: 1,
+    max: 600_000,
+    default: LOCAL_SERVER_DEFAULTS.bodyGraceMs,
+    doc: "how long a body may take before its rate is judged, 1 to 600000 ms",
+  }),
+  [ENV.localMirrorConcurrency]: int({
+    min: 1,
+    max: 1024,
+    default: LOCAL_SERVER_DEFAULTS.mirrorConcurrency,
+    doc: "mirror queries in progress at once, 1 to 1024",
+  }),
+} as const;
+
 /** Reads the local server's settings; a malformed value is a ConfigError naming its variable. */
 export function loadLocalServerSettings(
   env: Env,
   overrides: Partial<LocalServerSettings> = {},
 ): LocalServerSettings {
-  const d = LOCAL_SERVER_DEFAULTS;
+  const v = readEnv(LOCAL_SERVER_ENV, env);
   const settings: LocalServerSettings = {
-    maxConnections: intVar(env, ENV.localMaxConnections, d.maxConnections, 1, 1_000_000),
-    headersTimeoutMs: intVar(env, ENV.localHeadersTimeoutMs, d.headersTimeoutMs, 1, 600_000),
-    requestTimeoutMs: intVar(env, ENV.localRequestTimeoutMs, d.requestTimeoutMs, 1, 3_600_000),
-    minBodyBytesPerSecond: intVar(
-      env,
-      ENV.localMinBodyBytesPerSecond,
-      d.minBodyBytesPerSecond,
-      0,
-      1_073_741_824,
-    ),
-    bodyGraceMs: intVar(env, ENV.localBodyGraceMs, d.bodyGraceMs, 1, 600_000),
-    mirrorConcurrency: intVar(env, ENV.localMirrorConcurrency, d.mirrorConcurrency, 1, 1024),
+    maxConnections: v[ENV.localMaxConnections],
+    headersTimeoutMs: v[ENV.localHeadersTimeoutMs],
+    requestTimeoutMs: v[ENV.localRequestTimeoutMs],
+    minBodyBytesPerSecond: v[ENV.localMinBodyBytesPerSecond],
+    bodyGraceMs: v[ENV.localBodyGraceMs],
+    mirrorConcurrency: v[ENV.localMirrorConcurrency],
     ...overrides,
   };
   if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
     throw new ConfigError(
       `${ENV.localHeadersTimeoutMs}: must not exceed ${ENV.localRequestTimeoutMs} (${settings.requestTimeoutMs})`,
+      ENV.localHeadersTimeoutMs,
     );
   }
   return Object.freeze(settings);

@@ -4,10 +4,11 @@ import type {
   APIGatewayProxyResult,
   APIGatewayProxyStructuredResultV2,
 } from "aws-lambda";
-import { type Cidr4, inRanges, parseCidrList } from "../../lib/core/cidr";
-import type { Env } from "../../lib/core/config";
+import { type Cidr4, inRanges, parseCidr4 } from "../../lib/core/cidr";
+import { type Env, readSetting } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
 import { HttpError } from "../../lib/core/errors";
+import { INGEST_ALLOWED_CIDRS } from "../../lib/ingest/config";
 import type { RemoteWriteEndpoint, RequestReader, WriteAnswer } from "./endpoint";
 
 /**
@@ -91,9 +92,9 @@ export interface ApiGatewayHandlerOptions {
 
 /** INGEST_ALLOWED_CIDRS, read once at cold start (a malformed entry fails it, naming the variable). */
 export function handlerOptionsFromEnv(env: Env): ApiGatewayHandlerOptions {
-  const raw = env[ENV.ingestAllowedCidrs];
-  if (raw === undefined || raw.trim() === "") return {};
-  return { allowedSources: parseCidrList(ENV.ingestAllowedCidrs, raw) };
+  const cidrs = readSetting(INGEST_ALLOWED_CIDRS, env[ENV.ingestAllowedCidrs], ENV.ingestAllowedCidrs);
+  if (cidrs.length === 0) return {};
+  return { allowedSources: cidrs.map((cidr) => parseCidr4(ENV.ingestAllowedCidrs, cidr)) };
 }
 
 function sourceIpOf(event: ApiGatewayEvent): string | undefined {

@@ -6,7 +6,7 @@
  * `WARN`, `ERROR`) and an RFC 3339 `timestamp` (without one, Lambda ignores the level).
  * The configured level (`LOG_LEVEL`) is written in lower case and read in either case.
  */
-import { ConfigError } from "./config";
+import { oneOf, readSetting } from "./config";
 import { ENV } from "./env-names";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -22,12 +22,15 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** LOG_LEVEL: the least level written; read in either case, kept in lower case. */
+export const LOG_LEVEL = oneOf(LOG_LEVELS, {
+  default: "info",
+  caseless: true,
+  doc: "`debug`, `info`, `warn`, `error`, either case",
+});
+
 export function parseLogLevel(raw: string | undefined): LogLevel {
-  const value = (raw ?? "info").toLowerCase();
-  if (value in ORDER) return value as LogLevel;
-  throw new ConfigError(
-    `${ENV.logLevel}: expected one of ${LOG_LEVELS.join(", ")} (got "${value.slice(0, 20)}")`,
-  );
+  return readSetting(LOG_LEVEL, raw, ENV.logLevel);
 }
 
 export function createLogger(

@@ -1,8 +1,8 @@
 import { type ApiKey, checkDistinctKeys, checkKey, keysFromEnv } from "../core/auth";
-import { type Cidr4, parseCidrList } from "../core/cidr";
-import { boolVar, ConfigError, intVar, stringVar } from "../core/config";
+import { type Cidr4, cidrList, parseCidr4 } from "../core/cidr";
+import { bool, ConfigError, int, oneOf, readEnv, type Settings, text } from "../core/config";
 import { ENV } from "../core/env-names";
-import { loadSharedSettings, type SharedSettings } from "../core/settings";
+import { SHARED_ENV, type SharedSettings, sharedFrom } from "../core/settings";
 import { DEFAULT_MAX_ANSWER_BYTES } from "./prometheus-client";
 import { parseTargetPatterns, type TargetPattern } from "./targets";
 
@@ -112,35 +112,76 @@ export function parseDuration(variable: string, raw: string): number {
   return total;
 }
 
+/** MIRROR_MAX_ANSWER_BYTES: the most bytes of one Prometheus answer read (the stack's `mirrorMaxAnswerBytes`). */
+export const MAX_ANSWER_BYTES = int({
+  min: ANSWER_BYTES_RANGE.min,
+  max: ANSWER_BYTES_RANGE.max,
+  default: MIRROR_DEFAULTS.maxAnswerBytes,
+  doc: "the most bytes of one Prometheus answer the mirror reads, 65536 to 1073741824",
+});
+/** MIRROR_MAX_SERIES (the stack's `mirrorMaxSeries`). */
+export const MAX_SERIES = int({
+  min: 1,
+  max: 100_000,
+  default: MIRROR_DEFAULTS.maxSeries,
+  doc: "the most series a metric query's conditions may match before it is refused, 1 to 100000",
+});
+/** MIRROR_REQUIRE_KEY (the stack's `mirrorRequireKey`). */
+export const REQUIRE_KEY = bool({
+  default: false,
+  doc: "`true`: refuse requests that do not present the key (401)",
+});
+/** MIRROR_ERROR_STATUS (the stack's `mirrorErrorStatus`). */
+export const ERROR_STATUS = oneOf(ERROR_STATUS_MODES, {
+  default: "native",
+  caseless: true,
+  doc: "`native`: error objects with 400/403/404/413/502/504; `500`: every error object with HTTP 500",
+});
+const TIMEOUT_MS = { min: 1, max: 9_999_999 } as const; // whole milliseconds, at most 7 digits
+
+/** The mirror function's environment: one setting per variable (docs/mirror.md). */
+export const MIRROR_ENV = {
+  ...SHARED_ENV,
+  [ENV.mirrorApiKeySecretArn]: text({ default: undefined, doc: "Secrets Manager secret holding the key" }),
+  [ENV.mirrorRequireKey]: REQUIRE_KEY,
+  [ENV.mirrorTrustedCidrs]: {
+    ...cidrList({ doc: "callers trusted without a key; unset: any, empty: none", blankIsSet: true }),
+    default: undefined,
+  },
+  [ENV.mirrorAllowedTargets]: text({
+    default: undefined,
+    doc: "comma-separated host:port patterns and URL prefixes of allowed targets; unset: any",
+    blankIsSet: true,
+  }),
+  [ENV.mirrorErrorStatus]: ERROR_STATUS,
+  [ENV.awsRegion]: text({ default: undefined, doc: "signing region for AMP" }),
+  [ENV.mirrorCounterWindow]: text({ default: "1m", doc: "least `rate()` window for `__counter__`" }),
+  [ENV.mirrorRequestTimeoutMs]: int({
+    ...TIMEOUT_MS,
+    default: undefined,
+    doc: "timeout of each Prometheus call when the connection details set none (20000, at most the cap)",
+  }),
+  [ENV.mirrorMaxRequestTimeoutMs]: int({
+    ...TIMEOUT_MS,
+    default: MIRROR_DEFAULTS.maxRequestTimeoutMs,
+    doc: "cap on the request timeout of each Prometheus call",
+  }),
+  [ENV.mirrorMaxAnswerBytes]: MAX_ANSWER_BYTES,
+  [ENV.mirrorMaxSeries]: MAX_SERIES,
+} as const satisfies Settings;
+
 export function loadMirrorConfig(env: Record<string, string | undefined>): MirrorConfig {
-  const targets = env[ENV.mirrorAllowedTargets];
-  const allowAnyTarget = targets === undefined;
-  const window = env[ENV.mirrorCounterWindow];
-  // whole milliseconds, at most 7 digits
-  const maxRequestTimeoutMs = intVar(
-    env,
-    ENV.mirrorMaxRequestTimeoutMs,
-    MIRROR_DEFAULTS.maxRequestTimeoutMs,
-    1,
-    9_999_999,
-  );
-  const defaultRequestTimeoutMs = intVar(
-    env,
-    ENV.mirrorRequestTimeoutMs,
-    Math.min(MIRROR_DEFAULTS.defaultRequestTimeoutMs, maxRequestTimeoutMs),
-    1,
-    9_999_999,
-  );
+  const v = readEnv(MIRROR_ENV, env);
+  const maxRequestTimeoutMs = v[ENV.mirrorMaxRequestTimeoutMs];
+  const defaultRequestTimeoutMs =
+    v[ENV.mirrorRequestTimeoutMs] ?? Math.min(MIRROR_DEFAULTS.defaultRequestTimeoutMs, maxRequestTimeoutMs);
   if (defaultRequestTimeoutMs > maxRequestTimeoutMs) {
-    throw new ConfigError(`${ENV.mirrorRequestTimeoutMs}: must not exceed ${ENV.mirrorMaxRequestTimeoutMs}`);
-  }
-  const rawStatus = env[ENV.mirrorErrorStatus]?.trim().toLowerCase() || "native";
-  if (!(ERROR_STATUS_MODES as readonly string[]).includes(rawStatus)) {
     throw new ConfigError(
-      `${ENV.mirrorErrorStatus}: expected "native" or "500" (got "${(env[ENV.mirrorErrorStatus] ?? "").slice(0, 20)}")`,
+      `${ENV.mirrorRequestTimeoutMs}: must not exceed ${ENV.mirrorMaxRequestTimeoutMs}`,
+      ENV.mirrorRequestTimeoutMs,
     );
   }
-  const keySecretArn = stringVar(env, ENV.mirrorApiKeySecretArn);
+  const keySecretArn = v[ENV.mirrorApiKeySecretArn];
   const staticKeys = staticMirrorKeys(env);
   const ingestKeys = keysFromEnv(env);
   if (ingestKeys !== undefined) {
@@ -149,40 +190,30 @@ export function loadMirrorConfig(env: Record<string, string | undefined>): Mirro
       { variable: ENV.mirrorApiKey, keys: staticKeys },
     );
   }
+  const targets = v[ENV.mirrorAllowedTargets];
+  const trusted = v[ENV.mirrorTrustedCidrs];
+  const awsRegion = v[ENV.awsRegion];
   return Object.freeze({
-    ...loadSharedSettings(env),
+    ...sharedFrom(v),
     ...(keySecretArn === undefined ? {} : { keySecretArn }),
     staticKeys: Object.freeze(staticKeys),
-    errorStatus: rawStatus as ErrorStatusMode,
-    ...(env[ENV.awsRegion]?.trim() ? { awsRegion: env[ENV.awsRegion]!.trim() } : {}),
-    requireKey: boolVar(env, ENV.mirrorRequireKey, false),
-    ...trustedSources(env),
-    allowAnyTarget,
+    errorStatus: v[ENV.mirrorErrorStatus],
+    ...(awsRegion === undefined ? {} : { awsRegion }),
+    requireKey: v[ENV.mirrorRequireKey],
+    // unset: no source restriction; set but empty: no source is trusted
+    ...(trusted === undefined
+      ? {}
+      : { trustedSources: Object.freeze(trusted.map((c) => parseCidr4(ENV.mirrorTrustedCidrs, c))) }),
+    allowAnyTarget: targets === undefined,
     allowedTargets: Object.freeze(
-      allowAnyTarget ? [] : parseTargetPatterns(ENV.mirrorAllowedTargets, targets ?? ""),
+      targets === undefined ? [] : parseTargetPatterns(ENV.mirrorAllowedTargets, targets),
     ),
-    counterWindowMs:
-      window === undefined || window.trim() === ""
-        ? MIRROR_DEFAULTS.counterWindowMs
-        : parseDuration(ENV.mirrorCounterWindow, window),
+    counterWindowMs: parseDuration(ENV.mirrorCounterWindow, v[ENV.mirrorCounterWindow]),
     defaultRequestTimeoutMs,
     maxRequestTimeoutMs,
-    maxAnswerBytes: intVar(
-      env,
-      ENV.mirrorMaxAnswerBytes,
-      MIRROR_DEFAULTS.maxAnswerBytes,
-      ANSWER_BYTES_RANGE.min,
-      ANSWER_BYTES_RANGE.max,
-    ),
-    maxSeries: intVar(env, ENV.mirrorMaxSeries, MIRROR_DEFAULTS.maxSeries, 1, 100_000),
+    maxAnswerBytes: v[ENV.mirrorMaxAnswerBytes],
+    maxSeries: v[ENV.mirrorMaxSeries],
   });
-}
-
-/** MIRROR_TRUSTED_CIDRS: unset means no source restriction; set but empty trusts no source. */
-function trustedSources(env: Record<string, string | undefined>): { trustedSources?: readonly Cidr4[] } {
-  const raw = env[ENV.mirrorTrustedCidrs];
-  if (raw === undefined) return {};
-  return { trustedSources: Object.freeze(parseCidrList(ENV.mirrorTrustedCidrs, raw)) };
 }
 
 /**

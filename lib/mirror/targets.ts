@@ -1,5 +1,6 @@
 import { ConfigError } from "../core/config";
 import { echo } from "../core/errors";
+import { HOST_PATTERN, IPV6_HOST, LENIENT_HOST, URL_PATH } from "../core/patterns";
 import { badRequest, targetNotAllowed } from "./errors";
 import { escapeRegex } from "./promql";
 import type { ConnectionDetails } from "./protocol";
@@ -26,10 +27,6 @@ export type TargetPattern =
       readonly path: string;
     };
 
-const HOST_PATTERN = /^[A-Za-z0-9*._-]+$|^\[[0-9A-Fa-f:.*]+\]$/;
-const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$/;
-const IPV6 = /^\[?[0-9A-Fa-f:.]+\]?$/;
-const PATH_PREFIX = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*\/?$/;
 const DEFAULT_PORT = { http: 80, https: 443 } as const;
 
 /** Parses a comma-separated list of `host:port` patterns and URL prefixes; errors name the variable. */
@@ -183,7 +180,7 @@ function fromHostPort(details: ConnectionDetails): PrometheusTarget {
   const host = (details.host ?? "").trim();
   const port = details.port ?? 0;
   const isV6 = host.includes(":");
-  if (isV6 ? !IPV6.test(host) : !HOSTNAME.test(host)) {
+  if (isV6 ? !IPV6_HOST.test(host) : !LENIENT_HOST.test(host)) {
     throw invalidDetails("host-invalid", "host", `"${echo(host, 100)}" is not a host name or IP address`);
   }
   const urlHost = isV6 ? `[${normalizeHost(host)}]` : host;
@@ -193,10 +190,7 @@ function fromHostPort(details: ConnectionDetails): PrometheusTarget {
   }
   const display = `${urlHost}:${port}`;
   const prefix = details.pathPrefix ?? "";
-  if (
-    prefix !== "" &&
-    (!PATH_PREFIX.test(prefix) || prefix.split("/").some((s) => s === "." || s === ".."))
-  ) {
+  if (prefix !== "" && (!URL_PATH.test(prefix) || prefix.split("/").some((s) => s === "." || s === ".."))) {
     throw invalidDetails(
       "path-prefix-invalid",
       "pathPrefix",

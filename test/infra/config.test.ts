@@ -1,7 +1,32 @@
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, ConfigError, parseConfig } from "../../infra/config";
-import { maxAnswerBytesFor } from "../../lib/mirror/config";
-import { cdkJsonContext } from "./synth";
+import { CONFIG_KEYS, ConfigError, type ConfigKeyEntry, parseConfig } from "../../infra/config";
+import { within } from "../../lib/core/config";
+import { LOG_LEVEL } from "../../lib/core/log";
+import { KEY_CACHE_SECONDS } from "../../lib/core/settings";
+import {
+  AUTH,
+  loadForwarderConfig,
+  MAX_REQUEST_BYTES,
+  PROTOCOL,
+  PROTOCOL_MEMORY_SECONDS,
+  RETRY_AUTH_FAILURES,
+} from "../../lib/forwarder/config";
+import {
+  loadIngestConfig,
+  MAX_BODY_BYTES,
+  MAX_RECORD_BYTES,
+  NAME_VALIDATION,
+  STREAM_SHARDS,
+} from "../../lib/ingest/config";
+import {
+  ERROR_STATUS,
+  loadMirrorConfig,
+  MAX_ANSWER_BYTES,
+  MAX_SERIES,
+  maxAnswerBytesFor,
+  REQUIRE_KEY,
+} from "../../lib/mirror/config";
+import { cdkJsonContext, functionOf, synthGateway } from "./synth";
 
 const IMPORTED = {
   vpc: "vpc-0123456789abcdef0",
@@ -393,5 +418,99 @@ describe("parseConfig", () => {
     expect(() =>
       parseConfig({ "@aws-cdk/core:newStyleStackSynthesis": true, "cli-telemetry": false, "aws:cdk:x": 1 }),
     ).not.toThrow();
+  });
+});
+
+describe("settings the stack hands to a function", () => {
+  // context key → the function's own setting, and the factor from the key's unit to the variable's
+  const SHARED: [keyof typeof CONFIG_KEYS, ConfigKeyEntry, number][] = [
+    ["keyCacheSeconds", KEY_CACHE_SECONDS, 1],
+    ["ingestMaxBodyBytes", MAX_BODY_BYTES, 1],
+    ["streamMaxRecordKiB", MAX_RECORD_BYTES, 1024],
+    ["streamShards", STREAM_SHARDS, 1],
+    ["mirrorMaxAnswerBytes", MAX_ANSWER_BYTES, 1],
+    ["mirrorMaxSeries", MAX_SERIES, 1],
+    ["forwardMaxRequestBytes", MAX_REQUEST_BYTES, 1],
+    ["forwardProtocolMemorySeconds", PROTOCOL_MEMORY_SECONDS, 1],
+  ];
+
+  it.each(SHARED)("%s lies within the function's bounds", (key, setting, scale) => {
+    const [min = 0, max = 0] = (CONFIG_KEYS[key] as ConfigKeyEntry).range ?? [];
+    const [lo = 0, hi = 0] = setting.range ?? [];
+    expect(min * scale).toBeGreaterThanOrEqual(lo);
+    expect(max * scale).toBeLessThanOrEqual(hi);
+  });
+
+  it.each<[keyof typeof CONFIG_KEYS, ConfigKeyEntry]>([
+    ["logLevel", LOG_LEVEL],
+    ["nameValidation", NAME_VALIDATION],
+    ["mirrorErrorStatus", ERROR_STATUS],
+    ["mirrorRequireKey", REQUIRE_KEY],
+    ["forwardAuth", AUTH],
+    ["forwardProtocol", PROTOCOL],
+    ["forwardRetryAuthFailures", RETRY_AUTH_FAILURES],
+  ])("%s is the function's own setting: the same values and default", (key, setting) => {
+    const entry = CONFIG_KEYS[key] as ConfigKeyEntry;
+    expect(entry.schema).toBe(setting.schema);
+    expect(entry.values).toEqual(setting.values);
+    expect(entry.default).toEqual(setting.default);
+  });
+
+  it("refuses to declare a narrower setting outside the function's bounds", () => {
+    expect(() => within(KEY_CACHE_SECONDS, { min: 0, max: 100_000, default: 60, doc: "" })).toThrow(
+      /outside 0\.\.86400/,
+    );
+  });
+
+  const LITERAL = (env: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === "string")) as Record<
+      string,
+      string
+    >;
+  const envOf = (json: Record<string, unknown>, prefix: string) =>
+    LITERAL(functionOf(json, prefix).Properties.Environment.Variables);
+
+  it.each([
+    ["the defaults", {}],
+    [
+      "every shared range at its least",
+      {
+        keyCacheSeconds: "1",
+        ingestMaxBodyBytes: "1024",
+        streamMode: "provisioned",
+        streamShards: "1",
+        mirrorMemoryMb: "10240",
+        mirrorMaxAnswerBytes: "65536",
+        mirrorMaxSeries: "1",
+        logLevel: "DEBUG",
+        forwardUrl: "https://receiver.example.com/api/v1/write",
+        forwardMaxRequestBytes: "1024",
+        forwardProtocolMemorySeconds: "0",
+        forwardProtocol: "v1",
+      },
+    ],
+    [
+      "every shared range at its most",
+      {
+        keyCacheSeconds: "3600",
+        ingestMaxBodyBytes: String(4_400_000),
+        streamMode: "provisioned",
+        streamShards: "10000",
+        streamMaxRecordKiB: "10240",
+        mirrorMemoryMb: "10240",
+        mirrorMaxAnswerBytes: String(maxAnswerBytesFor(10_240)),
+        mirrorMaxSeries: "100000",
+        nameValidation: "legacy",
+        mirrorErrorStatus: "500",
+        mirrorRequireKey: "true",
+      },
+    ],
+  ])("with %s, each function reads what the stack sets", (_name, context) => {
+    const { json } = synthGateway(context);
+    expect(() => loadIngestConfig(envOf(json, "Prometheus remote_write"))).not.toThrow();
+    expect(() => loadMirrorConfig(envOf(json, "StackState Prometheus mirror"))).not.toThrow();
+    if ("forwardUrl" in context) {
+      expect(() => loadForwarderConfig(envOf(json, "Prometheus gateway forwarder"))).not.toThrow();
+    }
   });
 });

@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LOCAL_MIRROR_TARGETS } from "../../functions/local/settings";
-import { CONFIG_KEYS, type ConfigKeyEntry } from "../../infra/config";
+import { LOCAL_MIRROR_TARGETS, LOCAL_SERVER_ENV } from "../../functions/local/settings";
+import { CONFIG_KEYS, type ConfigKeyEntry, configTable } from "../../infra/config";
 import { MIRROR_API_SETTINGS } from "../../infra/constructs/mirror-api";
 import { PROJECT_ROOT } from "../../infra/paths";
+import type { Settings } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
-import { MIRROR_DEFAULTS } from "../../lib/mirror/config";
+import { FORWARDER_ENV } from "../../lib/forwarder/config";
+import { INGEST_ENV } from "../../lib/ingest/config";
+import { MIRROR_DEFAULTS, MIRROR_ENV } from "../../lib/mirror/config";
 import { synthGateway } from "./synth";
 
 const doc = readFileSync(join(PROJECT_ROOT, "docs", "deploy.md"), "utf8");
@@ -36,6 +39,19 @@ describe("the deployment configuration table (docs/deploy.md)", () => {
       expect(meaning).toContain(`/${entry.prefixRange[0]} to /${entry.prefixRange[1]}`);
     }
     if (entry.allowed !== undefined) expect(meaning).toContain(entry.allowed.join(", "));
+  });
+
+  it("is the table the schemas give (npx tsx scripts/config-table.ts writes it)", () => {
+    const start = doc.indexOf("| Key | Default | Meaning |");
+    expect(doc.slice(start, doc.indexOf("\n\n", start))).toBe(configTable());
+  });
+
+  const enumerated = Object.entries(CONFIG_KEYS as Record<string, ConfigKeyEntry>).filter(
+    ([, e]) => e.values !== undefined,
+  );
+
+  it.each(enumerated)("names every value %s takes", (key, entry) => {
+    for (const value of entry.values ?? []) expect(meaningOf(key)).toContain(value);
   });
 
   it("has no row for a key the code does not read", () => {
@@ -80,6 +96,41 @@ describe("the mirror's configuration table (docs/mirror.md)", () => {
 
   it("documents the local server's allowlist", () => {
     expect(defaultOf(ENV.mirrorAllowedTargets)).toContain(`\`${LOCAL_MIRROR_TARGETS}\``);
+  });
+});
+
+/**
+ * The functions' variable tables: every variable a function's schema reads has a row (its
+ * first cell names it) stating the default the schema falls back to, the bounds it enforces
+ * and the words it takes.
+ */
+describe.each<[string, Settings, boolean]>([
+  ["ingest.md", INGEST_ENV, true],
+  ["ingest.md", LOCAL_SERVER_ENV, true],
+  ["mirror.md", MIRROR_ENV, true],
+  ["forwarder.md", FORWARDER_ENV, false],
+])("the variables of docs/%s", (file, settings, defaultColumn) => {
+  const text = readFileSync(join(PROJECT_ROOT, "docs", file), "utf8");
+  const rowOfVariable = (name: string) =>
+    text.split("\n").find((line) => line.startsWith("| `") && line.split("|")[1]!.includes(`\`${name}\``));
+
+  it.each(Object.entries(settings))("%s: a row with its default, bounds and values", (name, setting) => {
+    const row = rowOfVariable(name);
+    expect(row, `no row for ${name}`).toBeDefined();
+    const cells = row!.split("|");
+    if (setting.default !== undefined) {
+      const shown = String(setting.default);
+      if (defaultColumn) {
+        const cell = cells[2]!.trim().replace(/`/g, "");
+        expect(cell === shown || cell.startsWith(`${shown} `) || cell.startsWith(`${shown};`), cell).toBe(
+          true,
+        );
+      } else {
+        expect(row).toMatch(new RegExp(`\\b${shown}\\b`));
+      }
+    }
+    if (setting.range !== undefined) expect(row).toContain(`${setting.range[0]} to ${setting.range[1]}`);
+    for (const value of setting.values ?? []) expect(row).toContain(`\`${value}\``);
   });
 });
 
