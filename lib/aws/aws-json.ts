@@ -23,6 +23,10 @@ import { NodeSha256 } from "./node-sha256";
  * As the SDK does: a refusal for the signing time (clock skew) sets the client's clock by
  * the answer's `Date` and sends the call again at once; refused credentials are never
  * retried.
+ *
+ * About 420 lines: the call, its signing, its retry on a clock skew and the mapping of AWS
+ * error answers are one protocol, kept together; the choice of endpoint is apart
+ * (aws-endpoints.ts).
  */
 
 // The services and their endpoints, where callers have always found them.

@@ -1,3 +1,8 @@
+/**
+ * The ingest path's Kinesis writer (KinesisSink below). About 540 lines: the group-commit
+ * queue, the call slots, the retries and the refusal handling all act on the same pending
+ * puts; split apart, one state machine would be spread over several files.
+ */
 import type { Logger } from "../core/log";
 import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";

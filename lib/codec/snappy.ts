@@ -18,6 +18,10 @@ import type { WorkBuffer } from "./work-buffer";
  * version, and why a preferred one is not (the functions log it at start).
  * Every one of them is reached through `decompress`, which checks the declared length
  * against the caller's limit before any codec allocates.
+ *
+ * About 580 lines: the three codecs behind one decompress/compress with the same bounds;
+ * the JavaScript codec among them is the fallback that is always present and the
+ * reference the other two are tested against.
  */
 export type SnappyBackendName = "native" | "wasm" | "js";
 

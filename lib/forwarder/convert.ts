@@ -8,6 +8,10 @@ import { Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "../c
  * per-family `WriteRequest.metadata`, one entry per distinct family. Start timestamps
  * (`Sample.start_timestamp`, `Histogram.start_timestamp`, the older `TimeSeries.created_timestamp`)
  * have no place in 1.0: they are counted, not carried.
+ *
+ * One file of about 420 lines: the field-by-field mapping of every v2 message kind (series,
+ * samples, exemplars, native histograms and their spans, metadata) reads best side by side;
+ * split by kind, one wire mapping would be spread over several files.
  */
 
 /** What a conversion carried, and what 1.0 could not carry. */

@@ -10,6 +10,10 @@ import type { PrometheusTarget } from "./targets";
  * HTTP errors are 502, a timeout is 504, a query Prometheus itself rejects (bad_data,
  * execution) is 400, and an answer over the cap is 400 `answer-too-large` unless the caller
  * takes what fits (lists, and the series of a query known to select one series).
+ *
+ * About 450 lines: one method per Prometheus API call the mirror makes (health, labels,
+ * values, series, query, query_range), each with its own bound and failure classification,
+ * sharing the reading and classification code here.
  */
 
 /** One series: its labels and its points, timestamps (ms) and values side by side. */
