@@ -16,7 +16,8 @@ import { FileDeadLetters } from "../../lib/forwarder/dead-letter";
 import { type Authorizer, HttpDestination } from "../../lib/forwarder/destination";
 import type { DeadLetterSink, ForwardOptions } from "../../lib/forwarder/forward";
 import { DestinationState } from "../../lib/forwarder/negotiate";
-import { type ShardLister, ShardSlotsCache } from "../../lib/forwarder/strays";
+import { ShardSlotsCache } from "../../lib/forwarder/strays";
+import type { ShardLister } from "../../lib/stream/shard-map";
 
 /** The authorizer a configuration asks for: inline credentials, a secret, or SigV4. */
 export function authorizerFor(config: ForwarderConfig, log: Logger): Authorizer {

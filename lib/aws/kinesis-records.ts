@@ -1,6 +1,6 @@
 import type { Env } from "../core/config";
 import type { Logger } from "../core/log";
-import type { ShardInfo } from "../stream/shard-map";
+import type { ShardInfo, ShardLister } from "../stream/shard-map";
 import { AwsJsonClient, KINESIS_SERVICE, serviceEndpoint } from "./aws-json";
 import { defaultCredentials } from "./default-credentials";
 
@@ -35,11 +35,6 @@ export interface RecordPutter {
     entries: readonly PutRecordsEntry[],
     signal?: AbortSignal,
   ): Promise<PutRecordsResult>;
-}
-
-/** The stream's shards, for the shard map the ingest path packs records by. */
-export interface ShardLister {
-  listShards(streamName: string, signal?: AbortSignal): Promise<ShardInfo[]>;
 }
 
 /** ListShards pages at most this many (a stream may have thousands of shards, closed ones included). */

@@ -2,7 +2,7 @@ import { compress } from "../codec/snappy";
 import { Reader, WIRE_LEN, WireError, Writer } from "../codec/wire";
 import type { Logger } from "../core/log";
 import { seriesSlot } from "../stream/routing";
-import { type ShardInfo, slotsOf } from "../stream/shard-map";
+import { type ShardLister, slotsOf } from "../stream/shard-map";
 import { readRefs, symbol, symbolRanges } from "./convert";
 import type { CheckedRecord, GoodRecord, Version } from "./records";
 
@@ -20,11 +20,6 @@ import type { CheckedRecord, GoodRecord, Version } from "./records";
 
 /** A shard's slots, [first, last] inclusive. */
 export type Slots = readonly [number, number];
-
-/** The stream's shards, open and closed, as ListShards lists them (the lean Kinesis client is one). */
-export interface ShardLister {
-  listShards(streamName: string, signal?: AbortSignal): Promise<ShardInfo[]>;
-}
 
 /** Where the forwarder learns the slots of the shard a record was read from. */
 export interface ShardSlotSource {

@@ -1,8 +1,7 @@
-import type { ShardLister } from "../aws/kinesis-records";
 import type { Logger } from "../core/log";
 import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
-import { ShardMap } from "../stream/shard-map";
+import { type ShardLister, ShardMap } from "../stream/shard-map";
 
 /** Where the ingest path gets the stream's shard map. */
 export interface ShardMapSource {

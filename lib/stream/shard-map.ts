@@ -43,6 +43,11 @@ export interface ShardInfo {
   readonly adjacentParentShardId?: string;
 }
 
+/** The stream's shards, open and closed, as ListShards lists them (the lean Kinesis client is one). */
+export interface ShardLister {
+  listShards(streamName: string, signal?: AbortSignal): Promise<ShardInfo[]>;
+}
+
 /** The slots [first, last] whose keys lie in a hash-key range; undefined when none does. */
 export function slotsOf(startingHashKey: string, endingHashKey: string): [number, number] | undefined {
   const start = BigInt(startingHashKey);

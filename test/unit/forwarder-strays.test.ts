@@ -9,13 +9,13 @@ import { type ForwardOptions, forwardBatch } from "../../lib/forwarder/forward";
 import { DestinationState, type Protocol } from "../../lib/forwarder/negotiate";
 import type { ForwardRecord } from "../../lib/forwarder/records";
 import type { Destination } from "../../lib/forwarder/send";
-import { dropStraySeries, type ShardLister, ShardSlotsCache } from "../../lib/forwarder/strays";
+import { dropStraySeries, ShardSlotsCache } from "../../lib/forwarder/strays";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { decodeRecord } from "../../lib/stream/consumer";
 import { schemas, TO_OBJECT } from "../../lib/stream/proto";
 import { parsePartitionKey, type StreamRecord, sealRecord } from "../../lib/stream/records";
 import { seriesSlot } from "../../lib/stream/routing";
-import { MAX_HASH_KEY, type ShardInfo, ShardMap } from "../../lib/stream/shard-map";
+import { MAX_HASH_KEY, type ShardInfo, type ShardLister, ShardMap } from "../../lib/stream/shard-map";
 import {
   ingestSettings,
   type Labels,

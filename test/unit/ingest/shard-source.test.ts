@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { ShardLister } from "../../../lib/aws/kinesis-records";
 import { createLogger } from "../../../lib/core/log";
 import { METRIC_NAMES } from "../../../lib/core/metric-names";
 import { createMemoryMetrics } from "../../../lib/core/metrics";
 import { ShardMapCache } from "../../../lib/ingest/shard-source";
-import { MAX_HASH_KEY, type ShardInfo } from "../../../lib/stream/shard-map";
+import { MAX_HASH_KEY, type ShardInfo, type ShardLister } from "../../../lib/stream/shard-map";
 
 function shards(n: number, tag: string): ShardInfo[] {
   const space = MAX_HASH_KEY + 1n;
