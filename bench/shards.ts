@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { scalingRig, snapshot, windowUse } from "../test/support/shard-load";
+import { measureUnderLoad, SCALING_BUDGET, scalingRig } from "../test/support/shard-load";
 import { fmt, table } from "./measure";
 
 /**
@@ -23,8 +23,6 @@ export const PRICES = {
   provisionedShardHour: 0.015,
 } as const;
 
-const BUDGET = { streamBytesPerSecond: 384 * 1024, streamRecordsPerSecond: 384 };
-
 interface ShardRow {
   shards: number;
   share: number;
@@ -38,17 +36,9 @@ interface ShardRow {
 }
 
 async function measureShards(shards: number, seconds: number): Promise<ShardRow> {
-  const rig = await scalingRig({ shards, ...BUDGET, senders: 24, seriesPerSender: 2000 });
-  const running = rig.run();
+  const rig = await scalingRig({ shards, ...SCALING_BUDGET, senders: 24, seriesPerSender: 2000 });
   try {
-    const end = Date.now() + 30_000;
-    while (rig.acked.requests < 8 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 1500));
-    const a = snapshot(rig);
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const use = windowUse(rig, a, snapshot(rig));
-    rig.stop();
-    await running;
+    const use = await measureUnderLoad(rig, seconds, 30_000);
     // cost of what was written, first copies only, per sample acknowledged
     const seen = new Set<string>();
     let billedKiB = 0;
@@ -72,8 +62,6 @@ async function measureShards(shards: number, seconds: number): Promise<ShardRow>
       provisionedPerM: (units / 1e6) * PRICES.provisionedPerMillionUnits * perM,
     };
   } finally {
-    rig.stop();
-    await running.catch(() => {});
     await rig.close();
   }
 }
@@ -90,7 +78,7 @@ export async function shardsPart(
     "",
     "## Throughput against the stream's shards",
     "",
-    `Senders over capacity, 2000-sample v1 requests, gateway defaults; the stream's budget ${BUDGET.streamBytesPerSecond / 1024} KiB/s and ${BUDGET.streamRecordsPerSecond} records/s at every shard count (per shard: that divided by the count). Share of capacity: first copies written over the binding budget. $ per million samples: on-demand ingest ($${PRICES.onDemandPerGB}/GB, records rounded up to 1 KiB) and provisioned PUT payload units ($${PRICES.provisionedPerMillionUnits}/M units of 25 KiB); stream- and shard-hours come on top and do not depend on the samples.`,
+    `Senders over capacity, 2000-sample v1 requests, gateway defaults; the stream's budget ${SCALING_BUDGET.streamBytesPerSecond / 1024} KiB/s and ${SCALING_BUDGET.streamRecordsPerSecond} records/s at every shard count (per shard: that divided by the count). Share of capacity: first copies written over the binding budget. $ per million samples: on-demand ingest ($${PRICES.onDemandPerGB}/GB, records rounded up to 1 KiB) and provisioned PUT payload units ($${PRICES.provisionedPerMillionUnits}/M units of 25 KiB); stream- and shard-hours come on top and do not depend on the samples.`,
     "",
     table(
       [

@@ -3,7 +3,7 @@ import { METRIC_NAMES } from "../../lib/core/metric-names";
 import { readRecord } from "../../lib/stream/consumer";
 import { seriesSlot } from "../../lib/stream/routing";
 import { slotHashKey } from "../../lib/stream/shard-map";
-import { type ScalingRig, scalingRig, snapshot, windowUse } from "../support/shard-load";
+import { measureUnderLoad, SCALING_BUDGET, scalingRig, until } from "../support/shard-load";
 
 /**
  * Throughput grows with the stream's shards: senders over the stream's capacity write through
@@ -12,40 +12,12 @@ import { type ScalingRig, scalingRig, snapshot, windowUse } from "../support/sha
  * with the gateway's defaults (its map starts as 4 equal shards, then follows the stream's).
  */
 
-const BUDGET = { streamBytesPerSecond: 384 * 1024, streamRecordsPerSecond: 384 };
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function measure(rig: ScalingRig, seconds: number) {
-  const running = rig.run();
-  try {
-    // past the cold start: the map read, the stream's budget spent once
-    await until(
-      () => rig.acked.requests >= 8 && rig.metrics.totals.get(METRIC_NAMES.shardMapReads)! >= 1,
-      "load",
-    );
-    await new Promise((r) => setTimeout(r, 1500));
-    const a = snapshot(rig);
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    return windowUse(rig, a, snapshot(rig));
-  } finally {
-    rig.stop();
-    await running;
-  }
-}
-
 describe("records packed by the stream's shards", () => {
   for (const shards of [4, 16, 64]) {
     it(`uses at least 80 % of a ${shards}-shard stream's capacity, about one record per shard per request`, async () => {
-      const rig = await scalingRig({ shards, ...BUDGET, senders: 24, seriesPerSender: 2000 });
+      const rig = await scalingRig({ shards, ...SCALING_BUDGET, senders: 24, seriesPerSender: 2000 });
       try {
-        const use = await measure(rig, 3);
+        const use = await measureUnderLoad(rig, 3);
         console.log(
           `${shards} shards: ${(use.share * 100).toFixed(0)} % of capacity ` +
             `(bytes ${(use.bytesShare * 100).toFixed(0)} %, records ${(use.recordsShare * 100).toFixed(0)} %), ` +

@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import { localRequestListener } from "../../functions/local/listener";
 import { remoteWriteEndpointFromEnv } from "../../functions/remote-write/wiring";
 import { compress } from "../../lib/codec/snappy";
+import { METRIC_NAMES } from "../../lib/core/metric-names";
 import { createMemoryMetrics } from "../../lib/core/metrics";
 import { type Listening, listenOnLoopback } from "./listen";
 import { ShardKinesis, type ShardKinesisStats } from "./shard-kinesis";
@@ -230,4 +231,39 @@ export function windowUse(
     samplesPerSecond: (b.samples - a.samples) / seconds,
     recordsPerRequest: requests === 0 ? 0 : (b.stats.freshRecords - a.stats.freshRecords) / requests,
   };
+}
+
+/** The whole stream's write budget the scaling suite and the bench drive past, at every shard count. */
+export const SCALING_BUDGET = { streamBytesPerSecond: 384 * 1024, streamRecordsPerSecond: 384 } as const;
+
+/** Awaits a condition, polling every 20 ms; throws naming `what` after `ms`. */
+export async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Runs the senders, and once past the cold start (the shard map read, 8 requests answered, the
+ * stream's first second of budget spent) measures the stream's use over `seconds`; the senders
+ * have stopped when it resolves.
+ */
+export async function measureUnderLoad(rig: ScalingRig, seconds: number, ready = 20_000): Promise<WindowUse> {
+  const running = rig.run();
+  try {
+    await until(
+      () => rig.acked.requests >= 8 && (rig.metrics.totals.get(METRIC_NAMES.shardMapReads) ?? 0) >= 1,
+      "load",
+      ready,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const a = snapshot(rig);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    return windowUse(rig, a, snapshot(rig));
+  } finally {
+    rig.stop();
+    await running;
+  }
 }
