@@ -3,7 +3,7 @@
  * queue, the call slots, the retries and the refusal handling all act on the same pending
  * puts; split apart, one state machine would be spread over several files.
  */
-import type { Logger } from "../core/log";
+import { errorLabel, type Logger } from "../core/log";
 import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
 import { RecordsRefusedError, StreamUnusableError, StreamWriteError } from "../ingest/errors";
@@ -539,6 +539,5 @@ function split(entries: StreamRecord[], puts: PendingPut[]): Call[] {
 }
 
 function errorName(err: unknown): string {
-  if (err instanceof Error) return err.name === "Error" ? err.message.slice(0, 80) : err.name;
-  return "unknown error";
+  return errorLabel(err, 80, "unknown error");
 }

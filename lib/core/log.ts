@@ -61,3 +61,12 @@ export function createLogger(
 
 /** A logger that drops everything (tests, benchmarks). */
 export const silentLogger: Logger = createLogger("error", () => {});
+
+/**
+ * An error as a log field or a reason in an answer: its name (an AWS error code, `TimeoutError`),
+ * or for a plain Error its message cut to `max` characters; `unknown` for anything else.
+ */
+export function errorLabel(err: unknown, max: number, unknown: string): string {
+  if (err instanceof Error) return err.name === "Error" ? err.message.slice(0, max) : err.name;
+  return unknown;
+}

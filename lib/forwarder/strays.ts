@@ -1,6 +1,6 @@
 import { compress } from "../codec/snappy";
 import { Reader, WIRE_LEN, WireError, Writer } from "../codec/wire";
-import type { Logger } from "../core/log";
+import { errorLabel, type Logger } from "../core/log";
 import { seriesSlot } from "../stream/routing";
 import { type ShardLister, slotsOf } from "../stream/shard-map";
 import { readRefs, symbol, symbolRanges } from "./convert";
@@ -101,8 +101,7 @@ export class ShardSlotsCache implements ShardSlotSource {
     } catch (err) {
       this.log.warn("cannot list the stream's shards; records of shards not known are forwarded whole", {
         streamName,
-        error:
-          err instanceof Error ? (err.name === "Error" ? err.message.slice(0, 120) : err.name) : "unknown",
+        error: errorLabel(err, 120, "unknown"),
         known: entry.shards.size,
       });
     } finally {

@@ -1,4 +1,4 @@
-import type { Logger } from "../core/log";
+import { errorLabel, type Logger } from "../core/log";
 import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
 import { type ShardLister, ShardMap } from "../stream/shard-map";
@@ -93,8 +93,7 @@ export class ShardMapCache implements ShardMapSource {
         this.failedAt = this.now();
         this.metrics.count(METRIC_NAMES.shardMapFailures);
         this.log.warn("cannot read the stream's shards; records are packed by the last map", {
-          error:
-            err instanceof Error ? (err.name === "Error" ? err.message.slice(0, 120) : err.name) : "unknown",
+          error: errorLabel(err, 120, "unknown"),
           shards: this.map.count,
         });
         return this.map;
