@@ -29,6 +29,17 @@ export const ENV = {
   retryAfterSeconds: "RETRY_AFTER_SECONDS",
   /** Source CIDRs the remote-write Lambda handler admits (unset: every source). */
   ingestAllowedCidrs: "INGEST_ALLOWED_CIDRS",
+  // ingest: HA-pair deduplication (lib/ha/config.ts)
+  haDedup: "HA_DEDUP",
+  haClusterLabel: "HA_CLUSTER_LABEL",
+  haReplicaLabel: "HA_REPLICA_LABEL",
+  haUpdateTimeoutSeconds: "HA_UPDATE_TIMEOUT_SECONDS",
+  haFailoverTimeoutSeconds: "HA_FAILOVER_TIMEOUT_SECONDS",
+  haMaxClusters: "HA_MAX_CLUSTERS",
+  /** The DynamoDB table holding one elected replica per tenant and cluster. */
+  haTableName: "HA_TABLE_NAME",
+  /** A local DynamoDB API (the local server's); unset: AWS. */
+  dynamodbEndpoint: "DYNAMODB_ENDPOINT",
   // mirror
   mirrorApiKey: "MIRROR_API_KEY",
   mirrorApiKeySecretArn: "MIRROR_API_KEY_SECRET_ARN",
