@@ -23,6 +23,8 @@ export interface RunningPrometheus {
   /** What Prometheus wrote to stdout/stderr so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
+  /** Ends the process at once (SIGKILL: no flush of its remote-write queue), as a crash would. */
+  kill(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -139,7 +141,8 @@ async function launch(options: StartOptions, home: string, dataDir: string, port
     await stopChild(child);
     throw err;
   }
-  return { url, port, dataDir, output: () => output, stop };
+  const kill = () => stopChild(child, "SIGKILL");
+  return { url, port, dataDir, output: () => output, stop, kill };
 }
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs: number, output: () => string) {
