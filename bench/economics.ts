@@ -1,7 +1,9 @@
-import { decompress } from "../lib/codec/snappy";
+import zlib from "node:zlib";
+import { compress, decompress } from "../lib/codec/snappy";
 import { Ingestor } from "../lib/ingest/ingest";
 import { DEFAULT_LIMITS } from "../lib/ingest/scan/validate";
 import { schemas, TO_OBJECT } from "../lib/stream/proto";
+import { type SeriesSpec, v2Message } from "../test/fixtures/remote-write";
 import { fmt, table } from "./measure";
 import type { Payload } from "./payloads";
 
@@ -131,6 +133,97 @@ export function economicsTable(rows: readonly EconomicsRow[]): string {
         fmt(r.bytesPerM / 1e6),
         fmt(r.unitsPerM),
         base && r.buckets !== 0 ? `1/${fmt(base.unitsPerM / r.unitsPerM)}` : "1",
+      ];
+    }),
+  );
+}
+
+/** One way of writing the same records, and what it costs on the stream. */
+export interface FormatRow {
+  payload: string;
+  format: string;
+  bytesPerSample: number;
+  /** On-demand bills each record rounded up to 1 KiB. */
+  billedPerSample: number;
+  dollarsPerM: number;
+}
+
+/**
+ * What a smaller record format would save: the gateway's records for each request (4
+ * shards), and the same record bodies written other ways, all counted with the same
+ * partition keys. Remote-Write 2.0 bodies are built by protobufjs from each record's series
+ * (one symbol table per record); zstd and gzip are Node's zlib at their default levels.
+ */
+export function measureRecordFormats(payloads: readonly Payload[], onDemandPerGB: number): FormatRow[] {
+  const { v1 } = schemas();
+  const rows: FormatRow[] = [];
+  const zstd = (zlib as { zstdCompressSync?: (b: Uint8Array) => Buffer }).zstdCompressSync;
+  for (const p of payloads) {
+    if (p.version !== "v1") continue;
+    const ingestor = new Ingestor({
+      limits: DEFAULT_LIMITS,
+      streamShards: 4,
+      maxRecordBytes: 1024 * 1024,
+      maxMetadataLength: 16 * 1024,
+      maxDecodedBytes: 64 * 1024 * 1024,
+    });
+    const out = ingestor.prepare(p.body, "v1", undefined);
+    const ways = new Map<string, { bytes: number; billed: number }>();
+    const add = (format: string, data: number, key: string) => {
+      const size = data + Buffer.byteLength(key);
+      const w = ways.get(format) ?? { bytes: 0, billed: 0 };
+      w.bytes += size;
+      w.billed += Math.ceil(size / 1024) * 1024;
+      ways.set(format, w);
+    };
+    for (const r of out.records) {
+      const body = decompress(r.data, 64 * 1024 * 1024);
+      add("today: Remote-Write 1.0, snappy", r.data.length, r.partitionKey);
+      add("Remote-Write 1.0, uncompressed", body.length, r.partitionKey);
+      add("Remote-Write 1.0, gzip", zlib.gzipSync(body).length, r.partitionKey);
+      if (zstd) add("Remote-Write 1.0, zstd", zstd(body).length, r.partitionKey);
+      const msg = v1.toObject(v1.decode(body), TO_OBJECT) as {
+        timeseries?: {
+          labels?: { name: string; value: string }[];
+          samples?: { value?: number; timestamp?: string }[];
+        }[];
+      };
+      const specs: SeriesSpec[] = (msg.timeseries ?? []).map((ts) => ({
+        labels: (ts.labels ?? []).map((l) => [l.name, l.value] as [string, string]),
+        samples: (ts.samples ?? []).map((s) => ({
+          value: s.value ?? 0,
+          timestamp: Number(s.timestamp ?? 0),
+        })),
+      }));
+      const v2 = v2Message(specs);
+      add("Remote-Write 2.0, snappy", compress(v2).length, r.partitionKey);
+      if (zstd) add("Remote-Write 2.0, zstd", zstd(v2).length, r.partitionKey);
+    }
+    for (const [format, w] of ways) {
+      rows.push({
+        payload: p.name,
+        format,
+        bytesPerSample: w.bytes / p.samples,
+        billedPerSample: w.billed / p.samples,
+        dollarsPerM: (w.billed / p.samples) * 1e6 * (onDemandPerGB / 1e9),
+      });
+    }
+  }
+  return rows;
+}
+
+export function recordFormatsTable(rows: readonly FormatRow[]): string {
+  return table(
+    ["request", "record format", "bytes / sample", "billed / sample", "on-demand $ / M samples", "vs today"],
+    rows.map((r) => {
+      const today = rows.find((x) => x.payload === r.payload && x.format.startsWith("today"));
+      return [
+        r.payload,
+        r.format,
+        fmt(r.bytesPerSample),
+        fmt(r.billedPerSample),
+        `$${r.dollarsPerM.toFixed(5)}`,
+        today ? `${fmt((100 * r.dollarsPerM) / today.dollarsPerM)} %` : "",
       ];
     }),
   );

@@ -6,7 +6,13 @@ import { availableSnappyBackends, nativeSnappyAvailable } from "../lib/codec/sna
 import { MIRROR_DEFAULTS } from "../lib/mirror/config";
 import { baselineFromEnv } from "./baseline";
 import { type BundleTree, bundleTable, measureBundles } from "./bundles";
-import { type EconomicsBaseline, economicsTable, measureEconomics } from "./economics";
+import {
+  type EconomicsBaseline,
+  economicsTable,
+  measureEconomics,
+  measureRecordFormats,
+  recordFormatsTable,
+} from "./economics";
 import { forwarderPart } from "./forwarder";
 import { hotPathTable, loadHotPathBaseline, measureHotPath, SNAPPY_LABEL } from "./hotpath";
 import { fmt, median, percentile, table } from "./measure";
@@ -124,6 +130,13 @@ if (parts.has("economics")) {
     "PUT payload units are 25 KB (rounded up per record); a record's size counts its data and partition key.",
     "",
     economicsTable(rows),
+    "",
+    "What a smaller record format would save: the same records (4 shards) written other ways, with the same partition keys; on-demand ingest bills each record rounded up to 1 KiB, at the us-east-1 list price of $" +
+      `${PRICES.onDemandPerGB} per GB. Remote-Write 2.0 bodies carry one symbol table per record; zstd and gzip are Node's zlib at their default levels.`,
+    "",
+    recordFormatsTable(
+      measureRecordFormats([small500(), ...payloads.filter((p) => p.version === "v1")], PRICES.onDemandPerGB),
+    ),
   );
   // Kinesis bytes per sample and PUT units per million samples by request size, 4 buckets
   const sized = [small500().name, payloads[0]!.name, payloads[1]!.name];
