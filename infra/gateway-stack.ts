@@ -171,6 +171,7 @@ export class GatewayStack extends Stack {
               function: this.remoteWrite.handler.function,
               api: this.remoteWrite.api,
               stream: this.stream.stream,
+              replicaTable: this.replicaTable?.table,
             }
           : undefined,
       mirror:

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS, ConfigError, type ConfigKeyEntry, parseConfig } from "../../infra/config";
+import { ELECTION_CONFLICTS } from "../../infra/constructs/gateway-monitoring";
 import { ENV } from "../../lib/core/env-names";
 import {
   HA_CLUSTER_LABEL,
@@ -25,6 +26,7 @@ const HA_VARIABLES = Object.keys(HA_ENV).filter((name) => name !== ENV.dynamodbE
 const off = synthGateway({ forwardUrl: "https://receiver.example.com/api/v1/write" });
 const on = synthGateway({
   haDedup: "true",
+  alarmEmail: "oncall@example.com",
   forwardUrl: "https://receiver.example.com/api/v1/write",
 });
 const created = synthGateway({ haDedup: "true", kmsKey: "create", components: "ingest" });
@@ -67,7 +69,7 @@ function errorOf(context: Record<string, unknown>): ConfigError {
 }
 
 describe("off by default", () => {
-  it("no table, no DynamoDB permission, no HA_* variable", () => {
+  it("no table, no DynamoDB permission, no HA_* variable, no HA alarm", () => {
     off.template.resourceCountIs("AWS::DynamoDB::Table", 0);
     expect(
       allStatements(off.json)
@@ -78,6 +80,8 @@ describe("off by default", () => {
       const env = envOf(off.json, prefix);
       for (const name of HA_VARIABLES) expect(env[name], `${prefix} ${name}`).toBeUndefined();
     }
+    expect(off.stack.monitoring.alarms.map((a) => a.node.id).filter((id) => id.startsWith("Ha"))).toEqual([]);
+    expect(JSON.stringify(off.json)).not.toContain("AWS/DynamoDB");
     expect(off.stack.replicaTable).toBeUndefined();
   });
 
@@ -272,6 +276,72 @@ describe("IAM: the election's calls on this table, nothing more", () => {
         expect(JSON.stringify(s.Resource)).not.toContain("*");
         expect(JSON.stringify(s.Resource)).not.toContain("/index");
       }
+    }
+  });
+});
+
+describe("alarms and dashboard", () => {
+  const alarms = () => resourcesOf(on.json, "AWS::CloudWatch::Alarm");
+  const alarmOn = (metricName: string) => {
+    const found = Object.values(alarms()).filter(
+      (a) => a.Properties.Namespace === "AWS/DynamoDB" && a.Properties.MetricName === metricName,
+    );
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+
+  it("three more: election conflicts, throttled reads, throttled writes", () => {
+    const ids = on.stack.monitoring.alarms.map((a) => a.node.id).filter((id) => id.startsWith("Ha"));
+    expect(ids.sort()).toEqual(["HaElectionConflicts", "HaTableReadThrottled", "HaTableWriteThrottled"]);
+    expect(on.stack.monitoring.alarms.length - off.stack.monitoring.alarms.length).toBe(3);
+  });
+
+  it("conditional-write failures: sustained, not a failover's few", () => {
+    const [tableId] = tableOf(on.json);
+    expect(alarmOn("ConditionalCheckFailedRequests").Properties).toMatchObject({
+      Dimensions: [{ Name: "TableName", Value: { Ref: tableId } }],
+      Statistic: "Sum",
+      Period: 300,
+      Threshold: ELECTION_CONFLICTS.threshold,
+      EvaluationPeriods: ELECTION_CONFLICTS.evaluationPeriods,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "notBreaching",
+    });
+    expect(ELECTION_CONFLICTS.evaluationPeriods).toBeGreaterThan(1);
+  });
+
+  it.each(["ReadThrottleEvents", "WriteThrottleEvents"])("%s: the first occurrence", (metric) => {
+    const [tableId] = tableOf(on.json);
+    expect(alarmOn(metric).Properties).toMatchObject({
+      Dimensions: [{ Name: "TableName", Value: { Ref: tableId } }],
+      Statistic: "Sum",
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "notBreaching",
+    });
+  });
+
+  it("notify the alarm topic like every other alarm", () => {
+    const topicId = on.stack.getLogicalId(on.stack.monitoring.topic!.node.defaultChild as never);
+    for (const metric of ["ConditionalCheckFailedRequests", "ReadThrottleEvents", "WriteThrottleEvents"]) {
+      expect(alarmOn(metric).Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+      expect(alarmOn(metric).Properties.OKActions).toEqual([{ Ref: topicId }]);
+    }
+  });
+
+  it("the dashboard plots the table's conflicts, throttles and consumed units", () => {
+    const [dashboard] = Object.values(resourcesOf(on.json, "AWS::CloudWatch::Dashboard"));
+    const body = JSON.stringify(dashboard!.Properties.DashboardBody);
+    for (const metric of [
+      "ConditionalCheckFailedRequests",
+      "ReadThrottleEvents",
+      "WriteThrottleEvents",
+      "ConsumedReadCapacityUnits",
+      "ConsumedWriteCapacityUnits",
+    ]) {
+      expect(body).toContain(metric);
     }
   });
 });
