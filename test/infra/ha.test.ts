@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS, ConfigError, type ConfigKeyEntry, parseConfig } from "../../infra/config";
 import { ELECTION_CONFLICTS } from "../../infra/constructs/gateway-monitoring";
+import { PROJECT_ROOT } from "../../infra/paths";
 import { ENV } from "../../lib/core/env-names";
 import {
   HA_CLUSTER_LABEL,
@@ -12,7 +15,7 @@ import {
   HA_UPDATE_TIMEOUT_SECONDS,
   loadHaSettings,
 } from "../../lib/ha/config";
-import { HA_TABLE } from "../../lib/ha/table";
+import { HA_TABLE, STALE_CLUSTER_SECONDS } from "../../lib/ha/table";
 import { type CfnResource, functionOf, resourcesOf, synthGateway } from "./synth";
 
 /** HA-pair deduplication on the synthesized template: the table, the function's variables, IAM, alarms. */
@@ -475,5 +478,26 @@ describe("the context keys", () => {
     expect(err.key).toBe(key);
     expect(err.message).toContain(`configuration ${key}:`);
     expect(err.message).toMatch(message);
+  });
+});
+
+describe("the docs say what the stack does", () => {
+  const read = (file: string) => readFileSync(join(PROJECT_ROOT, "docs", file), "utf8").replace(/\s+/g, " ");
+  const deploy = read("deploy.md");
+  const operations = read("operations.md");
+  const WORDS = ["zero", "one", "two", "three", "four", "five", "six"];
+
+  it("deploy.md: the alarms haDedup adds, and when the TTL removes a cluster", () => {
+    const added = on.stack.monitoring.alarms.length - off.stack.monitoring.alarms.length;
+    expect(deploy).toContain(`${WORDS[added]} more with \`haDedup\` (the table's)`);
+    expect(deploy).toContain(`removed by the table's TTL after ${STALE_CLUSTER_SECONDS / 86_400} days`);
+  });
+
+  it("operations.md: the conflicts alarm's threshold and periods", () => {
+    const { threshold, evaluationPeriods } = ELECTION_CONFLICTS;
+    expect(operations).toContain(
+      `**${threshold} or more in each of ${WORDS[evaluationPeriods]} 5-minute periods running**`,
+    );
+    expect(operations).toContain(`for ${evaluationPeriods * 5} minutes`);
   });
 });
