@@ -5,6 +5,7 @@ import {
   forwarderSettings,
   MAX_FORWARDED_RECORD_KIB,
 } from "./context/forwarder";
+import { HA_KEYS, type HaDedupSettings, haDedupSettings } from "./context/ha";
 import { INGEST_KEYS, type IngestSettings, ingestSettings } from "./context/ingest";
 import { MIRROR_KEYS, type MirrorSettings, mirrorSettings } from "./context/mirror";
 import { type CreatedVpc, type ImportedVpc, NETWORK_KEYS } from "./context/network";
@@ -28,6 +29,7 @@ import { STREAM_KEYS, type StreamSettings, streamSettings } from "./context/stre
  */
 
 export type { ForwarderSettings } from "./context/forwarder";
+export type { HaDedupSettings } from "./context/ha";
 export type { AmpWorkspace, MirrorErrorStatus } from "./context/mirror";
 export type { CreatedVpc, ImportedVpc } from "./context/network";
 export type { Component, Encryption } from "./context/stack";
@@ -38,6 +40,8 @@ export interface GatewayConfig extends StackPart {
   readonly stream?: StreamSettings;
   /** Only with the ingest component. */
   readonly ingest?: IngestSettings;
+  /** HA-pair deduplication at ingest; absent: off (`haDedup=false`, or no ingest component). */
+  readonly ha?: HaDedupSettings;
   /** Only with the mirror component. */
   readonly mirror?: MirrorSettings;
   /** A VPC to create, or the ids of an existing one (never looked up); only with the mirror in a VPC. */
@@ -52,6 +56,7 @@ export const CONFIG_KEYS = {
   ...STACK_KEYS,
   ...STREAM_KEYS,
   ...INGEST_KEYS,
+  ...HA_KEYS,
   ...MIRROR_KEYS,
   ...NETWORK_KEYS,
   ...OBSERVABILITY_KEYS,
@@ -72,7 +77,12 @@ export function configTable(): string {
 /** Keys that belong to one component: setting one for a component not deployed is a mistake. */
 const COMPONENT_KEYS: Readonly<Record<Component, readonly string[]>> = {
   // the forwarder reads the ingest stream
-  ingest: [...Object.keys(STREAM_KEYS), ...Object.keys(INGEST_KEYS), ...Object.keys(FORWARDER_KEYS)],
+  ingest: [
+    ...Object.keys(STREAM_KEYS),
+    ...Object.keys(INGEST_KEYS),
+    ...Object.keys(HA_KEYS),
+    ...Object.keys(FORWARDER_KEYS),
+  ],
   mirror: [...Object.keys(MIRROR_KEYS), ...Object.keys(NETWORK_KEYS)],
 };
 
@@ -100,6 +110,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
   const withIngest = deployed.includes("ingest");
   const stream = withIngest ? streamSettings(v, given) : undefined;
   const ingest = withIngest ? ingestSettings(v) : undefined;
+  const ha = withIngest ? haDedupSettings(v, given) : undefined;
   const mirrorPart = deployed.includes("mirror") ? mirrorSettings(v, given) : undefined;
   const stack = stackPart(v);
   const forwarder = withIngest ? forwarderSettings(v, given) : undefined;
@@ -113,6 +124,7 @@ export function parseConfig(context: Readonly<Record<string, unknown>>): Gateway
     ...stack,
     stream,
     ingest,
+    ha,
     mirror: mirrorPart?.mirror,
     vpc: mirrorPart?.vpc,
     forwarder,

@@ -13,6 +13,7 @@ import { IngestStream } from "./constructs/ingest-stream";
 import { MirrorApi } from "./constructs/mirror-api";
 import { MirrorNetwork } from "./constructs/mirror-network";
 import { RemoteWriteApi } from "./constructs/remote-write-api";
+import { ReplicaTable } from "./constructs/replica-table";
 
 export interface GatewayStackProps extends StackProps {
   readonly config: GatewayConfig;
@@ -41,6 +42,8 @@ export class GatewayStack extends Stack {
   readonly stream?: IngestStream;
   readonly ingestKey?: ApiKeySecret;
   readonly remoteWrite?: RemoteWriteApi;
+  /** The table of elected replicas; present with `haDedup=true`. */
+  readonly replicaTable?: ReplicaTable;
   readonly mirrorKey?: ApiKeySecret;
   /** The mirror's VPC, security group and endpoints; absent with mirrorNetwork=none. */
   readonly network?: MirrorNetwork;
@@ -77,6 +80,9 @@ export class GatewayStack extends Stack {
         description:
           "API key Prometheus presents to the remote_write endpoint (sts-api-key or basic auth user apikey)",
       });
+      if (config.ha !== undefined) {
+        this.replicaTable = new ReplicaTable(this, "HaReplicas", { encryptionKey: key });
+      }
       this.remoteWrite = new RemoteWriteApi(this, "RemoteWrite", {
         stream: this.stream,
         keySecret: this.ingestKey,
@@ -90,6 +96,10 @@ export class GatewayStack extends Stack {
         streamShards: config.stream.mode === "provisioned" ? (config.stream.shards ?? 1) : 4,
         nameValidation: ingest.nameValidation,
         allowedCidrs: ingest.allowedCidrs,
+        ha:
+          config.ha !== undefined && this.replicaTable !== undefined
+            ? { settings: config.ha, table: this.replicaTable }
+            : undefined,
         ...shared,
         code: props.functionCode?.remoteWrite,
       });
@@ -161,6 +171,7 @@ export class GatewayStack extends Stack {
               function: this.remoteWrite.handler.function,
               api: this.remoteWrite.api,
               stream: this.stream.stream,
+              replicaTable: this.replicaTable?.table,
             }
           : undefined,
       mirror:

@@ -3,6 +3,7 @@ import type * as apigw from "aws-cdk-lib/aws-apigateway";
 import type * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as kinesis from "aws-cdk-lib/aws-kinesis";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sns from "aws-cdk-lib/aws-sns";
@@ -14,6 +15,15 @@ import { METRIC_DIMENSIONS, METRIC_NAMES, METRIC_SERVICES } from "../../lib/core
 /** Every alarm looks at 5-minute sums and fires on the first occurrence. */
 export const ALARM_DEFAULTS = { period: Duration.minutes(5), threshold: 1, evaluationPeriods: 1 } as const;
 
+/**
+ * The one alarm that tolerates some occurrences: conditional writes to the table of elected
+ * replicas that lose a race. A failover makes every other warm instance that sees the new
+ * replica lose once (a few per cluster, in one period), and instances refreshing the same
+ * election at once lose now and then. A hundred in each of three periods running (one every
+ * 3 s for 15 minutes) is no failover: replicas are being elected in turn.
+ */
+export const ELECTION_CONFLICTS = { threshold: 100, evaluationPeriods: 3 } as const;
+
 export interface GatewayMonitoringProps {
   readonly namespace: string;
   /** The ingest component, when deployed. */
@@ -21,6 +31,8 @@ export interface GatewayMonitoringProps {
     readonly function: lambda.IFunction;
     readonly api: apigwv2.HttpApi;
     readonly stream: kinesis.Stream;
+    /** The table of elected replicas, with HA-pair deduplication. */
+    readonly replicaTable?: dynamodb.ITable;
   };
   /** The mirror component, when deployed. */
   readonly mirror?: {
@@ -78,7 +90,10 @@ export class GatewayMonitoring extends Construct {
     const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
       new cloudwatch.GraphWidget({ title, left, width, height: 6 });
 
-    const watch: Array<[string, cloudwatch.IMetric, string]> = [];
+    /** Name, metric, description; and how many in how many periods, if not ALARM_DEFAULTS'. */
+    const watch: Array<
+      [string, cloudwatch.IMetric, string, { threshold: number; evaluationPeriods: number }?]
+    > = [];
     const rows: cloudwatch.IWidget[][] = [];
     const functionLines: cloudwatch.IMetric[] = [];
 
@@ -159,6 +174,37 @@ export class GatewayMonitoring extends Construct {
         ],
       );
       functionLines.push(fn.metricErrors({ period: p }), fn.metricThrottles({ period: p }));
+
+      const table = ingest.replicaTable;
+      if (table !== undefined) {
+        const sum = { period: p, statistic: cloudwatch.Stats.SUM };
+        const conflicts = table.metricConditionalCheckFailedRequests(sum);
+        // On-demand tables throttle too (a partition's or the account's limits, a sudden
+        // doubling); Read/WriteThrottleEvents count them by table, whatever the operation.
+        const readThrottled = table.metric("ReadThrottleEvents", sum);
+        const writeThrottled = table.metric("WriteThrottleEvents", sum);
+        watch.push(
+          [
+            "HaElectionConflicts",
+            conflicts,
+            "Conditional writes to the HA replica table keep failing: function instances are electing replicas in turn",
+            ELECTION_CONFLICTS,
+          ],
+          ["HaTableReadThrottled", readThrottled, "DynamoDB throttled reads of the HA replica table"],
+          ["HaTableWriteThrottled", writeThrottled, "DynamoDB throttled writes to the HA replica table"],
+        );
+        rows.push([
+          graph("HA elections: conditional-write failures / throttled reads / throttled writes", [
+            conflicts,
+            readThrottled,
+            writeThrottled,
+          ]),
+          graph("HA replica table: consumed read / write units", [
+            table.metricConsumedReadCapacityUnits(sum),
+            table.metricConsumedWriteCapacityUnits(sum),
+          ]),
+        ]);
+      }
     }
 
     const mirror = props.mirror;
@@ -199,12 +245,12 @@ export class GatewayMonitoring extends Construct {
       );
     }
 
-    for (const [name, metric, description] of watch) {
+    for (const [name, metric, description, limits = ALARM_DEFAULTS] of watch) {
       const alarm = new cloudwatch.Alarm(this, name, {
         alarmDescription: description,
         metric,
-        threshold: ALARM_DEFAULTS.threshold,
-        evaluationPeriods: ALARM_DEFAULTS.evaluationPeriods,
+        threshold: limits.threshold,
+        evaluationPeriods: limits.evaluationPeriods,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });

@@ -7,10 +7,12 @@ import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { ENV } from "../../lib/core/env-names";
 import { RECEIVER_PATH, REMOTE_WRITE_PATHS } from "../../lib/core/routes";
+import type { HaDedupSettings } from "../config";
 import { ENTRIES } from "../paths";
 import type { ApiKeySecret } from "./api-key-secret";
 import { GatewayFunction, type GatewayFunctionSettings } from "./gateway-function";
 import type { IngestStream } from "./ingest-stream";
+import type { ReplicaTable } from "./replica-table";
 
 /** Time the function keeps for answering after it stops retrying Kinesis. */
 export const PUT_DEADLINE_MARGIN = Duration.seconds(3);
@@ -30,6 +32,8 @@ export interface RemoteWriteApiProps extends GatewayFunctionSettings {
   readonly nameValidation: string;
   /** INGEST_ALLOWED_CIDRS: the only source addresses answered (empty: any). */
   readonly allowedCidrs?: readonly string[];
+  /** HA-pair deduplication: its settings and the table of elected replicas (absent: off). */
+  readonly ha?: { readonly settings: HaDedupSettings; readonly table: ReplicaTable };
 }
 
 /** The remote-write function behind an HTTP API (payload 2.0: binary bodies arrive base64-encoded). */
@@ -60,6 +64,7 @@ export class RemoteWriteApi extends Construct {
     if (props.allowedCidrs !== undefined && props.allowedCidrs.length > 0) {
       environment[ENV.ingestAllowedCidrs] = props.allowedCidrs.join(",");
     }
+    if (props.ha !== undefined) Object.assign(environment, haEnvironment(props.ha.settings, props.ha.table));
 
     this.handler = new GatewayFunction(this, "Handler", {
       entry: ENTRIES.remoteWrite,
@@ -75,6 +80,7 @@ export class RemoteWriteApi extends Construct {
     });
     props.stream.grantPut(this.handler.function);
     props.keySecret.grantRead(this.handler.function);
+    props.ha?.table.grantElection(this.handler.function);
 
     this.api = new apigwv2.HttpApi(this, "Api", {
       apiName: `${Stack.of(this).stackName}-remote-write`,
@@ -117,6 +123,19 @@ export class RemoteWriteApi extends Construct {
       }
     }
   }
+}
+
+/** The HA_* variables of the function (lib/ha/config.ts reads them); none when deduplication is off. */
+function haEnvironment(ha: HaDedupSettings, table: ReplicaTable): Record<string, string> {
+  return {
+    [ENV.haDedup]: "true",
+    [ENV.haClusterLabel]: ha.clusterLabel,
+    [ENV.haReplicaLabel]: ha.replicaLabel,
+    [ENV.haUpdateTimeoutSeconds]: String(ha.updateTimeoutSeconds),
+    [ENV.haFailoverTimeoutSeconds]: String(ha.failoverTimeoutSeconds),
+    [ENV.haMaxClusters]: String(ha.maxClusters),
+    [ENV.haTableName]: table.table.tableName,
+  };
 }
 
 /**

@@ -31,6 +31,12 @@ export const NAG_CONFIGURATIONS: Record<string, Record<string, string>> = {
     mirrorApiVpcEndpointId: "vpce-0123456789abcdef0",
   },
   "ingest alone": { components: "ingest", alarmEmail: "oncall@example.com" },
+  "ingest alone with HA-pair deduplication on a created KMS key": {
+    components: "ingest",
+    haDedup: "true",
+    kmsKey: "create",
+    alarmEmail: "oncall@example.com",
+  },
   "mirror alone, created VPC": { components: "mirror", stackstateCidrs: "203.0.113.0/24" },
   "mirror alone for AMP in the created VPC, with assumable roles (AMP and STS endpoints)": {
     components: "mirror",
