@@ -22,10 +22,12 @@ import {
 } from "../../lib/core/metrics-registry";
 import { LOCAL_HEALTH_PATH, METRICS_PATH } from "../../lib/core/routes";
 import { loadSharedSettings } from "../../lib/core/settings";
+import { loadHaSettings } from "../../lib/ha/config";
 import { loadMirrorConfig, type MirrorConfig, staticMirrorKeys } from "../../lib/mirror/config";
 import { type LocalForwarder, startLocalForwarder } from "../forwarder/local";
 import { createMirrorApp } from "../mirror/app";
 import { remoteWriteEndpointFromEnv } from "../remote-write/wiring";
+import { createReplicaTable, type EmbeddedDynamoDB, startEmbeddedDynamoDB } from "./embedded-dynamodb";
 import { type EmbeddedKinesis, startEmbeddedKinesis } from "./embedded-kinesis";
 import { localRequestListener, timeRequests } from "./listener";
 import { ConcurrencyLimit, limitMirrorQueries } from "./mirror-limit";
@@ -41,6 +43,8 @@ import {
 import { keptKey, newKey } from "./state";
 
 export const DEFAULT_STREAM = "prometheus-remote-write";
+/** The HA replica table's name on the local server when HA_TABLE_NAME is unset. */
+export const DEFAULT_HA_TABLE = "prometheus-gateway-ha";
 export const DEFAULT_PORT = 9900;
 /** How long the local server keeps an idle connection open (clients' idle timeouts are shorter). */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
@@ -85,6 +89,16 @@ export interface LocalGateway {
   readonly notes: string[];
   /** The forwarder over the stream, when FORWARD_URL is set. */
   readonly forwarder?: LocalForwarder;
+  /** HA deduplication, when HA_DEDUP=true: its labels and where its table is. */
+  readonly ha?: {
+    readonly clusterLabel: string;
+    readonly replicaLabel: string;
+    readonly tableName: string;
+    /** The DynamoDB API's URL; undefined: AWS. */
+    readonly dynamodbEndpoint: string | undefined;
+    /** True when this process started its own DynamoDB API (dynalite). */
+    readonly embedded: boolean;
+  };
   /** What GET /metrics answers. */
   readonly metrics: MetricsRegistry;
   stop(): Promise<void>;
@@ -150,12 +164,19 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     timer = setInterval(flushEmf, opts.metricsIntervalMs);
     timer.unref();
   }
-  let remoteWrite: ReturnType<typeof remoteWriteEndpointFromEnv>["endpoint"];
+  let remoteWrite: ReturnType<typeof remoteWriteEndpointFromEnv>;
+  let dynamo: EmbeddedDynamoDB | undefined;
+  const stopStores = async () => {
+    await embedded?.stop();
+    await dynamo?.stop();
+  };
   try {
-    remoteWrite = remoteWriteEndpointFromEnv(env, remoteWriteMetrics).endpoint;
+    // HA deduplication runs the Lambda's own DynamoDB store, against dynalite unless told otherwise
+    dynamo = await localReplicaTable(env);
+    remoteWrite = remoteWriteEndpointFromEnv(env, remoteWriteMetrics);
   } catch (err) {
     if (timer) clearInterval(timer);
-    await embedded?.stop();
+    await stopStores();
     throw err;
   }
   const mirror = createMirrorApp({
@@ -186,7 +207,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     // how often Node looks for requests past headersTimeout or requestTimeout
     { connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(settings.headersTimeoutMs / 4))) },
     timeRequests(
-      localRequestListener(remoteWrite, root.fetch, {
+      localRequestListener(remoteWrite.endpoint, root.fetch, {
         minBytesPerSecond: settings.minBodyBytesPerSecond,
         graceMs: settings.bodyGraceMs,
         onCut: (info) => slowLog(info),
@@ -212,7 +233,8 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
       server.once("error", reject);
     });
   } catch (err) {
-    await embedded?.stop();
+    remoteWrite.close();
+    await stopStores();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new Error(
         `port ${opts.port ?? env[ENV.port] ?? DEFAULT_PORT} on ${hostname} is in use: set PORT to another port`,
@@ -239,7 +261,8 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
       );
     } catch (err) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await embedded?.stop();
+      remoteWrite.close();
+      await stopStores();
       throw err;
     }
   }
@@ -255,6 +278,17 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
     embeddedKinesis: embedded !== undefined,
     notes,
     ...(forwarder ? { forwarder } : {}),
+    ...(remoteWrite.ha === undefined
+      ? {}
+      : {
+          ha: {
+            clusterLabel: remoteWrite.ha.clusterLabel,
+            replicaLabel: remoteWrite.ha.replicaLabel,
+            tableName: remoteWrite.ha.tableName ?? DEFAULT_HA_TABLE,
+            dynamodbEndpoint: remoteWrite.ha.endpoint,
+            embedded: dynamo !== undefined,
+          },
+        }),
     metrics: registry,
     async stop() {
       await forwarder?.stop();
@@ -264,9 +298,39 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await embedded?.stop();
+      remoteWrite.close();
+      await stopStores();
     },
   };
+}
+
+/**
+ * With HA_DEDUP=true on the local server: the replica table. Without DYNAMODB_ENDPOINT and
+ * without AWS configuration, a DynamoDB API in this process (dynalite) holds it, and
+ * DYNAMODB_ENDPOINT is set to it; with DYNAMODB_ENDPOINT, the table is created there if
+ * missing; in both, HA_TABLE_NAME defaults to DEFAULT_HA_TABLE. With AWS configuration alone,
+ * the table HA_TABLE_NAME in AWS is used as it is (the stack creates it).
+ */
+async function localReplicaTable(env: Env): Promise<EmbeddedDynamoDB | undefined> {
+  if (loadHaSettings(env) === undefined) return undefined;
+  const local = Boolean(env[ENV.dynamodbEndpoint]);
+  if (!local && hasAwsConfig(env)) return undefined;
+  env[ENV.haTableName] ||= DEFAULT_HA_TABLE;
+  const table = env[ENV.haTableName]!;
+  const region = env[ENV.awsRegion]!;
+  if (local) {
+    await createReplicaTable(env[ENV.dynamodbEndpoint]!, region, table);
+    return undefined;
+  }
+  const dynamo = await startEmbeddedDynamoDB({ region });
+  try {
+    await dynamo.createReplicaTable(table);
+  } catch (err) {
+    await dynamo.stop();
+    throw err;
+  }
+  env[ENV.dynamodbEndpoint] = dynamo.endpoint;
+  return dynamo;
 }
 
 /**

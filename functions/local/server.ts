@@ -26,11 +26,16 @@ const values = parseCli({
       value: "PORT",
       help: "the port to listen on (127.0.0.1 unless HOST says otherwise)",
     },
+    ha: {
+      type: "boolean",
+      help: "deduplicate HA Prometheus pairs (as HA_DEDUP=true; the elected replicas kept in an embedded DynamoDB unless DYNAMODB_ENDPOINT says otherwise)",
+    },
   },
   defaults: { port: `PORT, else ${DEFAULT_PORT}` },
   examples: [
     "npm start",
     "npm start -- --port 9901",
+    "npm start -- --ha",
     "LOG_LEVEL=debug FORWARD_URL=http://127.0.0.1:9091/api/v1/write npm start",
   ],
 });
@@ -40,6 +45,7 @@ if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65
   process.exit(2);
 }
 const port = Number(portText);
+if (values.ha) process.env[ENV.haDedup] = "true";
 // generated keys are kept in .local/, so a restart does not lock out a configured Prometheus
 const gateway = await startLocalGateway({
   port,
@@ -68,7 +74,7 @@ console.log(`Prometheus gateway listening on ${gateway.url}
   metrics:       ${gateway.url}${METRICS_PATH}  (Prometheus text format; examples/prometheus.yml scrapes it)
   API key:       ${gateway.apiKey}  (remote_write: sts-api-key or basic auth apikey:<key>)
   mirror key:    ${gateway.mirrorApiKey}  (the StackState datasource's API key; it unlocks no write)
-${gateway.forwarder ? `  forwarding:    to ${gateway.forwarder.url}${gateway.forwarder.deadLetterFile ? ` (dead letters: ${gateway.forwarder.deadLetterFile})` : ""}\n` : ""}${gateway.notes.map((n) => `  note: ${n}\n`).join("")}
+${gateway.ha ? `  HA dedup:      per ${gateway.ha.clusterLabel}, one ${gateway.ha.replicaLabel} written (without that label), the others answered 202; table ${gateway.ha.tableName} ${gateway.ha.embedded ? `in the embedded DynamoDB (dynalite) at ${gateway.ha.dynamodbEndpoint}` : `at ${gateway.ha.dynamodbEndpoint ?? "AWS"}`}\n` : ""}${gateway.forwarder ? `  forwarding:    to ${gateway.forwarder.url}${gateway.forwarder.deadLetterFile ? ` (dead letters: ${gateway.forwarder.deadLetterFile})` : ""}\n` : ""}${gateway.notes.map((n) => `  note: ${n}\n`).join("")}
 Add to prometheus.yml:
 
 remote_write:

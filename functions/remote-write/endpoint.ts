@@ -1,6 +1,8 @@
+import { WireError } from "../../lib/codec/wire";
 import { type KeySource, matchKey, presentedKey } from "../../lib/core/auth";
 import {
   BadRequestError,
+  echo,
   HttpError,
   InternalServerError,
   PayloadTooLargeError,
@@ -12,6 +14,8 @@ import type { Logger } from "../../lib/core/log";
 import { METRIC_DIMENSIONS, METRIC_NAMES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
 import { REMOTE_WRITE_PATHS } from "../../lib/core/routes";
+import type { HaDedup } from "../../lib/ha/dedup";
+import { type Decision, ReplicaStoreUnavailableError } from "../../lib/ha/tracker";
 import {
   RecordsRefusedError,
   StreamUnusableError,
@@ -19,7 +23,7 @@ import {
   UnreadableBodyError,
   UnsupportedContentError,
 } from "../../lib/ingest/errors";
-import type { IngestOutput, Ingestor } from "../../lib/ingest/ingest";
+import { type IngestOutput, type Ingestor, malformed, type RequestRewrite } from "../../lib/ingest/ingest";
 import { negotiate, type ProtocolVersion } from "../../lib/ingest/negotiate";
 import { settlePlacement } from "../../lib/ingest/placement";
 import { rejectionMessage, responseHeaders } from "../../lib/ingest/respond";
@@ -52,6 +56,14 @@ export interface RemoteWriteOptions {
   readonly deadlineMs?: number;
   /** Retry-After (seconds) of a 503 for the key check (default 5). */
   readonly retryAfterSeconds?: number;
+  /**
+   * HA-pair deduplication (HA_DEDUP=true): requests of a replica not elected are answered 202
+   * and not written; the elected one's are written without the replica label. Unset: off, and
+   * the request path is what it is without it.
+   */
+  readonly ha?: HaDedup;
+  /** Draws the random part of a Retry-After (default Math.random). */
+  readonly random?: () => number;
 }
 
 /**
@@ -132,6 +144,8 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
   const { deadlineMs } = o;
   const keysRetryAfter = o.retryAfterSeconds ?? 5;
   const placement = { ingestor, sink, shards, log, metrics };
+  const { ha } = o;
+  const random = o.random ?? Math.random;
 
   function errorAnswer(thrown: unknown, version?: ProtocolVersion): WriteAnswer {
     const err = asHttpError(thrown);
@@ -176,13 +190,7 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
    * kept until the records are placed: series that land outside their shard during a
    * resharding are planned from it again.
    */
-  async function prepare<R>(
-    req: R,
-    reader: RequestReader<R>,
-    version: ProtocolVersion,
-    tenant: string | undefined,
-    map: ShardMap,
-  ): Promise<{ out: IngestOutput; body: Uint8Array }> {
+  async function readBody<R>(req: R, reader: RequestReader<R>): Promise<Uint8Array> {
     const declared = reader.header(req, "content-length");
     if (declared !== undefined && Number(declared) > maxBodyBytes) throw tooLarge(maxBodyBytes);
     let body: Uint8Array | undefined;
@@ -192,7 +200,89 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
       throw new BadRequestError("body-incomplete", "the request body could not be read to its end");
     }
     if (body === undefined || body.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
-    return { out: ingestor.prepare(body, version, tenant, map), body };
+    return body;
+  }
+
+  /**
+   * With HA deduplication: decodes the body once, reads its cluster and replica, and asks the
+   * tracker (from its cache when it can; the decoded bytes are copied only when it must call
+   * the table, since the Ingestor's buffer serves other requests meanwhile). The elected
+   * replica's request is planned without the replica label; any other answer writes nothing.
+   */
+  async function prepareDeduplicated(
+    dedup: HaDedup,
+    body: Uint8Array,
+    version: ProtocolVersion,
+    tenant: string | undefined,
+    map: ShardMap,
+    deadline: number | undefined,
+  ): Promise<{ out: IngestOutput; rewrite?: RequestRewrite } | WriteAnswer> {
+    const decoded = ingestor.decode(body);
+    const labels = dedup.wire.labels(decoded, version);
+    if (labels === undefined) return { out: ingestor.plan(decoded, version, tenant, map) };
+    let bytes = decoded;
+    let decision = dedup.tracker.cached(tenant, labels.cluster, labels.replica);
+    if (decision === undefined) {
+      bytes = new Uint8Array(decoded); // a copy (a Buffer's slice would be a view)
+      try {
+        decision = await dedup.tracker.decide(tenant, labels.cluster, labels.replica, deadline);
+      } catch (err) {
+        if (!(err instanceof ReplicaStoreUnavailableError)) throw err;
+        throw new ServiceUnavailableError(
+          "ha-unavailable",
+          "cannot tell which HA replica is elected right now",
+          retryAfter(),
+        );
+      }
+    }
+    if (decision.outcome === "accept") {
+      return { out: ingestor.plan(dedup.strip(bytes, version), version, tenant, map), rewrite: dedup.strip };
+    }
+    return notWritten(dedup, decision, bytes, version, labels.cluster);
+  }
+
+  /** The answer to a request HA deduplication does not write, counted by reason. */
+  function notWritten(
+    dedup: HaDedup,
+    decision: Exclude<Decision, { outcome: "accept" }>,
+    decoded: Uint8Array,
+    version: ProtocolVersion,
+    cluster: string,
+  ): WriteAnswer {
+    let counts: ReturnType<HaDedup["wire"]["count"]>;
+    try {
+      counts = dedup.wire.count(decoded, version);
+    } catch (err) {
+      if (err instanceof WireError) throw malformed(version, err);
+      throw err;
+    }
+    const { reason } = decision;
+    metrics.count(METRIC_NAMES.haRequestsDropped, 1, { name: METRIC_DIMENSIONS.reason, value: reason });
+    metrics.count(METRIC_NAMES.haSamplesDropped, counts.samples + counts.histograms, {
+      name: METRIC_DIMENSIONS.reason,
+      value: reason,
+    });
+    metrics.count(METRIC_NAMES.haHistogramsDropped, counts.histograms, {
+      name: METRIC_DIMENSIONS.reason,
+      value: reason,
+    });
+    metrics.count(METRIC_NAMES.haExemplarsDropped, counts.exemplars, {
+      name: METRIC_DIMENSIONS.reason,
+      value: reason,
+    });
+    if (decision.outcome === "drop") {
+      // accepted and dropped, as Mimir answers it: the sender counts it sent and moves on
+      return { status: 202, headers: responseHeaders(version, undefined), body: null };
+    }
+    throw new BadRequestError(
+      decision.reason,
+      `${decision.reason}: the ${dedup.clusterLabel} "${echo(cluster, 100)}" is one more than this tenant's limit of HA clusters; nothing was written, do not resend`,
+    );
+  }
+
+  /** The configured Retry-After plus up to half of it again, so senders do not return in step. */
+  function retryAfter(): number {
+    return keysRetryAfter + Math.floor(random() * (Math.floor(keysRetryAfter / 2) + 1));
   }
 
   async function answer<R>(
@@ -213,7 +303,16 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
       const tenant = await authenticate(req, reader, deadline);
       version = negotiate(reader.header(req, "content-type"), reader.header(req, "content-encoding"));
       const map = shards.current();
-      const { out, body } = await prepare(req, reader, version, tenant, map);
+      const body = await readBody(req, reader);
+      let out: IngestOutput;
+      let rewrite: RequestRewrite | undefined;
+      if (ha === undefined) {
+        out = ingestor.prepare(body, version, tenant, map);
+      } else {
+        const prepared = await prepareDeduplicated(ha, body, version, tenant, map, deadline);
+        if ("status" in prepared) return prepared;
+        ({ out, rewrite } = prepared);
+      }
       metrics.count(METRIC_NAMES.samplesReceived, out.written.samples + out.written.histograms);
       metrics.count(METRIC_NAMES.histogramsReceived, out.written.histograms);
       metrics.count(METRIC_NAMES.exemplarsReceived, out.written.exemplars);
@@ -221,7 +320,7 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
         metrics.count(METRIC_NAMES.seriesRejected, n, { name: METRIC_DIMENSIONS.reason, value: reason });
       }
       await sink.put(out.records, deadline);
-      await settlePlacement(placement, body, version, tenant, out, map, Date.now(), deadline);
+      await settlePlacement(placement, body, version, tenant, out, map, Date.now(), deadline, rewrite);
       const headers = responseHeaders(version, out.written);
       if (out.rejected.total > 0) return text(400, rejectionMessage(out), headers);
       return { status: 204, headers, body: null };

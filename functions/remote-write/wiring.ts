@@ -1,3 +1,4 @@
+import { DynamoReplicaStore } from "../../lib/aws/dynamo-replica-store";
 import { createEmfMetrics } from "../../lib/aws/emf-metrics";
 import { KinesisRecordsClient } from "../../lib/aws/kinesis-records";
 import { KinesisSink } from "../../lib/aws/kinesis-sink";
@@ -9,6 +10,9 @@ import { ENV } from "../../lib/core/env-names";
 import { createLogger, type Logger } from "../../lib/core/log";
 import { METRIC_SERVICES } from "../../lib/core/metric-names";
 import type { Metrics } from "../../lib/core/metrics";
+import { type HaSettings, loadHaSettings } from "../../lib/ha/config";
+import { HaDedup } from "../../lib/ha/dedup";
+import { ReplicaTracker } from "../../lib/ha/tracker";
 import { type IngestConfig, loadIngestConfig } from "../../lib/ingest/config";
 import { Ingestor } from "../../lib/ingest/ingest";
 import { ShardMapCache } from "../../lib/ingest/shard-source";
@@ -41,6 +45,45 @@ export function logSnappyCodec(log: Logger, codec: SnappyCodecInfo = snappyCodec
     });
   }
   log.info("snappy codec", { codec: codec.name, version: codec.version });
+}
+
+/**
+ * HA deduplication as the environment sets it (HA_DEDUP and its variables, lib/ha/config.ts):
+ * a tracker over the DynamoDB table HA_TABLE_NAME, at DYNAMODB_ENDPOINT or the region's
+ * DynamoDB, with the function's own credentials. Undefined when it is off.
+ */
+export function haDedupFromEnv(
+  env: Env,
+  region: string,
+  log: Logger,
+  metrics: Metrics,
+): { dedup: HaDedup; settings: HaSettings; store: DynamoReplicaStore } | undefined {
+  const settings = loadHaSettings(env);
+  if (settings === undefined) return undefined;
+  if (settings.tableName === undefined) {
+    throw new ConfigError(
+      `${ENV.haTableName}: not set (${ENV.haDedup}=true keeps the elected replicas in this DynamoDB table)`,
+      ENV.haTableName,
+    );
+  }
+  const store = DynamoReplicaStore.create({
+    tableName: settings.tableName,
+    region,
+    ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+    env,
+    log,
+  });
+  const tracker = new ReplicaTracker({ settings, store, log, metrics });
+  log.info("HA deduplication on", {
+    clusterLabel: settings.clusterLabel,
+    replicaLabel: settings.replicaLabel,
+    updateTimeoutMs: settings.updateTimeoutMs,
+    jitterMs: tracker.jitterMs,
+    failoverTimeoutMs: settings.failoverTimeoutMs,
+    maxClusters: settings.maxClusters,
+    table: settings.tableName,
+  });
+  return { dedup: new HaDedup(settings, tracker), settings, store };
 }
 
 /**
@@ -77,6 +120,7 @@ export function remoteWriteEndpointFromEnv(env: Env, metrics?: Metrics) {
     log,
     m,
   );
+  const ha = haDedupFromEnv(env, config.region ?? "us-east-1", log, m);
   const endpoint = createRemoteWriteEndpoint({
     ingestor: new Ingestor(config.ingest),
     shards,
@@ -87,6 +131,17 @@ export function remoteWriteEndpointFromEnv(env: Env, metrics?: Metrics) {
     metrics: m,
     deadlineMs: config.sink.deadlineMs,
     retryAfterSeconds: config.sink.retryAfterSeconds,
+    ...(ha === undefined ? {} : { ha: ha.dedup }),
   });
-  return { endpoint, metrics: m, config };
+  return {
+    endpoint,
+    metrics: m,
+    config,
+    /** HA deduplication's settings, when it is on. */
+    ha: ha?.settings,
+    /** Closes what the endpoint keeps open besides the stream's client (the replica table's connections). */
+    close(): void {
+      ha?.store.destroy();
+    },
+  };
 }

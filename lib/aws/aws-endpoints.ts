@@ -20,6 +20,8 @@ export interface AwsJsonService {
   readonly endpointId: string;
   /** The X-Amz-Target prefix, e.g. `Kinesis_20131202`. */
   readonly targetPrefix: string;
+  /** The JSON protocol's version, the `application/x-amz-json-<v>` content type (default 1.1). */
+  readonly jsonVersion?: "1.0" | "1.1";
   /**
    * Where the SDK's endpoint rules for the service depart from
    * `<name>[-fips].<region>.<dnsSuffix | dualStackDnsSuffix>`: for a variant, the partitions
@@ -45,6 +47,15 @@ export const SECRETS_MANAGER_SERVICE: AwsJsonService = {
     dualstack: { aws: "standard", "aws-cn": "standard", "aws-us-gov": "standard" },
     "fips-dualstack": { aws: "fips", "aws-us-gov": "fips" },
   },
+};
+
+export const DYNAMODB_SERVICE: AwsJsonService = {
+  signingName: "dynamodb",
+  endpointId: "DYNAMODB",
+  targetPrefix: "DynamoDB_20120810",
+  jsonVersion: "1.0",
+  // GovCloud's standard DynamoDB endpoints are its FIPS ones
+  variantHosts: { fips: { "aws-us-gov": "standard" } },
 };
 
 const USE_FIPS = "AWS_USE_FIPS_ENDPOINT";

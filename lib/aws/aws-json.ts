@@ -13,9 +13,9 @@ import type { AwsJsonService } from "./aws-endpoints";
 import { NodeSha256 } from "./node-sha256";
 
 /**
- * A small client for AWS APIs of the JSON protocol (Kinesis, Secrets Manager): one signed
- * POST per call, `X-Amz-Target: <prefix>.<Operation>`, `Content-Type:
- * application/x-amz-json-1.1`, over HTTP/1.1 keep-alive connections (local Kinesis servers
+ * A small client for AWS APIs of the JSON protocol (Kinesis, Secrets Manager, DynamoDB): one
+ * signed POST per call, `X-Amz-Target: <prefix>.<Operation>`, `Content-Type:
+ * application/x-amz-json-1.1` (1.0 for DynamoDB, the service says which), over HTTP/1.1 keep-alive connections (local Kinesis servers
  * need HTTP/1.1). Signed with the AWS SDK's own SigV4 signer, hashing with node:crypto.
  * An error answer becomes an AwsServiceError whose `name` is the bare error code, as the
  * SDK names its exceptions; a transport failure is the Node error as it came.
@@ -32,6 +32,7 @@ import { NodeSha256 } from "./node-sha256";
 // The services and their endpoints, where callers have always found them.
 export {
   type AwsJsonService,
+  DYNAMODB_SERVICE,
   type EndpointVariant,
   KINESIS_SERVICE,
   SECRETS_MANAGER_SERVICE,
@@ -242,7 +243,7 @@ export class AwsJsonClient {
       query: {},
       headers: {
         host: this.url.host,
-        "content-type": "application/x-amz-json-1.1",
+        "content-type": `application/x-amz-json-${service.jsonVersion ?? "1.1"}`,
         "x-amz-target": `${service.targetPrefix}.${operation}`,
       },
       body,

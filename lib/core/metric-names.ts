@@ -43,6 +43,27 @@ export const METRIC_NAMES = {
   recordsRerouted: "RecordsRerouted",
   /** Written records whose shard the map could not place even after a fresh read. */
   placementUnverified: "PlacementUnverified",
+  // remote-write: HA-pair deduplication (lib/ha)
+  /** Requests answered without writing anything, by reason: a replica not elected (202), a cluster over the cap (400). */
+  haRequestsDropped: "HaRequestsDropped",
+  /** Their samples and native histograms, by reason. */
+  haSamplesDropped: "HaSamplesDropped",
+  /** Of those, native histograms, by reason. */
+  haHistogramsDropped: "HaHistogramsDropped",
+  /** Their exemplars, by reason. */
+  haExemplarsDropped: "HaExemplarsDropped",
+  /** Clusters whose first replica was elected (their item created). */
+  haElections: "HaElections",
+  /** Replicas that took over from one silent for longer than the failover timeout. */
+  haFailovers: "HaFailovers",
+  /** Calls to the replica table, by operation. */
+  haStoreCalls: "HaStoreCalls",
+  /** Calls to the replica table that failed (an error answer, a timeout), by operation. */
+  haStoreFailures: "HaStoreFailures",
+  /** Requests decided from this instance's cache while the table could not be reached (fail-static). */
+  haStaleDecisions: "HaStaleDecisions",
+  /** Requests answered 503 because the table could not be reached and the cache could not decide. */
+  haUnavailable: "HaUnavailable",
   // mirror
   mirrorRequests: "MirrorRequests",
   mirrorErrors: "MirrorErrors",
@@ -74,6 +95,7 @@ export const METRIC_DIMENSIONS = {
   service: "Service",
   reason: "Reason",
   endpoint: "Endpoint",
+  operation: "Operation",
 } as const;
 
 /** Values of the `Service` dimension, one per function. */
@@ -117,6 +139,12 @@ export const SERIES_REJECT_REASONS = [
   "histogram-schema-invalid",
   "histogram-custom-bounds-invalid",
 ] as const;
+
+/** Why HA deduplication answered a request without writing it: the `Reason` of the `Ha…Dropped` metrics. */
+export const HA_DROP_REASONS = ["replica-not-elected", "too-many-clusters"] as const;
+
+/** The replica table's operations (lib/ha/store.ts `StoreOperation`): the `Operation` of `HaStore…`. */
+export const HA_STORE_OPERATIONS = ["GetItem", "PutItem", "UpdateItem", "Query"] as const;
 
 /** The codes of the mirror's error answers (lib/mirror/errors.ts and the app): `MirrorErrors`' `Reason`. */
 export const MIRROR_ERROR_REASONS = [
@@ -202,6 +230,49 @@ export const METRIC_CATALOGUE: { readonly [K in MetricKey]: CounterSpec } = {
   placementUnverified: {
     service: "remote-write",
     help: "Written records whose shard the map could not place, even after a fresh read.",
+  },
+  haRequestsDropped: {
+    service: "remote-write",
+    help: "Requests HA deduplication answered without writing them (202 or 400), by reason.",
+    by: { dimension: "Reason", values: HA_DROP_REASONS },
+  },
+  haSamplesDropped: {
+    service: "remote-write",
+    help: "Samples and native histograms of those requests, by reason.",
+    by: { dimension: "Reason", values: HA_DROP_REASONS },
+  },
+  haHistogramsDropped: {
+    service: "remote-write",
+    help: "Native histograms of those requests, by reason.",
+    by: { dimension: "Reason", values: HA_DROP_REASONS },
+  },
+  haExemplarsDropped: {
+    service: "remote-write",
+    help: "Exemplars of those requests, by reason.",
+    by: { dimension: "Reason", values: HA_DROP_REASONS },
+  },
+  haElections: { service: "remote-write", help: "HA clusters whose first replica was elected." },
+  haFailovers: {
+    service: "remote-write",
+    help: "HA replicas that took over from one silent past the failover timeout.",
+  },
+  haStoreCalls: {
+    service: "remote-write",
+    help: "Calls to the HA replica table, by operation.",
+    by: { dimension: "Operation", values: HA_STORE_OPERATIONS },
+  },
+  haStoreFailures: {
+    service: "remote-write",
+    help: "Calls to the HA replica table that failed, by operation.",
+    by: { dimension: "Operation", values: HA_STORE_OPERATIONS },
+  },
+  haStaleDecisions: {
+    service: "remote-write",
+    help: "Requests decided from the cached election while the HA replica table was unreachable.",
+  },
+  haUnavailable: {
+    service: "remote-write",
+    help: "Requests answered 503 because the HA replica table was unreachable.",
   },
   mirrorRequests: {
     service: "mirror",

@@ -52,7 +52,12 @@ export const HA_ENV = {
   [ENV.haUpdateTimeoutSeconds]: HA_UPDATE_TIMEOUT_SECONDS,
   [ENV.haFailoverTimeoutSeconds]: HA_FAILOVER_TIMEOUT_SECONDS,
   [ENV.haMaxClusters]: HA_MAX_CLUSTERS,
-  [ENV.haTableName]: text({ default: undefined, doc: "the DynamoDB table of elected replicas" }),
+  [ENV.haTableName]: text({
+    default: undefined,
+    doc: "the DynamoDB table of elected replicas",
+    pattern: /^[A-Za-z0-9_.-]{3,255}$/,
+    expected: "a DynamoDB table name (3 to 255 letters, digits, _ . -)",
+  }),
   [ENV.dynamodbEndpoint]: text({
     default: undefined,
     doc: "a local DynamoDB API; unset: AWS",

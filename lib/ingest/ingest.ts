@@ -52,7 +52,9 @@ export class Ingestor {
 
   /**
    * `map`: the stream's open shards, the records are packed per shard; `only`: plan only the
-   * series whose slot lies in these ranges (writing strays again, lib/ingest/placement.ts).
+   * series whose slot lies in these ranges (writing strays again, lib/ingest/placement.ts);
+   * `rewrite`: a pass over the decoded request before it is scanned (HA deduplication takes
+   * the replica label out), returning the bytes to scan.
    */
   prepare(
     body: Uint8Array,
@@ -60,17 +62,39 @@ export class Ingestor {
     tenant: string | undefined,
     map: ShardMap = this.defaultMap,
     only?: SlotRanges,
+    rewrite?: RequestRewrite,
   ): IngestOutput {
+    const decoded = this.decode(body);
+    return this.plan(rewrite === undefined ? decoded : rewrite(decoded, version), version, tenant, map, only);
+  }
+
+  /**
+   * The first step of `prepare` alone: the body decompressed into this Ingestor's work
+   * buffer, valid until its next `decode` or `prepare` (copy it to keep it across an await).
+   */
+  decode(body: Uint8Array): Uint8Array {
     if (body.length === 0) throw new UnreadableBodyError("empty-body", "empty request body");
-    const { scratch } = this;
-    let decoded: Uint8Array;
     try {
       // decoded bytes and work room are done with when prepare returns: records are compressed copies
-      decoded = decompressInto(body, this.settings.maxDecodedBytes, scratch.request, this.room);
+      return decompressInto(body, this.settings.maxDecodedBytes, this.scratch.request, this.room);
     } catch (err) {
       if (!(err instanceof SnappyError)) throw err;
       throw new UnreadableBodyError(err.code, err.message, err.code === "decoded-too-large");
     }
+  }
+
+  /**
+   * The rest of `prepare`: a decoded request to its records. `decoded` is `decode`'s answer
+   * (or a prefix of it), whose room after it is then used to assemble records, or any other
+   * buffer of the decoded request.
+   */
+  plan(
+    decoded: Uint8Array,
+    version: ProtocolVersion,
+    tenant: string | undefined,
+    map: ShardMap = this.defaultMap,
+    only?: SlotRanges,
+  ): IngestOutput {
     const opts: PlanOptions = {
       limits: this.settings.limits,
       map,
@@ -80,16 +104,22 @@ export class Ingestor {
       tenant,
     };
     try {
-      const work = scratch.request.bytes;
+      const work = this.scratch.request.bytes;
       return version === "v1"
-        ? ingestV1(decoded, opts, scratch, work)
-        : ingestV2(decoded, opts, scratch, work);
+        ? ingestV1(decoded, opts, this.scratch, work)
+        : ingestV2(decoded, opts, this.scratch, work);
     } catch (err) {
-      if (err instanceof WireError) {
-        const schema = version === "v1" ? "prometheus.WriteRequest" : "io.prometheus.write.v2.Request";
-        throw new UnreadableBodyError("protobuf-malformed", `malformed ${schema}: ${err.message}`);
-      }
+      if (err instanceof WireError) throw malformed(version, err);
       throw err;
     }
   }
+}
+
+/** A pass over a decoded request before its scan (Ingestor.prepare): the bytes to scan. */
+export type RequestRewrite = (decoded: Uint8Array, version: ProtocolVersion) => Uint8Array;
+
+/** The 400 of a body that is not the message its version says, as the scan answers it. */
+export function malformed(version: ProtocolVersion, err: WireError): UnreadableBodyError {
+  const schema = version === "v1" ? "prometheus.WriteRequest" : "io.prometheus.write.v2.Request";
+  return new UnreadableBodyError("protobuf-malformed", `malformed ${schema}: ${err.message}`);
 }

@@ -3,7 +3,7 @@ import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
 import type { StreamRecord } from "../stream/records";
 import type { ShardMap, SlotRanges } from "../stream/shard-map";
-import type { Ingestor } from "./ingest";
+import type { Ingestor, RequestRewrite } from "./ingest";
 import type { ProtocolVersion } from "./negotiate";
 import type { IngestOutput } from "./output";
 import type { ShardMapSource } from "./shard-source";
@@ -85,7 +85,8 @@ export interface PlacementContext {
  * before the request is answered. A merge strands nothing (the merged shard holds both
  * parents' slots); a split strands the slots of the other child. The first copies stay where
  * they are: a consumer that needs strict order skips series outside the shard it reads
- * (docs/stream-format.md). Throws as the sink does when a second write fails.
+ * (docs/stream-format.md). Throws as the sink does when a second write fails. `rewrite`: the
+ * pass the first records were planned after (Ingestor.prepare), applied again.
  */
 export async function settlePlacement(
   ctx: PlacementContext,
@@ -96,6 +97,7 @@ export async function settlePlacement(
   map: ShardMap,
   answeredAt: number,
   deadline: number | undefined,
+  rewrite?: RequestRewrite,
 ): Promise<void> {
   let records = first.records;
   let groups = first.groups;
@@ -124,7 +126,7 @@ export async function settlePlacement(
       ctx.log.warn("records landed on shards the fresh shard map does not hold", { records: unknown });
     }
     if (ranges.length === 0) return;
-    const again = ctx.ingestor.prepare(body, version, tenant, fresh, ranges);
+    const again = ctx.ingestor.prepare(body, version, tenant, fresh, ranges, rewrite);
     if (again.records.length === 0) return;
     ctx.metrics.count(METRIC_NAMES.recordsRerouted, again.records.length);
     ctx.log.info("series written again to their own shards after a resharding", {

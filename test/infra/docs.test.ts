@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from "../../infra/paths";
 import type { Settings } from "../../lib/core/config";
 import { ENV } from "../../lib/core/env-names";
 import { FORWARDER_ENV } from "../../lib/forwarder/config";
+import { HA_ENV } from "../../lib/ha/config";
 import { INGEST_ENV } from "../../lib/ingest/config";
 import { MIRROR_DEFAULTS, MIRROR_ENV } from "../../lib/mirror/config";
 import { synthGateway } from "./synth";
@@ -107,6 +108,7 @@ describe("the mirror's configuration table (docs/mirror.md)", () => {
 describe.each<[string, Settings, boolean]>([
   ["ingest.md", INGEST_ENV, true],
   ["ingest.md", LOCAL_SERVER_ENV, true],
+  ["ingest.md", HA_ENV, true],
   ["mirror.md", MIRROR_ENV, true],
   ["forwarder.md", FORWARDER_ENV, false],
 ])("the variables of docs/%s", (file, settings, defaultColumn) => {
