@@ -15,8 +15,11 @@ export const HA_TABLE = Object.freeze({
   expiresAt: "expiresAt",
 });
 
-/** The partition key of requests whose API key names no tenant (DynamoDB keys cannot be empty). */
-export const NO_TENANT = "-";
+/**
+ * The partition key of requests whose API key names no tenant (DynamoDB keys cannot be
+ * empty): parentheses are outside TENANT_PATTERN, so no tenant can share its items.
+ */
+export const NO_TENANT = "(none)";
 
 /** How long a cluster nobody writes for is kept before the table's TTL removes it: 7 days. */
 export const STALE_CLUSTER_SECONDS = 7 * 24 * 3600;
