@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { TENANT_PATTERN } from "../../../lib/core/auth";
 import { createLogger } from "../../../lib/core/log";
 import { createMemoryMetrics } from "../../../lib/core/metrics";
+import { NO_TENANT } from "../../../lib/ha/table";
 import { ReplicaStoreUnavailableError, ReplicaTracker, type TrackerSettings } from "../../../lib/ha/tracker";
 import { MemoryReplicaStore } from "../../support/memory-replica-store";
 
@@ -236,5 +238,12 @@ describe("ReplicaTracker", () => {
         ReplicaStoreUnavailableError,
       );
     });
+  });
+});
+
+describe("the replica table's keys", () => {
+  it("requests without a tenant have a partition key no tenant can have", () => {
+    expect(TENANT_PATTERN.test(NO_TENANT)).toBe(false);
+    expect(NO_TENANT).not.toBe("");
   });
 });
