@@ -51,7 +51,7 @@ export function checkRecord(record: ForwardRecord): CheckedRecord {
     return poison(
       record,
       "partition-key-invalid",
-      "not a gateway partition key (sf2:prw1|prw2:tenant:slot:id, or prw1|prw2:tenant:bucket:id)",
+      "not a gateway partition key (sf3|sf2:prw1|prw2:tenant:first-last:id, or prw1|prw2:tenant:bucket:id)",
     );
   }
   let body: Uint8Array;

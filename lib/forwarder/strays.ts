@@ -1,7 +1,7 @@
 import { compress } from "../codec/snappy";
 import { Reader, WIRE_LEN, WireError, Writer } from "../codec/wire";
 import { errorLabel, type Logger } from "../core/log";
-import { seriesSlot } from "../stream/routing";
+import { seriesSlotOf } from "../stream/routing";
 import { type ShardLister, slotsOf } from "../stream/shard-map";
 import { readRefs, symbol, symbolRanges } from "./convert";
 import type { CheckedRecord, GoodRecord, Version } from "./records";
@@ -126,7 +126,8 @@ const utf8 = new TextDecoder();
 
 /**
  * Drops from a record body (uncompressed) the series whose slot, computed over their decoded
- * labels and the record's tenant, lies outside `slots`. Every other top-level entry is
+ * labels and the record's tenant with the hash of the stream format that wrote the record
+ * (`streamFormat`, from its partition key), lies outside `slots`. Every other top-level entry is
  * copied byte for byte, in order: kept series, v1 metadata, the v2 symbol table (whole: a
  * kept series' references stay valid, and the request stays self-contained). Throws
  * WireError when a series cannot be read.
@@ -136,7 +137,9 @@ export function dropStraySeries(
   version: Version,
   tenant: string | undefined,
   slots: Slots,
+  streamFormat: 2 | 3,
 ): StrayCut {
+  const slotOf = seriesSlotOf(streamFormat);
   const seriesField = version === "v1" ? V1_TIMESERIES : V2_TIMESERIES;
   const symbols = version === "v2" ? symbolRanges(body) : [];
   const [first, last] = slots;
@@ -157,7 +160,7 @@ export function dropStraySeries(
     const end = top.lengthEnd();
     const labels = version === "v1" ? v1Labels(body, top.pos, end) : v2Labels(body, top.pos, end, symbols);
     top.pos = end;
-    const slot = seriesSlot(labels, tenant);
+    const slot = slotOf(labels, tenant);
     if (slot >= first && slot <= last) kept++;
     else drops.push(at, end);
   }
@@ -232,7 +235,7 @@ export interface StrayOutcome {
   readonly series: number;
   /** Records that held strays only (no series and no metadata left to send): skipped whole. */
   readonly records: number;
-  /** Stream-format-2 records forwarded whole because their shard's slots could not be known. */
+  /** Records with slots (stream formats 2 and 3) forwarded whole because their shard's slots could not be known. */
   readonly unplaced: number;
 }
 
@@ -255,7 +258,12 @@ export async function dropStrays(
   const placed = new Map<string, Promise<Slots | undefined>>();
   const unknownShards = new Set<string>();
   for (const item of items) {
-    if (!item.ok || item.key.slot === undefined || item.key.lastSlot === undefined) {
+    if (
+      !item.ok ||
+      item.key.streamFormat === 1 ||
+      item.key.slot === undefined ||
+      item.key.lastSlot === undefined
+    ) {
       out.push(item);
       continue;
     }
@@ -279,7 +287,7 @@ export async function dropStrays(
     }
     let cut: StrayCut;
     try {
-      cut = dropStraySeries(item.body, item.version, item.key.tenant, slots);
+      cut = dropStraySeries(item.body, item.version, item.key.tenant, slots, item.key.streamFormat);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       log.warn("cannot read a record's series; forwarded whole", {

@@ -177,7 +177,7 @@ describe.each(
     expect(res.status).toBe(204);
     const { series } = await streamContents(kinesis.client, streamName);
     expect(series.map((s) => s.tenant)).toEqual(["acme"]);
-    expect(series[0]!.partitionKey.startsWith(`sf2:prw${version === "v1" ? 1 : 2}:acme:`)).toBe(true);
+    expect(series[0]!.partitionKey.startsWith(`sf3:prw${version === "v1" ? 1 : 2}:acme:`)).toBe(true);
   });
 
   it("writes the valid series and answers 400 naming the rejected ones", async () => {

@@ -14,7 +14,7 @@ import { Ingestor } from "../../lib/ingest/ingest";
 import { decodeRecord } from "../../lib/stream/consumer";
 import { schemas, TO_OBJECT } from "../../lib/stream/proto";
 import { parsePartitionKey, type StreamRecord, sealRecord } from "../../lib/stream/records";
-import { seriesSlot } from "../../lib/stream/routing";
+import { seriesSlot, seriesSlotFormat2 } from "../../lib/stream/routing";
 import { MAX_HASH_KEY, type ShardInfo, type ShardLister, ShardMap } from "../../lib/stream/shard-map";
 import {
   ingestSettings,
@@ -252,6 +252,31 @@ describe("strays of a split, read from a child", () => {
   });
 });
 
+describe("strays of records written by stream format 2", () => {
+  const series = realisticSeries(300, 2);
+  const low2 = (labels: Labels) => inLow(seriesSlotFormat2(Object.fromEntries(labels), TENANT));
+
+  it.each(["v1", "v2"] as const)(
+    "%s: the series are placed by the FNV-1a hash that routed them",
+    async (version) => {
+      // a format-2 record: the same body, its key's first field sf2 (the ids name the data either way)
+      const records = prepare(series, version, parentMap).map((r) => ({
+        ...r,
+        partitionKey: r.partitionKey.replace(/^sf3:/, "sf2:"),
+      }));
+      expect(parsePartitionKey(records[0]!.partitionKey)?.streamFormat).toBe(2);
+      const want = series.filter((s) => low2(s.labels));
+      // the two hashes place these series differently, so the test tells them apart
+      const byFormat3 = series.filter((s) => inLow(seriesSlot(Object.fromEntries(s.labels), TENANT)));
+      expect(want.map((s) => specKey(s.labels))).not.toEqual(byFormat3.map((s) => specKey(s.labels)));
+      const { sent, outcome } = await forward(readFrom(LOW, records), cacheOf(SPLIT), version);
+      const got = sent.flatMap((s) => decodeRecord(s.body, records[0]!.partitionKey).series);
+      expect(got.map((s) => labelKey(s.labels)).sort()).toEqual(want.map((s) => specKey(s.labels)).sort());
+      expect(outcome.straySeries).toBe(series.length - want.length);
+    },
+  );
+});
+
 describe("records that need no check", () => {
   const series = realisticSeries(200, 1);
 
@@ -282,7 +307,7 @@ describe("records that need no check", () => {
   it("a record outside its shard whose series cannot be read goes whole", async () => {
     // labels_refs pointing past the symbol table: the series reader throws on it
     const broken = new Uint8Array([0x22, 0x00, 0x2a, 0x04, 0x0a, 0x02, 0x07, 0x09]);
-    expect(() => dropStraySeries(broken, "v2", TENANT, [0, 0])).toThrow(/symbol reference/);
+    expect(() => dropStraySeries(broken, "v2", TENANT, [0, 0], 3)).toThrow(/symbol reference/);
     const rec = sealRecord(broken, "v2", TENANT, 0, parentMap);
     const { sent, outcome } = await forward(readFrom(LOW, [rec]), cacheOf(SPLIT));
     expect(sent).toHaveLength(1);

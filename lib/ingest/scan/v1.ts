@@ -3,7 +3,7 @@ import type { PlanOptions } from "../plan/options";
 import type { PlanV1 } from "../plan/v1";
 import type { IngestScratch } from "../scratch";
 import { checkHistogram, type HistogramReason } from "./histogram";
-import { fmix32, fnv1a, type LabelScratch, tenantSeed } from "./labels";
+import { type LabelScratch, nameSlot, tenantSeed } from "./labels";
 import { checkMessage, SCHEMA } from "./schema";
 import { checkSample, isCanonicalSample, varintEndsAt } from "./series-checks";
 import { emptyTally, Rejections, type Tally } from "./tally";
@@ -250,7 +250,7 @@ function readLabel(
 function scanMetadata(r: Reader, seed: number, maxLength: number): number {
   if (!checkMessage(r.buf, r.pos, r.end, SCHEMA.v1.metadata))
     throw new WireError("metadata: a string is not valid UTF-8");
-  let h = seed;
+  let slot = nameSlot(r.buf, 0, 0, seed);
   let tooLong = false;
   while (!r.done()) {
     const tag = r.tag();
@@ -260,11 +260,11 @@ function scanMetadata(r: Reader, seed: number, maxLength: number): number {
       const e = r.lengthEnd();
       const s = r.pos;
       if (e - s > maxLength) tooLong = true;
-      if (field === 2) h = fnv1a(r.buf, s, e, seed);
+      if (field === 2) slot = nameSlot(r.buf, s, e, seed);
       r.pos = e;
     } else {
       r.skip(tag & 7);
     }
   }
-  return tooLong ? -1 : fmix32(h);
+  return tooLong ? -1 : slot;
 }

@@ -154,7 +154,7 @@ describe("the routing hash consumers compute", () => {
         for (let i = 0; i < out.records.length; i++) {
           const r = out.records[i]!;
           const rec = decodeRecord(r.data, r.partitionKey);
-          expect(rec.key.streamFormat).toBe(2);
+          expect(rec.key.streamFormat).toBe(3);
           expect(rec.key.slot).toBe(map.slots(out.groups[i]!)[0]);
           for (const s of rec.series) {
             expect(map.group(seriesSlot(s.labels, tenant))).toBe(out.groups[i]);
@@ -180,8 +180,15 @@ describe("the routing hash consumers compute", () => {
 });
 
 describe("partition keys", () => {
-  it("stream format 2 and 1 both parse; others do not", () => {
+  it("stream formats 3, 2 and 1 all parse; others do not", () => {
     const id = "9f86d081884c7d659a2feaa0c55ad015";
+    expect(parsePartitionKey(`sf3:prw2::0000ff00-0001ffff:${id}`)).toMatchObject({
+      streamFormat: 3,
+      format: "prw2",
+      tenant: undefined,
+      slot: 0xff00,
+      lastSlot: 0x1ffff,
+    });
     expect(parsePartitionKey(`sf2:prw1:acme:0000ff00-0001ffff:${id}`)).toEqual({
       streamFormat: 2,
       format: "prw1",
@@ -200,7 +207,9 @@ describe("partition keys", () => {
       `sf2:prw1:acme:ff00-ffff:${id}`,
       `sf2:prw1:acme:0000ff00:${id}`,
       `sf2:prw1::0000ff00-00000000:${id}`,
-      `sf3:prw1::0000ff00-0000ffff:${id}`,
+      `sf4:prw1::0000ff00-0000ffff:${id}`,
+      `constructor:prw1::0000ff00-0000ffff:${id}`,
+      `sf3:prw1::0000ff00-00000000:${id}`,
       `sf2:prw3::0000ff00-0000ffff:${id}`,
       "x",
     ]) {
