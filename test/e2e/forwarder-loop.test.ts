@@ -227,10 +227,11 @@ describe.skipIf(!run)("forwarding the stream to a second Prometheus", () => {
     const refused = build("forwarder_refused", 1_000, 1);
     // A stale marker (a NaN with its own bit pattern) must arrive as those exact bits.
     const later = build("forwarder_after_refused", now, STALE_NAN);
+    // on the refused record's shard, so the two dead letters come in the order they were written
     const notSnappy = {
       data: new TextEncoder().encode("not snappy at all \u00ff\u00ff"),
       partitionKey: `prw1::0:${"ab".repeat(16)}`,
-      explicitHashKey: ShardMap.uniform(2).hashKeys[0]!,
+      explicitHashKey: refused.explicitHashKey,
     };
     const last = build("forwarder_after_poison", now, 7);
     for (const r of [refused, later, notSnappy, last]) {
