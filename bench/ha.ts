@@ -251,7 +251,7 @@ export function dollarsOf(calls: Record<StoreOperation, number>): number {
 const perM = (calls: Record<StoreOperation, number>, samples: number) => (sum(calls) / samples) * 1e6;
 
 /**
- * The floor docs/ingest.md gives per million samples received at these rates: one UpdateItem
+ * The estimate docs/ingest.md gives per million samples received at these rates: one UpdateItem
  * per update interval U' (the update timeout plus the mean jitter) and one GetItem per further
  * instance.
  */
@@ -312,7 +312,7 @@ export async function haPart(
       "Steady state: the calls and samples after the first two virtual minutes. Dollars at DynamoDB on-demand list prices in us-east-1 " +
       `($${DYNAMODB_PRICES.writeRequestUnit * 1e6} per million write request units, $${DYNAMODB_PRICES.readRequestUnit * 1e6} per million read request units; ` +
       "a write of an item under 1 KB is 1 WRU whether its condition holds or not, a strongly consistent GetItem 1 RRU, the eventually consistent Query 0.5). " +
-      `The floor (docs/ingest.md): N × 10^6 / (2 · S · U') calls per million samples received, one write per update interval U' = ${(UPDATE_MS + maxJitterMs(UPDATE_MS) / 2) / 1000} s (the mean) and one read per further instance.`,
+      `The estimate (docs/ingest.md): N × 10^6 / (2 · S · U') calls per million samples received, one write per update interval U' = ${(UPDATE_MS + maxJitterMs(UPDATE_MS) / 2) / 1000} s (the mean) and one read per further instance.`,
     "",
     table(
       [
@@ -324,7 +324,7 @@ export async function haPart(
         "calls / M samples written",
         "DynamoDB $ / M samples received",
         "$ / M samples written",
-        "floor N · 10^6 / (2 · S · U')",
+        "estimate N · 10^6 / (2 · S · U')",
       ],
       steady.map((r) => [
         String(r.clusters),
