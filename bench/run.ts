@@ -14,6 +14,7 @@ import {
   recordFormatsTable,
 } from "./economics";
 import { forwarderPart } from "./forwarder";
+import { haPart } from "./ha";
 import { hotPathTable, loadHotPathBaseline, measureHotPath, SNAPPY_LABEL } from "./hotpath";
 import { fmt, median, percentile, table } from "./measure";
 import { measureMirror, mirrorTable } from "./mirror-latency";
@@ -33,7 +34,7 @@ import { PRICES, shardsPart } from "./shards";
 /**
  * `npm run bench`: every benchmark in one process tree, one markdown report on stdout and
  * in bench/results/latest.md. BENCH_QUICK=1 shortens every part (for a smoke run);
- * BENCH_PARTS=hot,economics,bundles,prometheus,mirror,memory,shards picks parts. BENCH_BASELINE=<checkout>
+ * BENCH_PARTS=hot,economics,bundles,prometheus,mirror,memory,shards,ha picks parts. BENCH_BASELINE=<checkout>
  * measures another checkout's code beside this one (bench/baseline.ts): its figures go in
  * the targets table's "before" column.
  */
@@ -41,7 +42,7 @@ import { PRICES, shardsPart } from "./shards";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const quick = process.env.BENCH_QUICK === "1";
 const parts = new Set(
-  (process.env.BENCH_PARTS ?? "hot,economics,bundles,prometheus,mirror,memory,shards").split(","),
+  (process.env.BENCH_PARTS ?? "hot,economics,bundles,prometheus,mirror,memory,shards,ha").split(","),
 );
 const here = dirname(fileURLToPath(import.meta.url));
 const baseline = baselineFromEnv();
@@ -331,6 +332,8 @@ if (parts.has("memory")) {
 }
 
 if (parts.has("shards")) sections.push(...(await shardsPart(quick, log, summary)));
+
+if (parts.has("ha")) sections.push(...(await haPart(quick, log, summary)));
 
 if (!process.env.BENCH_PARTS || parts.has("forwarder"))
   sections.push(...(await forwarderPart(quick, log, summary)));

@@ -16,7 +16,14 @@ import {
   loadHaSettings,
 } from "../../lib/ha/config";
 import { HA_TABLE, STALE_CLUSTER_SECONDS } from "../../lib/ha/table";
-import { type CfnResource, functionOf, resourcesOf, synthGateway } from "./synth";
+import {
+  type CfnResource,
+  functionOf,
+  type PolicyStatement,
+  resourcesOf,
+  roleStatements,
+  synthGateway,
+} from "./synth";
 
 /** HA-pair deduplication on the synthesized template: the table, the function's variables, IAM, alarms. */
 
@@ -35,21 +42,9 @@ const on = synthGateway({
 const created = synthGateway({ haDedup: "true", kmsKey: "create", components: "ingest" });
 const imported = synthGateway({ haDedup: "true", kmsKey: KEY_ARN, components: "ingest" });
 
-type Statement = {
-  Action: string | string[];
-  Resource: unknown;
-  Effect: string;
-  Condition?: Record<string, unknown>;
-};
+type Statement = PolicyStatement;
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-
-/** Statements of the inline policies attached to a function's role. */
-function statementsOf(json: Record<string, unknown>, fn: CfnResource): Statement[] {
-  const roleId = fn.Properties.Role["Fn::GetAtt"][0] as string;
-  return Object.values(resourcesOf(json, "AWS::IAM::Policy"))
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
+const statementsOf = roleStatements;
 const allStatements = (json: Record<string, unknown>): Statement[] =>
   Object.values(resourcesOf(json, "AWS::IAM::Policy")).flatMap((p) => p.Properties.PolicyDocument.Statement);
 

@@ -101,3 +101,19 @@ export function synthBundled(context: Record<string, unknown> = {}) {
   };
   return { ...synthesized, outdir, bundleOf, remove: () => rmSync(outdir, { recursive: true, force: true }) };
 }
+
+/** A statement of an IAM policy document in the template. */
+export interface PolicyStatement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Condition?: Record<string, unknown>;
+}
+
+/** The statements of the inline policies attached to a function's role. */
+export function roleStatements(json: Record<string, unknown>, fn: CfnResource): PolicyStatement[] {
+  const roleId = fn.Properties.Role["Fn::GetAtt"][0] as string;
+  return Object.values(resourcesOf(json, "AWS::IAM::Policy"))
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as PolicyStatement[]);
+}

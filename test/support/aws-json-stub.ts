@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import { listenOnLoopback } from "./listen";
 import {
   parseAmzDate,
@@ -15,7 +15,8 @@ import {
  * unknown key or token, `InvalidSignatureException` otherwise; a signing time more than 5
  * minutes from the stand-in's clock is "Signature expired: …" or "Signature not yet
  * current: …", as Kinesis and Secrets Manager word it). Then `answer` decides, per call: a
- * JSON answer with any status and headers, a connection reset, or no answer at all. Every
+ * JSON answer with any status and headers (awaited: it may forward the call to a real API), a
+ * connection reset, or no answer at all. Every
  * answer carries a `Date` of the stand-in's clock, which `clockOffsetMs` can set apart from
  * this machine's. Used to inject the error shapes a real service returns but kinesis-local
  * cannot produce.
@@ -28,6 +29,8 @@ export interface StubCall {
   // biome-ignore lint/suspicious/noExplicitAny: the parsed JSON body, read freely by tests
   readonly body: any;
   readonly accessKeyId?: string;
+  /** The request's headers as they came (a stand-in that forwards the call passes them on). */
+  readonly headers: IncomingHttpHeaders;
   /** Why the signature was refused, when it was. */
   readonly refused?: SigV4Failure;
   /** The error answered for a refused signature: its code and message. */
@@ -98,6 +101,7 @@ export async function startAwsJsonStub(opts: AwsJsonStubOptions): Promise<AwsJso
           contentType,
           body,
           accessKeyId,
+          headers: req.headers,
           refused: verdict.failure,
           refusal,
           n: calls.length + 1,
@@ -105,7 +109,14 @@ export async function startAwsJsonStub(opts: AwsJsonStubOptions): Promise<AwsJso
         return send(res, 400, { __type: refusal.code, message: refusal.message });
       }
     }
-    const call: StubCall = { target, contentType, body, accessKeyId, n: calls.length + 1 };
+    const call: StubCall = {
+      target,
+      contentType,
+      body,
+      accessKeyId,
+      headers: req.headers,
+      n: calls.length + 1,
+    };
     calls.push(call);
     const answer = await opts.answer(call);
     if (answer === "reset") return req.socket.destroy();
