@@ -137,6 +137,10 @@ function counted(store: ReplicaStore, clock: () => number) {
       note("UpdateItem");
       return held(await store.replace(...a));
     },
+    async refresh(...a) {
+      note("UpdateItem");
+      return held(await store.refresh(...a));
+    },
     liveClusters(...a) {
       note("Query");
       return store.liveClusters(...a);

@@ -12,7 +12,8 @@ import { defaultCredentials } from "./default-credentials";
  *
  * - get: GetItem, strongly consistent (a write of another instance is seen at once);
  * - create: PutItem with `attribute_not_exists(tenant)`;
- * - replace: UpdateItem with `replica = :was AND receivedAt = :wasAt`;
+ * - replace (a take-over): UpdateItem with `replica = :was AND receivedAt = :wasAt`;
+ * - refresh (the elected replica seen again): UpdateItem with `replica = :me` alone;
  * - liveClusters: Query of the tenant's partition, `Select: COUNT`, filtered on items whose
  *   `expiresAt` is still ahead.
  *
@@ -115,6 +116,28 @@ export class DynamoReplicaStore implements ReplicaStore {
         ":e": { N: String(expiresAt(next.receivedAt)) },
         ":wasR": { S: expected.replica },
         ":wasT": { N: String(expected.receivedAt) },
+      },
+    });
+  }
+
+  async refresh(
+    tenant: string,
+    cluster: string,
+    replica: string,
+    receivedAt: number,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const { names } = this;
+    return this.conditional("UpdateItem", signal, {
+      TableName: this.tableName,
+      Key: this.key(tenant, cluster),
+      UpdateExpression: "SET #t = :t, #e = :e",
+      ConditionExpression: "#r = :r",
+      ExpressionAttributeNames: { "#r": names["#r"], "#t": names["#t"], "#e": names["#e"] },
+      ExpressionAttributeValues: {
+        ":r": { S: replica },
+        ":t": { N: String(receivedAt) },
+        ":e": { N: String(expiresAt(receivedAt)) },
       },
     });
   }

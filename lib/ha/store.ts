@@ -39,6 +39,18 @@ export interface ReplicaStore {
     signal: AbortSignal,
   ): Promise<boolean>;
   /**
+   * Sets the elected replica's last-seen time to `receivedAt` if `replica` is still the one
+   * elected, whoever wrote the item last: instances refreshing the same live replica never
+   * contend, so a false answer means the replica lost the election (another took over).
+   */
+  refresh(
+    tenant: string,
+    cluster: string,
+    replica: string,
+    receivedAt: number,
+    signal: AbortSignal,
+  ): Promise<boolean>;
+  /**
    * How many clusters the tenant has whose items have not expired at `now` (epoch ms),
    * counting no further than `atMost`.
    */

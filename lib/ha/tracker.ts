@@ -194,7 +194,8 @@ export class ReplicaTracker {
           this.remember(key, item, false);
           return ACCEPT;
         }
-        if (await this.replace(tenant, cluster, item, next, signal)) {
+        // whichever instance refreshed it last, the replica stays elected: no contention
+        if (await this.refresh(tenant, cluster, replica, now, signal)) {
           this.remember(key, next, true);
           return ACCEPT;
         }
@@ -258,6 +259,16 @@ export class ReplicaTracker {
 
   private get(tenant: string, cluster: string, signal: AbortSignal): Promise<ReplicaItem | undefined> {
     return this.call("GetItem", () => this.o.store.get(tenant, cluster, signal));
+  }
+
+  private refresh(
+    tenant: string,
+    cluster: string,
+    replica: string,
+    receivedAt: number,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    return this.call("UpdateItem", () => this.o.store.refresh(tenant, cluster, replica, receivedAt, signal));
   }
 
   private replace(

@@ -66,6 +66,23 @@ describe("DynamoReplicaStore on dynalite", () => {
     expect(await s.get("t1", "gone", signal())).toBeUndefined();
   });
 
+  it("refreshes the elected replica whoever wrote it last, and only while it is elected", async () => {
+    const s = store();
+    expect(await s.create("t1", "r1", { replica: "a", receivedAt: NOW }, signal())).toBe(true);
+    // another instance's refresh came in between: a refresh does not need to know it
+    expect(await s.refresh("t1", "r1", "a", NOW + 15_000, signal())).toBe(true);
+    expect(await s.refresh("t1", "r1", "a", NOW + 16_000, signal())).toBe(true);
+    expect(await s.get("t1", "r1", signal())).toEqual({ replica: "a", receivedAt: NOW + 16_000 });
+    // b took over: a's refresh no longer holds, and b's item is left as it was
+    const b = { replica: "b", receivedAt: NOW + 60_000 };
+    expect(await s.replace("t1", "r1", { replica: "a", receivedAt: NOW + 16_000 }, b, signal())).toBe(true);
+    expect(await s.refresh("t1", "r1", "a", NOW + 61_000, signal())).toBe(false);
+    expect(await s.get("t1", "r1", signal())).toEqual(b);
+    // a refresh of an item that is not there does not create it
+    expect(await s.refresh("t1", "gone", "a", NOW, signal())).toBe(false);
+    expect(await s.get("t1", "gone", signal())).toBeUndefined();
+  });
+
   it("counts a tenant's clusters whose items have not expired", async () => {
     const s = store();
     const old = NOW - (STALE_CLUSTER_SECONDS + 60) * 1000;
@@ -102,6 +119,7 @@ describe("two instances electing at once (separate caches, one table)", () => {
     return {
       get: s.get.bind(s),
       replace: s.replace.bind(s),
+      refresh: s.refresh.bind(s),
       liveClusters: s.liveClusters.bind(s),
       async create(...args: Parameters<ReplicaStore["create"]>) {
         if (++gate.waiting === 2) gate.open();

@@ -4,7 +4,7 @@ import { STALE_CLUSTER_SECONDS } from "../../lib/ha/table";
 /**
  * The replica table in memory, for the tracker's own logic: the same compare-and-set
  * semantics as the DynamoDB store's conditions (create if absent; replace if the item is
- * still the one expected), the calls it was asked, and a fault switch (`fail`) that makes
+ * still the one expected; refresh while the replica is still elected), the calls it was asked, and a fault switch (`fail`) that makes
  * every call reject as an unreachable table would.
  */
 export class MemoryReplicaStore implements ReplicaStore {
@@ -37,6 +37,14 @@ export class MemoryReplicaStore implements ReplicaStore {
       return false;
     }
     this.put(key, next);
+    return true;
+  }
+
+  async refresh(tenant: string, cluster: string, replica: string, receivedAt: number): Promise<boolean> {
+    await this.enter("UpdateItem");
+    const key = `${tenant}/${cluster}`;
+    if (this.items.get(key)?.replica !== replica) return false;
+    this.put(key, { replica, receivedAt });
     return true;
   }
 
