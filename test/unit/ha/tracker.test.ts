@@ -241,6 +241,36 @@ describe("ReplicaTracker", () => {
   });
 });
 
+describe("ReplicaTracker, instances refreshing one live election", () => {
+  it("each refreshes the item it wrote last, without reading it, and no condition fails", async () => {
+    const store = new MemoryReplicaStore();
+    const one = setup({ store });
+    const two = setup({ store, jitter: 0.5 });
+    const at = (t: number) => {
+      one.clock.t = t;
+      two.clock.t = t;
+    };
+    expect(await one.decide("a")).toEqual(accept);
+    // the second instance follows, then is the first to see the interval out: it refreshes
+    at(T0 + 16_000);
+    expect(await two.decide("a")).toEqual(accept);
+    at(T0 + 34_000);
+    expect(await two.decide("a")).toEqual(accept);
+    // the first instance still holds its own write of T0: it refreshes at once, and holds
+    at(T0 + 35_000);
+    const before = store.calls.length;
+    expect(await one.decide("a")).toEqual(accept);
+    expect(store.calls.slice(before)).toEqual(["UpdateItem"]);
+    expect(store.items.get("acme/eu")).toMatchObject({ replica: "a", receivedAt: T0 + 35_000 });
+    // a replica that lost the election is no longer refreshed: the refresh fails, the item is read
+    store.items.set("acme/eu", { replica: "b", receivedAt: T0 + 60_000, expiresAt: 0 });
+    at(T0 + 60_000);
+    const lost = store.calls.length;
+    expect(await one.decide("a")).toEqual(drop);
+    expect(store.calls.slice(lost)).toEqual(["UpdateItem", "GetItem"]);
+  });
+});
+
 describe("the replica table's keys", () => {
   it("requests without a tenant have a partition key no tenant can have", () => {
     expect(TENANT_PATTERN.test(NO_TENANT)).toBe(false);
