@@ -106,10 +106,13 @@ function describeArgError(err: Error & { code?: string }): string {
   }
 }
 
-/** A reader that closes stdout early (`| head`) ends the tool quietly, with exit 0. */
+/**
+ * A reader that closes stdout early (`| head`) ends the tool quietly, with exit 0: a pipe
+ * says EPIPE, a socket (a parent's stdio socket pair) ECONNRESET.
+ */
 export function exitQuietlyOnEpipe(): void {
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(0);
+    if (err.code === "EPIPE" || err.code === "ECONNRESET") process.exit(0);
     throw err;
   });
 }
