@@ -6,6 +6,7 @@ import { createMemoryMetrics } from "../lib/core/metrics";
 import { HA_FAILOVER_TIMEOUT_SECONDS, HA_UPDATE_TIMEOUT_SECONDS, maxJitterMs } from "../lib/ha/config";
 import type { ReplicaStore, StoreOperation } from "../lib/ha/store";
 import { ReplicaTracker } from "../lib/ha/tracker";
+import { prng } from "../test/fixtures/damaged-corpus";
 import { measureRecordFormats } from "./economics";
 import { fmt, table } from "./measure";
 import { default2k } from "./payloads";
@@ -92,18 +93,6 @@ export interface HaRow extends HaCase {
   readonly gapMs?: number;
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const zero = (): Record<StoreOperation, number> =>
   Object.fromEntries(HA_STORE_OPERATIONS.map((op) => [op, 0])) as Record<StoreOperation, number>;
 
@@ -150,7 +139,7 @@ function counted(store: ReplicaStore, clock: () => number) {
 }
 
 async function runCase(db: EmbeddedDynamoDB, k: HaCase, minutes: number): Promise<HaRow> {
-  const rng = prng(SEED + k.clusters * 1000 + k.instances);
+  const rng = prng(SEED + k.clusters * 1000 + k.instances).next;
   const dynamo = DynamoReplicaStore.create({
     tableName: TABLE,
     region: db.region,
