@@ -5,6 +5,7 @@ import {
   echo,
   HttpError,
   InternalServerError,
+  jitteredRetryAfter,
   PayloadTooLargeError,
   ServiceUnavailableError,
   UnauthorizedError,
@@ -231,7 +232,7 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
         throw new ServiceUnavailableError(
           "ha-unavailable",
           "cannot tell which HA replica is elected right now",
-          retryAfter(),
+          jitteredRetryAfter(keysRetryAfter, random),
         );
       }
     }
@@ -278,11 +279,6 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
       decision.reason,
       `${decision.reason}: the ${dedup.clusterLabel} "${echo(cluster, 100)}" is one more than this tenant's limit of HA clusters; nothing was written, do not resend`,
     );
-  }
-
-  /** The configured Retry-After plus up to half of it again, so senders do not return in step. */
-  function retryAfter(): number {
-    return keysRetryAfter + Math.floor(random() * (Math.floor(keysRetryAfter / 2) + 1));
   }
 
   async function answer<R>(

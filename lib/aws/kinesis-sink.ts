@@ -3,6 +3,8 @@
  * queue, the call slots, the retries and the refusal handling all act on the same pending
  * puts; split apart, one state machine would be spread over several files.
  */
+
+import { jitteredRetryAfter } from "../core/errors";
 import { errorLabel, type Logger } from "../core/log";
 import { METRIC_NAMES } from "../core/metric-names";
 import type { Metrics } from "../core/metrics";
@@ -467,7 +469,7 @@ export class KinesisSink implements RecordSink {
       new StreamWriteError(
         "kinesis-unavailable",
         `Kinesis did not accept ${unwritten} of ${put.total} records (${reason}); retry later`,
-        this.retryAfter(),
+        jitteredRetryAfter(this.opts.retryAfterSeconds, this.random),
       ),
     );
   }
@@ -480,18 +482,6 @@ export class KinesisSink implements RecordSink {
     this.metrics.count(METRIC_NAMES.recordsWritten, put.written);
     this.metrics.count(METRIC_NAMES.kinesisFailedPuts, unwritten);
     return unwritten;
-  }
-
-  /** The configured Retry-After plus up to half of it again, so throttled senders do not return in step. */
-  private retryAfter(): number {
-    const base = this.opts.retryAfterSeconds;
-    let jitter = 0;
-    try {
-      jitter = Math.floor(this.random() * (Math.floor(base / 2) + 1));
-    } catch {
-      // the answer of a put never depends on the jitter: the base alone then
-    }
-    return base + jitter;
   }
 }
 

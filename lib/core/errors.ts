@@ -53,6 +53,21 @@ export class ServiceUnavailableError extends HttpError {
   }
 }
 
+/**
+ * A Retry-After of `base` seconds plus up to half of it again, drawn by `random`, so senders
+ * refused together do not return in step. A `random` that throws leaves the base alone: the
+ * answer never depends on the jitter.
+ */
+export function jitteredRetryAfter(base: number, random: () => number): number {
+  let jitter = 0;
+  try {
+    jitter = Math.floor(random() * (Math.floor(base / 2) + 1));
+  } catch {
+    // the base alone
+  }
+  return base + jitter;
+}
+
 /** Truncates user input echoed back in messages. */
 export function echo(value: string, max = 200): string {
   const clean = value.replace(/[\r\n]+/g, " ");
