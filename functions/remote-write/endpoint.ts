@@ -30,6 +30,7 @@ import { settlePlacement } from "../../lib/ingest/placement";
 import { rejectionMessage, responseHeaders } from "../../lib/ingest/respond";
 import { FixedShardMap, type ShardMapSource } from "../../lib/ingest/shard-source";
 import type { RecordSink } from "../../lib/ingest/sink";
+import { countRequest, type RequestCounts } from "../../lib/stream/request-counts";
 import type { ShardMap } from "../../lib/stream/shard-map";
 
 export const REALM = "prometheus-remote-write";
@@ -250,9 +251,9 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
     version: ProtocolVersion,
     cluster: string,
   ): WriteAnswer {
-    let counts: ReturnType<HaDedup["wire"]["count"]>;
+    let counts: RequestCounts;
     try {
-      counts = dedup.wire.count(decoded, version);
+      counts = countRequest(decoded, version);
     } catch (err) {
       if (err instanceof WireError) throw malformed(version, err);
       throw err;

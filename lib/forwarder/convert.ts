@@ -1,4 +1,5 @@
 import { Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "../codec/wire";
+import { countRequest } from "../stream/request-counts";
 
 /**
  * Remote-Write 2.0 → 1.0, on the wire: a v2 `io.prometheus.write.v2.Request` rewritten as a
@@ -133,28 +134,8 @@ export function convertV2ToV1(body: Uint8Array): V1Conversion {
 
 /** Counts the samples, histograms and exemplars of a v2 Request (what its receiver must say it wrote). */
 export function countV2(body: Uint8Array): V2Counts {
-  const counts: V2Counts = { samples: 0, histograms: 0, exemplars: 0 };
-  const top = new Reader(body);
-  const r = new Reader(body);
-  while (!top.done()) {
-    const tag = top.tag();
-    if (tag >>> 3 !== V2_TIMESERIES || (tag & 7) !== WIRE_LEN) {
-      top.skip(tag & 7);
-      continue;
-    }
-    const end = top.lengthEnd();
-    r.at(top.pos, end);
-    while (!r.done()) {
-      const t = r.tag();
-      const field = t >>> 3;
-      if (field === V2_SAMPLES) counts.samples++;
-      else if (field === V2_HISTOGRAMS) counts.histograms++;
-      else if (field === V2_EXEMPLARS) counts.exemplars++;
-      r.skip(t & 7);
-    }
-    top.pos = end;
-  }
-  return counts;
+  const { samples, histograms, exemplars } = countRequest(body, "v2");
+  return { samples, histograms, exemplars };
 }
 
 /** Cuts a conversion into WriteRequests of at most `maxBytes` each (an entry larger than that goes alone). */

@@ -1,6 +1,7 @@
+import type { ProtocolVersion } from "../stream/records";
 import type { HaSettings } from "./config";
 import type { ReplicaTracker } from "./tracker";
-import { HaRequestWire, type WireVersion } from "./wire";
+import { HaRequestWire } from "./wire";
 
 /**
  * HA-pair deduplication as the remote-write endpoint runs it: the tracker that elects a
@@ -23,6 +24,6 @@ export class HaDedup {
   }
 
   /** The replica label taken out of every series of `decoded`, in place: the bytes to scan. */
-  readonly strip = (decoded: Uint8Array, version: WireVersion): Uint8Array =>
+  readonly strip = (decoded: Uint8Array, version: ProtocolVersion): Uint8Array =>
     decoded.subarray(0, this.wire.strip(decoded, version));
 }

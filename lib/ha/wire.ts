@@ -1,4 +1,5 @@
 import { Reader, varintSize, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "../codec/wire";
+import type { ProtocolVersion } from "../stream/records";
 
 /**
  * What HA deduplication reads and changes in a decoded remote-write request, apart from the
@@ -8,38 +9,23 @@ import { Reader, varintSize, WIRE_LEN, WIRE_VARINT, WireError, Writer } from "..
  *   them (v1: its labels; v2: its label references into the symbols);
  * - `strip`: the replica label taken out of every series, in place, lengths fixed (v1: the
  *   Label messages of that name; v2: the (name, value) reference pairs whose name is it), so
- *   that both replicas' series, their routing and their records are the same;
- * - `count`: the samples, histograms and exemplars of a request that is not written.
+ *   that both replicas' series, their routing and their records are the same.
  *
  * Only the framing of the request and of its series is read here; everything else is the
  * scan's, which judges the bytes after `strip` exactly as it would have judged them before.
  * `labels` and `strip` meet malformed framing by leaving the rest of the request as it is
- * (the scan then answers it with the 400 it always gave); `count` throws WireError.
+ * (the scan then answers it with the 400 it always gave). A request that is not written is
+ * counted by `countRequest` (lib/stream/request-counts.ts).
  */
-
-export type WireVersion = "v1" | "v2";
 
 export interface HaLabelValues {
   readonly cluster: string;
   readonly replica: string;
 }
 
-export interface RequestCounts {
-  series: number;
-  samples: number;
-  histograms: number;
-  exemplars: number;
-}
-
 const V1_TIMESERIES = 1;
-const V1_SAMPLES = 2;
-const V1_EXEMPLARS = 3;
-const V1_HISTOGRAMS = 4;
 const V2_SYMBOLS = 4;
 const V2_TIMESERIES = 5;
-const V2_SAMPLES = 2;
-const V2_HISTOGRAMS = 3;
-const V2_EXEMPLARS = 4;
 /** Label{name=1, value=2}; TimeSeries.labels = 1 (v1), TimeSeries.labels_refs = 1 (v2). */
 const F_NAME = 1;
 const F_VALUE = 2;
@@ -72,7 +58,7 @@ export class HaRequestWire {
   }
 
   /** The cluster and replica of the request's first series; undefined unless it has both. */
-  labels(buf: Uint8Array, version: WireVersion): HaLabelValues | undefined {
+  labels(buf: Uint8Array, version: ProtocolVersion): HaLabelValues | undefined {
     try {
       return version === "v1" ? this.labelsV1(buf) : this.labelsV2(buf);
     } catch (err) {
@@ -88,49 +74,12 @@ export class HaRequestWire {
    * Series without it stay as they are; framing it cannot follow ends the pass there, and
    * the rest is kept as it came.
    */
-  strip(buf: Uint8Array, version: WireVersion): number {
+  strip(buf: Uint8Array, version: ProtocolVersion): number {
     try {
       return version === "v1" ? this.stripV1(buf) : this.stripV2(buf);
     } finally {
       this.release();
     }
-  }
-
-  /** How many series, samples, histograms and exemplars `buf` holds (WireError when its framing is broken). */
-  count(buf: Uint8Array, version: WireVersion): RequestCounts {
-    const counts: RequestCounts = { series: 0, samples: 0, histograms: 0, exemplars: 0 };
-    const [seriesField, samplesField, histogramsField, exemplarsField] =
-      version === "v1"
-        ? [V1_TIMESERIES, V1_SAMPLES, V1_HISTOGRAMS, V1_EXEMPLARS]
-        : [V2_TIMESERIES, V2_SAMPLES, V2_HISTOGRAMS, V2_EXEMPLARS];
-    const top = this.reader;
-    top.buf = buf;
-    top.at(0, buf.length);
-    const ts = this.inner;
-    ts.buf = buf;
-    while (!top.done()) {
-      const tag = top.tag();
-      if (tag >>> 3 !== seriesField || (tag & 7) !== WIRE_LEN) {
-        top.skip(tag & 7);
-        continue;
-      }
-      const end = top.lengthEnd();
-      counts.series++;
-      ts.at(top.pos, end);
-      while (!ts.done()) {
-        const t = ts.tag();
-        const field = t >>> 3;
-        if ((t & 7) === WIRE_LEN) {
-          if (field === samplesField) counts.samples++;
-          else if (field === histogramsField) counts.histograms++;
-          else if (field === exemplarsField) counts.exemplars++;
-        }
-        ts.skip(t & 7);
-      }
-      top.pos = end;
-    }
-    this.release();
-    return counts;
   }
 
   private labelsV1(buf: Uint8Array): HaLabelValues | undefined {

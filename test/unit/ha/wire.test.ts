@@ -4,6 +4,7 @@ import type { ReplicaTracker } from "../../../lib/ha/tracker";
 import { HaRequestWire } from "../../../lib/ha/wire";
 import { Ingestor } from "../../../lib/ingest/ingest";
 import { schemas, TO_OBJECT } from "../../../lib/stream/proto";
+import { countRequest } from "../../../lib/stream/request-counts";
 import {
   encodeV2,
   ingestSettings,
@@ -172,7 +173,7 @@ describe("taking the replica label out", () => {
 describe("counting a request that is not written", () => {
   it.each(["v1", "v2"] as const)("%s: series, samples, histograms and exemplars", (version) => {
     const body = version === "v1" ? v1Message(haSeries("r1")) : v2Message(haSeries("r1"));
-    expect(wire.count(body, version)).toEqual({ series: 4, samples: 4, histograms: 1, exemplars: 1 });
+    expect(countRequest(body, version)).toEqual({ series: 4, samples: 4, histograms: 1, exemplars: 1 });
   });
 });
 
