@@ -258,11 +258,20 @@ export function createRemoteWriteEndpoint(o: RemoteWriteOptions): RemoteWriteEnd
       if (err instanceof WireError) throw malformed(version, err);
       throw err;
     }
-    const byReason = { name: METRIC_DIMENSIONS.reason, value: decision.reason };
-    metrics.count(METRIC_NAMES.haRequestsDropped, 1, byReason);
-    metrics.count(METRIC_NAMES.haSamplesDropped, counts.samples + counts.histograms, byReason);
-    metrics.count(METRIC_NAMES.haHistogramsDropped, counts.histograms, byReason);
-    metrics.count(METRIC_NAMES.haExemplarsDropped, counts.exemplars, byReason);
+    const { reason } = decision;
+    metrics.count(METRIC_NAMES.haRequestsDropped, 1, { name: METRIC_DIMENSIONS.reason, value: reason });
+    metrics.count(METRIC_NAMES.haSamplesDropped, counts.samples + counts.histograms, {
+      name: METRIC_DIMENSIONS.reason,
+      value: reason,
+    });
+    metrics.count(METRIC_NAMES.haHistogramsDropped, counts.histograms, {
+      name: METRIC_DIMENSIONS.reason,
+      value: reason,
+    });
+    metrics.count(METRIC_NAMES.haExemplarsDropped, counts.exemplars, {
+      name: METRIC_DIMENSIONS.reason,
+      value: reason,
+    });
     if (decision.outcome === "drop") {
       // accepted and dropped, as Mimir answers it: the sender counts it sent and moves on
       return { status: 202, headers: responseHeaders(version, undefined), body: null };
